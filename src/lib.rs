@@ -4,9 +4,12 @@
 pub mod auth;
 pub mod cli;
 pub mod cloud;
+pub mod content_type;
 pub mod emulator;
 pub mod exit;
 pub mod job;
 pub mod logging;
 pub mod normalize;
 pub mod plan;
+pub mod sink;
+pub mod state;
