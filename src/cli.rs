@@ -179,15 +179,15 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> Outcome {
     match cli.command {
         Command::Emulator(args) => crate::emulator::cli::run(args),
-        Command::Validate(_) => not_implemented("validate"),
-        Command::Plan(_) => not_implemented("plan"),
+        Command::Validate(args) => crate::job::cli::validate(args),
+        Command::Plan(args) => crate::job::cli::plan(args),
         Command::Run(_) => not_implemented("run"),
         Command::Backfill(_) => not_implemented("backfill"),
         Command::State(_) => not_implemented("state"),
         Command::Normalize(_) => not_implemented("normalize"),
         Command::Doctor(_) => not_implemented("doctor"),
         Command::Demo(_) => not_implemented("demo"),
-        Command::Schema => not_implemented("schema"),
+        Command::Schema => crate::job::cli::schema(),
     }
 }
 

@@ -1,1 +1,213 @@
-//! Placeholder: see the open issue that builds this module.
+//! Job files (design brief §2), in three phases:
+//!
+//! 1. [`raw`]: YAML → serde types that keep every value's line and column (serde-saphyr `Spanned`); unknown keys are
+//!    rejected there, and the same types generate the JSON Schema ([`schema`]).
+//! 2. [`validate`](validate::validate): pure — `${VAR}` expansion (the environment is an input), GUIDs, the name
+//!    pattern, clouds, content types, durations, window and lookback limits, sink and endpoints. Every problem of a
+//!    file is reported, not only the first.
+//! 3. [`build`](build::build): paths resolved against the job file's directory; the certificate, private key and
+//!    passphrase file must exist and be readable.
+//!
+//! Each problem is a [`Diagnostic`] printed as `file:line:column: message` with a `help:` line.
+
+pub mod cli;
+pub mod diag;
+pub mod duration;
+pub mod expand;
+pub mod model;
+pub mod raw;
+
+mod build;
+mod validate;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+
+pub use diag::{Diagnostic, Diagnostics, Issue, Loc, Severity};
+pub use expand::{Env, ProcessEnv};
+pub use model::{
+    Endpoints, Job, Output, OutputFormat, Passphrase, Signing, Sink, Sync, Tenant, When,
+};
+pub use validate::{
+    Context, DEFAULT_LOOKBACK, DEFAULT_MAX_REQUESTS_PER_MINUTE, DEFAULT_START, DEFAULT_WINDOW,
+    MAX_LOOKBACK,
+};
+
+/// A job that loaded, with the warnings it gave (for example a start clamped to retention).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The resolved job.
+    pub job: Job,
+    /// Where `name:` was written (for duplicate-name errors across files).
+    pub name_at: Loc,
+    /// Warnings; the job is usable anyway.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Parses a job file's text into its raw, located form (phase 1).
+pub fn parse(text: &str) -> Result<raw::RawJob, Issue> {
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        with_snippet: false,
+    };
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| diag::from_yaml(&e))
+}
+
+/// Loads a job from its text; `file` names it in diagnostics and anchors its relative paths.
+pub fn load_str(text: &str, file: &Path, ctx: &Context<'_>) -> Result<Loaded, Diagnostics> {
+    let in_file =
+        |issues: Vec<Issue>| Diagnostics(issues.into_iter().map(|i| i.in_file(file)).collect());
+    let raw = parse(text).map_err(|i| in_file(vec![i]))?;
+    let checked = validate::validate(&raw, ctx).map_err(in_file)?;
+    let warnings: Vec<Diagnostic> = checked
+        .warnings
+        .iter()
+        .cloned()
+        .map(|i| i.in_file(file))
+        .collect();
+    match build::build(checked, file) {
+        Ok(job) => Ok(Loaded {
+            job,
+            name_at: Loc::of(&raw.name),
+            warnings,
+        }),
+        Err(errors) => {
+            let mut all: Vec<Diagnostic> = errors.into_iter().map(|i| i.in_file(file)).collect();
+            all.extend(warnings);
+            Err(Diagnostics(all))
+        }
+    }
+}
+
+/// Loads a job file.
+pub fn load(file: &Path, ctx: &Context<'_>) -> Result<Loaded, Diagnostics> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        Diagnostics(vec![
+            Issue::error(
+                Loc::START,
+                format!("cannot read job file: {e}"),
+                "check the path; a job file is a UTF-8 YAML file",
+            )
+            .in_file(file),
+        ])
+    })?;
+    load_str(&text, file, ctx)
+}
+
+/// Loads a job file against the process environment and the current time.
+pub fn load_current(file: &Path) -> Result<Loaded, Diagnostics> {
+    load(
+        file,
+        &Context {
+            env: &ProcessEnv,
+            now: Timestamp::now(),
+        },
+    )
+}
+
+/// The job files named by `paths`: files as given, directories as their `*.yaml` / `*.yml` files (not recursive),
+/// sorted. A directory without job files, or a path that does not exist, is a diagnostic.
+pub fn job_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Diagnostic>) {
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let entries = match std::fs::read_dir(path) {
+            Ok(entries) => entries,
+            Err(e) => {
+                problems.push(
+                    Issue::error(
+                        Loc::START,
+                        format!("cannot read directory: {e}"),
+                        "check the path and its permissions",
+                    )
+                    .in_file(path),
+                );
+                continue;
+            }
+        };
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))
+            })
+            .collect();
+        found.sort();
+        if found.is_empty() {
+            problems.push(
+                Issue::error(
+                    Loc::START,
+                    "no job files (*.yaml, *.yml) in this directory",
+                    "name job files NAME.yaml",
+                )
+                .in_file(path),
+            );
+        }
+        files.extend(found);
+    }
+    (files, problems)
+}
+
+/// The outcome of loading several job files: every good job and every bad file's diagnostics.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Jobs that loaded, in file order.
+    pub loaded: Vec<Loaded>,
+    /// Problems: one `Diagnostics` per bad file (or bad directory).
+    pub failed: Vec<Diagnostics>,
+}
+
+/// Loads every job file named by `paths` (see [`job_files`]), reporting every bad file, and rejecting a job name used
+/// by two files (they would share state).
+pub fn load_all(paths: &[PathBuf], ctx: &Context<'_>) -> Batch {
+    let (files, problems) = job_files(paths);
+    let mut batch = Batch {
+        failed: problems.into_iter().map(|d| Diagnostics(vec![d])).collect(),
+        ..Batch::default()
+    };
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    for file in files {
+        match load(&file, ctx) {
+            Ok(loaded) => {
+                if let Some(first) = seen.get(&loaded.job.name) {
+                    batch.failed.push(Diagnostics(vec![
+                        Issue::error(
+                            loaded.name_at,
+                            format!(
+                                "job name `{}` is already used by {}",
+                                loaded.job.name,
+                                first.display()
+                            ),
+                            "job names key the state: give every job file its own name",
+                        )
+                        .in_file(&file),
+                    ]));
+                } else {
+                    seen.insert(loaded.job.name.clone(), file.clone());
+                    batch.loaded.push(loaded);
+                }
+            }
+            Err(d) => batch.failed.push(d),
+        }
+    }
+    batch
+}
+
+/// The job file's JSON Schema, generated from the [`raw`] types.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(raw::RawJob)).unwrap_or_default()
+}
+
+/// The schema as committed in `schema/job.schema.json`: pretty JSON with a final newline.
+pub fn schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,179 @@
+//! The resolved job: plain, checked values the rest of the program uses. Nothing here refers back to YAML.
+
+use std::path::PathBuf;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use url::Url;
+use uuid::Uuid;
+
+use crate::cloud::Cloud;
+use crate::content_type::ContentType;
+
+pub use super::duration::When;
+
+/// A loaded, validated job with paths resolved against the job file's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// The job file it came from.
+    pub file: PathBuf,
+    /// The unique job name (`[a-z0-9][a-z0-9_-]*`); it keys the job's state.
+    pub name: String,
+    /// The tenant and its credentials (paths only: the auth module loads them).
+    pub tenant: Tenant,
+    /// Content types to collect, in the order written, without duplicates.
+    pub content_types: Vec<ContentType>,
+    /// How the job walks time.
+    pub sync: Sync,
+    /// Event format.
+    pub output: Output,
+    /// Where events go.
+    pub sink: Sink,
+    /// Host overrides (`None`: the cloud's own).
+    pub endpoints: Endpoints,
+}
+
+/// The tenant and the app registration's certificate credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// Directory (tenant) ID.
+    pub id: Uuid,
+    /// The cloud; sets authority, API host and resource together.
+    pub cloud: Cloud,
+    /// Application (client) ID.
+    pub client_id: Uuid,
+    /// PEM certificate file (exists and is readable when the job loaded).
+    pub certificate: PathBuf,
+    /// PEM private key file (exists and is readable when the job loaded).
+    pub private_key: PathBuf,
+    /// Where the private key's passphrase comes from, if the key is encrypted.
+    pub passphrase: Option<Passphrase>,
+    /// Client assertion signing algorithm.
+    pub signing: Signing,
+    /// `PublisherIdentifier` for every API call (default: the tenant ID).
+    pub publisher_id: Uuid,
+}
+
+/// Where an encrypted private key's passphrase comes from. Holds the source only, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Passphrase {
+    /// This environment variable (set when the job loaded).
+    Env(String),
+    /// This file (exists and is readable when the job loaded).
+    File(PathBuf),
+}
+
+/// Client assertion signing algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum Signing {
+    /// RS256 with header `x5t` (SHA-1 thumbprint). The default.
+    #[default]
+    RS256,
+    /// PS256 with header `x5t#S256` (SHA-256 thumbprint).
+    PS256,
+}
+
+/// How the job walks time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sync {
+    /// How far back the first run reaches (clamped to retention by the planner).
+    pub start: When,
+    /// Listing window, 1 m ..= 24 h.
+    pub window: SignedDuration,
+    /// How much before the watermark each run re-lists, 0 ..= 7 d.
+    pub lookback: SignedDuration,
+    /// The job's request budget, shared by its content types.
+    pub max_requests_per_minute: u32,
+}
+
+impl Sync {
+    /// The first run's start for a clock reading (before clamping to retention).
+    pub fn start_at(&self, now: Timestamp) -> Timestamp {
+        self.start.resolve(now)
+    }
+}
+
+/// Event format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Output {
+    /// OCSF or raw.
+    pub format: OutputFormat,
+    /// OCSF only: keep the original record in `raw_data`.
+    pub include_raw: bool,
+}
+
+/// Event format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// OCSF 1.8.0 events.
+    #[default]
+    Ocsf,
+    /// The original records unchanged.
+    Raw,
+}
+
+/// Where events go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sink {
+    /// A directory of JSON-lines files.
+    Jsonl {
+        /// The output directory (resolved against the job file).
+        path: PathBuf,
+        /// Gzip the files.
+        gzip: bool,
+    },
+    /// JSON lines on standard output.
+    Stdout,
+    /// One SQLite database file.
+    Sqlite {
+        /// The database file (resolved against the job file).
+        path: PathBuf,
+    },
+}
+
+/// Host overrides: scheme, host and port only (checked), `http` only for loopback.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Endpoints {
+    /// Replaces the cloud's login authority.
+    pub login: Option<Url>,
+    /// Replaces the cloud's API host.
+    pub api: Option<Url>,
+}
+
+impl Job {
+    /// The login authority in use: the override's origin, or the cloud's (no trailing slash).
+    pub fn login_base(&self) -> String {
+        match &self.endpoints.login {
+            Some(u) => u.origin().ascii_serialization(),
+            None => self.tenant.cloud.profile().authority.to_string(),
+        }
+    }
+
+    /// The API base in use: the override's origin, or `https://{cloud api host}` (no trailing slash).
+    pub fn api_base(&self) -> String {
+        match &self.endpoints.api {
+            Some(u) => u.origin().ascii_serialization(),
+            None => format!("https://{}", self.tenant.cloud.profile().api_host),
+        }
+    }
+
+    /// `{login}/{tenant}/oauth2/v2.0/token`.
+    pub fn token_url(&self) -> String {
+        format!("{}/{}/oauth2/v2.0/token", self.login_base(), self.tenant.id)
+    }
+
+    /// `{api}/api/v1.0/{tenant}/activity/feed`.
+    pub fn api_root(&self) -> String {
+        format!(
+            "{}/api/v1.0/{}/activity/feed",
+            self.api_base(),
+            self.tenant.id
+        )
+    }
+
+    /// The OAuth scope: the cloud's resource + `/.default` (endpoint overrides never change it).
+    pub fn scope(&self) -> String {
+        self.tenant.cloud.scope()
+    }
+}

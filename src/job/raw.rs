@@ -1,0 +1,201 @@
+//! Phase 1: the job file as written, deserialized with source spans. No interpretation happens here beyond YAML
+//! itself: every scalar the later phases check is kept as a located string so that `${VAR}` expansion and validation
+//! can point at it. The same types generate the JSON Schema (`o365sync schema`): their doc comments become the
+//! schema's descriptions, and the `schemars(with = …)` attributes give each located value its documented type.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::cloud::Cloud;
+use crate::content_type::ContentType;
+
+/// A located string scalar.
+pub type Text = Spanned<String>;
+
+/// An o365sync job file (version 1): one Microsoft 365 tenant, the content types to collect, how to walk time, and
+/// where the events go. Relative paths are relative to the job file; `${VAR}` and `${VAR:-default}` are expanded in
+/// string values.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "o365sync job file (version 1)")]
+pub struct RawJob {
+    /// Job file format version. Always 1.
+    #[schemars(with = "u32", range(min = 1, max = 1))]
+    pub version: Spanned<u32>,
+    /// Unique job name, `[a-z0-9][a-z0-9_-]*`, at most 64 characters. It names the job's state: renaming a job
+    /// starts it over.
+    #[schemars(with = "String", length(min = 1, max = 64))]
+    pub name: Text,
+    /// The tenant to read and the app registration (certificate credentials) to read it with.
+    #[schemars(with = "RawTenant")]
+    pub tenant: Spanned<RawTenant>,
+    /// Content types to collect. Default: all five.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<ContentType>>", length(min = 1))]
+    pub content_types: Option<Spanned<Vec<Text>>>,
+    /// How far back to start, the listing window, the lookback and the request budget.
+    #[serde(default)]
+    #[schemars(with = "Option<RawSync>")]
+    pub sync: Option<Spanned<RawSync>>,
+    /// Event format.
+    #[serde(default)]
+    #[schemars(with = "Option<RawOutput>")]
+    pub output: Option<Spanned<RawOutput>>,
+    /// Where events are written.
+    #[schemars(with = "RawSink")]
+    pub sink: Spanned<RawSink>,
+    /// Optional host overrides: a proxy, a private endpoint, or the local emulator.
+    #[serde(default)]
+    #[schemars(with = "Option<RawEndpoints>")]
+    pub endpoints: Option<Spanned<RawEndpoints>>,
+}
+
+/// The tenant and its app registration. Only certificate credentials are accepted.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Tenant")]
+pub struct RawTenant {
+    /// Directory (tenant) ID, a GUID.
+    #[schemars(with = "String")]
+    pub id: Text,
+    /// The Microsoft cloud the tenant lives in; sets the login authority, API host and token resource together.
+    #[schemars(with = "Cloud")]
+    pub cloud: Text,
+    /// Application (client) ID of the app registration, a GUID.
+    #[schemars(with = "String")]
+    pub client_id: Text,
+    /// PEM certificate registered on the app registration.
+    #[schemars(with = "String")]
+    pub certificate: Text,
+    /// PEM private key of the certificate (PKCS#8, PKCS#1 or SEC1; PKCS#8 may be encrypted).
+    #[schemars(with = "String")]
+    pub private_key: Text,
+    /// Name of the environment variable holding the passphrase of an encrypted private key.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub private_key_passphrase_env: Option<Text>,
+    /// File holding the passphrase of an encrypted private key (alternative to `private_key_passphrase_env`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub private_key_passphrase_file: Option<Text>,
+    /// Client assertion signing: RS256 (header `x5t`, default) or PS256 (header `x5t#S256`).
+    #[serde(default)]
+    #[schemars(with = "Option<Signing>")]
+    pub signing: Option<Text>,
+    /// `PublisherIdentifier` sent with every API call (a GUID). Default: the tenant ID.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub publisher_id: Option<Text>,
+}
+
+/// How the job walks time.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Sync")]
+pub struct RawSync {
+    /// How far back the first run reaches: a duration (`7d`, `36h`, `PT1H`) or an RFC 3339 instant
+    /// (`2026-11-20T00:00:00Z`). Clamped to the API's retention (now − 167h55m). Default: `7d`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub start: Option<Text>,
+    /// Listing window, `1m` ..= `24h`. Default: `1h`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub window: Option<Text>,
+    /// How much before the watermark each run re-lists for late content, `0s` ..= `7d`. Default: `2h`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub lookback: Option<Text>,
+    /// The job's request budget against the API, shared by its content types. Default: 2000.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 10000))]
+    pub max_requests_per_minute: Option<Spanned<u32>>,
+}
+
+/// Event format.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Output")]
+pub struct RawOutput {
+    /// `ocsf` (OCSF 1.8.0 events, default) or `raw` (the original records unchanged).
+    #[serde(default)]
+    #[schemars(with = "Option<OutputFormat>")]
+    pub format: Option<Text>,
+    /// `ocsf` only: also keep the original record in `raw_data`. Default: false.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub include_raw: Option<Spanned<bool>>,
+}
+
+/// Where events are written.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Sink")]
+pub struct RawSink {
+    /// `jsonl` (a directory of JSON-lines files), `stdout`, or `sqlite` (one database file).
+    #[serde(rename = "type")]
+    #[schemars(with = "SinkKind")]
+    pub kind: Text,
+    /// `jsonl`: the output directory; `sqlite`: the database file. Not allowed for `stdout`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub path: Option<Text>,
+    /// `jsonl` only: gzip the files. Default: false.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub gzip: Option<Spanned<bool>>,
+}
+
+/// Host overrides. They replace the scheme, host and port only: the token URL stays
+/// `{login}/{tenant}/oauth2/v2.0/token`, the API root `{api}/api/v1.0/{tenant}/activity/feed`, and the scope the
+/// cloud's resource + `/.default`. Plain `http://` is allowed only for loopback addresses.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Endpoints")]
+pub struct RawEndpoints {
+    /// Replaces the cloud's login authority, e.g. `http://127.0.0.1:8400`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub login: Option<Text>,
+    /// Replaces the cloud's Management Activity API host, e.g. `http://127.0.0.1:8400`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub api: Option<Text>,
+}
+// The three enums below exist for the schema only: the job file holds these values as located strings, which the
+// validation phase checks (so `${VAR}` works in them and errors point at them).
+
+/// Client assertion signing algorithm.
+#[derive(Debug, JsonSchema)]
+#[allow(dead_code)]
+pub enum Signing {
+    /// RSASSA-PKCS1-v1_5 with SHA-256; the assertion names the certificate by `x5t` (SHA-1 thumbprint).
+    RS256,
+    /// RSASSA-PSS with SHA-256; the assertion names the certificate by `x5t#S256` (SHA-256 thumbprint).
+    PS256,
+}
+
+/// Event format.
+#[derive(Debug, JsonSchema)]
+#[schemars(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum OutputFormat {
+    /// OCSF 1.8.0 events.
+    Ocsf,
+    /// The original audit records, unchanged.
+    Raw,
+}
+
+/// Sink kind.
+#[derive(Debug, JsonSchema)]
+#[schemars(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum SinkKind {
+    /// A directory of JSON-lines files, written atomically.
+    Jsonl,
+    /// JSON lines on standard output.
+    Stdout,
+    /// One SQLite database of events keyed by record `Id`.
+    Sqlite,
+}

@@ -1,0 +1,622 @@
+//! Phase 2: pure validation. Expands `${VAR}` in every string (the environment is an input), checks every value and
+//! builds the [`Job`] with paths still as written. Collects every problem of the file rather than stopping at the
+//! first. No file system access and no clock: `now` is an input too.
+
+use std::path::PathBuf;
+
+use jiff::{SignedDuration, Timestamp};
+use url::{Host, Url};
+use uuid::Uuid;
+
+use super::diag::{Issue, Loc};
+use super::duration::{DURATION_HELP, When, format_duration, parse_duration, parse_when};
+use super::expand::{Env, expand, valid_name};
+use super::model::{Endpoints, Job, Output, OutputFormat, Passphrase, Signing, Sink, Sync, Tenant};
+use super::raw::{RawEndpoints, RawJob, RawOutput, RawSink, RawSync, RawTenant, Text};
+use crate::cloud::Cloud;
+use crate::content_type::ContentType;
+use crate::plan::{MAX_WINDOW, MIN_WINDOW};
+
+/// Default `sync.start`.
+pub const DEFAULT_START: SignedDuration = SignedDuration::from_hours(7 * 24);
+/// Default `sync.window`.
+pub const DEFAULT_WINDOW: SignedDuration = SignedDuration::from_hours(1);
+/// Default `sync.lookback`.
+pub const DEFAULT_LOOKBACK: SignedDuration = SignedDuration::from_hours(2);
+/// Longest `sync.lookback`.
+pub const MAX_LOOKBACK: SignedDuration = SignedDuration::from_hours(7 * 24);
+/// Default `sync.max_requests_per_minute` (the API's documented per-tenant budget).
+pub const DEFAULT_MAX_REQUESTS_PER_MINUTE: u32 = 2000;
+/// Highest `sync.max_requests_per_minute` accepted.
+pub const MAX_REQUESTS_PER_MINUTE: u32 = 10_000;
+/// Longest job name.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// The inputs validation depends on besides the file itself.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// Where `${VAR}` values come from.
+    pub env: &'a dyn Env,
+    /// The clock reading, for warnings about instants.
+    pub now: Timestamp,
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Locations of the paths the build phase checks on disk.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PathLocs {
+    pub certificate: Option<Loc>,
+    pub private_key: Option<Loc>,
+    pub passphrase_file: Option<Loc>,
+}
+
+/// A validated job (paths as written), where its paths were written, and its warnings.
+#[derive(Debug, Clone)]
+pub(crate) struct Checked {
+    pub job: Job,
+    pub locs: PathLocs,
+    pub warnings: Vec<Issue>,
+}
+
+/// Validates a parsed job file. Errors: every problem found (warnings included, after the errors).
+pub(crate) fn validate(raw: &RawJob, ctx: &Context<'_>) -> Result<Checked, Vec<Issue>> {
+    let mut v = V {
+        ctx,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let job = v.job(raw);
+    let mut locs = PathLocs::default();
+    let t = &raw.tenant.value;
+    locs.certificate = Some(Loc::of(&t.certificate));
+    locs.private_key = Some(Loc::of(&t.private_key));
+    locs.passphrase_file = t.private_key_passphrase_file.as_ref().map(Loc::of);
+    match job {
+        Some(job) if v.errors.is_empty() => Ok(Checked {
+            job,
+            locs,
+            warnings: v.warnings,
+        }),
+        _ => {
+            let mut all = v.errors;
+            all.sort_by_key(|i| i.loc);
+            all.extend(v.warnings);
+            Err(all)
+        }
+    }
+}
+
+struct V<'a, 'c> {
+    ctx: &'a Context<'c>,
+    errors: Vec<Issue>,
+    warnings: Vec<Issue>,
+}
+
+impl V<'_, '_> {
+    fn err(&mut self, loc: Loc, message: impl Into<String>, help: impl Into<String>) {
+        self.errors.push(Issue::error(loc, message, help));
+    }
+
+    /// The expanded string, or `None` after recording why it could not be expanded.
+    fn text(&mut self, t: &Text) -> Option<String> {
+        match expand(&t.value, self.ctx.env) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.err(Loc::of(t), e.to_string(), e.help());
+                None
+            }
+        }
+    }
+
+    fn job(&mut self, raw: &RawJob) -> Option<Job> {
+        if raw.version.value != 1 {
+            self.err(
+                Loc::of(&raw.version),
+                format!("unsupported job file version {}", raw.version.value),
+                "this o365sync reads `version: 1` job files",
+            );
+        }
+        let name = self.name(&raw.name);
+        let tenant = self.tenant(&raw.tenant.value);
+        let content_types = self.content_types(raw);
+        let sync = self.sync(raw.sync.as_ref().map(|s| &s.value));
+        let output = self.output(raw.output.as_ref().map(|o| &o.value));
+        let sink = self.sink(&raw.sink.value, Loc::of(&raw.sink));
+        let endpoints = self.endpoints(raw.endpoints.as_ref().map(|e| &e.value));
+        Some(Job {
+            file: PathBuf::new(),
+            name: name?,
+            tenant: tenant?,
+            content_types: content_types?,
+            sync: sync?,
+            output: output?,
+            sink: sink?,
+            endpoints: endpoints?,
+        })
+    }
+
+    fn name(&mut self, t: &Text) -> Option<String> {
+        let s = self.text(t)?;
+        let mut chars = s.chars();
+        let ok = matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+            && s.len() <= MAX_NAME_LEN;
+        if !ok {
+            self.err(
+                Loc::of(t),
+                format!("invalid job name `{s}`"),
+                format!(
+                    "use lowercase letters, digits, `_` and `-`, starting with a letter or digit, at most {MAX_NAME_LEN} \
+                     characters (e.g. contoso-gcc)"
+                ),
+            );
+            return None;
+        }
+        Some(s)
+    }
+
+    fn guid(&mut self, t: &Text, key: &str, help: &str) -> Option<Uuid> {
+        let s = self.text(t)?;
+        let parsed = (s.len() == 36)
+            .then(|| Uuid::try_parse(&s).ok())
+            .flatten()
+            .filter(|u| !u.is_nil());
+        if parsed.is_none() {
+            let why = if s.contains('.') {
+                " (a domain name does not work here)"
+            } else {
+                ""
+            };
+            self.err(
+                Loc::of(t),
+                format!("{key} `{s}` is not a GUID{why}"),
+                format!("{help}, written like 8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718"),
+            );
+        }
+        parsed
+    }
+
+    fn tenant(&mut self, t: &RawTenant) -> Option<Tenant> {
+        let id = self.guid(
+            &t.id,
+            "tenant.id",
+            "use the Directory (tenant) ID shown on the Entra admin center's Overview page",
+        );
+        let cloud = self.text(&t.cloud).and_then(|s| match s.parse::<Cloud>() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                self.err(
+                    Loc::of(&t.cloud),
+                    e.to_string(),
+                    "gcc is GCC (public Entra login, manage-gcc.office.com); gcc-high and dod use login.microsoftonline.us",
+                );
+                None
+            }
+        });
+        let client_id = self.guid(
+            &t.client_id,
+            "tenant.client_id",
+            "use the Application (client) ID shown on the app registration's Overview page",
+        );
+        let certificate = self.path(&t.certificate, "tenant.certificate");
+        let private_key = self.path(&t.private_key, "tenant.private_key");
+        let passphrase = match (&t.private_key_passphrase_env, &t.private_key_passphrase_file) {
+            (Some(env), Some(_)) => {
+                self.err(
+                    Loc::of(env),
+                    "both private_key_passphrase_env and private_key_passphrase_file are set",
+                    "keep one of them",
+                );
+                None
+            }
+            (Some(env), None) => self.text(env).and_then(|name| {
+                if !valid_name(&name) {
+                    self.err(
+                        Loc::of(env),
+                        format!("`{name}` is not an environment variable name"),
+                        "give the variable's name (e.g. CONTOSO_KEY_PASS), not the passphrase itself",
+                    );
+                    None
+                } else if self.ctx.env.var(&name).is_none() {
+                    self.err(
+                        Loc::of(env),
+                        format!("environment variable `{name}` (the private key's passphrase) is not set"),
+                        format!("export {name} before running o365sync, or use private_key_passphrase_file"),
+                    );
+                    None
+                } else {
+                    Some(Some(Passphrase::Env(name)))
+                }
+            }),
+            (None, Some(file)) => self
+                .path(file, "tenant.private_key_passphrase_file")
+                .map(|p| Some(Passphrase::File(p))),
+            (None, None) => Some(None),
+        };
+        let signing = match &t.signing {
+            None => Some(Signing::default()),
+            Some(s) => self.text(s).and_then(|v| {
+                if v.eq_ignore_ascii_case("RS256") {
+                    Some(Signing::RS256)
+                } else if v.eq_ignore_ascii_case("PS256") {
+                    Some(Signing::PS256)
+                } else {
+                    self.err(
+                        Loc::of(s),
+                        format!("unknown signing algorithm `{v}`"),
+                        "use RS256 (x5t, the default) or PS256 (x5t#S256)",
+                    );
+                    None
+                }
+            }),
+        };
+        let publisher_id = match &t.publisher_id {
+            None => id,
+            Some(p) => self.guid(
+                p,
+                "tenant.publisher_id",
+                "use your own tenant ID (the default when publisher_id is left out)",
+            ),
+        };
+        Some(Tenant {
+            id: id?,
+            cloud: cloud?,
+            client_id: client_id?,
+            certificate: certificate?,
+            private_key: private_key?,
+            passphrase: passphrase?,
+            signing: signing?,
+            publisher_id: publisher_id?,
+        })
+    }
+
+    fn path(&mut self, t: &Text, key: &str) -> Option<PathBuf> {
+        let s = self.text(t)?;
+        if s.trim().is_empty() {
+            self.err(
+                Loc::of(t),
+                format!("{key} is empty"),
+                "give a file path (relative paths are relative to the job file)",
+            );
+            return None;
+        }
+        Some(PathBuf::from(s))
+    }
+
+    fn content_types(&mut self, raw: &RawJob) -> Option<Vec<ContentType>> {
+        let Some(list) = &raw.content_types else {
+            return Some(ContentType::ALL.to_vec());
+        };
+        if list.value.is_empty() {
+            self.err(
+                Loc::of(list),
+                "content_types is empty",
+                "list at least one content type, or leave the key out to collect all five",
+            );
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut ok = true;
+        for item in &list.value {
+            let Some(s) = self.text(item) else {
+                ok = false;
+                continue;
+            };
+            match s.parse::<ContentType>() {
+                Ok(ct) if out.contains(&ct) => {
+                    self.err(
+                        Loc::of(item),
+                        format!("content type {ct} is listed twice"),
+                        "list it once",
+                    );
+                    ok = false;
+                }
+                Ok(ct) => out.push(ct),
+                Err(e) => {
+                    self.err(
+                        Loc::of(item),
+                        e.to_string(),
+                        "Teams, Power BI, Defender and every other workload are in Audit.General",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn duration(&mut self, t: &Text, key: &str) -> Option<SignedDuration> {
+        let s = self.text(t)?;
+        match parse_duration(&s) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.err(Loc::of(t), format!("{key}: {e}"), DURATION_HELP);
+                None
+            }
+        }
+    }
+
+    fn sync(&mut self, raw: Option<&RawSync>) -> Option<Sync> {
+        let (start_t, window_t, lookback_t, mrpm) = match raw {
+            Some(r) => (
+                r.start.as_ref(),
+                r.window.as_ref(),
+                r.lookback.as_ref(),
+                r.max_requests_per_minute.as_ref(),
+            ),
+            None => (None, None, None, None),
+        };
+        let start = match start_t {
+            None => Some(When::Ago(DEFAULT_START)),
+            Some(t) => self.start(t),
+        };
+        let window = match window_t {
+            None => Some(DEFAULT_WINDOW),
+            Some(t) => self.duration(t, "window").and_then(|w| {
+                if w < MIN_WINDOW || w > MAX_WINDOW {
+                    self.err(
+                        Loc::of(t),
+                        format!("window {} is outside 1m ..= 24h", format_duration(w)),
+                        "the API lists at most 24 hours per request; 1h is a good default",
+                    );
+                    None
+                } else {
+                    Some(w)
+                }
+            }),
+        };
+        let lookback = match lookback_t {
+            None => Some(DEFAULT_LOOKBACK),
+            Some(t) => self.duration(t, "lookback").and_then(|l| {
+                if l > MAX_LOOKBACK {
+                    self.err(
+                        Loc::of(t),
+                        format!("lookback {} is longer than 7d", format_duration(l)),
+                        "content older than 7 days cannot be listed; 2h covers the usual late content",
+                    );
+                    None
+                } else {
+                    Some(l)
+                }
+            }),
+        };
+        let max_requests_per_minute = match mrpm {
+            None => Some(DEFAULT_MAX_REQUESTS_PER_MINUTE),
+            Some(n) if (1..=MAX_REQUESTS_PER_MINUTE).contains(&n.value) => Some(n.value),
+            Some(n) => {
+                self.err(
+                    Loc::of(n),
+                    format!("max_requests_per_minute {} is outside 1 ..= {MAX_REQUESTS_PER_MINUTE}", n.value),
+                    "the API's budget is about 2000 requests per minute per tenant (E5/G5 about twice that)",
+                );
+                None
+            }
+        };
+        Some(Sync {
+            start: start?,
+            window: window?,
+            lookback: lookback?,
+            max_requests_per_minute: max_requests_per_minute?,
+        })
+    }
+
+    fn start(&mut self, t: &Text) -> Option<When> {
+        let s = self.text(t)?;
+        let when = match parse_when(&s) {
+            Ok(w) => w,
+            Err(e) => {
+                self.err(
+                    Loc::of(t),
+                    format!("start: {e}"),
+                    "write e.g. `start: 7d` or `start: 2026-11-20T00:00:00Z`",
+                );
+                return None;
+            }
+        };
+        // The API keeps 7 days; the planner clamps to `now − 167h55m`. Only a start beyond the 7 days is worth a
+        // warning: `7d` (the default) means "as far back as the API goes".
+        let seven_days = SignedDuration::from_hours(7 * 24);
+        let oldest = self
+            .ctx
+            .now
+            .checked_sub(seven_days)
+            .unwrap_or(Timestamp::MIN);
+        let help = "the API keeps content for 7 days only; set start to 7d or less to say what the first run reads";
+        match when {
+            When::Ago(d) if d > seven_days => self.warnings.push(Issue::warning(
+                Loc::of(t),
+                format!("start {s} reaches past the API's 7-day retention; the first run is clamped to start at now - 167h55m"),
+                help,
+            )),
+            When::At(at) if at < oldest => self.warnings.push(Issue::warning(
+                Loc::of(t),
+                format!("start {s} is older than the API's 7-day retention; the first run is clamped to start at now - 167h55m"),
+                help,
+            )),
+            When::At(at) if at > self.ctx.now => self.warnings.push(Issue::warning(
+                Loc::of(t),
+                format!("start {s} is in the future; runs before then list nothing"),
+                "use a past instant or a duration such as 1d",
+            )),
+            _ => {}
+        }
+        Some(when)
+    }
+
+    fn output(&mut self, raw: Option<&RawOutput>) -> Option<Output> {
+        let Some(raw) = raw else {
+            return Some(Output {
+                format: OutputFormat::Ocsf,
+                include_raw: false,
+            });
+        };
+        let format = match &raw.format {
+            None => Some(OutputFormat::Ocsf),
+            Some(t) => self.text(t).and_then(|s| match s.as_str() {
+                "ocsf" => Some(OutputFormat::Ocsf),
+                "raw" => Some(OutputFormat::Raw),
+                _ => {
+                    self.err(
+                        Loc::of(t),
+                        format!("unknown output format `{s}`"),
+                        "use ocsf (OCSF 1.8.0 events) or raw (the records unchanged)",
+                    );
+                    None
+                }
+            }),
+        };
+        let include_raw = raw.include_raw.as_ref().map(|b| b.value).unwrap_or(false);
+        if let (Some(OutputFormat::Raw), Some(b)) = (format, &raw.include_raw)
+            && b.value
+        {
+            self.err(
+                Loc::of(b),
+                "include_raw applies to format ocsf only",
+                "with format raw the records are written unchanged already; remove include_raw",
+            );
+            return None;
+        }
+        Some(Output {
+            format: format?,
+            include_raw,
+        })
+    }
+
+    fn sink(&mut self, raw: &RawSink, at: Loc) -> Option<Sink> {
+        let kind = self.text(&raw.kind)?;
+        let path = raw.path.as_ref().map(|p| self.path(p, "sink.path"));
+        let gzip = raw.gzip.as_ref();
+        match kind.as_str() {
+            "jsonl" => match path {
+                Some(p) => Some(Sink::Jsonl {
+                    path: p?,
+                    gzip: gzip.map(|g| g.value).unwrap_or(false),
+                }),
+                None => {
+                    self.err(
+                        at,
+                        "sink type jsonl needs a `path`",
+                        "add `path:` naming the output directory, e.g. ../out/contoso",
+                    );
+                    None
+                }
+            },
+            "sqlite" | "stdout" if let Some(g) = gzip => {
+                self.err(
+                    Loc::of(g),
+                    format!("gzip applies to sink type jsonl only, not {kind}"),
+                    "remove gzip",
+                );
+                None
+            }
+            "sqlite" => match path {
+                Some(p) => Some(Sink::Sqlite { path: p? }),
+                None => {
+                    self.err(
+                        at,
+                        "sink type sqlite needs a `path`",
+                        "add `path:` naming the database file, e.g. ../out/contoso.db",
+                    );
+                    None
+                }
+            },
+            "stdout" => match &raw.path {
+                Some(p) => {
+                    self.err(
+                        Loc::of(p),
+                        "sink type stdout takes no `path`",
+                        "remove path, or use type jsonl to write files",
+                    );
+                    None
+                }
+                None => Some(Sink::Stdout),
+            },
+            _ => {
+                self.err(
+                    Loc::of(&raw.kind),
+                    format!("unknown sink type `{kind}`"),
+                    "use jsonl, stdout or sqlite",
+                );
+                None
+            }
+        }
+    }
+
+    fn endpoints(&mut self, raw: Option<&RawEndpoints>) -> Option<Endpoints> {
+        let Some(raw) = raw else {
+            return Some(Endpoints::default());
+        };
+        let login = match &raw.login {
+            None => Some(None),
+            Some(t) => self.endpoint(t, "login").map(Some),
+        };
+        let api = match &raw.api {
+            None => Some(None),
+            Some(t) => self.endpoint(t, "api").map(Some),
+        };
+        Some(Endpoints {
+            login: login?,
+            api: api?,
+        })
+    }
+
+    fn endpoint(&mut self, t: &Text, key: &str) -> Option<Url> {
+        let s = self.text(t)?;
+        let loc = Loc::of(t);
+        let url = match Url::parse(&s) {
+            Ok(u) => u,
+            Err(e) => {
+                self.err(
+                    loc,
+                    format!("endpoints.{key} `{s}` is not a URL: {e}"),
+                    "write scheme, host and port, e.g. https://proxy.example.net:8443",
+                );
+                return None;
+            }
+        };
+        let host = url.host();
+        let only_origin = url.username().is_empty()
+            && url.password().is_none()
+            && matches!(url.path(), "" | "/")
+            && url.query().is_none()
+            && url.fragment().is_none();
+        if !matches!(url.scheme(), "http" | "https") || host.is_none() {
+            self.err(
+                loc,
+                format!("endpoints.{key} `{s}` is not an http(s) URL with a host"),
+                "write e.g. https://proxy.example.net:8443",
+            );
+            return None;
+        }
+        if !only_origin {
+            self.err(
+                loc,
+                format!("endpoints.{key} `{s}` has more than a scheme, host and port"),
+                "endpoints replace the host only; remove the path, query, fragment or credentials",
+            );
+            return None;
+        }
+        let loopback = match host {
+            Some(Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
+        if url.scheme() == "http" && !loopback {
+            self.err(
+                loc,
+                format!("endpoints.{key} `{s}` uses plain http to a non-loopback host"),
+                "use https; plain http is allowed only for 127.0.0.1, ::1 and localhost (the local emulator)",
+            );
+            return None;
+        }
+        Some(url)
+    }
+}
