@@ -244,7 +244,7 @@ fn translate(raw: &str) -> (String, String) {
     }
     if raw.starts_with("expected string") {
         return (
-            "expected a single value (text), found a list or mapping".into(),
+            "expected a single value, found a list or mapping".into(),
             format!("write a plain value here; {SCHEMA_HELP}"),
         );
     }

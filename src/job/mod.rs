@@ -52,7 +52,58 @@ pub fn parse(text: &str) -> Result<raw::RawJob, Issue> {
         strict_booleans: true,
         with_snippet: false,
     };
-    serde_saphyr::from_str_with_options(text, options).map_err(|e| diag::from_yaml(&e))
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+        let issue = diag::from_yaml(&e);
+        point_at_parent(issue, text)
+    })
+}
+
+/// serde reports a missing key where the mapping ended; point at the key that owns the mapping instead (block style),
+/// and name it (`3:1: missing key `cloud` in `tenant``); a missing top-level key points at the document's start.
+fn point_at_parent(mut issue: Issue, text: &str) -> Issue {
+    if !issue.message.starts_with("missing key") {
+        return issue;
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    if issue.loc.column <= 1 {
+        // A top-level key: point at the start of the document's mapping.
+        let first = lines.iter().position(|l| {
+            let t = l.trim_start();
+            !t.is_empty() && !t.starts_with('#') && t != "---"
+        });
+        issue.loc = Loc {
+            line: first.map_or(1, |i| u32::try_from(i + 1).unwrap_or(u32::MAX)),
+            column: 1,
+        };
+        return issue;
+    }
+    let at = issue.loc.line as usize;
+    let child_indent = issue.loc.column as usize - 1;
+    let parent = lines
+        .iter()
+        .enumerate()
+        .take(at.saturating_sub(1))
+        .rev()
+        .find(|(_, l)| {
+            let trimmed = l.trim_start();
+            !trimmed.is_empty()
+                && !trimmed.starts_with('#')
+                && l.len() - trimmed.len() < child_indent
+        });
+    if let Some((i, l)) = parent {
+        let indent = l.len() - l.trim_start().len();
+        if let Some((key, rest)) = l.trim_start().split_once(':')
+            && rest.trim().is_empty()
+            && !key.is_empty()
+        {
+            issue.message = format!("{} in `{}`", issue.message, key.trim());
+            issue.loc = Loc {
+                line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                column: u32::try_from(indent + 1).unwrap_or(u32::MAX),
+            };
+        }
+    }
+    issue
 }
 
 /// Loads a job from its text; `file` names it in diagnostics and anchors its relative paths.

@@ -1,0 +1,642 @@
+//! Job files: every bad input of the issue gets a located error (`file:line:column`) with a help line, and a good file
+//! resolves to the job the rest of the program runs.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use jiff::{SignedDuration, Timestamp};
+use o365sync::cloud::Cloud;
+use o365sync::content_type::ContentType;
+use o365sync::job::{
+    Context, Diagnostic, Job, Loaded, OutputFormat, Passphrase, Severity, Signing, Sink, When,
+    load, load_all,
+};
+
+/// A valid job; tests break one line of it. Line numbers matter: the assertions name them.
+const GOOD: &str = "\
+version: 1
+name: contoso-gcc
+tenant:
+  id: 8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718
+  cloud: gcc
+  client_id: 0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a
+  certificate: certs/certificate.pem
+  private_key: certs/key.pem
+content_types: [Audit.Exchange, DLP.All]
+sync:
+  start: 2d
+  window: 1h
+  lookback: 2h
+  max_requests_per_minute: 2000
+sink:
+  type: jsonl
+  path: out
+";
+
+fn now() -> Timestamp {
+    "2026-11-26T12:00:00Z".parse().unwrap()
+}
+
+/// A directory with `jobs/` and the certificate files GOOD refers to.
+struct Fixture {
+    dir: tempfile::TempDir,
+    env: HashMap<String, String>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("jobs/certs")).unwrap();
+        for f in ["certificate.pem", "key.pem", "pass.txt"] {
+            std::fs::write(dir.path().join("jobs/certs").join(f), "pem").unwrap();
+        }
+        Fixture {
+            dir,
+            env: HashMap::from([("HOME_API".to_string(), "http://127.0.0.1:8400".to_string())]),
+        }
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join("jobs").join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn load(&self, text: &str) -> Result<Loaded, Vec<Diagnostic>> {
+        let path = self.write("job.yaml", text);
+        let ctx = Context {
+            env: &self.env,
+            now: now(),
+        };
+        load(&path, &ctx).map_err(|d| d.0)
+    }
+
+    /// The diagnostics of a bad file as `line:column: message`, errors first.
+    fn errors(&self, text: &str) -> Vec<Diagnostic> {
+        let diags = self
+            .load(text)
+            .expect_err("the job file should be rejected");
+        for d in &diags {
+            assert!(!d.help.is_empty(), "no help for {d}");
+            assert!(d.file.ends_with("jobs/job.yaml"), "{d}");
+            assert!(!d.message.ends_with('.'), "message ends with a period: {d}");
+        }
+        diags
+    }
+
+    /// The single error of a bad file, as `line:column: message` (the message cut at `cut` characters).
+    fn error(&self, text: &str) -> (String, Diagnostic) {
+        let diags = self.errors(text);
+        let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
+        assert_eq!(errors.len(), 1, "expected one error, got {diags:#?}");
+        let d = errors[0].clone();
+        (format!("{}:{}", d.line, d.column), d)
+    }
+}
+
+fn replace(old: &str, new: &str) -> String {
+    assert!(GOOD.contains(old), "GOOD lacks {old:?}");
+    GOOD.replacen(old, new, 1)
+}
+
+#[test]
+fn a_good_job_resolves_paths_defaults_and_endpoints() {
+    let fx = Fixture::new();
+    let loaded = fx.load(GOOD).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let job: Job = loaded.job;
+    let jobs = fx.dir.path().join("jobs");
+    assert_eq!(job.name, "contoso-gcc");
+    assert_eq!(job.tenant.cloud, Cloud::Gcc);
+    assert_eq!(job.tenant.certificate, jobs.join("certs/certificate.pem"));
+    assert_eq!(job.tenant.private_key, jobs.join("certs/key.pem"));
+    assert_eq!(
+        job.tenant.publisher_id, job.tenant.id,
+        "publisher_id defaults to the tenant"
+    );
+    assert_eq!(job.tenant.signing, Signing::RS256);
+    assert_eq!(job.tenant.passphrase, None);
+    assert_eq!(
+        job.content_types,
+        [ContentType::Exchange, ContentType::DlpAll]
+    );
+    assert_eq!(job.sync.start, When::Ago(SignedDuration::from_hours(48)));
+    assert_eq!(job.sync.window, SignedDuration::from_hours(1));
+    assert_eq!(job.sync.lookback, SignedDuration::from_hours(2));
+    assert_eq!(job.sync.max_requests_per_minute, 2000);
+    assert_eq!(job.output.format, OutputFormat::Ocsf);
+    assert!(!job.output.include_raw);
+    assert_eq!(
+        job.sink,
+        Sink::Jsonl {
+            path: jobs.join("out"),
+            gzip: false
+        }
+    );
+    assert_eq!(
+        job.token_url(),
+        "https://login.microsoftonline.com/8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718/oauth2/v2.0/token"
+    );
+    assert_eq!(
+        job.api_root(),
+        "https://manage-gcc.office.com/api/v1.0/8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718/activity/feed"
+    );
+    assert_eq!(job.scope(), "https://manage-gcc.office.com/.default");
+}
+
+#[test]
+fn defaults_env_expansion_endpoint_overrides_and_passphrase_sources() {
+    let mut fx = Fixture::new();
+    fx.env.insert("KEY_PASS".into(), "not-printed".into());
+    let text = "\
+version: 1
+name: ${JOB_NAME:-gcc-high-1}
+tenant:
+  id: 8F3A1C2E-5B7D-4E9F-A1B2-C3D4E5F60718
+  cloud: gcc-high
+  client_id: 0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a
+  certificate: ${CERT_DIR:-certs}/certificate.pem
+  private_key: certs/key.pem
+  private_key_passphrase_env: KEY_PASS
+  signing: PS256
+  publisher_id: 11111111-2222-4333-8444-555555555555
+sink:
+  type: sqlite
+  path: /var/lib/o365sync/events.db
+endpoints:
+  login: ${HOME_API}
+  api: https://[::1]:9443/
+";
+    let job = fx.load(text).unwrap().job;
+    assert_eq!(job.name, "gcc-high-1");
+    assert_eq!(
+        job.tenant.id.to_string(),
+        "8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718"
+    );
+    assert_eq!(job.tenant.signing, Signing::PS256);
+    assert_eq!(
+        job.tenant.passphrase,
+        Some(Passphrase::Env("KEY_PASS".into()))
+    );
+    assert_eq!(
+        job.tenant.publisher_id.to_string(),
+        "11111111-2222-4333-8444-555555555555"
+    );
+    assert_eq!(job.content_types, ContentType::ALL, "all five by default");
+    assert_eq!(job.sync.start, When::Ago(SignedDuration::from_hours(168)));
+    assert_eq!(
+        job.sink,
+        Sink::Sqlite {
+            path: PathBuf::from("/var/lib/o365sync/events.db")
+        }
+    );
+    assert_eq!(
+        job.token_url(),
+        "http://127.0.0.1:8400/8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718/oauth2/v2.0/token"
+    );
+    assert_eq!(
+        job.api_root(),
+        "https://[::1]:9443/api/v1.0/8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718/activity/feed"
+    );
+    assert_eq!(
+        job.scope(),
+        "https://manage.office365.us/.default",
+        "overrides never change the scope"
+    );
+    assert!(
+        !format!("{job:?}").contains("not-printed"),
+        "the passphrase is never read into the job"
+    );
+
+    let text = replace(
+        "  private_key: certs/key.pem\n",
+        "  private_key: certs/key.pem\n  private_key_passphrase_file: certs/pass.txt\n",
+    );
+    let job = fx.load(&text).unwrap().job;
+    assert_eq!(
+        job.tenant.passphrase,
+        Some(Passphrase::File(fx.dir.path().join("jobs/certs/pass.txt")))
+    );
+}
+
+#[test]
+fn malformed_yaml() {
+    let fx = Fixture::new();
+    let (at, d) = fx.error(&replace("  cloud: gcc\n", "  cloud: 'gcc\n"));
+    assert_eq!(at, "5:10");
+    assert!(d.message.starts_with("malformed YAML"), "{d}");
+    let (at, d) = fx.error(&replace("  window: 1h\n", "  window: 1h\n bad: : x\n"));
+    assert_eq!(at, "13:2");
+    assert!(d.message.starts_with("malformed YAML"), "{d}");
+    let (at, d) = fx.error("");
+    assert_eq!(at, "1:1");
+    assert_eq!(d.message, "the job file is empty");
+    let (at, d) = fx.error(&replace("  window: 1h\n", "  window: 1h\n  window: 2h\n"));
+    assert_eq!(at, "13:3");
+    assert_eq!(d.message, "duplicate key `window`");
+}
+
+#[test]
+fn wrong_types() {
+    let fx = Fixture::new();
+    let (at, d) = fx.error(&replace("version: 1", "version: one"));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("1:10", "expected a whole number")
+    );
+    let (at, d) = fx.error(&replace(
+        "content_types: [Audit.Exchange, DLP.All]",
+        "content_types: Audit.Exchange",
+    ));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("9:16", "expected a list")
+    );
+    let (at, d) = fx.error(&replace(
+        "  max_requests_per_minute: 2000",
+        "  max_requests_per_minute: [2000]",
+    ));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("14:28", "expected a single value, found a list or mapping")
+    );
+    let (at, d) = fx.error(&replace("  type: jsonl\n", "  type: jsonl\n  gzip: yes\n"));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("17:9", "expected true or false")
+    );
+    let (at, d) = fx.error(&replace(
+        "  id: 8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718",
+        "  id: {a: b}",
+    ));
+    assert_eq!(at, "4:7");
+    assert!(d.message.starts_with("expected a single value"), "{d}");
+    let (at, d) = fx.error(&replace(
+        "sink:\n  type: jsonl\n  path: out\n",
+        "sink: jsonl\n",
+    ));
+    assert_eq!(at, "15:7");
+    assert!(d.message.starts_with("expected a mapping"), "{d}");
+    let (at, d) = fx.error(&replace("  window: 1h", "  window: 3600"));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("12:11", "window: `3600` has no unit")
+    );
+}
+
+#[test]
+fn unknown_and_missing_keys() {
+    let fx = Fixture::new();
+    let (at, d) = fx.error(&format!("{GOOD}colour: blue\n"));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("18:1", "unknown key `colour`")
+    );
+    assert!(d.help.contains("version, name, tenant"), "{}", d.help);
+    let (at, d) = fx.error(&replace("  lookback: 2h", "  lookbak: 2h"));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("13:3", "unknown key `lookbak`")
+    );
+    assert!(d.help.starts_with("did you mean `lookback`?"), "{}", d.help);
+    let (at, d) = fx.error(&replace("  cloud: gcc\n", ""));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("3:1", "missing key `cloud` in `tenant`")
+    );
+    let (at, d) = fx.error(&replace("version: 1\n", ""));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("1:1", "missing key `version`")
+    );
+}
+
+#[test]
+fn client_secret_explains_that_certificates_are_required() {
+    let fx = Fixture::new();
+    let (at, d) = fx.error(&replace(
+        "  private_key: certs/key.pem\n",
+        "  private_key: certs/key.pem\n  client_secret: abc~123\n",
+    ));
+    assert_eq!(at, "9:3");
+    assert!(
+        d.message.contains("`client_secret` is not supported"),
+        "{d}"
+    );
+    assert!(d.message.contains("certificate"), "{d}");
+    assert!(d.help.contains("tenant.certificate"), "{}", d.help);
+    assert!(
+        !d.to_string().contains("abc~123"),
+        "the secret is echoed: {d}"
+    );
+}
+
+#[test]
+fn bad_guids() {
+    let fx = Fixture::new();
+    let (at, d) = fx.error(&replace(
+        "  id: 8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718",
+        "  id: contoso.onmicrosoft.com",
+    ));
+    assert_eq!(at, "4:7");
+    assert_eq!(
+        d.message,
+        "tenant.id `contoso.onmicrosoft.com` is not a GUID (a domain name does not work here)"
+    );
+    assert!(d.help.contains("Directory (tenant) ID"), "{}", d.help);
+    let (at, d) = fx.error(&replace(
+        "0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a",
+        "0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a",
+    ));
+    assert_eq!(at, "6:14");
+    assert!(d.message.starts_with("tenant.client_id"), "{d}");
+    let (at, _) = fx.error(&replace(
+        "0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a",
+        "00000000-0000-0000-0000-000000000000",
+    ));
+    assert_eq!(at, "6:14", "the nil GUID is no client");
+    let (at, _) = fx.error(&replace(
+        "  private_key: certs/key.pem\n",
+        "  private_key: certs/key.pem\n  publisher_id: zzz\n",
+    ));
+    assert_eq!(at, "9:17");
+}
+
+#[test]
+fn window_over_24_hours_and_other_bad_durations() {
+    let fx = Fixture::new();
+    let (at, d) = fx.error(&replace("  window: 1h", "  window: 25h"));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("12:11", "window 1d1h is outside 1m ..= 24h")
+    );
+    let (at, _) = fx.error(&replace("  window: 1h", "  window: 30s"));
+    assert_eq!(at, "12:11");
+    assert!(fx.load(&replace("  window: 1h", "  window: PT24H")).is_ok());
+    assert!(fx.load(&replace("  window: 1h", "  window: 1m")).is_ok());
+    let (at, d) = fx.error(&replace("  lookback: 2h", "  lookback: 8d"));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("13:13", "lookback 8d is longer than 7d")
+    );
+    let (at, d) = fx.error(&replace("  lookback: 2h", "  lookback: P1M"));
+    assert_eq!(at, "13:13");
+    assert!(d.message.contains("months or years"), "{d}");
+    let (at, d) = fx.error(&replace("  start: 2d", "  start: last tuesday"));
+    assert_eq!(at, "11:10");
+    assert!(
+        d.message
+            .starts_with("start: `last tuesday` is neither a duration"),
+        "{d}"
+    );
+    let (at, _) = fx.error(&replace(
+        "  max_requests_per_minute: 2000",
+        "  max_requests_per_minute: 0",
+    ));
+    assert_eq!(at, "14:28");
+}
+
+#[test]
+fn start_older_than_retention_is_clamped_with_a_located_warning() {
+    let fx = Fixture::new();
+    let loaded = fx.load(&replace("  start: 2d", "  start: 30d")).unwrap();
+    let w = &loaded.warnings[0];
+    assert_eq!((w.severity, w.line, w.column), (Severity::Warning, 11, 10));
+    assert!(w.to_string().contains(":11:10: warning: start 30d reaches past the API's 7-day retention; the first run is clamped"), "{w}");
+
+    let loaded = fx
+        .load(&replace("  start: 2d", "  start: 2026-10-01T00:00:00Z"))
+        .unwrap();
+    assert_eq!(loaded.warnings.len(), 1);
+    assert_eq!(
+        (loaded.warnings[0].line, loaded.warnings[0].column),
+        (11, 10)
+    );
+    // The planner does what the warning says.
+    let plan = o365sync::job::cli::job_plan(&loaded.job, now(), |_, _| Default::default());
+    for ct in &plan.content_types {
+        assert_eq!(
+            ct.plan.clamped_start,
+            Some("2026-10-01T00:00:00Z".parse().unwrap())
+        );
+        assert_eq!(
+            ct.plan.windows[0].start,
+            "2026-11-19T12:05:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert!(ct.plan.gaps.is_empty());
+    }
+
+    let loaded = fx.load(&replace("  start: 2d", "  start: 7d")).unwrap();
+    assert!(
+        loaded.warnings.is_empty(),
+        "7d means as far as the API goes: {:?}",
+        loaded.warnings
+    );
+}
+
+#[test]
+fn unknown_content_type_and_duplicates() {
+    let fx = Fixture::new();
+    let (at, d) = fx.error(&replace(
+        "[Audit.Exchange, DLP.All]",
+        "[Audit.Exchange, Audit.Teams]",
+    ));
+    assert_eq!(at, "9:33");
+    assert!(
+        d.message.starts_with("unknown content type `Audit.Teams`"),
+        "{d}"
+    );
+    assert!(d.help.contains("Audit.General"), "{}", d.help);
+    let (at, d) = fx.error(&replace("[Audit.Exchange, DLP.All]", "[DLP.All, dlp.all]"));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("9:26", "content type DLP.All is listed twice")
+    );
+    let (at, _) = fx.error(&replace("[Audit.Exchange, DLP.All]", "[]"));
+    assert_eq!(at, "9:16");
+}
+
+#[test]
+fn unknown_cloud() {
+    let fx = Fixture::new();
+    let (at, d) = fx.error(&replace("  cloud: gcc", "  cloud: azure-china"));
+    assert_eq!(at, "5:10");
+    assert_eq!(
+        d.message,
+        "unknown cloud `azure-china`: use one of commercial, gcc, gcc-high, dod"
+    );
+}
+
+#[test]
+fn plain_http_only_to_loopback_and_endpoints_are_hosts_only() {
+    let fx = Fixture::new();
+    let with = |login: &str| format!("{GOOD}endpoints:\n  login: {login}\n");
+    let (at, d) = fx.error(&with("http://proxy.contoso.example:8080"));
+    assert_eq!(at, "19:10");
+    assert_eq!(
+        d.message,
+        "endpoints.login `http://proxy.contoso.example:8080` uses plain http to a non-loopback host"
+    );
+    let (at, _) = fx.error(&with("http://10.0.0.1"));
+    assert_eq!(at, "19:10");
+    let (at, d) = fx.error(&with("https://proxy.example/o365"));
+    assert_eq!(at, "19:10");
+    assert!(
+        d.message.contains("more than a scheme, host and port"),
+        "{d}"
+    );
+    let (at, _) = fx.error(&with("https://user:pw@proxy.example"));
+    assert_eq!(at, "19:10");
+    let (at, _) = fx.error(&with("ftp://127.0.0.1"));
+    assert_eq!(at, "19:10");
+    for ok in [
+        "http://127.0.0.1:8400",
+        "http://localhost:1",
+        "http://[::1]:2",
+        "https://proxy.example:8443/",
+    ] {
+        assert!(fx.load(&with(ok)).is_ok(), "{ok}");
+    }
+}
+
+#[test]
+fn unset_variables_without_default_are_errors() {
+    let fx = Fixture::new();
+    let (at, d) = fx.error(&replace(
+        "  certificate: certs/certificate.pem",
+        "  certificate: ${CERT_DIR}/certificate.pem",
+    ));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("7:16", "environment variable `CERT_DIR` is not set")
+    );
+    assert!(d.help.contains("${CERT_DIR:-value}"), "{}", d.help);
+    let (at, d) = fx.error(&replace(
+        "  private_key: certs/key.pem\n",
+        "  private_key: certs/key.pem\n  private_key_passphrase_env: NO_SUCH_PASS\n",
+    ));
+    assert_eq!(at, "9:31");
+    assert!(d.message.contains("`NO_SUCH_PASS`"), "{d}");
+}
+
+#[test]
+fn missing_credential_files_are_located_errors() {
+    let fx = Fixture::new();
+    let text = replace(
+        "  certificate: certs/certificate.pem",
+        "  certificate: certs/nope.pem",
+    );
+    let text = text.replace(
+        "  private_key: certs/key.pem\n",
+        "  private_key: certs/key.pem\n  private_key_passphrase_file: certs\n",
+    );
+    let diags = fx.errors(&text);
+    let got: Vec<String> = diags
+        .iter()
+        .map(|d| format!("{}:{}", d.line, d.column))
+        .collect();
+    assert_eq!(got, ["7:16", "9:32"]);
+    assert!(
+        diags[0].message.starts_with("certificate file "),
+        "{}",
+        diags[0]
+    );
+    assert!(
+        diags[0].message.ends_with("certs/nope.pem does not exist"),
+        "{}",
+        diags[0]
+    );
+    assert!(diags[1].message.contains("is not a file"), "{}", diags[1]);
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_in_order() {
+    let fx = Fixture::new();
+    let text = GOOD
+        .replace("  cloud: gcc", "  cloud: gov")
+        .replace("name: contoso-gcc", "name: Contoso GCC")
+        .replace("  window: 1h", "  window: 2d")
+        .replace("  path: out\n", "");
+    let diags = fx.errors(&text);
+    let got: Vec<String> = diags
+        .iter()
+        .map(|d| format!("{}:{}", d.line, d.column))
+        .collect();
+    assert_eq!(got, ["2:7", "5:10", "12:11", "16:3"], "{diags:#?}");
+    assert_eq!(diags[3].message, "sink type jsonl needs a `path`");
+    let shown = diags[0].to_string();
+    assert!(shown.ends_with("jobs/job.yaml:2:7: invalid job name `Contoso GCC`\nhelp: use lowercase letters, digits, `_` and `-`, starting with a letter or digit, at most 64 characters (e.g. contoso-gcc)"), "{shown}");
+}
+
+#[test]
+fn output_and_sink_combinations() {
+    let fx = Fixture::new();
+    let (at, d) = fx.error(&format!(
+        "{GOOD}output:\n  format: raw\n  include_raw: true\n"
+    ));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("20:16", "include_raw applies to format ocsf only")
+    );
+    let (at, _) = fx.error(&format!("{GOOD}output:\n  format: parquet\n"));
+    assert_eq!(at, "19:11");
+    let (at, d) = fx.error(&replace(
+        "  type: jsonl\n  path: out\n",
+        "  type: stdout\n  path: out\n",
+    ));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("17:9", "sink type stdout takes no `path`")
+    );
+    let (at, _) = fx.error(&replace("  type: jsonl\n", "  type: kafka\n"));
+    assert_eq!(at, "16:9");
+    let job = fx
+        .load(&replace("  type: jsonl\n  path: out\n", "  type: stdout\n"))
+        .unwrap()
+        .job;
+    assert_eq!(job.sink, Sink::Stdout);
+    let job = fx
+        .load(&format!("{GOOD}  gzip: true\noutput:\n  format: raw\n"))
+        .unwrap()
+        .job;
+    assert!(matches!(job.sink, Sink::Jsonl { gzip: true, .. }));
+    assert_eq!(job.output.format, OutputFormat::Raw);
+}
+
+#[test]
+fn a_directory_reports_every_bad_file_and_duplicate_names() {
+    let fx = Fixture::new();
+    fx.write("a-good.yaml", GOOD);
+    fx.write("b-bad.yaml", &replace("  cloud: gcc", "  cloud: moon"));
+    fx.write("c-twin.yml", GOOD);
+    fx.write("d-worse.yaml", "version: [\n");
+    fx.write("notes.txt", "not a job");
+    let ctx = Context {
+        env: &fx.env,
+        now: now(),
+    };
+    let batch = load_all(&[fx.dir.path().join("jobs")], &ctx);
+    assert_eq!(batch.loaded.len(), 1);
+    let shown: Vec<String> = batch
+        .failed
+        .iter()
+        .map(|d| {
+            let d = &d.0[0];
+            format!(
+                "{}:{}:{}",
+                Path::new(&d.file).file_name().unwrap().to_string_lossy(),
+                d.line,
+                d.column
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        ["b-bad.yaml:5:10", "c-twin.yml:2:7", "d-worse.yaml:1:10"]
+    );
+    assert!(
+        batch.failed[1].0[0].message.contains("already used by"),
+        "{}",
+        batch.failed[1]
+    );
+}
