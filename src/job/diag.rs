@@ -266,6 +266,12 @@ fn translate(raw: &str) -> (String, String) {
             format!("a job file starts with `version: 1`; {SCHEMA_HELP}"),
         );
     }
+    if raw.starts_with("only single YAML document") {
+        return (
+            "more than one YAML document in a job file".into(),
+            "a job file holds one job: remove the `---` separator, or put each job in its own file".into(),
+        );
+    }
     if raw.starts_with("invalid type") {
         return (raw.to_string(), SCHEMA_HELP.to_string());
     }
