@@ -269,7 +269,8 @@ fn translate(raw: &str) -> (String, String) {
     if raw.starts_with("only single YAML document") {
         return (
             "more than one YAML document in a job file".into(),
-            "a job file holds one job: remove the `---` separator, or put each job in its own file".into(),
+            "a job file holds one job: remove the `---` separator, or put each job in its own file"
+                .into(),
         );
     }
     if raw.starts_with("invalid type") {

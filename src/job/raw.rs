@@ -32,7 +32,11 @@ pub struct RawJob {
     pub tenant: Spanned<RawTenant>,
     /// Content types to collect. Default: all five.
     #[serde(default)]
-    #[schemars(with = "Option<Vec<ContentType>>", length(min = 1))]
+    #[schemars(
+        with = "Option<Vec<ContentType>>",
+        length(min = 1),
+        extend("default" = ["Audit.AzureActiveDirectory", "Audit.Exchange", "Audit.SharePoint", "Audit.General", "DLP.All"])
+    )]
     pub content_types: Option<Spanned<Vec<Text>>>,
     /// How far back to start, the listing window, the lookback and the request budget.
     #[serde(default)]
@@ -81,7 +85,7 @@ pub struct RawTenant {
     pub private_key_passphrase_file: Option<Text>,
     /// Client assertion signing: RS256 (header `x5t`, default) or PS256 (header `x5t#S256`).
     #[serde(default)]
-    #[schemars(with = "Option<Signing>")]
+    #[schemars(with = "Option<Signing>", extend("default" = "RS256"))]
     pub signing: Option<Text>,
     /// `PublisherIdentifier` sent with every API call (a GUID). Default: the tenant ID.
     #[serde(default)]
@@ -97,19 +101,19 @@ pub struct RawSync {
     /// How far back the first run reaches: a duration (`7d`, `36h`, `PT1H`) or an RFC 3339 instant
     /// (`2026-11-20T00:00:00Z`). Clamped to the API's retention (now − 167h55m). Default: `7d`.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<String>", extend("default" = "7d"))]
     pub start: Option<Text>,
     /// Listing window, `1m` ..= `24h`. Default: `1h`.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<String>", extend("default" = "1h"))]
     pub window: Option<Text>,
     /// How much before the watermark each run re-lists for late content, `0s` ..= `7d`. Default: `2h`.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<String>", extend("default" = "2h"))]
     pub lookback: Option<Text>,
     /// The job's request budget against the API, shared by its content types. Default: 2000.
     #[serde(default)]
-    #[schemars(with = "Option<u32>", range(min = 1, max = 10000))]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 10000), extend("default" = 2000))]
     pub max_requests_per_minute: Option<Spanned<u32>>,
 }
 
@@ -120,11 +124,11 @@ pub struct RawSync {
 pub struct RawOutput {
     /// `ocsf` (OCSF 1.8.0 events, default) or `raw` (the original records unchanged).
     #[serde(default)]
-    #[schemars(with = "Option<OutputFormat>")]
+    #[schemars(with = "Option<OutputFormat>", extend("default" = "ocsf"))]
     pub format: Option<Text>,
     /// `ocsf` only: also keep the original record in `raw_data`. Default: false.
     #[serde(default)]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Option<bool>", extend("default" = false))]
     pub include_raw: Option<Spanned<bool>>,
 }
 
@@ -143,7 +147,7 @@ pub struct RawSink {
     pub path: Option<Text>,
     /// `jsonl` only: gzip the files. Default: false.
     #[serde(default)]
-    #[schemars(with = "Option<bool>")]
+    #[schemars(with = "Option<bool>", extend("default" = false))]
     pub gzip: Option<Spanned<bool>>,
 }
 
