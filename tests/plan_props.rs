@@ -191,3 +191,95 @@ proptest! {
         prop_assert_eq!(plan.unavailable.is_some(), from < floor);
     }
 }
+
+/// One run of a simulated executor: plan, complete a subset of the windows (as a failing run would), advance the
+/// watermark over the contiguous completed part.
+#[derive(Debug, Clone)]
+struct Run {
+    /// Seconds since the previous run.
+    after: i64,
+    /// Which planned windows complete (by index modulo), `None`: all of them.
+    fail_from: Option<usize>,
+}
+
+fn runs_strategy() -> impl Strategy<Value = Vec<Run>> {
+    prop::collection::vec(
+        (
+            prop_oneof![
+                60i64..6 * HOUR,
+                6 * HOUR..3 * 24 * HOUR,
+                Just(9 * 24 * HOUR)
+            ],
+            prop::option::of(0usize..6),
+        )
+            .prop_map(|(after, fail_from)| Run { after, fail_from }),
+        1..8,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn successive_runs_leave_no_unreported_hole(
+        runs in runs_strategy(),
+        start_back in 0i64..10 * 24 * HOUR,
+        window in prop_oneof![Just(HOUR), 60i64..=24 * HOUR],
+        lookback in 0i64..=6 * HOUR,
+    ) {
+        let mut now = BASE;
+        let start = ts(BASE - start_back);
+        let mut watermark: Option<Timestamp> = None;
+        let mut completed: Vec<Window> = Vec::new();
+        let mut gaps: Vec<Window> = Vec::new();
+        let mut first_origin = None;
+        for run in &runs {
+            now += run.after;
+            let plan = plan_live(&LiveInput {
+                now: ts(now),
+                watermark,
+                completed: &completed,
+                start,
+                window: SignedDuration::from_secs(window),
+                lookback: SignedDuration::from_secs(lookback),
+            });
+            // The executor persists the origin on the first run.
+            let origin = *first_origin.get_or_insert(plan.origin);
+            let mark = watermark.unwrap_or(origin);
+            gaps.extend(plan.gaps.iter().copied());
+            let done = match run.fail_from {
+                Some(k) => plan.windows.iter().copied().enumerate().filter(|(i, _)| *i != k).map(|(_, w)| w).collect(),
+                None => plan.windows.clone(),
+            };
+            completed.extend(done);
+            // Gaps are terminal too: the watermark may pass them once recorded.
+            let mut terminal = completed.clone();
+            terminal.extend(gaps.iter().copied());
+            watermark = Some(advance(mark, &terminal));
+            completed = merge(&completed);
+        }
+        let origin = first_origin.unwrap();
+        let mut parts = completed.clone();
+        parts.extend(gaps.iter().copied());
+        let mark = secs(watermark.unwrap());
+        // Everything below the watermark is either delivered or a recorded gap.
+        prop_assert!(covered(secs(origin), mark, &parts), "unreported hole below the watermark {}", ts(mark));
+        // With a final successful run, everything up to now is.
+        let plan = plan_live(&LiveInput {
+            now: ts(now),
+            watermark,
+            completed: &completed,
+            start,
+            window: SignedDuration::from_secs(window),
+            lookback: SignedDuration::from_secs(lookback),
+        });
+        parts.extend(plan.windows.iter().copied());
+        parts.extend(plan.gaps.iter().copied());
+        prop_assert!(covered(secs(origin), now, &parts));
+        for g in gaps.iter().chain(&plan.gaps) {
+            for d in &completed {
+                prop_assert!(overlap(g, d).is_none(), "gap {g} overlaps delivered {d}");
+            }
+        }
+    }
+}
