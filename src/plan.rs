@@ -6,7 +6,7 @@
 //! at most 24 h (and at most the job's `window`) long, never older than the retention limit (`now − 167h55m`) and never
 //! in the future.
 //!
-//! Live planning ([`plan_live`]) covers, in `window`-sized slices:
+//! Live planning ([`plan_live`]) covers, in slices cut at multiples of `window` (so hourly windows are clock hours):
 //! - everything from the origin (the watermark, or on the first run the job's start) up to `now` that is not inside a
 //!   completed window, and
 //! - the `lookback` before the frontier (the end of the completed run that begins at the origin), re-listed for late
@@ -228,7 +228,8 @@ pub fn merge(windows: &[Window]) -> Vec<Window> {
 }
 
 /// The watermark after `completed`: the end of the run of completed windows that begins at or before `watermark`
-/// and covers it without a hole. The executor advances the watermark to this value after completing windows.
+/// and covers it without a hole. The executor advances the watermark to this value after completing windows, passing
+/// the completed windows together with the gaps it recorded (a recorded gap is terminal).
 pub fn advance(watermark: Timestamp, completed: &[Window]) -> Timestamp {
     ts(advance_secs(secs(watermark), &merge_secs(completed)))
 }
@@ -324,12 +325,15 @@ fn intersect(pairs: &[Pair], (lo, hi): Pair) -> Vec<Pair> {
         .collect()
 }
 
+/// Cuts intervals at multiples of `step` since the Unix epoch (so an hourly job lists whole clock hours after its
+/// first, partial window, and runs cut the same boundaries).
 fn slice(pairs: &[Pair], step: i64) -> Vec<Window> {
     let mut out = Vec::new();
     for &(s, e) in pairs {
         let mut cur = s;
         while cur < e {
-            let next = cur.saturating_add(step).min(e);
+            let boundary = cur.div_euclid(step).saturating_add(1).saturating_mul(step);
+            let next = boundary.min(e);
             out.push(window((cur, next)));
             cur = next;
         }
@@ -382,8 +386,11 @@ mod tests {
         });
         assert_eq!(plan.clamped_start, Some(t("2026-11-01T00:00:00Z")));
         assert_eq!(plan.origin, t("2026-11-19T12:05:00Z"));
-        assert_eq!(plan.windows[0].start, t("2026-11-19T12:05:00Z"));
-        assert_eq!(plan.windows.len(), 7);
+        assert_eq!(
+            plan.windows[0],
+            Window::new(t("2026-11-19T12:05:00Z"), t("2026-11-20T00:00:00Z"))
+        );
+        assert_eq!(plan.windows.len(), 8);
         assert!(plan.gaps.is_empty());
     }
 
@@ -428,10 +435,10 @@ mod tests {
         assert_eq!(
             got,
             [
-                "[2026-11-26T05:00:00Z, 2026-11-26T07:00:00Z)",
-                "[2026-11-26T07:00:00Z, 2026-11-26T08:00:00Z)",
-                "[2026-11-26T09:00:00Z, 2026-11-26T11:00:00Z)",
-                "[2026-11-26T11:00:00Z, 2026-11-26T12:00:00Z)",
+                "[2026-11-26T05:00:00Z, 2026-11-26T06:00:00Z)",
+                "[2026-11-26T06:00:00Z, 2026-11-26T08:00:00Z)",
+                "[2026-11-26T09:00:00Z, 2026-11-26T10:00:00Z)",
+                "[2026-11-26T10:00:00Z, 2026-11-26T12:00:00Z)",
             ]
         );
     }

@@ -235,7 +235,10 @@ fn malformed_yaml() {
     assert_eq!(at, "13:3");
     assert_eq!(d.message, "duplicate key `window`");
     let (at, d) = fx.error(&format!("{GOOD}---\nversion: 1\n"));
-    assert_eq!((at.as_str(), d.message.as_str()), ("19:1", "more than one YAML document in a job file"));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("19:1", "more than one YAML document in a job file")
+    );
 }
 
 #[test]

@@ -107,6 +107,10 @@ proptest! {
         }
         for pair in plan.windows.windows(2) {
             prop_assert!(pair[0].end <= pair[1].start, "windows overlap or are unsorted: {} {}", pair[0], pair[1]);
+            // Inside a contiguous stretch, windows are cut at multiples of the window size.
+            if pair[0].end == pair[1].start {
+                prop_assert_eq!(secs(pair[0].end).rem_euclid(c.window), 0, "unaligned cut {}", pair[0].end);
+            }
         }
     }
 

@@ -2,10 +2,10 @@
 //!
 //! 1. [`raw`]: YAML → serde types that keep every value's line and column (serde-saphyr `Spanned`); unknown keys are
 //!    rejected there, and the same types generate the JSON Schema ([`schema`]).
-//! 2. [`validate`](validate::validate): pure — `${VAR}` expansion (the environment is an input), GUIDs, the name
+//! 2. `validate`: pure — `${VAR}` expansion (the environment is an input), GUIDs, the name
 //!    pattern, clouds, content types, durations, window and lookback limits, sink and endpoints. Every problem of a
 //!    file is reported, not only the first.
-//! 3. [`build`](build::build): paths resolved against the job file's directory; the certificate, private key and
+//! 3. `build`: paths resolved against the job file's directory; the certificate, private key and
 //!    passphrase file must exist and be readable.
 //!
 //! Each problem is a [`Diagnostic`] printed as `file:line:column: message` with a `help:` line.
