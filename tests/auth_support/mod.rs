@@ -11,6 +11,8 @@
 //!   it with PBES2 + DES-EDE3-CBC by default), which gets an error saying how to re-encrypt it.
 #![allow(dead_code)]
 
+pub mod emu;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
