@@ -200,6 +200,23 @@ async fn an_expired_token_is_replaced() {
 }
 
 #[tokio::test]
+async fn a_failed_refresh_keeps_serving_the_cached_token_until_it_expires() {
+    // Tokens of six seconds are refreshed after three; between three and six a failed refresh is not fatal.
+    let emu_handle = emu::start(Cloud::Gcc, Duration::from_secs(6)).await;
+    let provider = emu::provider(
+        &emu_handle,
+        Cloud::Gcc,
+        emu::credential(SigningAlgorithm::Rs256),
+    );
+    let first = provider.token().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    emu_handle.shutdown().await;
+    let still = provider.token().await.unwrap();
+    assert_eq!(first, still);
+    assert_eq!(provider.token_requests(), 2, "the refresh was attempted");
+}
+
+#[tokio::test]
 async fn a_401_from_the_api_causes_exactly_one_refresh() {
     let emu_handle = emu::start(Cloud::Dod, HOUR).await;
     let provider = emu::provider(

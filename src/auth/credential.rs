@@ -476,7 +476,7 @@ pub enum CredentialError {
     },
     /// Decryption failed: wrong passphrase.
     #[error(
-        "cannot decrypt the private key in {}: the passphrase is wrong; check the passphrase setting",
+        "cannot decrypt the private key in {}: the passphrase is wrong; check the value behind `tenant.private_key_passphrase_env` or `tenant.private_key_passphrase_file`",
         path.display()
     )]
     WrongPassphrase {
@@ -780,6 +780,20 @@ fn load(
         thumbprints,
         warnings,
     };
+    tracing::debug!(
+        certificate = %cert_path.display(),
+        subject = %info.subject,
+        sha1 = %info.thumbprints.sha1_hex,
+        x5t = %info.thumbprints.x5t,
+        x5t_s256 = %info.thumbprints.x5t_s256,
+        not_after = %info.not_after,
+        key_bits = info.key_bits,
+        chain_len = info.chain_len,
+        "certificate and private key loaded"
+    );
+    for warning in &info.warnings {
+        tracing::warn!(certificate = %cert_path.display(), sha1 = %info.thumbprints.sha1_hex, "{warning}");
+    }
     Ok(Credential {
         certificate_der,
         key: Secret::new(jsonwebtoken::EncodingKey::from_rsa_der(pkcs1.expose())),
