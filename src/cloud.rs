@@ -196,6 +196,20 @@ pub enum EndpointError {
     InvalidTenant(String),
 }
 
+impl EndpointError {
+    /// A bad endpoint or tenant is a configuration error: exit code 2, nothing written.
+    pub fn outcome(&self) -> crate::exit::Outcome {
+        crate::exit::Outcome::Invalid
+    }
+}
+
+impl UnknownCloud {
+    /// An unknown cloud is a configuration error: exit code 2, nothing written.
+    pub fn outcome(&self) -> crate::exit::Outcome {
+        crate::exit::Outcome::Invalid
+    }
+}
+
 fn override_base(key: &'static str, value: &str) -> Result<url::Url, EndpointError> {
     let url = url::Url::parse(value.trim()).map_err(|e| EndpointError::InvalidUrl {
         key,

@@ -320,3 +320,67 @@ async fn network_errors_name_the_host() {
         "one retry after a transient failure"
     );
 }
+
+#[tokio::test]
+async fn jobs_sharing_an_app_registration_share_one_provider_and_one_token() {
+    use o365sync::auth::TokenProviders;
+    let emu_handle = emu::start(Cloud::Gcc, HOUR).await;
+    let providers = TokenProviders::new();
+    let http = reqwest::Client::new();
+    let credential = emu::credential(SigningAlgorithm::Rs256);
+    let config = |client: &str, cloud: Cloud| {
+        let mut c = TokenProviderConfig::new(client, emu::endpoints(&emu_handle, cloud));
+        c.retries = 0;
+        c
+    };
+    // Two jobs of the same tenant and app (client ID spelled in another case): one provider.
+    let a = providers.provider(
+        credential.clone(),
+        config(emu_handle.client_id(), Cloud::Gcc),
+        &http,
+    );
+    let upper = emu_handle.client_id().to_ascii_uppercase();
+    let b = providers.provider(credential.clone(), config(&upper, Cloud::Gcc), &http);
+    let ta = a.token().await.unwrap();
+    let tb = b.token().await.unwrap();
+    assert_eq!(ta, tb);
+    assert_eq!(emu_handle.stats().requests.token, 1);
+    // Another scope is another provider.
+    let c = providers.provider(
+        credential,
+        config(emu_handle.client_id(), Cloud::Commercial),
+        &http,
+    );
+    assert_eq!(providers.len(), 2);
+    assert!(c.token().await.is_err());
+    assert_eq!(emu_handle.stats().requests.token, 2);
+}
+
+#[test]
+fn bad_local_input_is_exit_code_2_and_token_failures_exit_code_1() {
+    use o365sync::auth::CredentialError;
+    use o365sync::exit::Outcome;
+    assert_eq!(
+        CredentialError::ClientSecretNotSupported.outcome().code(),
+        2
+    );
+    let insecure = Cloud::Gcc
+        .endpoints(
+            "contoso.com",
+            &o365sync::cloud::EndpointOverrides {
+                login: Some("http://login.example.net".into()),
+                api: None,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(insecure.outcome(), Outcome::Invalid);
+    assert_eq!(
+        "azure-china".parse::<Cloud>().unwrap_err().outcome(),
+        Outcome::Invalid
+    );
+    let network = TokenError::Network {
+        host: "login.microsoftonline.us".into(),
+        reason: "timed out".into(),
+    };
+    assert_eq!(network.outcome(), Outcome::Failed);
+}

@@ -540,6 +540,13 @@ pub enum CredentialError {
     ClientSecretNotSupported,
 }
 
+impl CredentialError {
+    /// Every credential error is a configuration error: exit code 2, nothing written.
+    pub fn outcome(&self) -> crate::exit::Outcome {
+        crate::exit::Outcome::Invalid
+    }
+}
+
 #[derive(Clone, Copy)]
 enum FileRole {
     Certificate,

@@ -149,6 +149,11 @@ pub enum TokenError {
 }
 
 impl TokenError {
+    /// A token failure happens at run time: exit code 1 (what completed stays committed).
+    pub fn outcome(&self) -> crate::exit::Outcome {
+        crate::exit::Outcome::Failed
+    }
+
     /// The AADSTS code, when Entra ID gave one.
     pub fn aadsts(&self) -> Option<AadstsCode> {
         match self {
