@@ -168,6 +168,11 @@ async fn many_concurrent_callers_share_one_token_request() {
     );
     assert_eq!(provider.token_requests(), 1);
     assert_eq!(emu_handle.stats().requests.token, 1);
+    // The emulator shares our clock: the skew read from its Date header is within the header's 1 s resolution.
+    let skew = provider
+        .clock_skew()
+        .expect("the emulator sends a Date header");
+    assert!(skew.abs() <= jiff::SignedDuration::from_secs(2), "{skew:?}");
     assert_eq!(emu_handle.stats().tokens_issued, 1);
 }
 

@@ -216,7 +216,11 @@ struct Inner {
     cache: Mutex<Option<Cached>>,
     requests: AtomicU64,
     issued: AtomicU64,
+    skew: std::sync::Mutex<Option<jiff::SignedDuration>>,
 }
+
+/// Local clock minus the token endpoint's `Date` above which a warning is logged.
+const SKEW_WARNING: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);
 
 /// Hands out access tokens for one (tenant, client, scope), caching them. Clones share the cache.
 ///
@@ -273,6 +277,7 @@ impl TokenProvider {
                 cache: Mutex::new(None),
                 requests: AtomicU64::new(0),
                 issued: AtomicU64::new(0),
+                skew: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -285,6 +290,12 @@ impl TokenProvider {
     /// How many HTTP requests this provider (and its clones) sent to the token endpoint.
     pub fn token_requests(&self) -> u64 {
         self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    /// Local clock minus the token endpoint's `Date` header at the last answer (1 s resolution), if any.
+    /// Entra ID refuses assertions outside their time range (AADSTS700024), so `doctor` reports this.
+    pub fn clock_skew(&self) -> Option<jiff::SignedDuration> {
+        *self.inner.skew.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A valid token: the cached one, or a fresh one when it is within the refresh margin of expiry.
@@ -379,6 +390,7 @@ impl TokenProvider {
             .await
             .map_err(|e| network_error(&host, &e))?;
         let status = response.status();
+        self.observe_date(&host, response.headers());
         let body = response
             .bytes()
             .await
@@ -433,6 +445,29 @@ impl TokenProvider {
             refresh_at: refresh_at(sent, lifetime, cfg.refresh_margin),
             expires_at: sent + lifetime,
         })
+    }
+
+    fn observe_date(&self, host: &str, headers: &reqwest::header::HeaderMap) {
+        let Some(server) = headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                jiff::fmt::rfc2822::DateTimeParser::new()
+                    .parse_timestamp(v)
+                    .ok()
+            })
+        else {
+            return;
+        };
+        let skew = Timestamp::now().duration_since(server);
+        if skew.abs() > SKEW_WARNING {
+            tracing::warn!(
+                host = %host,
+                skew_seconds = skew.as_secs(),
+                "the local clock differs from the token endpoint's: synchronise it (NTP), or Entra ID will refuse assertions (AADSTS700024)"
+            );
+        }
+        *self.inner.skew.lock().unwrap_or_else(|p| p.into_inner()) = Some(skew);
     }
 
     fn error_from(&self, host: &str, status: u16, json: Option<&serde_json::Value>) -> TokenError {
