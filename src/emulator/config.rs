@@ -91,6 +91,9 @@ impl EmulatorConfig {
 pub struct ContentSettings {
     /// Seed of every generated value.
     pub seed: u64,
+    /// The end of the history (default: the instant the emulator starts). Two emulators with the same settings and
+    /// anchor serve byte-identical blobs under identical content IDs.
+    pub anchor: Option<jiff::Timestamp>,
     /// Hours of history before the start (blobs have `contentCreated` in `[start - hours, start)`).
     pub hours: u32,
     /// Blobs per hour for each content type (a type missing here has no content).
@@ -115,6 +118,7 @@ impl Default for ContentSettings {
     fn default() -> Self {
         ContentSettings {
             seed: 1,
+            anchor: None,
             hours: 24,
             blobs_per_hour: ContentType::ALL.into_iter().map(|ct| (ct, 2)).collect(),
             records_per_blob: 10,
