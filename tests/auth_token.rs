@@ -389,3 +389,46 @@ fn bad_local_input_is_exit_code_2_and_token_failures_exit_code_1() {
     };
     assert_eq!(network.outcome(), Outcome::Failed);
 }
+
+#[tokio::test]
+async fn a_redirecting_token_endpoint_never_receives_a_second_copy_of_the_assertion() {
+    // A hostile "login" host that redirects the POST (307 keeps method and body) to the emulator on another port.
+    let emu_handle = emu::start(Cloud::Commercial, HOUR).await;
+    let target = emu_handle.token_url();
+    let app = axum::Router::new().fallback(move || {
+        let target = target.clone();
+        async move {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [(axum::http::header::LOCATION, target)],
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let overrides = o365sync::cloud::EndpointOverrides {
+        login: Some(format!("http://{addr}")),
+        api: None,
+    };
+    let endpoints = Cloud::Commercial
+        .endpoints(emu_handle.tenant_id(), &overrides)
+        .unwrap();
+    let mut config = TokenProviderConfig::new(emu_handle.client_id(), endpoints);
+    config.retries = 0;
+    let err = TokenProvider::new(emu::credential(SigningAlgorithm::Rs256), config)
+        .token()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TokenError::Refused { status: 307, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&addr.to_string()), "{err}");
+    assert_eq!(
+        emu_handle.stats().requests.token,
+        0,
+        "the redirect was not followed"
+    );
+    server.abort();
+}

@@ -248,22 +248,26 @@ impl fmt::Debug for TokenProvider {
     }
 }
 
-/// Whether a token received at `received` with `lifetime` must be replaced at `now`.
+/// When a token received at `received` with `lifetime` is due for replacement: `margin` before expiry, but never
+/// earlier than half-way through its lifetime (short-lived tokens would otherwise be fetched for every call).
 fn refresh_at(received: Instant, lifetime: Duration, margin: Duration) -> Instant {
     received + lifetime.saturating_sub(margin.min(lifetime / 2))
 }
 
 impl TokenProvider {
-    /// A provider with its own HTTP client.
+    /// A provider with its own HTTP client, which never follows redirects (a redirected POST would hand the
+    /// client assertion to another host).
     pub fn new(credential: Arc<Credential>, config: TokenProviderConfig) -> Self {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
         Self::with_client(credential, config, http)
     }
 
-    /// A provider using `http` (to share connection pools and proxy settings).
+    /// A provider using `http` (to share connection pools and proxy settings). Build that client with
+    /// `redirect(Policy::none())`; `config.timeout` is applied to each token request.
     pub fn with_client(
         credential: Arc<Credential>,
         config: TokenProviderConfig,
@@ -385,6 +389,7 @@ impl TokenProvider {
             .inner
             .http
             .post(cfg.endpoints.token_url.clone())
+            .timeout(cfg.timeout)
             .form(&form)
             .send()
             .await
