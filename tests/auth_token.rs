@@ -432,3 +432,56 @@ async fn a_redirecting_token_endpoint_never_receives_a_second_copy_of_the_assert
     );
     server.abort();
 }
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_and_string_expires_in_is_accepted() {
+    // A v1-style peer: first an HTML 503 from a gateway, then a token whose numbers are strings.
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let hits = Arc::new(AtomicU32::new(0));
+    let seen = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        let n = seen.fetch_add(1, Ordering::SeqCst);
+        async move {
+            use axum::response::IntoResponse;
+            if n == 0 {
+                (
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "<html>gateway timeout</html>",
+                )
+                    .into_response()
+            } else {
+                axum::Json(serde_json::json!({
+                    "token_type": "Bearer",
+                    "expires_in": "3599",
+                    "ext_expires_in": "3599",
+                    "access_token": "opaque-token-value-for-this-test",
+                }))
+                .into_response()
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let overrides = o365sync::cloud::EndpointOverrides {
+        login: Some(format!("http://{addr}")),
+        api: None,
+    };
+    let endpoints = Cloud::Gcc.endpoints("contoso.com", &overrides).unwrap();
+    let mut config = TokenProviderConfig::new("0d9e8f7a-6b5c-4d3e-8f1a-0b9c8d7e6f5a", endpoints);
+    config.retries = 1;
+    let provider = TokenProvider::new(emu::credential(SigningAlgorithm::Ps256), config);
+    let token = provider.token().await.unwrap();
+    assert_eq!(token.expose(), "opaque-token-value-for-this-test");
+    let lifetime = token.expires_at().duration_since(jiff::Timestamp::now());
+    assert!(
+        lifetime > jiff::SignedDuration::from_secs(3000),
+        "{lifetime:?}"
+    );
+    assert_eq!(provider.token_requests(), 2);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    // Cached: no third request.
+    provider.token().await.unwrap();
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    server.abort();
+}
