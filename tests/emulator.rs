@@ -1419,8 +1419,11 @@ async fn the_emulator_command_serves_and_names_its_throwaway_certificate() {
             "2",
             "--subscribed",
         ])
+        .args(["--type-blobs-per-hour", "DLP.All=0"])
         .arg("--port-file")
         .arg(&port_file)
+        .arg("--ground-truth-file")
+        .arg(dir.path().join("truth.json"))
         .arg("--cert-dir")
         .arg(&cert_dir)
         .stdout(std::process::Stdio::piped())
@@ -1503,4 +1506,82 @@ async fn the_emulator_command_serves_and_names_its_throwaway_certificate() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(status, 200);
+    let truth: BTreeMap<String, BTreeSet<String>> =
+        serde_json::from_slice(&std::fs::read(dir.path().join("truth.json")).expect("truth file"))
+            .expect("json");
+    assert_eq!(truth.len(), 4, "DLP.All was given no blobs");
+    // 2 hours × 2 blobs + 1 late blob, 10 records each, minus repeats.
+    assert!(
+        truth.values().all(|ids| !ids.is_empty() && ids.len() <= 50),
+        "{truth:?}"
+    );
+}
+
+#[test]
+fn the_emulator_command_trusts_a_given_certificate_and_refuses_bad_knobs() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pem = dir.path().join("app.pem");
+    std::fs::write(&pem, &cert().certificate_pem).expect("write pem");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_o365sync"))
+        .args(["emulator", "--addr", "127.0.0.1:0", "--hours", "1"])
+        .arg("--trust-cert")
+        .arg(&pem)
+        .arg("--cert-dir")
+        .arg(dir.path().join("unused"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut text = String::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        let done = line.starts_with("control:");
+        text.push_str(&line);
+        text.push('\n');
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        text.contains(&format!("trusting the certificate(s) in {}", pem.display())),
+        "{text}"
+    );
+    assert!(
+        !dir.path().join("unused").exists(),
+        "no throwaway certificate is written"
+    );
+
+    let bad = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_o365sync"))
+            .args(["emulator", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let out = bad(&[
+        "--trust-cert",
+        dir.path().join("missing.pem").to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot read"),
+        "{out:?}"
+    );
+    let out = bad(&[
+        "--throttle-rpm",
+        "0",
+        "--trust-cert",
+        pem.to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("throttle budget"),
+        "{out:?}"
+    );
+    let out = bad(&["--type-blobs-per-hour", "Audit.Teams=3"]);
+    assert_eq!(out.status.code(), Some(2));
 }
