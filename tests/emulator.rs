@@ -523,6 +523,31 @@ async fn tokens_expire_mid_run_on_a_control_call_and_fresh_ones_work() {
     assert_eq!(api.get(&list).await.status(), 401);
 }
 
+#[tokio::test]
+async fn tokens_expire_every_n_api_requests_when_asked() {
+    let emu = start(EmulatorConfig {
+        faults: Faults {
+            expire_tokens_every: Some(3),
+            ..Faults::default()
+        },
+        ..config()
+    })
+    .await;
+    let mut api = Api::new(&emu).await;
+    let list = api.url("subscriptions/list");
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let status = api.get(&list).await.status().as_u16();
+        if status == 401 {
+            api.token = token(&emu).await;
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [200, 200, 401, 200, 200, 401]);
+    assert_eq!(emu.stats().faults.tokens_expired, 2);
+    assert_eq!(emu.stats().unauthorized, 2);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Management API rules
 // ---------------------------------------------------------------------------------------------------------------

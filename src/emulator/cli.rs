@@ -122,6 +122,9 @@ pub struct EmulatorArgs {
     /// Point every NextPageUri at another host (a second listener that counts the tokens it receives).
     #[arg(long)]
     pub foreign_next_page: bool,
+    /// Every N-th API request finds every access token issued so far expired (401).
+    #[arg(long)]
+    pub expire_tokens_every: Option<u64>,
 }
 
 impl EmulatorArgs {
@@ -166,6 +169,7 @@ impl EmulatorArgs {
                 truncated_body_rate: self.truncate_rate,
                 latency_ms: self.latency_ms,
                 foreign_next_page: self.foreign_next_page,
+                expire_tokens_every: self.expire_tokens_every,
             },
         }
     }

@@ -185,4 +185,6 @@ pub struct Faults {
     pub latency_ms: u64,
     /// Every `NextPageUri` points at the foreign listener (another port) instead of the emulator.
     pub foreign_next_page: bool,
+    /// Token expiry mid-run: every N-th API request finds every access token issued so far expired (401).
+    pub expire_tokens_every: Option<u64>,
 }

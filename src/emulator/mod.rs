@@ -395,6 +395,9 @@ pub(crate) fn check_faults(f: &Faults) -> Result<(), String> {
             return Err(format!("{name} must lie between 0 and 1"));
         }
     }
+    if f.expire_tokens_every == Some(0) {
+        return Err("token expiry period must be at least 1 request".to_owned());
+    }
     if f.throttle.is_some_and(|t| t.requests_per_minute == 0) {
         return Err("throttle budget must be at least 1 request per minute".to_owned());
     }
