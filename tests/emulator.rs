@@ -548,6 +548,22 @@ async fn tokens_expire_every_n_api_requests_when_asked() {
     assert_eq!(emu.stats().unauthorized, 2);
 }
 
+#[tokio::test]
+async fn a_token_without_activity_feed_read_gets_af10001() {
+    let emu = start(EmulatorConfig {
+        roles: vec!["ActivityFeed.ReadDlp".to_owned()],
+        ..config()
+    })
+    .await;
+    let api = Api::new(&emu).await;
+    assert_eq!(
+        payload(&api.token)["roles"],
+        json!(["ActivityFeed.ReadDlp"])
+    );
+    let resp = api.get(&api.url("subscriptions/list")).await;
+    assert_eq!(af_code(resp).await, (401, "AF10001".into()));
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Management API rules
 // ---------------------------------------------------------------------------------------------------------------

@@ -181,6 +181,17 @@ async fn gate(
         );
         return Err(resp);
     }
+    if !shared.roles.iter().any(|r| r == "ActivityFeed.Read") {
+        bump(&shared.counters.unauthorized);
+        return Err(af(
+            StatusCode::UNAUTHORIZED,
+            "AF10001",
+            format!(
+                "The permission set ({}) sent in the request does not include the expected permission ActivityFeed.Read.",
+                shared.roles.join(",")
+            ),
+        ));
+    }
     if !tenant.eq_ignore_ascii_case(&shared.tenant_id) {
         return Err(af(
             StatusCode::BAD_REQUEST,

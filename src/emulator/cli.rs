@@ -68,6 +68,13 @@ pub struct EmulatorArgs {
     /// Lifetime of access tokens, in seconds.
     #[arg(long, default_value_t = 3599)]
     pub token_lifetime: u64,
+    /// Application roles granted (comma-separated); without ActivityFeed.Read the API answers 401 AF10001.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ActivityFeed.Read,ActivityFeed.ReadDlp"
+    )]
+    pub roles: Vec<String>,
     /// Start with all five subscriptions enabled.
     #[arg(long)]
     pub subscribed: bool,
@@ -136,6 +143,7 @@ impl EmulatorArgs {
             cloud: self.cloud,
             trusted_certificates: trusted,
             token_lifetime: Duration::from_secs(self.token_lifetime),
+            roles: self.roles.clone(),
             initial_subscriptions: if self.subscribed {
                 ContentType::ALL.to_vec()
             } else {

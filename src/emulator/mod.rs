@@ -140,6 +140,7 @@ pub(crate) struct Shared {
     client_id: String,
     cloud: crate::cloud::Cloud,
     token_lifetime_ms: i64,
+    roles: Vec<String>,
     page_size: usize,
     seed: u64,
     started_ms: i64,
@@ -287,6 +288,7 @@ impl Emulator {
             cloud: config.cloud,
             token_lifetime_ms: i64::try_from(config.token_lifetime.as_millis())
                 .unwrap_or(i64::MAX / 4),
+            roles: config.roles.clone(),
             page_size: config.page_size,
             seed: config.content.seed,
             started_ms: start_ms,
