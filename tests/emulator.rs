@@ -523,6 +523,47 @@ async fn tokens_expire_mid_run_on_a_control_call_and_fresh_ones_work() {
     assert_eq!(api.get(&list).await.status(), 401);
 }
 
+#[tokio::test]
+async fn tokens_expire_every_n_api_requests_when_asked() {
+    let emu = start(EmulatorConfig {
+        faults: Faults {
+            expire_tokens_every: Some(3),
+            ..Faults::default()
+        },
+        ..config()
+    })
+    .await;
+    let mut api = Api::new(&emu).await;
+    let list = api.url("subscriptions/list");
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let status = api.get(&list).await.status().as_u16();
+        if status == 401 {
+            api.token = token(&emu).await;
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [200, 200, 401, 200, 200, 401]);
+    assert_eq!(emu.stats().faults.tokens_expired, 2);
+    assert_eq!(emu.stats().unauthorized, 2);
+}
+
+#[tokio::test]
+async fn a_token_without_activity_feed_read_gets_af10001() {
+    let emu = start(EmulatorConfig {
+        roles: vec!["ActivityFeed.ReadDlp".to_owned()],
+        ..config()
+    })
+    .await;
+    let api = Api::new(&emu).await;
+    assert_eq!(
+        payload(&api.token)["roles"],
+        json!(["ActivityFeed.ReadDlp"])
+    );
+    let resp = api.get(&api.url("subscriptions/list")).await;
+    assert_eq!(af_code(resp).await, (401, "AF10001".into()));
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Management API rules
 // ---------------------------------------------------------------------------------------------------------------
@@ -805,12 +846,13 @@ async fn blobs_serve_records_and_refuse_unknown_and_expired_content() {
     );
     assert!(emu.expire_blob(&b.content_id));
     assert_eq!(af_code(api.get(&uri).await).await, (400, "AF20051".into()));
-    assert!(
-        !emu.ground_truth().all().contains(&ids[0])
-            || blobs
-                .iter()
-                .any(|o| o.content_id != b.content_id && o.record_ids.contains(&ids[0]))
-    );
+    // The expired blob's records leave the ground truth (unless another blob repeats them).
+    let expected: BTreeSet<String> = blobs
+        .iter()
+        .filter(|o| o.content_id != b.content_id)
+        .flat_map(|o| o.record_ids.iter().cloned())
+        .collect();
+    assert_eq!(emu.ground_truth().all(), expected);
     let stats = emu.stats();
     assert_eq!((stats.expired_fetches, stats.unknown_fetches), (1, 1));
 
@@ -822,6 +864,60 @@ async fn blobs_serve_records_and_refuse_unknown_and_expired_content() {
         af_code(api.get(&wrong_tenant).await).await,
         (400, "AF20010".into())
     );
+}
+
+#[tokio::test]
+async fn blobs_older_than_seven_days_are_listable_for_an_hour_but_expired() {
+    let mut cfg = config();
+    cfg.content = ContentSettings {
+        hours: 7 * 24 + 1,
+        late_blobs: 0,
+        ..small_content()
+    }
+    .with_blobs_per_hour(0)
+    .with_type_blobs_per_hour(&[(ContentType::Exchange, 1)]);
+    let emu = start(cfg).await;
+    let api = Api::new(&emu).await;
+    api.start(ContentType::Exchange).await;
+    let now = now_ms();
+    let window = api.content_url(
+        ContentType::Exchange,
+        &secs(now - 7 * 24 * HOUR - HOUR + 60_000),
+        &secs(now - 7 * 24 * HOUR + 60_000),
+    );
+    let (entries, _) = list_all(&api, &window).await;
+    assert!(!entries.is_empty());
+    let mut expired = BTreeSet::new();
+    for e in &entries {
+        let expiration = e["contentExpiration"].as_str().expect("expiration");
+        let expiration: jiff::Timestamp = expiration.parse().expect("rfc 3339");
+        if expiration.as_millisecond() < now {
+            let uri = format!(
+                "{}?PublisherIdentifier={PUBLISHER}",
+                e["contentUri"].as_str().expect("uri")
+            );
+            assert_eq!(af_code(api.get(&uri).await).await, (400, "AF20051".into()));
+            expired.insert(e["contentId"].as_str().expect("id").to_owned());
+        }
+    }
+    assert!(!expired.is_empty(), "the oldest hour has expired blobs");
+    // Expiry moves with the clock: compare with what is certainly expired and certainly alive.
+    let gt = emu.ground_truth().all();
+    let alive_after = now_ms() - 7 * 24 * HOUR;
+    let blobs = emu.blobs();
+    let not_expired: BTreeSet<String> = blobs
+        .iter()
+        .filter(|b| !expired.contains(&b.content_id))
+        .flat_map(|b| b.record_ids.iter().cloned())
+        .collect();
+    assert!(
+        gt.is_subset(&not_expired),
+        "records of expired blobs left the ground truth"
+    );
+    for b in blobs.iter().filter(|b| b.content_created_ms > alive_after) {
+        assert!(b.record_ids.iter().all(|id| gt.contains(id)));
+    }
+    assert_eq!(emu.stats().expired_fetches, expired.len() as u64);
 }
 
 #[tokio::test]
@@ -1253,6 +1349,11 @@ async fn a_sequential_client_following_the_protocol_receives_exactly_the_ground_
     assert_eq!(stats.blob_refetches, 0);
     assert_eq!(stats.foreign_bearer_tokens, 0);
     assert!(stats.requests.content_list > 5, "paging was exercised");
+    assert_eq!(
+        stats.requests.blob_fetch,
+        emu.blobs().len() as u64,
+        "each content ID fetched once, the twice-listed blob included"
+    );
 }
 
 #[tokio::test]
@@ -1419,8 +1520,11 @@ async fn the_emulator_command_serves_and_names_its_throwaway_certificate() {
             "2",
             "--subscribed",
         ])
+        .args(["--type-blobs-per-hour", "DLP.All=0"])
         .arg("--port-file")
         .arg(&port_file)
+        .arg("--ground-truth-file")
+        .arg(dir.path().join("truth.json"))
         .arg("--cert-dir")
         .arg(&cert_dir)
         .stdout(std::process::Stdio::piped())
@@ -1503,4 +1607,82 @@ async fn the_emulator_command_serves_and_names_its_throwaway_certificate() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(status, 200);
+    let truth: BTreeMap<String, BTreeSet<String>> =
+        serde_json::from_slice(&std::fs::read(dir.path().join("truth.json")).expect("truth file"))
+            .expect("json");
+    assert_eq!(truth.len(), 4, "DLP.All was given no blobs");
+    // 2 hours × 2 blobs + 1 late blob, 10 records each, minus repeats.
+    assert!(
+        truth.values().all(|ids| !ids.is_empty() && ids.len() <= 50),
+        "{truth:?}"
+    );
+}
+
+#[test]
+fn the_emulator_command_trusts_a_given_certificate_and_refuses_bad_knobs() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pem = dir.path().join("app.pem");
+    std::fs::write(&pem, &cert().certificate_pem).expect("write pem");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_o365sync"))
+        .args(["emulator", "--addr", "127.0.0.1:0", "--hours", "1"])
+        .arg("--trust-cert")
+        .arg(&pem)
+        .arg("--cert-dir")
+        .arg(dir.path().join("unused"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut text = String::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        let done = line.starts_with("control:");
+        text.push_str(&line);
+        text.push('\n');
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        text.contains(&format!("trusting the certificate(s) in {}", pem.display())),
+        "{text}"
+    );
+    assert!(
+        !dir.path().join("unused").exists(),
+        "no throwaway certificate is written"
+    );
+
+    let bad = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_o365sync"))
+            .args(["emulator", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let out = bad(&[
+        "--trust-cert",
+        dir.path().join("missing.pem").to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot read"),
+        "{out:?}"
+    );
+    let out = bad(&[
+        "--throttle-rpm",
+        "0",
+        "--trust-cert",
+        pem.to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("throttle budget"),
+        "{out:?}"
+    );
+    let out = bad(&["--type-blobs-per-hour", "Audit.Teams=3"]);
+    assert_eq!(out.status.code(), Some(2));
 }

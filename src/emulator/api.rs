@@ -160,6 +160,14 @@ async fn gate(
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
+    let api_no = shared.counters.api_requests.fetch_add(1, Ordering::Relaxed) + 1;
+    if faults
+        .expire_tokens_every
+        .is_some_and(|every| every > 0 && api_no.is_multiple_of(every))
+    {
+        bump(&shared.counters.tokens_expired);
+        shared.expire_tokens();
+    }
     if !token::check_bearer(shared, headers) {
         bump(&shared.counters.unauthorized);
         let mut resp = (
@@ -172,6 +180,17 @@ async fn gate(
             HeaderValue::from_static("Bearer error=\"invalid_token\""),
         );
         return Err(resp);
+    }
+    if !shared.roles.iter().any(|r| r == "ActivityFeed.Read") {
+        bump(&shared.counters.unauthorized);
+        return Err(af(
+            StatusCode::UNAUTHORIZED,
+            "AF10001",
+            format!(
+                "The permission set ({}) sent in the request does not include the expected permission ActivityFeed.Read.",
+                shared.roles.join(",")
+            ),
+        ));
     }
     if !tenant.eq_ignore_ascii_case(&shared.tenant_id) {
         return Err(af(
@@ -387,6 +406,14 @@ fn host(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
+/// The host part of a `Host` header value (`[::1]:80` → `[::1]`, `localhost:80` → `localhost`).
+fn host_name(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
 fn window_text(ms: i64) -> String {
     if ms % SECOND == 0 {
         time::zoneless(ms)
@@ -506,7 +533,11 @@ async fn list_content(
     if more && let Some(last) = entries.last() {
         let next_base = if faults.foreign_next_page {
             bump(&shared.counters.foreign_next_page);
-            format!("http://{}", shared.foreign_addr)
+            format!(
+                "http://{}:{}",
+                host_name(&host(&headers)),
+                shared.foreign_addr.port()
+            )
         } else {
             base
         };
@@ -684,6 +715,14 @@ async fn control_put_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_names_lose_their_port_only() {
+        assert_eq!(host_name("127.0.0.1:8400"), "127.0.0.1");
+        assert_eq!(host_name("[::1]:8400"), "[::1]");
+        assert_eq!(host_name("[::1]"), "[::1]");
+        assert_eq!(host_name("localhost"), "localhost");
+    }
 
     #[test]
     fn page_tokens_round_trip_and_garbage_is_refused() {

@@ -24,6 +24,9 @@ pub struct EmulatorConfig {
     pub trusted_certificates: Vec<Vec<u8>>,
     /// Lifetime of the access tokens issued.
     pub token_lifetime: Duration,
+    /// Application roles granted (the `roles` claim of access tokens). Without `ActivityFeed.Read` every API request
+    /// gets 401 AF10001, as when admin consent is missing.
+    pub roles: Vec<String>,
     /// Content types whose subscription is already enabled at start (default: none, as in a fresh tenant).
     pub initial_subscriptions: Vec<ContentType>,
     /// Maximum number of entries in one page of a content listing.
@@ -43,6 +46,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("cloud", &self.cloud)
             .field("trusted_certificates", &self.trusted_certificates.len())
             .field("token_lifetime", &self.token_lifetime)
+            .field("roles", &self.roles)
             .field("initial_subscriptions", &self.initial_subscriptions)
             .field("page_size", &self.page_size)
             .field("content", &self.content)
@@ -54,7 +58,7 @@ impl std::fmt::Debug for EmulatorConfig {
 /// Default tenant ID of the emulator.
 pub const DEFAULT_TENANT_ID: &str = "8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718";
 /// Default client ID of the emulator.
-pub const DEFAULT_CLIENT_ID: &str = "0d9e8f7a-6b5c-4d3e-8f1a-0b9c8d7e6f5a";
+pub const DEFAULT_CLIENT_ID: &str = "0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a";
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
@@ -65,6 +69,10 @@ impl Default for EmulatorConfig {
             cloud: Cloud::Commercial,
             trusted_certificates: Vec::new(),
             token_lifetime: Duration::from_secs(3599),
+            roles: vec![
+                "ActivityFeed.Read".to_owned(),
+                "ActivityFeed.ReadDlp".to_owned(),
+            ],
             initial_subscriptions: Vec::new(),
             page_size: 100,
             content: ContentSettings::default(),
@@ -138,6 +146,14 @@ impl ContentSettings {
         self.blobs_per_hour = ContentType::ALL.into_iter().map(|ct| (ct, blobs)).collect();
         self
     }
+
+    /// Overrides the blobs per hour of some content types (0 removes a type's content).
+    pub fn with_type_blobs_per_hour(mut self, overrides: &[(ContentType, u32)]) -> Self {
+        for (ct, n) in overrides {
+            self.blobs_per_hour.insert(*ct, *n);
+        }
+        self
+    }
 }
 
 /// How throttled requests are answered.
@@ -177,4 +193,6 @@ pub struct Faults {
     pub latency_ms: u64,
     /// Every `NextPageUri` points at the foreign listener (another port) instead of the emulator.
     pub foreign_next_page: bool,
+    /// Token expiry mid-run: every N-th API request finds every access token issued so far expired (401).
+    pub expire_tokens_every: Option<u64>,
 }

@@ -229,16 +229,16 @@ impl Catalog {
         let Some(entries) = self.listing.get(&ct) else {
             return (Vec::new(), false);
         };
-        let begin = entries.partition_point(|e| e.created_ms < from);
+        let begin = match after {
+            Some(a) => {
+                entries.partition_point(|e| e.created_ms < from || (e.created_ms, e.seq) <= a)
+            }
+            None => entries.partition_point(|e| e.created_ms < from),
+        };
         let mut out = Vec::new();
         for e in &entries[begin..] {
             if e.created_ms >= to {
                 break;
-            }
-            if let Some(a) = after
-                && (e.created_ms, e.seq) <= a
-            {
-                continue;
             }
             if self.blobs[e.blob].late && !late_visible {
                 continue;
