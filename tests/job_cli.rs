@@ -35,8 +35,9 @@ fn jobs_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let jobs = dir.path().join("jobs");
     std::fs::create_dir(&jobs).unwrap();
-    std::fs::write(jobs.join("cert.pem"), "pem").unwrap();
-    std::fs::write(jobs.join("key.pem"), "pem").unwrap();
+    let cert = o365sync::emulator::throwaway_certificate("job-cli-test").unwrap();
+    std::fs::write(jobs.join("cert.pem"), &cert.certificate_pem).unwrap();
+    std::fs::write(jobs.join("key.pem"), &cert.private_key_pem).unwrap();
     std::fs::write(jobs.join("good.yaml"), GOOD).unwrap();
     dir
 }

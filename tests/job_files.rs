@@ -37,6 +37,13 @@ fn now() -> Timestamp {
     "2026-11-26T12:00:00Z".parse().unwrap()
 }
 
+/// One real certificate and key for the whole test binary (RSA key generation is slow in debug builds).
+fn credential() -> &'static o365sync::emulator::ThrowawayCertificate {
+    static CERT: std::sync::OnceLock<o365sync::emulator::ThrowawayCertificate> =
+        std::sync::OnceLock::new();
+    CERT.get_or_init(|| o365sync::emulator::throwaway_certificate("job-files-test").unwrap())
+}
+
 /// A directory with `jobs/` and the certificate files GOOD refers to.
 struct Fixture {
     dir: tempfile::TempDir,
@@ -47,9 +54,11 @@ impl Fixture {
     fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("jobs/certs")).unwrap();
-        for f in ["certificate.pem", "key.pem", "pass.txt"] {
-            std::fs::write(dir.path().join("jobs/certs").join(f), "pem").unwrap();
-        }
+        let cert = credential();
+        let certs = dir.path().join("jobs/certs");
+        std::fs::write(certs.join("certificate.pem"), &cert.certificate_pem).unwrap();
+        std::fs::write(certs.join("key.pem"), &cert.private_key_pem).unwrap();
+        std::fs::write(certs.join("pass.txt"), "not used: the key is not encrypted").unwrap();
         Fixture {
             dir,
             env: HashMap::from([("HOME_API".to_string(), "http://127.0.0.1:8400".to_string())]),

@@ -1,16 +1,29 @@
-//! Phase 3: resolve. Paths become relative to the job file's directory, and the files the auth module will read
+//! Phase 3: resolve. Paths become relative to the job file's directory, and the files the auth module reads
 //! (certificate, private key, passphrase file) must exist and be readable, each failure located where the path was
-//! written. The files' contents are not parsed here: that is the auth module's job.
+//! written. Then the auth module loads the credential and checks it offline (PEM shape, key match, validity, key size,
+//! passphrase); its errors and warnings are located at the key that names the file at fault.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use super::diag::{Issue, Loc};
-use super::model::{Job, Passphrase, Sink};
-use super::validate::Checked;
+use jiff::Timestamp;
 
-/// Resolves a validated job read from `file`.
-pub(crate) fn build(checked: Checked, file: &Path) -> Result<Job, Vec<Issue>> {
+use super::diag::{Issue, Loc};
+use super::model::{Job, Passphrase, Signing, Sink};
+use super::validate::{Checked, PathLocs};
+use crate::auth::{
+    Credential, CredentialError, CredentialSource, PassphraseSource, SigningAlgorithm,
+};
+
+/// A resolved job with its loaded credential and the credential's warnings.
+pub(crate) struct Built {
+    pub job: Job,
+    pub credential: Credential,
+    pub warnings: Vec<Issue>,
+}
+
+/// Resolves a validated job read from `file` and loads its credential as of `now`.
+pub(crate) fn build(checked: Checked, file: &Path, now: Timestamp) -> Result<Built, Vec<Issue>> {
     let Checked { mut job, locs, .. } = checked;
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut errors = Vec::new();
@@ -38,11 +51,83 @@ pub(crate) fn build(checked: Checked, file: &Path) -> Result<Job, Vec<Issue>> {
         Sink::Jsonl { path, .. } | Sink::Sqlite { path } => *path = base_join(&base, path),
         Sink::Stdout => {}
     }
-    if errors.is_empty() {
-        Ok(job)
-    } else {
-        Err(errors)
+    if !errors.is_empty() {
+        return Err(errors);
     }
+    match job.credential_source().load_at(now) {
+        Ok(credential) => {
+            let at = locs.certificate.unwrap_or(Loc::START);
+            let warnings = credential
+                .info()
+                .warnings
+                .iter()
+                .map(|w| {
+                    Issue::warning(
+                        at,
+                        w.to_string(),
+                        "renew the certificate and upload the new one to the app registration",
+                    )
+                })
+                .collect();
+            Ok(Built {
+                job,
+                credential,
+                warnings,
+            })
+        }
+        Err(e) => {
+            let key_path = (job.tenant.private_key != job.tenant.certificate)
+                .then_some(&job.tenant.private_key);
+            Err(vec![credential_issue(&e, &locs, key_path)])
+        }
+    }
+}
+
+impl Job {
+    /// The auth module's view of the tenant's certificate files.
+    pub fn credential_source(&self) -> CredentialSource {
+        CredentialSource {
+            certificate: self.tenant.certificate.clone(),
+            private_key: self.tenant.private_key.clone(),
+            passphrase: self.tenant.passphrase.as_ref().map(|p| match p {
+                Passphrase::Env(var) => PassphraseSource::Env(var.clone()),
+                Passphrase::File(path) => PassphraseSource::File(path.clone()),
+            }),
+            signing: match self.tenant.signing {
+                Signing::RS256 => SigningAlgorithm::Rs256,
+                Signing::PS256 => SigningAlgorithm::Ps256,
+            },
+        }
+    }
+}
+
+/// A credential error, located at the key naming the file at fault.
+fn credential_issue(e: &CredentialError, locs: &PathLocs, key_path: Option<&PathBuf>) -> Issue {
+    use CredentialError as E;
+    let at = match e {
+        E::PassphraseEnvUnset { .. } | E::PassphraseEmpty { .. } => {
+            locs.passphrase_env.or(locs.passphrase_file)
+        }
+        E::PassphraseFileUnreadable { .. } => locs.passphrase_file,
+        E::KeyUnreadable { .. }
+        | E::NoPrivateKey { .. }
+        | E::UnsupportedKey { .. }
+        | E::InvalidPrivateKey { .. }
+        | E::LegacyEncryptedKey { .. }
+        | E::PassphraseMissing { .. }
+        | E::WrongPassphrase { .. }
+        | E::UnsupportedKeyEncryption { .. }
+        | E::KeyMismatch { .. } => locs.private_key,
+        E::NotPem { path, .. } | E::MalformedPem { path, .. } if Some(path) == key_path => {
+            locs.private_key
+        }
+        _ => locs.certificate,
+    };
+    Issue::error(
+        at.unwrap_or(Loc::START),
+        e.to_string(),
+        "o365sync checks the certificate and key before any network call; `o365sync doctor JOB` shows the certificate's thumbprints",
+    )
 }
 
 /// `path` relative to `base` unless it is absolute.

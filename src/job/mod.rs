@@ -44,6 +44,8 @@ pub struct Loaded {
     pub name_at: Loc,
     /// Warnings; the job is usable anyway.
     pub warnings: Vec<Diagnostic>,
+    /// The certificate credential, loaded and checked (key match, validity, key size) when the job loaded.
+    pub credential: std::sync::Arc<crate::auth::Credential>,
 }
 
 /// Parses a job file's text into its raw, located form (phase 1).
@@ -118,11 +120,15 @@ pub fn load_str(text: &str, file: &Path, ctx: &Context<'_>) -> Result<Loaded, Di
         .cloned()
         .map(|i| i.in_file(file))
         .collect();
-    match build::build(checked, file) {
-        Ok(job) => Ok(Loaded {
-            job,
+    match build::build(checked, file, ctx.now) {
+        Ok(built) => Ok(Loaded {
+            job: built.job,
             name_at: Loc::of(&raw.name),
-            warnings,
+            warnings: warnings
+                .into_iter()
+                .chain(built.warnings.into_iter().map(|i| i.in_file(file)))
+                .collect(),
+            credential: std::sync::Arc::new(built.credential),
         }),
         Err(errors) => {
             let mut all: Vec<Diagnostic> = errors.into_iter().map(|i| i.in_file(file)).collect();

@@ -55,6 +55,7 @@ pub(crate) struct PathLocs {
     pub certificate: Option<Loc>,
     pub private_key: Option<Loc>,
     pub passphrase_file: Option<Loc>,
+    pub passphrase_env: Option<Loc>,
 }
 
 /// A validated job (paths as written), where its paths were written, and its warnings.
@@ -78,6 +79,7 @@ pub(crate) fn validate(raw: &RawJob, ctx: &Context<'_>) -> Result<Checked, Vec<I
     locs.certificate = Some(Loc::of(&t.certificate));
     locs.private_key = Some(Loc::of(&t.private_key));
     locs.passphrase_file = t.private_key_passphrase_file.as_ref().map(Loc::of);
+    locs.passphrase_env = t.private_key_passphrase_env.as_ref().map(Loc::of);
     match job {
         Some(job) if v.errors.is_empty() => Ok(Checked {
             job,
