@@ -7,8 +7,7 @@ use std::path::Path;
 use std::process::Output;
 
 use auth_support::{
-    LEGACY_ENCRYPTED_KEY, OPENSSL_3DES_KEY, OPENSSL_CERT, TestCert, WEAK_1024_CERT, WEAK_1024_KEY,
-    other, shared, write,
+    LEGACY_ENCRYPTED_KEY, TestCert, WEAK_1024_CERT, WEAK_1024_KEY, other, shared, write,
 };
 
 const PASS_VAR: &str = "O365SYNC_VALIDATE_TEST_PASS";
@@ -118,18 +117,6 @@ fn encrypted_key_with_wrong_or_missing_passphrase() {
         "{}",
         String::from_utf8_lossy(&right.0.stderr)
     );
-}
-
-#[test]
-fn openssl_3des_key_says_how_to_reencrypt() {
-    let extra = format!("  private_key_passphrase_env: {PASS_VAR}\n");
-    let out = validate(
-        OPENSSL_CERT,
-        OPENSSL_3DES_KEY,
-        &extra,
-        Some("correct-horse"),
-    );
-    assert_refused(&out, 8, 16, "openssl pkcs8");
 }
 
 #[test]

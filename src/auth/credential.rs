@@ -871,11 +871,7 @@ fn decrypt_pkcs8(
 
 /// Names the encryption scheme behind a decoder complaint about an unknown OID.
 fn describe_scheme(reason: &str) -> String {
-    const KNOWN: [(&str, &str); 6] = [
-        (
-            "1.2.840.113549.3.7",
-            "DES-EDE3-CBC (3DES, what `openssl req` writes by default in OpenSSL 3.0)",
-        ),
+    const KNOWN: [(&str, &str); 5] = [
         ("1.3.14.3.2.7", "DES-CBC"),
         ("1.2.840.113549.1.5.3", "PBES1 with MD5 and DES"),
         ("1.2.840.113549.1.5.10", "PBES1 with SHA-1 and DES"),

@@ -8,7 +8,7 @@
 //!   pass:correct-horse` then `openssl req -x509 -key …`: OpenSSL's own encrypted PKCS#8 (PBES2,
 //!   PBKDF2-HMAC-SHA256, AES-256-CBC), to prove we read what operators produce;
 //! - `openssl-3des-key.pem`: `openssl req -x509 -newkey rsa:2048 -passout pass:correct-horse` (OpenSSL 3.0 encrypts
-//!   it with PBES2 + DES-EDE3-CBC by default), which gets an error saying how to re-encrypt it.
+//!   it with PBES2 + DES-EDE3-CBC by default), which o365sync reads (pkcs8 feature `3des`).
 #![allow(dead_code)]
 
 pub mod emu;
