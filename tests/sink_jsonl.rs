@@ -332,7 +332,7 @@ fn child_disk_full() {
     );
     assert_eq!(
         jsonl_ids(&root),
-        expected_ids(&[small.clone()]),
+        expected_ids(std::slice::from_ref(&small)),
         "nothing of the big blob"
     );
     assert_eq!(
