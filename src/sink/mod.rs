@@ -288,7 +288,7 @@ mod tests {
             .unwrap()
             .validate()
             .unwrap_err();
-        assert!(gz.to_string().contains("jsonl only"), "{gz}");
+        assert!(gz.to_string().contains("`jsonl` only"), "{gz}");
         assert!(open(&config("type: jsonl\n").unwrap()).is_err());
     }
 
