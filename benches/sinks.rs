@@ -42,7 +42,9 @@ fn blob(n: u64) -> Batch {
         .collect();
     Batch {
         content_type: ContentType::AzureActiveDirectory,
-        content_id: format!("{n:023}${n:023}$audit_azureactivedirectory$Audit_AzureActiveDirectory$na"),
+        content_id: format!(
+            "{n:023}${n:023}$audit_azureactivedirectory$Audit_AzureActiveDirectory$na"
+        ),
         content_created: created,
         events,
     }
