@@ -253,10 +253,9 @@ fn a_file_in_the_way_is_a_clear_error_and_leaves_nothing_final() {
     let mut sink = JsonlSink::open(&root, None).unwrap();
     fs::write(root.join(CT.as_str()), b"in the way").unwrap();
     let err = sink.write_blob(&batch(CT, 1, 3)).unwrap_err();
-    assert!(
-        err.to_string().contains("delivers the pending blobs again"),
-        "{err}"
-    );
+    let text = err.to_string();
+    assert!(text.contains("a file is in the way"), "{text}");
+    assert!(text.contains("delivers the pending blobs again"), "{text}");
     assert_eq!(files_under(&root), vec![root.join(CT.as_str())]);
 }
 

@@ -81,13 +81,7 @@ impl JsonlSink {
                     io::Error::from(io::ErrorKind::NotADirectory),
                 ));
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir_all(&root)
-                    .map_err(|e| SinkError::io("create directory", &root, e))?;
-                if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    sync_dir(parent)?;
-                }
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => create_dirs_durably(&root)?,
             Err(e) => return Err(SinkError::io("open output directory", &root, e)),
         }
         Ok(JsonlSink {
@@ -284,6 +278,27 @@ fn write_lines(out: &mut impl Write, events: &[&super::SinkEvent]) -> io::Result
         out.write_all(b"\n")?;
     }
     out.flush()
+}
+
+/// Creates `dir` and its missing ancestors, syncing the parent of each directory created so the new entries survive
+/// a crash.
+fn create_dirs_durably(dir: &Path) -> Result<(), SinkError> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .filter(|p| !p.as_os_str().is_empty())
+        .take_while(|p| !p.exists())
+        .collect();
+    for path in missing.into_iter().rev() {
+        match fs::create_dir(path) {
+            Ok(()) => {
+                let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+                sync_dir(parent.unwrap_or(Path::new(".")))?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => {}
+            Err(e) => return Err(SinkError::io("create directory", path, e)),
+        }
+    }
+    Ok(())
 }
 
 /// Removes `path` if it exists; true if it did.
