@@ -126,7 +126,11 @@ fn empty_batch_writes_nothing_and_clears_an_unacknowledged_file() {
     let mut b = batch(CT, 4, 0);
     let ack = sink.write_blob(&b).unwrap();
     assert_eq!((ack.events, ack.written), (0, 0));
-    assert!(files_under(dir.path()).is_empty());
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "not even a directory"
+    );
 
     // An earlier delivery (not acknowledged) wrote the records; meanwhile another blob committed them, so the
     // executor now delivers this blob with nothing left: its old file must go, or those records would be doubled.
@@ -135,6 +139,19 @@ fn empty_batch_writes_nothing_and_clears_an_unacknowledged_file() {
     b.events.clear();
     let _ = sink.write_blob(&b).unwrap();
     assert!(files_under(dir.path()).is_empty());
+}
+
+#[test]
+fn a_day_directory_removed_behind_the_sink_is_created_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = JsonlSink::open(dir.path(), None).unwrap();
+    let first = batch(CT, 1, 3);
+    let _ = sink.write_blob(&first).unwrap();
+    // A shipper that deletes what it has shipped, directories included.
+    fs::remove_dir_all(dir.path().join(CT.as_str())).unwrap();
+    let second = batch(CT, 2, 3);
+    let _ = sink.write_blob(&second).unwrap();
+    assert_eq!(jsonl_ids(dir.path()), expected_ids(&[second]));
 }
 
 #[test]
