@@ -407,7 +407,11 @@ fn child_read_only() {
         );
     }
     let err = o365sync::sink::SqliteSink::open(root.join("events.db")).unwrap_err();
-    assert!(err.to_string().contains("sink.path"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("the file system is read-only: remount it read-write"),
+        "{err}"
+    );
     assert_eq!(files_under(&root), before);
     println!("CHILD OK: {err}");
 }
