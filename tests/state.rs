@@ -697,6 +697,11 @@ fn reopening_preserves_everything() {
     let after = serde_json::to_value(s.summary(10).unwrap()).unwrap();
     assert_eq!(before, after);
     assert_eq!(s.last_subscription_start(General).unwrap(), Some(t(1)));
+    assert_eq!(
+        s.next_subscription_start_allowed(General).unwrap(),
+        Some(t(1) + SignedDuration::from_mins(15))
+    );
+    assert_eq!(s.next_subscription_start_allowed(Exchange).unwrap(), None);
     assert_eq!(s.delivered_record_ids(&ids("r", 7)).unwrap().len(), 7);
     let runs = s.recent_runs(10).unwrap();
     assert_eq!(runs.len(), 2);
@@ -977,4 +982,53 @@ fn content_types_share_one_handle_across_threads() {
         assert_eq!(s.watermark(ct).unwrap(), Some(t(20)));
     }
     assert_eq!(s.record_ledger_len().unwrap(), 600);
+}
+
+#[test]
+fn a_brief_lock_held_by_another_connection_is_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path(), "job1");
+    let path = s.path().to_owned();
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut raw = rusqlite::Connection::open(&path).unwrap();
+        let tx = raw
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        held_tx.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        tx.commit().unwrap();
+    });
+    held_rx.recv().unwrap();
+    // without the busy timeout this write would fail at once with "database is locked"
+    s.record_subscription_start(Exchange, t(1)).unwrap();
+    holder.join().unwrap();
+    assert_eq!(s.last_subscription_start(Exchange).unwrap(), Some(t(1)));
+}
+
+#[test]
+fn damage_inside_the_file_is_reported_as_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = populated(dir.path());
+    let mut bytes = std::fs::read(&db).unwrap();
+    let len = bytes.len();
+    // scribble over pages in the middle of the file, leaving the header intact
+    for (i, b) in bytes[len / 3..2 * len / 3].iter_mut().enumerate() {
+        *b = (i % 251) as u8;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    match StateDir::open(dir.path()).unwrap().lock_and_open("job1") {
+        Err(err) => assert!(matches!(err, StateError::Corrupt { .. }), "{err:?}"),
+        Ok(s) => {
+            // the header survived: the damage shows on the first full look, as a corruption error
+            let err = s.integrity_check().unwrap_err();
+            assert!(matches!(err, StateError::Corrupt { .. }), "{err:?}");
+            let lookups = (0..40)
+                .map(|i| s.delivered_record_ids(&ids(&format!("b{i}"), 50)))
+                .find_map(Result::err);
+            if let Some(err) = lookups {
+                assert!(matches!(err, StateError::Corrupt { .. }), "{err:?}");
+            }
+        }
+    }
 }

@@ -19,6 +19,8 @@ pub const RECORD_LEDGER_RETENTION: SignedDuration = SignedDuration::from_hours(8
 pub const CONTENT_LEDGER_GRACE: SignedDuration = SignedDuration::from_hours(24);
 /// Completed windows ending longer ago than this are forgotten (nothing that old can be listed again).
 pub const WINDOW_RETENTION: SignedDuration = SignedDuration::from_hours(8 * 24);
+/// The API wants at least this long between subscription start requests.
+pub const SUBSCRIPTION_START_INTERVAL: SignedDuration = SignedDuration::from_mins(15);
 /// How many run history entries are kept.
 pub const RUN_HISTORY_KEPT: i64 = 1000;
 
@@ -557,6 +559,18 @@ impl JobState {
             .optional()
             .map_err(E::from)
         })
+    }
+
+    /// The earliest instant a new subscription start for `ct` respects the 15-minute rule: `None` when none was
+    /// ever requested (start now), else the last start + [`SUBSCRIPTION_START_INTERVAL`].
+    pub fn next_subscription_start_allowed(
+        &self,
+        ct: ContentType,
+    ) -> Result<Option<Timestamp>, StateError> {
+        Ok(self.last_subscription_start(ct)?.map(|last| {
+            last.checked_add(SUBSCRIPTION_START_INTERVAL)
+                .unwrap_or(Timestamp::MAX)
+        }))
     }
 
     /// Notes that a subscription start was requested for `ct` at `at`.
