@@ -348,6 +348,11 @@ fn a_window_completes_only_when_every_listed_blob_is_terminal() {
         )
         .unwrap()
     );
+    // a blob delivered already is no gap
+    assert!(
+        !s.record_blob_gap(Exchange, &a, GapReason::ExpiredContent, "late 404", t(2))
+            .unwrap()
+    );
     // recording it twice keeps one gap
     assert!(
         !s.record_blob_gap(Exchange, &c, GapReason::ExpiredContent, "again", t(3))

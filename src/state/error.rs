@@ -68,6 +68,17 @@ pub enum StateError {
         /// The newest version this build knows.
         supported: i64,
     },
+    /// SQLite could not switch the database to WAL journaling (for example on a network filesystem).
+    #[error(
+        "state database {} cannot use WAL journaling (journal mode stayed `{mode}`): put the state directory on a local filesystem",
+        path.display()
+    )]
+    NoWal {
+        /// The database file.
+        path: PathBuf,
+        /// The journal mode SQLite kept.
+        mode: String,
+    },
     /// A job name that cannot name state files.
     #[error(
         "invalid job name `{0}`: use lower-case letters, digits, `_` and `-`, starting with a letter or digit"

@@ -162,9 +162,9 @@ pub fn open(path: &Path, job: &str, create: bool) -> Result<Option<Connection>, 
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(sql)?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StateError::Sqlite {
+        return Err(StateError::NoWal {
             path: path.to_owned(),
-            source: rusqlite::Error::InvalidQuery,
+            mode,
         });
     }
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
