@@ -598,6 +598,7 @@ fn a_second_handle_on_a_locked_job_is_refused_at_once() {
     let first = sd.lock_and_open("job1").unwrap();
     let err = sd.lock("job1").unwrap_err();
     assert!(err.is_locked(), "{err}");
+    assert_eq!(err.outcome().code(), 75);
     assert!(err.to_string().contains("job `job1` is locked"), "{err}");
     assert!(matches!(
         sd.lock_and_open("job1"),
@@ -740,7 +741,14 @@ fn show_summarizes_the_state_for_humans_and_json() {
     )
     .unwrap();
     s.begin_run(RunKind::Run, t(200)).unwrap();
+    // a running job in the middle of a write transaction does not stop `state show` (WAL readers never wait)
+    let mut writer = rusqlite::Connection::open(s.path()).unwrap();
+    let open_tx = writer
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+    open_tx.execute("DELETE FROM gap", []).unwrap();
     let summary = state::show(dir.path(), "job1", 5).unwrap();
+    drop(open_tx);
     let text = summary.to_string();
     assert!(text.contains("Audit.Exchange"), "{text}");
     assert!(text.contains(&format!("watermark: {}", t(2))), "{text}");
@@ -1036,4 +1044,33 @@ fn damage_inside_the_file_is_reported_as_corruption() {
             }
         }
     }
+}
+
+#[test]
+fn the_reset_command_moves_each_given_content_type() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path(), "job1");
+        for ct in [Exchange, General] {
+            s.init_watermark(ct, t(0), t(0)).unwrap();
+            s.complete_window(ct, Track::Live, w(0, 8), &[] as &[&str], t(9))
+                .unwrap();
+        }
+    }
+    let reports = state::reset(dir.path(), "job1", &[Exchange, General], t(4), t(10)).unwrap();
+    assert_eq!(reports.len(), 2);
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.previous == Some(t(8)) && r.watermark == t(4))
+    );
+    let summary = state::show(dir.path(), "job1", 5).unwrap();
+    for c in &summary.content_types {
+        assert_eq!(c.watermark, Some(t(4)));
+        assert_eq!(c.completed_windows, vec![w(0, 4)]);
+    }
+    let err = state::reset(dir.path(), "job1", &[Exchange], t(11), t(10)).unwrap_err();
+    assert_eq!(err.outcome().code(), 2);
+    // the lock was released after each reset
+    open(dir.path(), "job1");
 }

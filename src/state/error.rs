@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 
 use crate::content_type::ContentType;
+use crate::exit::Outcome;
 
 /// What can go wrong with the state directory, a job's lock or its state database.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +129,16 @@ impl StateError {
     /// Whether this is the "another run holds the lock" error (exit code 75).
     pub fn is_locked(&self) -> bool {
         matches!(self, StateError::Locked { .. })
+    }
+
+    /// The exit code this error ends a job with: 75 when locked out, 2 for an invalid job name or reset target
+    /// (usage), 1 for everything else (runtime failure; what completed stays committed).
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            StateError::Locked { .. } => Outcome::Locked,
+            StateError::InvalidJobName(_) | StateError::ResetInFuture { .. } => Outcome::Invalid,
+            _ => Outcome::Failed,
+        }
     }
 
     /// Classifies a SQLite error on `path`: corruption gets its own clear error, the rest stays a SQLite error.

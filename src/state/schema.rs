@@ -308,6 +308,13 @@ pub(crate) fn migrate(
     migrations: &[&str],
 ) -> Result<(), StateError> {
     let sql = |e| StateError::sqlite(path, e);
+    // Up to date (the common case): no write lock needed, so `state show` never waits for a running job.
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(sql)?;
+    if current == migrations.len() as i64 {
+        return Ok(());
+    }
     loop {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
