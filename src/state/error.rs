@@ -23,7 +23,7 @@ pub enum StateError {
     },
     /// The state directory or a file in it cannot be created or written.
     #[error(
-        "cannot use the state directory {}: {source}: make it a writable directory, or choose another with --state-dir",
+        "cannot write state at {}: {source}: make the state directory a writable directory, or choose another with --state-dir",
         path.display()
     )]
     Unwritable {
