@@ -1,37 +1,8 @@
 //! The seam between the API client and the token provider: something that hands out a bearer token and can be told
 //! that the service rejected one. The auth module's `TokenProvider` implements it; the client never sees how tokens
-//! are obtained, and tokens never appear in `Debug` output, logs or errors.
+//! are obtained, and tokens never appear in its logs or errors.
 
-use std::fmt;
 use std::future::Future;
-
-/// An access token, sent only as `Authorization: Bearer …` to the pinned API origin. `Debug`/`Display` redact it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct BearerToken(String);
-
-impl BearerToken {
-    /// Wraps an access token.
-    pub fn new(token: impl Into<String>) -> BearerToken {
-        BearerToken(token.into())
-    }
-
-    /// The clear token, for the `Authorization` header only.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for BearerToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BearerToken([redacted])")
-    }
-}
-
-impl fmt::Display for BearerToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
 
 /// A token could not be obtained.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,24 +15,17 @@ pub struct BearerError {
 }
 
 /// A source of bearer tokens for the Management Activity API.
-pub trait BearerSource: Send + Sync {
+pub trait BearerSource: Send + Sync + 'static {
+    /// A token. Its `Debug` must not show the secret.
+    type Token: Clone + Send + Sync + 'static;
+
     /// A valid token (cached while valid).
-    fn bearer(&self) -> impl Future<Output = Result<BearerToken, BearerError>> + Send;
+    fn bearer(&self) -> impl Future<Output = Result<Self::Token, BearerError>> + Send;
+
+    /// The clear token, for the `Authorization: Bearer …` header only.
+    fn secret(token: &Self::Token) -> &str;
 
     /// The service answered 401 to `rejected`: forget it so the next [`BearerSource::bearer`] fetches a fresh one
     /// (unless a newer token already replaced it).
-    fn invalidate(&self, rejected: &BearerToken);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_is_redacted() {
-        let t = BearerToken::new("eyJ0eXAiOiJKV1QiLCJhbGciOi");
-        assert_eq!(format!("{t:?}"), "BearerToken([redacted])");
-        assert_eq!(format!("{t}"), "[redacted]");
-        assert_eq!(t.expose(), "eyJ0eXAiOiJKV1QiLCJhbGciOi");
-    }
+    fn invalidate(&self, rejected: &Self::Token) -> impl Future<Output = ()> + Send;
 }

@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, Response};
 use url::Url;
 
-use crate::api::bearer::{BearerError, BearerSource, BearerToken};
+use crate::api::bearer::{BearerError, BearerSource};
 use crate::api::budget::{Budget, DEFAULT_REQUESTS_PER_MINUTE};
 use crate::api::clock::SkewMonitor;
 use crate::api::error::{ApiError, ErrorClass, ServiceError, parse_retry_after};
@@ -92,8 +92,8 @@ fn bump(c: &AtomicU64) {
 pub(crate) enum Failure {
     /// The service answered with an error.
     Service(ServiceError),
-    /// 401: the token used is attached so that exactly it can be invalidated.
-    Unauthorized(ServiceError, BearerToken),
+    /// 401: the token used (a `BearerSource::Token`) is attached so that exactly it can be invalidated.
+    Unauthorized(ServiceError, Arc<dyn std::any::Any + Send + Sync>),
     /// Connection, timeout or body-read trouble.
     Transport(String),
     /// A body that was cut off or not the JSON expected.
@@ -243,7 +243,7 @@ impl<B: BearerSource> ApiClient<B> {
         let mut req = inner
             .http
             .request(method.clone(), url.clone())
-            .bearer_auth(token.expose());
+            .bearer_auth(B::secret(&token));
         if method == Method::POST {
             req = req.header(reqwest::header::CONTENT_LENGTH, 0);
         }
@@ -271,7 +271,7 @@ impl<B: BearerSource> ApiClient<B> {
             _ => {}
         }
         if status.as_u16() == 401 {
-            return Err(Failure::Unauthorized(err, token));
+            return Err(Failure::Unauthorized(err, Arc::new(token)));
         }
         Err(Failure::Service(err))
     }
@@ -324,7 +324,9 @@ impl<B: BearerSource> Retrier<'_, B> {
                 return Err(failure);
             }
             // the token expired or was revoked: drop it and try once more at once
-            inner.bearer.invalidate(token);
+            if let Some(token) = token.downcast_ref::<B::Token>() {
+                inner.bearer.invalidate(token).await;
+            }
             bump(&inner.counters.token_refreshes);
             self.refreshed = true;
             tracing::debug!("the service rejected the access token; fetching a fresh one");

@@ -18,7 +18,7 @@ pub mod subscriptions;
 pub mod urls;
 pub mod window;
 
-pub use bearer::{BearerError, BearerSource, BearerToken};
+pub use bearer::{BearerError, BearerSource};
 pub use blob::{ArrayParser, BlobError, RawRecord};
 pub use budget::{Budget, DEFAULT_REQUESTS_PER_MINUTE};
 pub use client::{ApiClient, ApiConfig, ApiStats, DEFAULT_CONCURRENCY, USER_AGENT};
