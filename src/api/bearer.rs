@@ -29,3 +29,23 @@ pub trait BearerSource: Send + Sync + 'static {
     /// (unless a newer token already replaced it).
     fn invalidate(&self, rejected: &Self::Token) -> impl Future<Output = ()> + Send;
 }
+
+/// The auth module's cached, refreshing token provider is the production (and test) source of tokens.
+impl BearerSource for crate::auth::TokenProvider {
+    type Token = crate::auth::AccessToken;
+
+    async fn bearer(&self) -> Result<Self::Token, BearerError> {
+        self.token().await.map_err(|e| BearerError {
+            transient: e.is_transient(),
+            message: e.to_string(),
+        })
+    }
+
+    fn secret(token: &Self::Token) -> &str {
+        token.expose()
+    }
+
+    async fn invalidate(&self, rejected: &Self::Token) {
+        crate::auth::TokenProvider::invalidate(self, rejected).await;
+    }
+}

@@ -133,7 +133,12 @@ impl<B: BearerSource> ApiClient<B> {
         let mut parser = ArrayParser::new();
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| {
-                Failure::Transport(format!("reading the blob failed: {}", e.without_url()))
+                // the connection dropped mid-body: a cut-off blob
+                self.count_bad_body();
+                Failure::Transport(format!(
+                    "reading the blob failed (cut off): {}",
+                    e.without_url()
+                ))
             })?;
             parser
                 .feed(&chunk, &mut |r| sink.record(r))

@@ -148,7 +148,9 @@ impl<B: BearerSource> ApiClient<B> {
     ) -> Result<(Vec<ContentBlob>, Option<String>), Failure> {
         let resp = self.attempt(Method::GET, url).await?;
         let next = next_page_header(resp.headers());
-        let body = read_body(resp, MAX_PAGE_BYTES).await?;
+        let body = read_body(resp, MAX_PAGE_BYTES)
+            .await
+            .inspect_err(|_| self.count_bad_body())?;
         let blobs: Vec<ContentBlob> = serde_json::from_slice(&body).map_err(|e| {
             self.count_bad_body();
             Failure::Body(format!(
