@@ -476,7 +476,7 @@ pub enum CredentialError {
     },
     /// Decryption failed: wrong passphrase.
     #[error(
-        "cannot decrypt the private key in {}: the passphrase is wrong; check the passphrase setting",
+        "cannot decrypt the private key in {}: the passphrase is wrong; check the value behind `tenant.private_key_passphrase_env` or `tenant.private_key_passphrase_file`",
         path.display()
     )]
     WrongPassphrase {
@@ -780,6 +780,20 @@ fn load(
         thumbprints,
         warnings,
     };
+    tracing::debug!(
+        certificate = %cert_path.display(),
+        subject = %info.subject,
+        sha1 = %info.thumbprints.sha1_hex,
+        x5t = %info.thumbprints.x5t,
+        x5t_s256 = %info.thumbprints.x5t_s256,
+        not_after = %info.not_after,
+        key_bits = info.key_bits,
+        chain_len = info.chain_len,
+        "certificate and private key loaded"
+    );
+    for warning in &info.warnings {
+        tracing::warn!(certificate = %cert_path.display(), sha1 = %info.thumbprints.sha1_hex, "{warning}");
+    }
     Ok(Credential {
         certificate_der,
         key: Secret::new(jsonwebtoken::EncodingKey::from_rsa_der(pkcs1.expose())),
@@ -827,7 +841,7 @@ fn decrypt_pkcs8(
     let encrypted = pkcs8::EncryptedPrivateKeyInfo::try_from(der).map_err(|e| {
         CredentialError::UnsupportedKeyEncryption {
             path: path.to_owned(),
-            reason: e.to_string(),
+            reason: describe_scheme(&e.to_string()),
         }
     })?;
     match encrypted.decrypt(passphrase.expose()) {
@@ -837,11 +851,31 @@ fn decrypt_pkcs8(
             | pkcs5::Error::AlgorithmParametersInvalid { .. }),
         )) => Err(CredentialError::UnsupportedKeyEncryption {
             path: path.to_owned(),
-            reason: e.to_string(),
+            reason: describe_scheme(&e.to_string()),
         }),
         // A wrong passphrase yields bad padding, or (rarely) good padding over bytes that are not DER.
         Err(_) => Err(CredentialError::WrongPassphrase {
             path: path.to_owned(),
         }),
     }
+}
+
+/// Names the encryption scheme behind a decoder complaint about an unknown OID.
+fn describe_scheme(reason: &str) -> String {
+    const KNOWN: [(&str, &str); 6] = [
+        (
+            "1.2.840.113549.3.7",
+            "DES-EDE3-CBC (3DES, what `openssl req` writes by default in OpenSSL 3.0)",
+        ),
+        ("1.3.14.3.2.7", "DES-CBC"),
+        ("1.2.840.113549.1.5.3", "PBES1 with MD5 and DES"),
+        ("1.2.840.113549.1.5.10", "PBES1 with SHA-1 and DES"),
+        ("1.2.840.113549.1.12.1.", "PKCS#12 PBE (3DES or RC2)"),
+        ("1.2.840.113549.2.7", "PBKDF2 with HMAC-SHA1"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(oid, _)| reason.contains(oid))
+        .map(|(_, name)| (*name).to_owned())
+        .unwrap_or_else(|| reason.to_owned())
 }

@@ -108,7 +108,7 @@ pub enum TokenError {
         reason: String,
     },
     /// Entra ID refused the request with an AADSTS code.
-    #[error("{host} refused the token request ({code}, {error}): {advice}")]
+    #[error("the token endpoint {host} refused the request ({code}, {error}): {advice}")]
     Rejected {
         /// Host of the token endpoint.
         host: String,
@@ -123,7 +123,7 @@ pub enum TokenError {
     },
     /// An error answer without AADSTS codes.
     #[error(
-        "{host} refused the token request with HTTP {status} ({error}): check `tenant.id`, `tenant.client_id`, `tenant.cloud` and `endpoints.login`"
+        "the token endpoint {host} refused the request with HTTP {status} ({error}): check `tenant.id`, `tenant.client_id`, `tenant.cloud` and `endpoints.login`"
     )]
     Refused {
         /// Host of the token endpoint.
