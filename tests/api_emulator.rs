@@ -286,7 +286,7 @@ async fn foreign_next_page_gets_no_token_and_leaves_the_window_incomplete() {
         ApiError::Uri {
             error: UriError::ForeignOrigin { found, .. },
             ..
-        } => assert_eq!(found, &emu.foreign_url().replace("http://", "http://")),
+        } => assert_eq!(found, &emu.foreign_url()),
         other => panic!("unexpected error: {other}"),
     }
     assert!(err.to_string().contains("refusing to follow"), "{err}");
