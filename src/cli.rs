@@ -67,7 +67,7 @@ pub enum Command {
     /// Preflight checks: certificate and key, token, roles, subscriptions, clock skew
     Doctor(DoctorArgs),
     /// Serve the built-in emulator of the Entra token endpoint and the Management Activity API
-    Emulator(crate::emulator::cli::EmulatorArgs),
+    Emulator(Box<crate::emulator::cli::EmulatorArgs>),
     /// Throwaway certificate + embedded emulator + jobs/demo.yaml -> events under out/demo/
     Demo(DemoArgs),
     /// Print the job file's JSON Schema
@@ -178,7 +178,7 @@ pub fn main() -> ExitCode {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Outcome {
     match cli.command {
-        Command::Emulator(args) => crate::emulator::cli::run(args),
+        Command::Emulator(args) => crate::emulator::cli::run(*args),
         Command::Validate(_) => not_implemented("validate"),
         Command::Plan(_) => not_implemented("plan"),
         Command::Run(_) => not_implemented("run"),

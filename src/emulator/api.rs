@@ -204,7 +204,7 @@ async fn gate(
             let as_429 = match t.style {
                 ThrottleStyle::Status429 => true,
                 ThrottleStyle::Status403 => false,
-                ThrottleStyle::Mixed => answer % 2 == 0,
+                ThrottleStyle::Mixed => answer.is_multiple_of(2),
             };
             return Err(if as_429 {
                 bump(&shared.counters.throttled_429);
@@ -219,7 +219,7 @@ async fn gate(
         }
     }
     if faults.transient_error_rate > 0.0 && draw(shared, n, 11) < faults.transient_error_rate {
-        let status = if hash(&[shared.seed, n, 12]) % 2 == 0 {
+        let status = if hash(&[shared.seed, n, 12]).is_multiple_of(2) {
             bump(&shared.counters.transient_500);
             StatusCode::INTERNAL_SERVER_ERROR
         } else {
@@ -235,20 +235,21 @@ async fn gate(
     Ok((n, faults))
 }
 
-fn content_type(query: &Query) -> Result<ContentType, Response> {
-    let raw = query.get("contentType").ok_or_else(|| {
-        af(
+/// The `contentType` parameter, or the response refusing it.
+fn content_type(query: &Query) -> Result<ContentType, Box<Response>> {
+    let Some(raw) = query.get("contentType") else {
+        return Err(Box::new(af(
             StatusCode::BAD_REQUEST,
             "AF20001",
             "Missing parameter: contentType.",
-        )
-    })?;
+        )));
+    };
     raw.parse::<ContentType>().map_err(|_| {
-        af(
+        Box::new(af(
             StatusCode::BAD_REQUEST,
             "AF20020",
             format!("Invalid content type: {raw}. Use one of Audit.AzureActiveDirectory, Audit.Exchange, Audit.SharePoint, Audit.General, DLP.All."),
-        )
+        ))
     })
 }
 
@@ -265,7 +266,7 @@ async fn start(
     }
     let ct = match content_type(&query) {
         Ok(ct) => ct,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let now = time::now_ms();
     let mut inner = shared.inner();
@@ -303,7 +304,7 @@ async fn stop(
     }
     let ct = match content_type(&query) {
         Ok(ct) => ct,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut inner = shared.inner();
     let sub = inner.subscriptions.entry(ct).or_default();
@@ -386,6 +387,14 @@ fn host(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
+/// The host part of a `Host` header value (`[::1]:80` → `[::1]`, `localhost:80` → `localhost`).
+fn host_name(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
 fn window_text(ms: i64) -> String {
     if ms % SECOND == 0 {
         time::zoneless(ms)
@@ -417,7 +426,7 @@ async fn list_content(
     };
     let ct = match content_type(&query) {
         Ok(ct) => ct,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let sub = shared
         .inner()
@@ -505,7 +514,11 @@ async fn list_content(
     if more && let Some(last) = entries.last() {
         let next_base = if faults.foreign_next_page {
             bump(&shared.counters.foreign_next_page);
-            format!("http://{}", shared.foreign_addr)
+            format!(
+                "http://{}:{}",
+                host_name(&host(&headers)),
+                shared.foreign_addr.port()
+            )
         } else {
             base
         };
@@ -538,20 +551,24 @@ fn truncated(body: Vec<u8>) -> Response {
     let len = body.len();
     let cut = (len / 2).clamp(1, len.max(1));
     let first = Bytes::copy_from_slice(&body[..cut.min(len)]);
-    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(first),
+    // Headers and the first half go out; only then does the connection break (a pause lets hyper flush them).
+    let first = futures::stream::iter([Ok::<Bytes, std::io::Error>(first)]);
+    let cut_off = futures::stream::once(async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
         Err(std::io::Error::new(
             std::io::ErrorKind::ConnectionReset,
             "emulated cut-off body",
-        )),
-    ];
-    let mut resp = Response::new(Body::from_stream(futures::stream::iter(chunks)));
+        ))
+    });
+    let mut resp = Response::new(Body::from_stream(futures::StreamExt::chain(first, cut_off)));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
     resp.headers_mut()
         .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     resp
 }
 
@@ -679,6 +696,14 @@ async fn control_put_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_names_lose_their_port_only() {
+        assert_eq!(host_name("127.0.0.1:8400"), "127.0.0.1");
+        assert_eq!(host_name("[::1]:8400"), "[::1]");
+        assert_eq!(host_name("[::1]"), "[::1]");
+        assert_eq!(host_name("localhost"), "localhost");
+    }
 
     #[test]
     fn page_tokens_round_trip_and_garbage_is_refused() {

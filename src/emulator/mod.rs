@@ -20,6 +20,10 @@
 //! `POST /_emulator/release-late`, `POST /_emulator/expire-tokens`, `POST /_emulator/expire-blob?contentId=ID`,
 //! `GET /_emulator/faults`, `PUT /_emulator/faults` (a JSON [`Faults`]).
 //!
+//! # Records
+//! Blobs hold realistic records of all five content types (see `records.rs`), messy on purpose. Records with
+//! all-lower-case keys (some Exchange admin exports) carry their `Id` as `id`; the ground truth holds it either way.
+//!
 //! # Choices where Microsoft documents nothing
 //! - A late blob cannot be fetched before it is listable (404 AF20050).
 //! - A replayed `jti` answers AADSTS50013; time-range failures answer AADSTS700024; a wrong `aud` AADSTS50027.
@@ -138,6 +142,7 @@ pub(crate) struct Shared {
     token_lifetime_ms: i64,
     page_size: usize,
     seed: u64,
+    started_ms: i64,
     late_after_ms: Option<i64>,
     certs: Vec<cert::RegisteredCertificate>,
     catalog: content::Catalog,
@@ -169,7 +174,7 @@ impl Shared {
         inner.late_released
             || self
                 .late_after_ms
-                .is_some_and(|d| time::now_ms() >= self.catalog.start_ms + d)
+                .is_some_and(|d| time::now_ms() >= self.started_ms + d)
     }
 
     fn blob_expired(&self, inner: &Inner, blob: usize) -> bool {
@@ -254,6 +259,10 @@ impl Emulator {
         })?;
 
         let start_ms = time::now_ms();
+        let anchor_ms = config
+            .content
+            .anchor
+            .map_or(start_ms, |a| a.as_millisecond());
         let mut token_key = [0u8; 32];
         aws_lc_rs::rand::fill(&mut token_key).map_err(|_| {
             EmulatorError::Config("cannot draw random bytes for the token key".to_owned())
@@ -280,12 +289,13 @@ impl Emulator {
                 .unwrap_or(i64::MAX / 4),
             page_size: config.page_size,
             seed: config.content.seed,
+            started_ms: start_ms,
             late_after_ms: config
                 .content
                 .late_after
                 .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)),
             certs,
-            catalog: content::Catalog::new(&config.content, &config.tenant_id, start_ms),
+            catalog: content::Catalog::new(&config.content, &config.tenant_id, anchor_ms),
             counters: stats::Counters::default(),
             faults: Mutex::new(config.faults.clone()),
             inner: Mutex::new(Inner {
@@ -420,7 +430,8 @@ impl EmulatorHandle {
         self.addr
     }
 
-    /// The base URL of the foreign-host listener (where a hostile `NextPageUri` points).
+    /// The base URL of the foreign-host listener (a hostile `NextPageUri` points at the host the client used, on
+    /// this port).
     pub fn foreign_url(&self) -> String {
         format!("http://{}", self.foreign_addr)
     }
@@ -496,11 +507,16 @@ impl EmulatorHandle {
         self.shared.expire_blob(content_id)
     }
 
-    /// Stops both listeners and waits for them.
+    /// Stops both listeners and waits (at most five seconds) for open connections to finish.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        for t in self.tasks.drain(..) {
-            let _ = t.await;
+        for mut t in self.tasks.drain(..) {
+            if tokio::time::timeout(std::time::Duration::from_secs(5), &mut t)
+                .await
+                .is_err()
+            {
+                t.abort();
+            }
         }
     }
 }
