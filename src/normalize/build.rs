@@ -197,7 +197,9 @@ pub(crate) fn build(
             app_name,
         });
         ev.service = Some(Service {
-            name: workload.clone().unwrap_or_else(|| ct.as_str().to_owned()),
+            name: workload
+                .clone()
+                .unwrap_or_else(|| default_workload(ct).to_owned()),
         });
     } else if class.has_actor() {
         let user = take_user(&mut r);
@@ -303,12 +305,24 @@ fn take_user(r: &mut Record) -> Option<User> {
     user.is_identified().then_some(user)
 }
 
+/// The workload a content type's records name in `Workload`, for records that lack it.
+fn default_workload(ct: ContentType) -> &'static str {
+    match ct {
+        ContentType::AzureActiveDirectory => "AzureActiveDirectory",
+        ContentType::Exchange => "Exchange",
+        ContentType::SharePoint => "SharePoint",
+        ContentType::General | ContentType::DlpAll => ct.as_str(),
+    }
+}
+
 /// `UserType` (management-api.md §5) to OCSF `user.type_id` and `type`.
 fn user_type(code: i64) -> (u32, &'static str) {
     match code {
         0 => (1, "User"),
-        2 | 3 => (2, "Admin"),
-        4 | 7 | 8 => (3, "System"),
+        // 3 (DcAdmin) is documented as "a Microsoft datacenter operator or system account"; the published records
+        // with UserType 3 are all `NT AUTHORITY\SYSTEM (...)`, so it maps to System, not Admin.
+        2 => (2, "Admin"),
+        3 | 4 | 7 | 8 => (3, "System"),
         5 | 6 => (4, "Service"),
         1 => (99, "Reserved"),
         9 => (99, "PartnerTechnician"),

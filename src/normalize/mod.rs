@@ -34,7 +34,10 @@
 //!   alert details go to `finding_info`, `severity_id`, `status_id` and `evidences`.
 //! - **Findings' `status_id`** is the finding status (alert `Status`: Active 1 New, Investigating 2, Dismissed 3
 //!   Suppressed, Resolved 4), not `ResultStatus`. `DlpInfo` is activity 2 Update, `DlpRuleUndo` 4 Suppressed.
-//! - **`UserType` 1 (Reserved), 9 and 10** map to `type_id` 99 with the Microsoft name in `type`.
+//! - **`UserType` 3 (DcAdmin) is System, not Admin**: every published record with UserType 3 is acted by
+//!   `NT AUTHORITY\SYSTEM (Microsoft.Exchange.Servicehost)` (plaso corpus), and Microsoft describes the value as "a
+//!   Microsoft datacenter operator or system account". `UserType` 1 (Reserved), 9 and 10 map to `type_id` 99 with
+//!   the Microsoft name in `type`.
 //! - **Missing RecordType** (lenient exports): AAD, Exchange, SharePoint and DLP content types imply the family from
 //!   the operation's shape; `Audit.General` does not, so such records become Base Events.
 //! - **Time.** `time` is required; a record without a parseable `CreationTime` gets `time` 0, keeps the original in
@@ -162,9 +165,11 @@ impl Event {
 
     /// The event as a JSON value (for tests and for sinks that store JSON documents).
     pub fn to_value(&self) -> Value {
-        let mut buf = Vec::new();
-        self.write_json(&mut buf);
-        serde_json::from_slice(&buf).unwrap_or(Value::Null)
+        match self {
+            // Value to Value: no text round trip, so floats stay bit-exact.
+            Event::Ocsf(e) => serde_json::to_value(e.as_ref()).unwrap_or(Value::Null),
+            Event::Raw(r) => serde_json::from_str(&r.json).unwrap_or(Value::Null),
+        }
     }
 }
 
