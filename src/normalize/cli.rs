@@ -1,16 +1,19 @@
 //! `o365sync normalize [--content-type CT] [--format ocsf|raw] [--include-raw] [FILE|-]`.
 //!
-//! Reads a JSON array of records, or JSON lines (one record, or one array of records, per line), and writes one event
-//! per line. Streaming: only one record (one line) is held at a time, so memory does not grow with the input. A
-//! malformed line is reported on standard error with its line number and skipped; the command then exits with 3
-//! (finished, with gaps). A malformed JSON array cannot be resynchronized: the error is reported with its line and
-//! the command exits with 1 after writing the records before it.
+//! Reads JSON lines (one record, or one array of records, per line) or, when the input starts with `[`, a JSON array
+//! of records (several arrays one after the other are accepted too), and writes one event per line. Streaming: only
+//! one record (one line) is held at a time, so memory does not grow with the input. A malformed line is reported on
+//! standard error with its line number and skipped; the command then exits with 3 (finished, with gaps). A malformed
+//! JSON array cannot be resynchronized: the error is reported with its line and the command exits with 1 after
+//! writing the records before it.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use serde::de::{DeserializeSeed, Deserializer, Error as _, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::{Options, normalize_bytes, normalize_value};
@@ -202,6 +205,8 @@ fn skip(
     )
 }
 
+/// A JSON array document (or several arrays and objects one after the other), each array element normalized as soon
+/// as it is parsed.
 fn normalize_array(
     input: impl BufRead,
     out: &mut impl Write,
@@ -221,7 +226,17 @@ fn normalize_array(
         })
     };
     let mut de = serde_json::Deserializer::from_reader(input);
-    let parsed = Each(&mut each).deserialize(&mut de).and_then(|()| de.end());
+    let parsed = loop {
+        if let Err(e) = Each(&mut each).deserialize(&mut de) {
+            break Err(e);
+        }
+        match de.end() {
+            Ok(()) => break Ok(()),
+            Err(e) if e.is_io() => break Err(e),
+            // Another value follows (one blob per line, say): keep going with the same parser.
+            Err(_) => {}
+        }
+    };
     if let Some(e) = io_error {
         return Err(StreamError::Io(e));
     }
@@ -242,7 +257,7 @@ impl<'de, F: FnMut(Value) -> Result<(), String>> DeserializeSeed<'de> for Each<'
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
+        d.deserialize_any(self)
     }
 }
 
@@ -250,7 +265,7 @@ impl<'de, F: FnMut(Value) -> Result<(), String>> Visitor<'de> for Each<'_, F> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON array of audit records")
+        f.write_str("a JSON array of audit records, or one audit record")
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
@@ -258,5 +273,11 @@ impl<'de, F: FnMut(Value) -> Result<(), String>> Visitor<'de> for Each<'_, F> {
             (self.0)(v).map_err(A::Error::custom)?;
         }
         Ok(())
+    }
+
+    /// A record on its own between arrays.
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let v = Value::deserialize(MapAccessDeserializer::new(map))?;
+        (self.0)(v).map_err(A::Error::custom)
     }
 }
