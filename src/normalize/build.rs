@@ -93,7 +93,7 @@ pub(crate) fn build(
         _ => {}
     }
     let class = choice.class;
-    let activity_name = choice.activity_name(r.str("Operation")).into_owned();
+    let activity_name = choice.activity_name(r.str("Operation"));
 
     // Common fields.
     let original_time = r.take_string("CreationTime");
