@@ -1,20 +1,30 @@
 //! Lenient reading of one raw audit record.
 //!
-//! A [`Record`] owns the record's top-level object. Mapping code *takes* the fields it copies verbatim into the OCSF
-//! event (moving them, no copy) and only *reads* the fields it transforms; whatever is left at the end becomes
-//! `unmapped`. That single rule is what guarantees that no source value is lost.
+//! A [`Record`] holds the record's top-level fields as borrowed slices of the input: keys as `Cow<str>` (borrowed
+//! unless they contain escapes) and values as unparsed [`RawValue`]s. Nothing nested is built unless the mapping asks
+//! for it, and whatever the mapping does not take is written back out byte for byte as `unmapped`. Mapping code
+//! *takes* the fields it copies verbatim into the OCSF event and only *reads* the fields it transforms; that single
+//! rule is what guarantees that no source value is lost.
 //!
-//! Every lookup accepts the documented key spelling and, failing that, any ASCII-case variant of it (exports with
-//! all-lower-case keys exist). Numbers may arrive as strings and strings as numbers.
+//! Lookups use the documented key spelling; records that spell none of the common keys that way (exports with
+//! all-lower-case keys) are looked up case-insensitively. Numbers may arrive as strings and strings as numbers.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
 
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+/// The fields of a record: key to unparsed value, in key order (the last of duplicate keys wins, as in serde_json).
+pub type Fields<'a> = BTreeMap<Cow<'a, str>, Cow<'a, RawValue>>;
 
 /// The top-level object of one audit record, being taken apart.
 #[derive(Debug)]
-pub(crate) struct Record {
-    map: Map<String, Value>,
+pub(crate) struct Record<'a> {
+    map: Fields<'a>,
     /// When set, `take` copies instead of moving, so the whole record stays under `unmapped` (Base Event).
     keep_all: bool,
     /// Whether a lookup that misses the documented spelling scans for other spellings. Records from the API spell
@@ -24,8 +34,69 @@ pub(crate) struct Record {
     any_case: bool,
 }
 
-impl Record {
-    pub(crate) fn new(map: Map<String, Value>) -> Self {
+/// Deserializes a JSON object into [`Fields`], borrowing from the input.
+struct FieldsSeed;
+
+impl<'de> Visitor<'de> for FieldsSeed {
+    type Value = Fields<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Fields<'de>, A::Error> {
+        let mut map = Fields::new();
+        while let Some(Key(k)) = access.next_key::<Key<'de>>()? {
+            let v: &'de RawValue = access.next_value()?;
+            map.insert(k, Cow::Borrowed(v));
+        }
+        Ok(map)
+    }
+}
+
+/// A key, borrowed unless it contains escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Parses `bytes` as a JSON object into [`Fields`]; `Ok(None)` when they are JSON but not an object.
+pub(crate) fn parse_fields(bytes: &[u8]) -> Result<Option<Fields<'_>>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match de
+        .deserialize_map(FieldsSeed)
+        .and_then(|m| de.end().map(|()| m))
+    {
+        Ok(m) => Ok(Some(m)),
+        Err(e) => {
+            // Not an object, or not JSON: tell which.
+            serde_json::from_slice::<&RawValue>(bytes)?;
+            if e.is_data() { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+impl<'a> Record<'a> {
+    pub(crate) fn new(map: Fields<'a>) -> Self {
         let any_case = !["Id", "CreationTime", "Operation", "RecordType"]
             .iter()
             .any(|k| map.contains_key(*k));
@@ -41,22 +112,19 @@ impl Record {
         self.keep_all = true;
     }
 
-    /// The actual key under which `name` is stored: exact spelling first, then any ASCII-case variant.
-    fn key(&self, name: &str) -> Option<&str> {
+    /// The actual key under which `name` is stored: exact spelling first, then (see `any_case`) any ASCII case.
+    fn key(&self, name: &str) -> Option<&Cow<'a, str>> {
         if let Some((k, _)) = self.map.get_key_value(name) {
-            return Some(k.as_str());
+            return Some(k);
         }
         if !self.any_case {
             return None;
         }
-        self.map
-            .keys()
-            .find(|k| k.eq_ignore_ascii_case(name))
-            .map(String::as_str)
+        self.map.keys().find(|k| k.eq_ignore_ascii_case(name))
     }
 
-    /// The value of a field.
-    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+    /// The unparsed value of a field.
+    pub(crate) fn raw(&self, name: &str) -> Option<&RawValue> {
         match self.map.get(name) {
             Some(v) => Some(v),
             None if !self.any_case => None,
@@ -64,71 +132,130 @@ impl Record {
                 .map
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v),
+                .map(|(_, v)| v.as_ref()),
         }
     }
 
+    /// The value of a field, parsed (for nested objects and lists; allocates).
+    pub(crate) fn value(&self, name: &str) -> Option<Value> {
+        serde_json::from_str(self.raw(name)?.get()).ok()
+    }
+
     /// The value of a string field, trimmed; `None` when absent, not a string, or blank.
-    pub(crate) fn str(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(non_blank)
+    pub(crate) fn str(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.raw(name).and_then(raw_str).and_then(trimmed)
+    }
+
+    /// Whether a string field is present and not blank.
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.str(name).is_some()
     }
 
     /// An integer field given as a number or as a numeric string.
     pub(crate) fn int(&self, name: &str) -> Option<i64> {
-        self.get(name).and_then(as_int)
+        self.raw(name).and_then(raw_int)
     }
 
-    /// A field as text: strings as they are, numbers and booleans spelled out.
+    /// A field as text: strings trimmed, numbers and booleans as written.
     pub(crate) fn text(&self, name: &str) -> Option<Cow<'_, str>> {
-        self.get(name).and_then(as_text)
+        let raw = self.raw(name)?;
+        let s = raw.get();
+        match s.as_bytes().first()? {
+            b'"' => raw_str(raw).and_then(trimmed),
+            b'{' | b'[' | b'n' => None,
+            _ => Some(Cow::Borrowed(s)),
+        }
     }
 
-    /// Removes a field (or copies it, after [`Record::keep_all`]).
-    pub(crate) fn take(&mut self, name: &str) -> Option<Value> {
+    /// Removes a field (nothing, after [`Record::keep_all`]).
+    pub(crate) fn remove(&mut self, name: &str) {
         if self.keep_all {
-            return self.get(name).cloned();
+            return;
         }
-        match self.map.remove(name) {
-            Some(v) => Some(v),
-            None => {
-                let key = self.key(name)?.to_owned();
-                self.map.remove(&key)
-            }
+        if self.map.remove(name).is_none()
+            && let Some(key) = self.key(name).cloned()
+        {
+            self.map.remove(&key);
         }
     }
 
-    /// Removes a string field that is not blank and returns it unchanged; any other value stays in the record.
+    /// Takes a string field that is not blank and returns it unchanged (not trimmed); any other value stays.
     pub(crate) fn take_string(&mut self, name: &str) -> Option<String> {
-        self.str(name)?;
-        match self.take(name) {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
+        let raw = self.raw(name)?;
+        let s = raw_str(raw)?;
+        if s.trim().is_empty() {
+            return None;
         }
+        let s = s.into_owned();
+        self.remove(name);
+        Some(s)
     }
 
-    /// Takes a string field when `keep(value)` holds, else copies what `derive(value)` returns and leaves the field.
-    /// Used where a value is usually copied verbatim but sometimes cleaned first.
+    /// Takes a string field when `derive(value)` returns it unchanged, else copies what `derive` returns and leaves
+    /// the field. Used where a value is usually copied verbatim but sometimes cleaned first.
     pub(crate) fn take_or_derive(
         &mut self,
         name: &str,
         derive: impl FnOnce(&str) -> Option<Cow<'_, str>>,
     ) -> Option<String> {
         let raw = self.str(name)?;
-        match derive(raw)? {
-            Cow::Borrowed(d) if d.len() == raw.len() => self.take_string(name),
+        let derived = match derive(&raw)? {
+            Cow::Borrowed(d) if d.len() == raw.len() => None,
             d => Some(d.into_owned()),
+        };
+        match derived {
+            None => self.take_string(name),
+            d => d,
         }
     }
 
     /// Looks up `key` in a Name/Value list field (`ExtendedProperties`, `Parameters`, ...), which may be an array of
     /// `{Name, Value}` objects, the same array serialized as a JSON string, or a plain object.
     pub(crate) fn name_value(&self, field: &str, key: &str) -> Option<String> {
-        name_value(self.get(field)?, key)
+        name_value(&self.value(field)?, key)
     }
 
     /// What is left: the fields nobody took.
-    pub(crate) fn into_rest(self) -> Map<String, Value> {
+    pub(crate) fn into_rest(self) -> Fields<'a> {
         self.map
+    }
+}
+
+/// The content of a JSON string value, unescaped (borrowed when it has no escapes); `None` for other values.
+pub(crate) fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let s = raw.get();
+    let inner = s.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(s).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
+}
+
+fn trimmed(s: Cow<'_, str>) -> Option<Cow<'_, str>> {
+    match s {
+        Cow::Borrowed(b) => {
+            let t = b.trim();
+            (!t.is_empty()).then_some(Cow::Borrowed(t))
+        }
+        Cow::Owned(o) => {
+            let t = o.trim();
+            (!t.is_empty()).then(|| Cow::Owned(t.to_owned()))
+        }
+    }
+}
+
+fn raw_int(raw: &RawValue) -> Option<i64> {
+    let s = raw.get();
+    match s.as_bytes().first()? {
+        b'"' => raw_str(raw)?.trim().parse().ok(),
+        b'-' | b'0'..=b'9' => s.parse().ok().or_else(|| {
+            s.parse::<f64>()
+                .ok()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
+        _ => None,
     }
 }
 
@@ -238,33 +365,49 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rec(v: Value) -> Record {
-        match v {
-            Value::Object(m) => Record::new(m),
-            _ => unreachable!("test records are objects"),
-        }
+    fn fields(v: &str) -> Fields<'_> {
+        parse_fields(v.as_bytes()).expect("JSON").expect("object")
     }
 
     #[test]
     fn lookups_fall_back_to_any_ascii_case() {
-        let mut r = rec(json!({"clientip": "1.2.3.4", "recordtype": "15", "id": 7}));
-        assert_eq!(r.str("ClientIP"), Some("1.2.3.4"));
+        let text = r#"{"clientip": " 1.2.3.4", "recordtype": "15", "id": 7, "n": 1.5e3}"#;
+        let mut r = Record::new(fields(text));
+        assert_eq!(r.str("ClientIP").as_deref(), Some("1.2.3.4"));
         assert_eq!(r.int("RecordType"), Some(15));
         assert_eq!(r.text("Id").as_deref(), Some("7"));
-        assert_eq!(r.take_string("ClientIP").as_deref(), Some("1.2.3.4"));
-        assert!(r.get("clientip").is_none());
+        assert_eq!(r.int("n"), Some(1500));
+        // Taken strings are verbatim (not trimmed).
+        assert_eq!(r.take_string("ClientIP").as_deref(), Some(" 1.2.3.4"));
+        assert!(r.raw("clientip").is_none());
         // A number is not taken as a string: it stays for `unmapped`.
         assert_eq!(r.take_string("Id"), None);
-        assert!(r.get("Id").is_some());
+        assert!(r.raw("Id").is_some());
         // A record spelling the common keys the documented way is read in that spelling only.
-        let r = rec(json!({"Id": "x", "clientip": "1.2.3.4"}));
+        let r = Record::new(fields(r#"{"Id": "x", "clientip": "1.2.3.4"}"#));
         assert_eq!(r.str("ClientIP"), None);
-        assert_eq!(r.str("clientip"), Some("1.2.3.4"));
+        assert_eq!(r.str("clientip").as_deref(), Some("1.2.3.4"));
+    }
+
+    #[test]
+    fn escapes_in_keys_and_values_are_decoded() {
+        let text = r#"{"Us\u0065rId": "a\\b", "Id": "\"q\""}"#;
+        let r = Record::new(fields(text));
+        assert_eq!(r.str("UserId").as_deref(), Some("a\\b"));
+        assert_eq!(r.str("Id").as_deref(), Some("\"q\""));
+    }
+
+    #[test]
+    fn non_objects_and_non_json_are_told_apart() {
+        assert!(parse_fields(b"[1, 2]").expect("JSON").is_none());
+        assert!(parse_fields(b"\"x\"").expect("JSON").is_none());
+        assert!(parse_fields(b"{\"a\": }").is_err());
+        assert!(parse_fields(b"{} x").is_err());
     }
 
     #[test]
     fn keep_all_copies_instead_of_moving() {
-        let mut r = rec(json!({"Operation": "X"}));
+        let mut r = Record::new(fields(r#"{"Operation": "X"}"#));
         r.keep_all();
         assert_eq!(r.take_string("Operation").as_deref(), Some("X"));
         assert_eq!(r.into_rest().len(), 1);
