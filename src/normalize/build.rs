@@ -249,10 +249,8 @@ pub(crate) fn build_non_object<'a>(
     ct: ContentType,
     raw_data: Option<String>,
 ) -> OcsfEvent<'a> {
-    let mut fields = Fields::new();
-    fields.insert(Cow::Borrowed("record"), Cow::Borrowed(value));
     // An object whose only key is `record` classifies as Base Event (no Operation, no RecordType).
-    build(fields, ct, raw_data)
+    build(Fields::single("record", value), ct, raw_data)
 }
 
 /// `status_id`, `status`, `status_detail`, `status_code`.

@@ -135,11 +135,7 @@ impl OcsfEvent<'_> {
             evidences: self.evidences,
             data_security: self.data_security,
             raw_data: self.raw_data,
-            unmapped: self.unmapped.map(|m| {
-                m.into_iter()
-                    .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
-                    .collect()
-            }),
+            unmapped: self.unmapped.map(Fields::into_owned),
         }
     }
 }

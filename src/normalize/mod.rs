@@ -280,7 +280,7 @@ pub fn normalize_value(
 }
 
 fn guess_from_fields(fields: &record::Fields<'_>) -> ContentType {
-    let get = |k: &str| fields.get(k).map(|v| v.as_ref());
+    let get = |k: &str| fields.get(k);
     let rt = get("RecordType")
         .or_else(|| get("recordtype"))
         .and_then(|v| serde_json::from_str::<Value>(v.get()).ok())

@@ -10,34 +10,231 @@
 //! all-lower-case keys) are looked up case-insensitively. Numbers may arrive as strings and strings as numbers.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-/// The fields of a record: key to unparsed value, in key order (the last of duplicate keys wins, as in serde_json).
-pub type Fields<'a> = BTreeMap<Cow<'a, str>, Cow<'a, RawValue>>;
+/// The top-level fields of a record in input order: key (borrowed unless escaped) to unparsed value. Fields that the
+/// mapping took are flagged, not removed; serializing writes the others as a JSON object (the `unmapped` object).
+#[derive(Debug, Clone, Default)]
+pub struct Fields<'a> {
+    entries: Vec<Entry<'a>>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry<'a> {
+    key: Cow<'a, str>,
+    value: Cow<'a, RawValue>,
+    taken: bool,
+}
+
+impl<'a> Fields<'a> {
+    /// One field.
+    pub(crate) fn single(key: &'a str, value: &'a RawValue) -> Self {
+        Fields {
+            entries: vec![Entry {
+                key: Cow::Borrowed(key),
+                value: Cow::Borrowed(value),
+                taken: false,
+            }],
+        }
+    }
+
+    /// Whether every field was taken.
+    pub fn is_empty(&self) -> bool {
+        self.entries.iter().all(|e| e.taken)
+    }
+
+    /// The fields that were not taken, in input order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &RawValue)> {
+        self.entries
+            .iter()
+            .filter(|e| !e.taken)
+            .map(|e| (e.key.as_ref(), e.value.as_ref()))
+    }
+
+    /// The value of a field that was not taken (exact key).
+    pub fn get(&self, key: &str) -> Option<&RawValue> {
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// The same fields, owning their keys and values.
+    pub fn into_owned(self) -> Fields<'static> {
+        Fields {
+            entries: self
+                .entries
+                .into_iter()
+                .filter(|e| !e.taken)
+                .map(|e| Entry {
+                    key: Cow::Owned(e.key.into_owned()),
+                    value: Cow::Owned(e.value.into_owned()),
+                    taken: false,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// The keys the mapping reads, each with a slot in [`Record`]'s index.
+const KNOWN: [&str; KNOWN_LEN] = [
+    "Id",
+    "RecordType",
+    "CreationTime",
+    "Operation",
+    "OrganizationId",
+    "UserType",
+    "UserKey",
+    "UserId",
+    "Workload",
+    "ResultStatus",
+    "ObjectId",
+    "ClientIPAddress",
+    "ClientIP",
+    "ActorIpAddress",
+    "SenderIp",
+    "AppId",
+    "ApplicationId",
+    "ClientAppId",
+    "AppAccessContext",
+    "ApplicationName",
+    "UserAgent",
+    "ExtendedProperties",
+    "Parameters",
+    "ModifiedProperties",
+    "CorrelationId",
+    "InterSystemsId",
+    "LogonError",
+    "ErrorCode",
+    "LoginStatus",
+    "TeamName",
+    "TeamGuid",
+    "Members",
+    "AlertId",
+    "Name",
+    "Severity",
+    "Status",
+    "Comments",
+    "Data",
+    "PolicyDetails",
+    "SourceFileName",
+    "SourceRelativeUrl",
+    "SourceFileExtension",
+    "ItemType",
+    "ItemName",
+    "SiteUrl",
+    "MessageId",
+    "MailboxOwnerUPN",
+    "Item",
+    "Recipients",
+    "Subject",
+    "InternetMessageId",
+    "Directionality",
+    "P1Sender",
+    "P2Sender",
+    "SendAsUserSmtp",
+    "SendOnBehalfOfUserSmtp",
+    "CopilotEventData",
+];
+const KNOWN_LEN: usize = 57;
+
+/// The slot of a known key (a `match`, so that lookups with a constant name fold to a constant).
+#[inline]
+fn slot_of(name: &str) -> Option<usize> {
+    match name {
+        "Id" => Some(0),
+        "RecordType" => Some(1),
+        "CreationTime" => Some(2),
+        "Operation" => Some(3),
+        "OrganizationId" => Some(4),
+        "UserType" => Some(5),
+        "UserKey" => Some(6),
+        "UserId" => Some(7),
+        "Workload" => Some(8),
+        "ResultStatus" => Some(9),
+        "ObjectId" => Some(10),
+        "ClientIPAddress" => Some(11),
+        "ClientIP" => Some(12),
+        "ActorIpAddress" => Some(13),
+        "SenderIp" => Some(14),
+        "AppId" => Some(15),
+        "ApplicationId" => Some(16),
+        "ClientAppId" => Some(17),
+        "AppAccessContext" => Some(18),
+        "ApplicationName" => Some(19),
+        "UserAgent" => Some(20),
+        "ExtendedProperties" => Some(21),
+        "Parameters" => Some(22),
+        "ModifiedProperties" => Some(23),
+        "CorrelationId" => Some(24),
+        "InterSystemsId" => Some(25),
+        "LogonError" => Some(26),
+        "ErrorCode" => Some(27),
+        "LoginStatus" => Some(28),
+        "TeamName" => Some(29),
+        "TeamGuid" => Some(30),
+        "Members" => Some(31),
+        "AlertId" => Some(32),
+        "Name" => Some(33),
+        "Severity" => Some(34),
+        "Status" => Some(35),
+        "Comments" => Some(36),
+        "Data" => Some(37),
+        "PolicyDetails" => Some(38),
+        "SourceFileName" => Some(39),
+        "SourceRelativeUrl" => Some(40),
+        "SourceFileExtension" => Some(41),
+        "ItemType" => Some(42),
+        "ItemName" => Some(43),
+        "SiteUrl" => Some(44),
+        "MessageId" => Some(45),
+        "MailboxOwnerUPN" => Some(46),
+        "Item" => Some(47),
+        "Recipients" => Some(48),
+        "Subject" => Some(49),
+        "InternetMessageId" => Some(50),
+        "Directionality" => Some(51),
+        "P1Sender" => Some(52),
+        "P2Sender" => Some(53),
+        "SendAsUserSmtp" => Some(54),
+        "SendOnBehalfOfUserSmtp" => Some(55),
+        "CopilotEventData" => Some(56),
+        _ => None,
+    }
+}
 
 /// The top-level object of one audit record, being taken apart.
 #[derive(Debug)]
 pub(crate) struct Record<'a> {
-    map: Fields<'a>,
+    fields: Fields<'a>,
+    /// For each known key, 1 + the index of its entry (0: absent). Built in one pass over the keys, so that the
+    /// many lookups of the mapping (most of them misses) cost an array access instead of string comparisons.
+    slots: [u32; KNOWN_LEN],
     /// When set, `take` copies instead of moving, so the whole record stays under `unmapped` (Base Event).
     keep_all: bool,
-    /// Whether a lookup that misses the documented spelling scans for other spellings. Records from the API spell
-    /// every key the documented way; only when none of `Id`, `CreationTime`, `Operation` and `RecordType` is spelled
-    /// that way (exports with lower-case keys) are the other keys looked up case-insensitively. This keeps misses
-    /// (most lookups: each record has only some of the fields the mapping knows) at one tree lookup.
+    /// Records from the API spell every key the documented way; only when none of `Id`, `CreationTime`,
+    /// `Operation` and `RecordType` is spelled that way (exports with lower-case keys) are keys matched
+    /// case-insensitively.
     any_case: bool,
 }
 
 /// Deserializes a JSON object into [`Fields`], borrowing from the input.
-struct FieldsSeed;
+struct FieldsVisitor;
 
-impl<'de> Visitor<'de> for FieldsSeed {
+impl<'de> Visitor<'de> for FieldsVisitor {
     type Value = Fields<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -45,12 +242,16 @@ impl<'de> Visitor<'de> for FieldsSeed {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Fields<'de>, A::Error> {
-        let mut map = Fields::new();
-        while let Some(Key(k)) = access.next_key::<Key<'de>>()? {
+        let mut entries = Vec::with_capacity(access.size_hint().unwrap_or(32));
+        while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
             let v: &'de RawValue = access.next_value()?;
-            map.insert(k, Cow::Borrowed(v));
+            entries.push(Entry {
+                key,
+                value: Cow::Borrowed(v),
+                taken: false,
+            });
         }
-        Ok(map)
+        Ok(Fields { entries })
     }
 }
 
@@ -83,7 +284,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
 pub(crate) fn parse_fields(bytes: &[u8]) -> Result<Option<Fields<'_>>, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match de
-        .deserialize_map(FieldsSeed)
+        .deserialize_map(FieldsVisitor)
         .and_then(|m| de.end().map(|()| m))
     {
         Ok(m) => Ok(Some(m)),
@@ -96,12 +297,38 @@ pub(crate) fn parse_fields(bytes: &[u8]) -> Result<Option<Fields<'_>>, serde_jso
 }
 
 impl<'a> Record<'a> {
-    pub(crate) fn new(map: Fields<'a>) -> Self {
+    pub(crate) fn new(mut fields: Fields<'a>) -> Self {
         let any_case = !["Id", "CreationTime", "Operation", "RecordType"]
             .iter()
-            .any(|k| map.contains_key(*k));
+            .any(|k| fields.entries.iter().any(|e| e.key == *k));
+        let mut slots = [0u32; KNOWN_LEN];
+        let n = fields.entries.len();
+        for i in 0..n {
+            let key = fields.entries[i].key.as_ref();
+            let slot = slot_of(key).or_else(|| {
+                any_case
+                    .then(|| KNOWN.iter().position(|k| k.eq_ignore_ascii_case(key)))
+                    .flatten()
+            });
+            if let Some(slot) = slot
+                && let Ok(index) = u32::try_from(i + 1)
+            {
+                let prev = slots[slot] as usize;
+                if prev == 0 {
+                    slots[slot] = index;
+                } else if fields.entries[prev - 1].key == fields.entries[i].key {
+                    // A duplicate key: the last one wins, as in serde_json.
+                    fields.entries[prev - 1].taken = true;
+                    slots[slot] = index;
+                } else if fields.entries[i].key == KNOWN[slot] {
+                    // Two spellings of one key: the documented one is read, the other stays for `unmapped`.
+                    slots[slot] = index;
+                }
+            }
+        }
         Record {
-            map,
+            fields,
+            slots,
             keep_all: false,
             any_case,
         }
@@ -112,30 +339,23 @@ impl<'a> Record<'a> {
         self.keep_all = true;
     }
 
-    /// The actual key under which `name` is stored: exact spelling first, then (see `any_case`) any ASCII case.
-    fn key(&self, name: &str) -> Option<&Cow<'a, str>> {
-        if let Some((k, _)) = self.map.get_key_value(name) {
-            return Some(k);
-        }
-        if !self.any_case {
-            return None;
-        }
-        self.map.keys().find(|k| k.eq_ignore_ascii_case(name))
+    /// The index of the entry under which `name` is stored, if not taken.
+    #[inline]
+    fn index(&self, name: &str) -> Option<usize> {
+        let i = match slot_of(name) {
+            Some(slot) => (self.slots[slot] as usize).checked_sub(1)?,
+            None => self.fields.entries.iter().position(|e| {
+                e.key == name || (self.any_case && e.key.eq_ignore_ascii_case(name))
+            })?,
+        };
+        (!self.fields.entries[i].taken).then_some(i)
     }
 
     /// The unparsed value of a field.
     pub(crate) fn raw(&self, name: &str) -> Option<&RawValue> {
-        match self.map.get(name) {
-            Some(v) => Some(v),
-            None if !self.any_case => None,
-            None => self
-                .map
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_ref()),
-        }
+        self.index(name)
+            .map(|i| self.fields.entries[i].value.as_ref())
     }
-
     /// The value of a field, parsed (for nested objects and lists; allocates).
     pub(crate) fn value(&self, name: &str) -> Option<Value> {
         serde_json::from_str(self.raw(name)?.get()).ok()
@@ -172,10 +392,8 @@ impl<'a> Record<'a> {
         if self.keep_all {
             return;
         }
-        if self.map.remove(name).is_none()
-            && let Some(key) = self.key(name).cloned()
-        {
-            self.map.remove(&key);
+        if let Some(i) = self.index(name) {
+            self.fields.entries[i].taken = true;
         }
     }
 
@@ -217,7 +435,7 @@ impl<'a> Record<'a> {
 
     /// What is left: the fields nobody took.
     pub(crate) fn into_rest(self) -> Fields<'a> {
-        self.map
+        self.fields
     }
 }
 
@@ -410,7 +628,7 @@ mod tests {
         let mut r = Record::new(fields(r#"{"Operation": "X"}"#));
         r.keep_all();
         assert_eq!(r.take_string("Operation").as_deref(), Some("X"));
-        assert_eq!(r.into_rest().len(), 1);
+        assert_eq!(r.into_rest().iter().count(), 1);
     }
 
     #[test]
