@@ -8,7 +8,10 @@ use serde_json::value::RawValue;
 use super::classify::{Class, Facts, choose, contains_ci, web};
 use super::event::*;
 use super::ip::parse_client_ip;
-use super::record::{Fields, Record, as_text, is_email, non_blank, obj_get, obj_str, raw_str};
+use super::record::{
+    Fields, Record, as_text, is_email, name_value, non_blank, obj_get, obj_str, parse_fields,
+    raw_str,
+};
 use super::time::parse_creation_time;
 use crate::content_type::ContentType;
 
@@ -47,10 +50,17 @@ fn has_app(r: &Record<'_>) -> bool {
         || nested_str(r, "AppAccessContext", "ClientAppId").is_some()
 }
 
-/// A string inside an object field (parses the field).
+/// A string inside an object field (reads the field's top level only, without building its values).
 fn nested_str(r: &Record<'_>, field: &str, key: &str) -> Option<String> {
-    let v = r.value(field)?;
-    obj_str(v.as_object()?, key).map(str::to_owned)
+    let raw = r.raw(field)?;
+    let fields = parse_fields(raw.get().as_bytes()).ok()??;
+    let (_, v) = fields
+        .iter()
+        .find(|(k, _)| *k == key)
+        .or_else(|| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)))?;
+    let s = raw_str(v)?;
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_owned())
 }
 
 /// Builds the event of an object record.
@@ -119,7 +129,10 @@ pub(crate) fn build<'a>(
         category_name: class.category_name(),
         activity_id: choice.activity_id,
         type_uid: class.uid() * 100 + choice.activity_id,
-        type_name: format!("{}: {}", class.name(), activity_name),
+        type_name: TypeName {
+            class_name: class.name(),
+            activity_name: activity_name.clone(),
+        },
         activity_name,
         severity_id: 1,
         severity: "Informational",
@@ -175,8 +188,10 @@ pub(crate) fn build<'a>(
         unmapped: None,
     };
 
+    // Parsed once: several attributes come from it.
+    let extended = r.value("ExtendedProperties");
     if !matches!(class, Class::DetectionFinding | Class::DataSecurityFinding) {
-        result_status(&mut r, &mut ev, record_type);
+        result_status(&mut r, &mut ev, record_type, extended.as_ref());
     }
     if class.has_src_endpoint()
         && let Some(c) = client
@@ -189,7 +204,7 @@ pub(crate) fn build<'a>(
     if class.has_http_request() {
         let ua = r
             .take_string("UserAgent")
-            .or_else(|| r.name_value("ExtendedProperties", "UserAgent"));
+            .or_else(|| extended.as_ref().and_then(|e| name_value(e, "UserAgent")));
         ev.http_request = ua.map(|user_agent| HttpRequest { user_agent });
     }
     if class == Class::Authentication {
@@ -254,7 +269,12 @@ pub(crate) fn build_non_object<'a>(
 }
 
 /// `status_id`, `status`, `status_detail`, `status_code`.
-fn result_status(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i64>) {
+fn result_status(
+    r: &mut Record<'_>,
+    ev: &mut OcsfEvent<'_>,
+    record_type: Option<i64>,
+    extended: Option<&Value>,
+) {
     let op = ev.metadata.event_code.as_deref().unwrap_or_default();
     let (id, name) = if record_type == Some(15) && op.eq_ignore_ascii_case("UserLoginFailed") {
         // The operation is authoritative: published UserLoginFailed records carry ResultStatus "Success".
@@ -280,8 +300,8 @@ fn result_status(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option
     ev.status = Some(name.into_owned());
     ev.status_detail = r
         .take_string("LogonError")
-        .or_else(|| r.name_value("ExtendedProperties", "ResultStatusDetail"))
-        .or_else(|| r.name_value("ExtendedProperties", "LoginError"));
+        .or_else(|| extended.and_then(|e| name_value(e, "ResultStatusDetail")))
+        .or_else(|| extended.and_then(|e| name_value(e, "LoginError")));
     ev.status_code = r
         .take_string("ErrorCode")
         .or_else(|| r.text("ErrorCode").map(Cow::into_owned))

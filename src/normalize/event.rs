@@ -28,7 +28,7 @@ pub struct OcsfEvent<'a> {
     pub activity_id: u32,
     pub activity_name: Cow<'static, str>,
     pub type_uid: u32,
-    pub type_name: String,
+    pub type_name: TypeName,
     pub severity_id: u32,
     pub severity: &'static str,
     /// Epoch milliseconds of `CreationTime`; 0 when the record has none that parses (see [`OcsfEvent::has_time`]).
@@ -137,6 +137,25 @@ impl OcsfEvent<'_> {
             raw_data: self.raw_data,
             unmapped: self.unmapped.map(Fields::into_owned),
         }
+    }
+}
+
+/// `type_name`: `"<class name>: <activity name>"`, written out without building the string first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeName {
+    pub class_name: &'static str,
+    pub activity_name: Cow<'static, str>,
+}
+
+impl std::fmt::Display for TypeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.class_name, self.activity_name)
+    }
+}
+
+impl Serialize for TypeName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

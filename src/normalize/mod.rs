@@ -193,7 +193,7 @@ pub fn normalize_bytes<'a>(
     opts: &Options,
 ) -> Result<Event<'a>, NotJson> {
     let trimmed = raw.trim_ascii();
-    if trimmed.iter().any(|b| matches!(b, b'\n' | b'\r')) {
+    if trimmed.contains(&b'\n') || trimmed.contains(&b'\r') {
         // Unparsed values are written back as they are: take the line breaks out first, so that an event stays one
         // line.
         let compact = minify(trimmed);

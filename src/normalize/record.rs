@@ -242,7 +242,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Fields<'de>, A::Error> {
-        let mut entries = Vec::with_capacity(access.size_hint().unwrap_or(32));
+        let mut entries = Vec::with_capacity(access.size_hint().unwrap_or(24));
         while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
             let v: &'de RawValue = access.next_value()?;
             entries.push(Entry {
