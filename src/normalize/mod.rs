@@ -193,9 +193,9 @@ pub fn normalize_bytes<'a>(
     opts: &Options,
 ) -> Result<Event<'a>, NotJson> {
     let trimmed = raw.trim_ascii();
-    if trimmed.contains(&b'\n') || trimmed.contains(&b'\r') {
+    if trimmed.contains(&b'\n') {
         // Unparsed values are written back as they are: take the line breaks out first, so that an event stays one
-        // line.
+        // line. (A lone carriage return is JSON whitespace that no line reader splits on.)
         let compact = minify(trimmed);
         let raw_data = (opts.format == Format::Ocsf && opts.include_raw)
             .then(|| String::from_utf8_lossy(trimmed).into_owned());
