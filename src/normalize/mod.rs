@@ -13,7 +13,8 @@
 //! The builder takes a field out of the record only when an OCSF attribute receives its value unchanged; a field
 //! whose value is transformed (an IP with a port, a guest user id, a `UserType` code, anything copied out of a nested
 //! object or a Name/Value list) is read and left in place. Whatever is left becomes `unmapped`, keys and values as
-//! they came. So every leaf value of the input appears in the output (proved by `tests/normalize_props.rs`).
+//! they came (the values as their original JSON text). So every leaf value of the input appears in the output
+//! (proved over the corpus in `tests/normalize_corpus.rs` and over arbitrary JSON in `tests/normalize_props.rs`).
 //!
 //! # Where the data said the proposal was wrong (changes to ocsf-mapping.md)
 //! - **Sign-in outcome.** Published `UserLoginFailed` records carry `ResultStatus: "Success"` (panther corpus), so for
@@ -46,10 +47,18 @@
 //! - **Time.** `time` is required; a record without a parseable `CreationTime` gets `time` 0, keeps the original in
 //!   `metadata.original_time`/`unmapped`, and [`Event::time_ms`] returns `None` for it.
 //!
+//! # Limits
+//! - Values the mapping does not read are never parsed, so their depth is not limited. A value the mapping reads
+//!   that is nested deeper than serde_json's recursion limit (128) counts as absent and stays under `unmapped`.
+//! - A record with the same key twice keeps the last one for the mapping (as serde_json does); repeated keys the
+//!   mapping does not read are written to `unmapped` as they came, repeats included.
+//!
 //! # Performance
-//! Records are parsed once into a `serde_json::Value`; mapped strings are moved, not copied, into a typed event whose
-//! constant parts are `&'static str`, and the event is serialized directly (no intermediate `Value`). See
-//! BENCHMARKS.md for the throughput against plain `serde_json` parse-and-serialize.
+//! A record is parsed once, into its top-level fields only: keys borrowed from the input, values left unparsed
+//! (`RawValue`). The known keys are indexed in one pass; the mapping parses the few values it needs (nested ones
+//! only for the classes that use them) and everything it does not take is written back byte for byte as `unmapped`.
+//! The event is typed, its constant parts are `&'static str`, and it is serialized directly. See BENCHMARKS.md for
+//! the throughput against plain `serde_json` parse-and-serialize of the same records.
 
 mod build;
 mod classify;
@@ -260,17 +269,23 @@ pub fn normalize_value(
         // serde_json reads back what it wrote, except values nested deeper than its recursion limit: keep those
         // whole, unparsed, under `unmapped.record` of a Base Event.
         Err(_) => {
-            let raw_data = (opts.format == Format::Ocsf && opts.include_raw).then(|| json.clone());
-            let value = RawValue::from_string(json).unwrap_or_else(|_| {
-                RawValue::from_string("null".to_owned()).expect("null is JSON")
-            });
             if opts.format == Format::Raw {
                 return Event::Raw(RawRecord {
-                    json: value.get().to_owned(),
+                    json,
                     id: None,
                     time: None,
                 });
             }
+            let raw_data = opts.include_raw.then(|| json.clone());
+            // `to_raw_value` serializes without parsing back, so the depth does not matter here. (It cannot fail for
+            // a `Value`; should it, the record still goes out unchanged.)
+            let Ok(value) = serde_json::value::to_raw_value(&record) else {
+                return Event::Raw(RawRecord {
+                    json,
+                    id: None,
+                    time: None,
+                });
+            };
             let ct = content_type.unwrap_or(ContentType::General);
             Event::Ocsf(Box::new(
                 build::build_non_object(&value, ct, raw_data).into_owned(),
