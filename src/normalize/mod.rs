@@ -177,7 +177,8 @@ impl Event<'_> {
         }
     }
 
-    /// The event as a JSON value (for tests and for sinks that store JSON documents).
+    /// The event as a JSON value (for tests and for sinks that store JSON documents). `Null` in the one case
+    /// serde_json cannot read its own output back: an unmapped value nested deeper than its recursion limit (128).
     pub fn to_value(&self) -> Value {
         let mut buf = Vec::new();
         self.write_json(&mut buf);
@@ -258,6 +259,7 @@ fn normalize_compact<'a>(
 }
 
 /// Normalizes one parsed record. `content_type` is the feed it came from (guessed from the record when `None`).
+/// The record is serialized and read back by [`normalize_bytes`]: callers that have the bytes should pass those.
 pub fn normalize_value(
     record: Value,
     content_type: Option<ContentType>,
