@@ -2,10 +2,10 @@
 //! `reference/ocsf-mapping.md`.
 //!
 //! # API
-//! [`normalize_bytes`] (one record as JSON bytes) and [`normalize_value`] (an already parsed record) are pure: no
-//! I/O, no clock. They never reject a record that is valid JSON: anything that cannot be classified becomes a Base
-//! Event with every field under `unmapped`, and arbitrary JSON (arrays, strings, ...) becomes a Base Event holding the
-//! value as `unmapped.record`. The returned [`Event`] gives the sinks what they need: [`Event::id`] (the record's
+//! [`normalize_bytes`] (one record as JSON bytes; [`blob_records`] splits a content blob into them) and
+//! [`normalize_value`] (an already parsed record) are pure: no I/O, no clock. They never reject a record that is
+//! valid JSON: anything that cannot be classified becomes a Base Event with every field under `unmapped`, and
+//! arbitrary JSON (arrays, strings, ...) becomes a Base Event holding the value as `unmapped.record`. The returned [`Event`] gives the sinks what they need: [`Event::id`] (the record's
 //! `Id`, the dedup key), [`Event::time_ms`], [`Event::class_uid`], and [`Event::write_json`] (one JSON line's
 //! content, without the newline).
 //!
@@ -258,6 +258,13 @@ fn normalize_compact<'a>(
     Ok(Event::Ocsf(Box::new(event)))
 }
 
+/// Splits a content blob (the JSON array the API returns) into its records' bytes, without parsing the records, for
+/// [`normalize_bytes`]. Fails when the blob is not a JSON array.
+pub fn blob_records(blob: &[u8]) -> Result<Vec<&[u8]>, NotJson> {
+    let records: Vec<&RawValue> = serde_json::from_slice(blob).map_err(NotJson)?;
+    Ok(records.into_iter().map(|r| r.get().as_bytes()).collect())
+}
+
 /// Normalizes one parsed record. `content_type` is the feed it came from (guessed from the record when `None`).
 /// The record is serialized and read back by [`normalize_bytes`]: callers that have the bytes should pass those.
 pub fn normalize_value(
@@ -361,6 +368,31 @@ fn minify(json: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_blob_splits_into_records_that_normalize_alone() {
+        let blob =
+            br#"[{"Id":"a","Operation":"UserLoggedIn","RecordType":15,"UserId":"u@x.example"},
+            {"Id":"b","Operation":"X"}, 3]"#;
+        let records = blob_records(blob).expect("array");
+        assert_eq!(records.len(), 3);
+        let ids: Vec<_> = records
+            .iter()
+            .map(|r| {
+                let e = normalize_bytes(r, None, &Options::default()).expect("JSON");
+                (e.id().map(str::to_owned), e.class_uid())
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                (Some("a".to_owned()), Some(3002)),
+                (Some("b".to_owned()), Some(0)),
+                (None, Some(0))
+            ]
+        );
+        assert!(blob_records(br#"{"Id":"a"}"#).is_err());
+    }
 
     #[test]
     fn minify_keeps_strings_intact() {
