@@ -16,7 +16,7 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use super::{Options, normalize_bytes, normalize_value};
+use super::{Options, blob_records, normalize_bytes, normalize_value};
 use crate::cli::NormalizeArgs;
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
@@ -162,15 +162,21 @@ fn normalize_lines(
         }
         if text.starts_with(b"[") {
             // A whole blob (array of records) on one line.
-            match serde_json::from_slice::<Vec<Value>>(text) {
+            match blob_records(text) {
                 Ok(records) => {
                     for record in records {
-                        buf.clear();
-                        normalize_value(record, content_type, opts).write_json(&mut buf);
-                        emit(out, &mut buf, &mut summary)?;
+                        match normalize_bytes(record, content_type, opts) {
+                            Ok(event) => {
+                                buf.clear();
+                                event.write_json(&mut buf);
+                                emit(out, &mut buf, &mut summary)?;
+                            }
+                            // Not expected (the blob parsed), but never dropped silently.
+                            Err(e) => skip(diag, number, &e.0, &mut summary)?,
+                        }
                     }
                 }
-                Err(e) => skip(diag, number, &e, &mut summary)?,
+                Err(e) => skip(diag, number, &e.0, &mut summary)?,
             }
             continue;
         }
