@@ -95,8 +95,9 @@ pub enum Format {
     /// OCSF 1.8.0 events.
     #[default]
     Ocsf,
-    /// The records as received, one per line: from bytes ([`normalize_bytes`]) byte for byte except for whitespace
-    /// between tokens; from a parsed value ([`normalize_value`]) re-serialized, so keys come out sorted.
+    /// The records as received, one per line: from bytes ([`normalize_bytes`], and the `normalize` command) byte
+    /// for byte except for line breaks between tokens; from a parsed value ([`normalize_value`]) re-serialized, so
+    /// keys come out sorted.
     Raw,
 }
 
