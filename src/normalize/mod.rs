@@ -96,8 +96,8 @@ pub enum Format {
     #[default]
     Ocsf,
     /// The records as received, one per line: from bytes ([`normalize_bytes`], and the `normalize` command) byte
-    /// for byte except for line breaks between tokens; from a parsed value ([`normalize_value`]) re-serialized, so
-    /// keys come out sorted.
+    /// for byte, except that a record spread over several lines loses the whitespace between its tokens; from a
+    /// parsed value ([`normalize_value`]) re-serialized, so keys come out sorted.
     Raw,
 }
 
