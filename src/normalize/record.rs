@@ -1,0 +1,666 @@
+//! Lenient reading of one raw audit record.
+//!
+//! A [`Record`] holds the record's top-level fields as borrowed slices of the input: keys as `Cow<str>` (borrowed
+//! unless they contain escapes) and values as unparsed [`RawValue`]s. Nothing nested is built unless the mapping asks
+//! for it, and whatever the mapping does not take is written back out byte for byte as `unmapped`. Mapping code
+//! *takes* the fields it copies verbatim into the OCSF event and only *reads* the fields it transforms; that single
+//! rule is what guarantees that no source value is lost.
+//!
+//! Lookups use the documented key spelling; records that spell none of the common keys that way (exports with
+//! all-lower-case keys) are looked up case-insensitively. Numbers may arrive as strings and strings as numbers.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+/// The top-level fields of a record in input order: key (borrowed unless escaped) to unparsed value. Fields that the
+/// mapping took are flagged, not removed; serializing writes the others as a JSON object (the `unmapped` object).
+#[derive(Debug, Clone, Default)]
+pub struct Fields<'a> {
+    entries: Vec<Entry<'a>>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry<'a> {
+    key: Cow<'a, str>,
+    value: Cow<'a, RawValue>,
+    taken: bool,
+}
+
+impl<'a> Fields<'a> {
+    /// One field.
+    pub(crate) fn single(key: &'a str, value: &'a RawValue) -> Self {
+        Fields {
+            entries: vec![Entry {
+                key: Cow::Borrowed(key),
+                value: Cow::Borrowed(value),
+                taken: false,
+            }],
+        }
+    }
+
+    /// Whether every field was taken.
+    pub fn is_empty(&self) -> bool {
+        self.entries.iter().all(|e| e.taken)
+    }
+
+    /// The fields that were not taken, in input order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &RawValue)> {
+        self.entries
+            .iter()
+            .filter(|e| !e.taken)
+            .map(|e| (e.key.as_ref(), e.value.as_ref()))
+    }
+
+    /// The value of a field that was not taken (exact key).
+    pub fn get(&self, key: &str) -> Option<&RawValue> {
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// The same fields, owning their keys and values.
+    pub fn into_owned(self) -> Fields<'static> {
+        Fields {
+            entries: self
+                .entries
+                .into_iter()
+                .filter(|e| !e.taken)
+                .map(|e| Entry {
+                    key: Cow::Owned(e.key.into_owned()),
+                    value: Cow::Owned(e.value.into_owned()),
+                    taken: false,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// The keys the mapping reads, each with a slot in [`Record`]'s index.
+const KNOWN: [&str; KNOWN_LEN] = [
+    "Id",
+    "RecordType",
+    "CreationTime",
+    "Operation",
+    "OrganizationId",
+    "UserType",
+    "UserKey",
+    "UserId",
+    "Workload",
+    "ResultStatus",
+    "ObjectId",
+    "ClientIPAddress",
+    "ClientIP",
+    "ActorIpAddress",
+    "SenderIp",
+    "AppId",
+    "ApplicationId",
+    "ClientAppId",
+    "AppAccessContext",
+    "ApplicationName",
+    "UserAgent",
+    "ExtendedProperties",
+    "Parameters",
+    "ModifiedProperties",
+    "CorrelationId",
+    "InterSystemsId",
+    "LogonError",
+    "ErrorCode",
+    "LoginStatus",
+    "TeamName",
+    "TeamGuid",
+    "Members",
+    "AlertId",
+    "Name",
+    "Severity",
+    "Status",
+    "Comments",
+    "Data",
+    "PolicyDetails",
+    "SourceFileName",
+    "SourceRelativeUrl",
+    "SourceFileExtension",
+    "ItemType",
+    "ItemName",
+    "SiteUrl",
+    "MessageId",
+    "MailboxOwnerUPN",
+    "Item",
+    "Recipients",
+    "Subject",
+    "InternetMessageId",
+    "Directionality",
+    "P1Sender",
+    "P2Sender",
+    "SendAsUserSmtp",
+    "SendOnBehalfOfUserSmtp",
+    "CopilotEventData",
+];
+const KNOWN_LEN: usize = 57;
+
+/// The slot of a known key (a `match`, so that lookups with a constant name fold to a constant).
+#[inline]
+fn slot_of(name: &str) -> Option<usize> {
+    match name {
+        "Id" => Some(0),
+        "RecordType" => Some(1),
+        "CreationTime" => Some(2),
+        "Operation" => Some(3),
+        "OrganizationId" => Some(4),
+        "UserType" => Some(5),
+        "UserKey" => Some(6),
+        "UserId" => Some(7),
+        "Workload" => Some(8),
+        "ResultStatus" => Some(9),
+        "ObjectId" => Some(10),
+        "ClientIPAddress" => Some(11),
+        "ClientIP" => Some(12),
+        "ActorIpAddress" => Some(13),
+        "SenderIp" => Some(14),
+        "AppId" => Some(15),
+        "ApplicationId" => Some(16),
+        "ClientAppId" => Some(17),
+        "AppAccessContext" => Some(18),
+        "ApplicationName" => Some(19),
+        "UserAgent" => Some(20),
+        "ExtendedProperties" => Some(21),
+        "Parameters" => Some(22),
+        "ModifiedProperties" => Some(23),
+        "CorrelationId" => Some(24),
+        "InterSystemsId" => Some(25),
+        "LogonError" => Some(26),
+        "ErrorCode" => Some(27),
+        "LoginStatus" => Some(28),
+        "TeamName" => Some(29),
+        "TeamGuid" => Some(30),
+        "Members" => Some(31),
+        "AlertId" => Some(32),
+        "Name" => Some(33),
+        "Severity" => Some(34),
+        "Status" => Some(35),
+        "Comments" => Some(36),
+        "Data" => Some(37),
+        "PolicyDetails" => Some(38),
+        "SourceFileName" => Some(39),
+        "SourceRelativeUrl" => Some(40),
+        "SourceFileExtension" => Some(41),
+        "ItemType" => Some(42),
+        "ItemName" => Some(43),
+        "SiteUrl" => Some(44),
+        "MessageId" => Some(45),
+        "MailboxOwnerUPN" => Some(46),
+        "Item" => Some(47),
+        "Recipients" => Some(48),
+        "Subject" => Some(49),
+        "InternetMessageId" => Some(50),
+        "Directionality" => Some(51),
+        "P1Sender" => Some(52),
+        "P2Sender" => Some(53),
+        "SendAsUserSmtp" => Some(54),
+        "SendOnBehalfOfUserSmtp" => Some(55),
+        "CopilotEventData" => Some(56),
+        _ => None,
+    }
+}
+
+/// The top-level object of one audit record, being taken apart.
+#[derive(Debug)]
+pub(crate) struct Record<'a> {
+    fields: Fields<'a>,
+    /// For each known key, 1 + the index of its entry (0: absent). Built in one pass over the keys, so that the
+    /// many lookups of the mapping (most of them misses) cost an array access instead of string comparisons.
+    slots: [u32; KNOWN_LEN],
+    /// When set, `take` copies instead of moving, so the whole record stays under `unmapped` (Base Event).
+    keep_all: bool,
+    /// Records from the API spell every key the documented way; only when none of `Id`, `CreationTime`,
+    /// `Operation` and `RecordType` is spelled that way (exports with lower-case keys) are keys matched
+    /// case-insensitively.
+    any_case: bool,
+}
+
+/// Deserializes a JSON object into [`Fields`], borrowing from the input.
+struct FieldsVisitor;
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = Fields<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Fields<'de>, A::Error> {
+        let mut entries = Vec::with_capacity(access.size_hint().unwrap_or(24));
+        while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
+            let v: &'de RawValue = access.next_value()?;
+            entries.push(Entry {
+                key,
+                value: Cow::Borrowed(v),
+                taken: false,
+            });
+        }
+        Ok(Fields { entries })
+    }
+}
+
+/// A key, borrowed unless it contains escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Parses `bytes` as a JSON object into [`Fields`]; `Ok(None)` when they are JSON but not an object.
+pub(crate) fn parse_fields(bytes: &[u8]) -> Result<Option<Fields<'_>>, serde_json::Error> {
+    // Validating UTF-8 once up front (ASCII fast path) lets the parser skip validating every string on its own.
+    let result = match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            de.deserialize_map(FieldsVisitor)
+                .and_then(|m| de.end().map(|()| m))
+        }
+        Err(_) => {
+            let mut de = serde_json::Deserializer::from_slice(bytes);
+            de.deserialize_map(FieldsVisitor)
+                .and_then(|m| de.end().map(|()| m))
+        }
+    };
+    match result {
+        Ok(m) => Ok(Some(m)),
+        Err(e) => {
+            // Not an object, or not JSON: tell which.
+            serde_json::from_slice::<&RawValue>(bytes)?;
+            if e.is_data() { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+impl<'a> Record<'a> {
+    pub(crate) fn new(mut fields: Fields<'a>) -> Self {
+        let any_case = !["Id", "CreationTime", "Operation", "RecordType"]
+            .iter()
+            .any(|k| fields.entries.iter().any(|e| e.key == *k));
+        let mut slots = [0u32; KNOWN_LEN];
+        let n = fields.entries.len();
+        for i in 0..n {
+            let key = fields.entries[i].key.as_ref();
+            let slot = slot_of(key).or_else(|| {
+                any_case
+                    .then(|| KNOWN.iter().position(|k| k.eq_ignore_ascii_case(key)))
+                    .flatten()
+            });
+            if let Some(slot) = slot
+                && let Ok(index) = u32::try_from(i + 1)
+            {
+                let prev = slots[slot] as usize;
+                if prev == 0 {
+                    slots[slot] = index;
+                } else if fields.entries[prev - 1].key == fields.entries[i].key {
+                    // A duplicate key: the last one wins, as in serde_json.
+                    fields.entries[prev - 1].taken = true;
+                    slots[slot] = index;
+                } else if fields.entries[i].key == KNOWN[slot] {
+                    // Two spellings of one key: the documented one is read, the other stays for `unmapped`.
+                    slots[slot] = index;
+                }
+            }
+        }
+        Record {
+            fields,
+            slots,
+            keep_all: false,
+            any_case,
+        }
+    }
+
+    /// From now on every field stays in the record (and so under `unmapped`); `take` copies.
+    pub(crate) fn keep_all(&mut self) {
+        self.keep_all = true;
+    }
+
+    /// The index of the entry under which `name` is stored, if not taken.
+    #[inline]
+    fn index(&self, name: &str) -> Option<usize> {
+        let i = match slot_of(name) {
+            Some(slot) => (self.slots[slot] as usize).checked_sub(1)?,
+            None => self.fields.entries.iter().position(|e| {
+                e.key == name || (self.any_case && e.key.eq_ignore_ascii_case(name))
+            })?,
+        };
+        (!self.fields.entries[i].taken).then_some(i)
+    }
+
+    /// The unparsed value of a field.
+    pub(crate) fn raw(&self, name: &str) -> Option<&RawValue> {
+        self.index(name)
+            .map(|i| self.fields.entries[i].value.as_ref())
+    }
+    /// The value of a field, parsed (for nested objects and lists; allocates).
+    pub(crate) fn value(&self, name: &str) -> Option<Value> {
+        serde_json::from_str(self.raw(name)?.get()).ok()
+    }
+
+    /// The value of a string field, trimmed; `None` when absent, not a string, or blank.
+    pub(crate) fn str(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.raw(name).and_then(raw_str).and_then(trimmed)
+    }
+
+    /// Whether a string field is present and not blank.
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.str(name).is_some()
+    }
+
+    /// An integer field given as a number or as a numeric string.
+    pub(crate) fn int(&self, name: &str) -> Option<i64> {
+        self.raw(name).and_then(raw_int)
+    }
+
+    /// A field as text: strings trimmed, numbers and booleans as written.
+    pub(crate) fn text(&self, name: &str) -> Option<Cow<'_, str>> {
+        let raw = self.raw(name)?;
+        let s = raw.get();
+        match s.as_bytes().first()? {
+            b'"' => raw_str(raw).and_then(trimmed),
+            b'{' | b'[' | b'n' => None,
+            _ => Some(Cow::Borrowed(s)),
+        }
+    }
+
+    /// Removes a field (nothing, after [`Record::keep_all`]).
+    pub(crate) fn remove(&mut self, name: &str) {
+        if self.keep_all {
+            return;
+        }
+        if let Some(i) = self.index(name) {
+            self.fields.entries[i].taken = true;
+        }
+    }
+
+    /// Takes a string field that is not blank and returns it unchanged (not trimmed); any other value stays.
+    pub(crate) fn take_string(&mut self, name: &str) -> Option<String> {
+        let raw = self.raw(name)?;
+        let s = raw_str(raw)?;
+        if s.trim().is_empty() {
+            return None;
+        }
+        let s = s.into_owned();
+        self.remove(name);
+        Some(s)
+    }
+
+    /// Takes a string field when `derive(value)` returns it unchanged, else copies what `derive` returns and leaves
+    /// the field. Used where a value is usually copied verbatim but sometimes cleaned first.
+    pub(crate) fn take_or_derive(
+        &mut self,
+        name: &str,
+        derive: impl FnOnce(&str) -> Option<Cow<'_, str>>,
+    ) -> Option<String> {
+        let raw = self.str(name)?;
+        let derived = match derive(&raw)? {
+            Cow::Borrowed(d) if d.len() == raw.len() => None,
+            d => Some(d.into_owned()),
+        };
+        match derived {
+            None => self.take_string(name),
+            d => d,
+        }
+    }
+
+    /// Looks up `key` in a Name/Value list field (`ExtendedProperties`, `Parameters`, ...), which may be an array of
+    /// `{Name, Value}` objects, the same array serialized as a JSON string, or a plain object.
+    pub(crate) fn name_value(&self, field: &str, key: &str) -> Option<String> {
+        name_value(&self.value(field)?, key)
+    }
+
+    /// What is left: the fields nobody took.
+    pub(crate) fn into_rest(self) -> Fields<'a> {
+        self.fields
+    }
+}
+
+/// The content of a JSON string value, unescaped (borrowed when it has no escapes); `None` for other values.
+pub(crate) fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let s = raw.get();
+    let inner = s.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(s).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
+}
+
+fn trimmed(s: Cow<'_, str>) -> Option<Cow<'_, str>> {
+    match s {
+        Cow::Borrowed(b) => {
+            let t = b.trim();
+            (!t.is_empty()).then_some(Cow::Borrowed(t))
+        }
+        Cow::Owned(o) => {
+            let t = o.trim();
+            (!t.is_empty()).then(|| Cow::Owned(t.to_owned()))
+        }
+    }
+}
+
+fn raw_int(raw: &RawValue) -> Option<i64> {
+    let s = raw.get();
+    match s.as_bytes().first()? {
+        b'"' => raw_str(raw)?.trim().parse().ok(),
+        b'-' | b'0'..=b'9' => s.parse().ok().or_else(|| {
+            s.parse::<f64>()
+                .ok()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
+        _ => None,
+    }
+}
+
+/// See [`Record::name_value`].
+pub(crate) fn name_value(list: &Value, key: &str) -> Option<String> {
+    match list {
+        Value::Array(items) => items.iter().find_map(|item| {
+            let obj = item.as_object()?;
+            let name = obj_get(obj, "Name")?.as_str()?;
+            if name.eq_ignore_ascii_case(key) {
+                obj_get(obj, "Value").and_then(as_text).map(Cow::into_owned)
+            } else {
+                None
+            }
+        }),
+        Value::Object(obj) => obj_get(obj, key).and_then(as_text).map(Cow::into_owned),
+        Value::String(s) => {
+            let t = s.trim_start();
+            if t.starts_with('[') || t.starts_with('{') {
+                let parsed: Value = serde_json::from_str(t).ok()?;
+                name_value(&parsed, key)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A key of a nested object, exact spelling first, then any ASCII-case variant.
+pub(crate) fn obj_get<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.get(name).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
+}
+
+/// A nested string field, trimmed and not blank.
+pub(crate) fn obj_str<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    obj_get(obj, name).and_then(non_blank)
+}
+
+/// A string value, trimmed; `None` when not a string or blank.
+pub(crate) fn non_blank(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => {
+            let t = s.trim();
+            (!t.is_empty()).then_some(t)
+        }
+        _ => None,
+    }
+}
+
+/// An integer given as a JSON integer, an integral float or a numeric string.
+pub(crate) fn as_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Strings as they are, numbers and booleans spelled out; `None` for blank strings, null, arrays and objects.
+pub(crate) fn as_text(v: &Value) -> Option<Cow<'_, str>> {
+    match v {
+        Value::String(s) => {
+            let t = s.trim();
+            (!t.is_empty()).then_some(Cow::Borrowed(t))
+        }
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        _ => None,
+    }
+}
+
+/// Whether `s` is an e-mail address as OCSF's `email_t` pattern accepts it:
+/// `^[a-zA-Z0-9!#$%&'*+-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$` (the class `+-/` is the range `+ , - . /`).
+pub(crate) fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+,-./=?^_`{|}~".contains(&b));
+    let Some((first, rest)) = domain.split_once('.') else {
+        return false;
+    };
+    local_ok
+        && !first.is_empty()
+        && first
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(v: &str) -> Fields<'_> {
+        parse_fields(v.as_bytes()).expect("JSON").expect("object")
+    }
+
+    #[test]
+    fn lookups_fall_back_to_any_ascii_case() {
+        let text = r#"{"clientip": " 1.2.3.4", "recordtype": "15", "id": 7, "n": 1.5e3}"#;
+        let mut r = Record::new(fields(text));
+        assert_eq!(r.str("ClientIP").as_deref(), Some("1.2.3.4"));
+        assert_eq!(r.int("RecordType"), Some(15));
+        assert_eq!(r.text("Id").as_deref(), Some("7"));
+        assert_eq!(r.int("n"), Some(1500));
+        // Taken strings are verbatim (not trimmed).
+        assert_eq!(r.take_string("ClientIP").as_deref(), Some(" 1.2.3.4"));
+        assert!(r.raw("clientip").is_none());
+        // A number is not taken as a string: it stays for `unmapped`.
+        assert_eq!(r.take_string("Id"), None);
+        assert!(r.raw("Id").is_some());
+        // A record spelling the common keys the documented way is read in that spelling only.
+        let r = Record::new(fields(r#"{"Id": "x", "clientip": "1.2.3.4"}"#));
+        assert_eq!(r.str("ClientIP"), None);
+        assert_eq!(r.str("clientip").as_deref(), Some("1.2.3.4"));
+    }
+
+    #[test]
+    fn escapes_in_keys_and_values_are_decoded() {
+        let text = r#"{"Us\u0065rId": "a\\b", "Id": "\"q\""}"#;
+        let r = Record::new(fields(text));
+        assert_eq!(r.str("UserId").as_deref(), Some("a\\b"));
+        assert_eq!(r.str("Id").as_deref(), Some("\"q\""));
+    }
+
+    #[test]
+    fn non_objects_and_non_json_are_told_apart() {
+        assert!(parse_fields(b"[1, 2]").expect("JSON").is_none());
+        assert!(parse_fields(b"\"x\"").expect("JSON").is_none());
+        assert!(parse_fields(b"{\"a\": }").is_err());
+        assert!(parse_fields(b"{} x").is_err());
+    }
+
+    #[test]
+    fn keep_all_copies_instead_of_moving() {
+        let mut r = Record::new(fields(r#"{"Operation": "X"}"#));
+        r.keep_all();
+        assert_eq!(r.take_string("Operation").as_deref(), Some("X"));
+        assert_eq!(r.into_rest().iter().count(), 1);
+    }
+
+    #[test]
+    fn name_value_lists_in_every_published_shape() {
+        let arr = json!([{"Name": "UserAgent", "Value": "ua"}, {"Name": "n", "Value": 3}]);
+        assert_eq!(name_value(&arr, "useragent").as_deref(), Some("ua"));
+        assert_eq!(name_value(&arr, "n").as_deref(), Some("3"));
+        let s = Value::String(arr.to_string());
+        assert_eq!(name_value(&s, "UserAgent").as_deref(), Some("ua"));
+        assert_eq!(
+            name_value(&json!({"UserAgent": "ua"}), "UserAgent").as_deref(),
+            Some("ua")
+        );
+        assert_eq!(name_value(&json!("not json ["), "UserAgent"), None);
+    }
+
+    #[test]
+    fn email_check_follows_the_ocsf_pattern() {
+        assert!(is_email("admin@contoso.onmicrosoft.com"));
+        assert!(is_email("OUTSIDER@ALLOWEDDOMAIN.COM"));
+        assert!(!is_email("homer.simpson@simpsons"));
+        assert!(!is_email("NT AUTHORITY\\SYSTEM"));
+        assert!(!is_email("a@b@c.d"));
+        assert!(!is_email("@x.y"));
+    }
+}
