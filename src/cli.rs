@@ -135,12 +135,20 @@ pub enum StateCommand {
     },
 }
 
+/// Exit codes: 0 done, 3 malformed lines were skipped (each reported with its line number), 1 the input could not be
+/// read to its end, 2 usage.
 #[derive(Debug, Args)]
 pub struct NormalizeArgs {
     /// The content type the records came from (guessed from each record when absent).
     #[arg(long)]
     pub content_type: Option<String>,
-    /// Input file; `-` or nothing reads standard input.
+    /// Output OCSF events, or the records unchanged.
+    #[arg(long, value_enum, default_value_t = crate::normalize::Format::Ocsf)]
+    pub format: crate::normalize::Format,
+    /// Add the original record to each OCSF event as `raw_data`.
+    #[arg(long)]
+    pub include_raw: bool,
+    /// Input file (a JSON array or JSON lines); `-` or nothing reads standard input.
     pub file: Option<PathBuf>,
 }
 
@@ -184,7 +192,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Run(_) => not_implemented("run"),
         Command::Backfill(_) => not_implemented("backfill"),
         Command::State(_) => not_implemented("state"),
-        Command::Normalize(_) => not_implemented("normalize"),
+        Command::Normalize(args) => crate::normalize::cli::run(args),
         Command::Doctor(_) => not_implemented("doctor"),
         Command::Demo(_) => not_implemented("demo"),
         Command::Schema => crate::job::cli::schema(),

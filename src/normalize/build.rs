@@ -1,0 +1,747 @@
+//! Builds the OCSF event of one record: common fields, then the attributes of the chosen class, then `unmapped`.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+
+use super::classify::{Class, Facts, choose, contains_ci, web};
+use super::event::*;
+use super::ip::parse_client_ip;
+use super::record::{Record, as_text, is_email, non_blank, obj_get, obj_str};
+use super::time::parse_creation_time;
+use crate::content_type::ContentType;
+
+/// The fields that may hold the client IP, in order of preference (`SenderIp`: the sending host of TIMailData).
+const IP_FIELDS: [&str; 4] = ["ClientIPAddress", "ClientIP", "ActorIpAddress", "SenderIp"];
+/// The fields that may hold the acting application's id, in order of preference.
+const APP_FIELDS: [&str; 3] = ["AppId", "ApplicationId", "ClientAppId"];
+
+/// The client address found in a record.
+struct Client {
+    field: &'static str,
+    endpoint: Endpoint,
+    /// The field holds exactly `endpoint.ip`, so it can be moved rather than kept under `unmapped`.
+    verbatim: bool,
+}
+
+fn client(r: &Record) -> Option<Client> {
+    IP_FIELDS.iter().find_map(|&field| {
+        let raw = r.get(field).and_then(Value::as_str)?;
+        let addr = parse_client_ip(raw)?;
+        let ip = addr.ip.to_string();
+        Some(Client {
+            field,
+            verbatim: addr.port.is_none() && addr.host.is_none() && ip == raw,
+            endpoint: Endpoint {
+                ip,
+                port: addr.port,
+                hostname: addr.host.map(str::to_owned),
+            },
+        })
+    })
+}
+
+fn has_app(r: &Record) -> bool {
+    APP_FIELDS.iter().any(|f| r.str(f).is_some())
+        || nested_str(r, "AppAccessContext", "ClientAppId").is_some()
+}
+
+fn nested_str<'a>(r: &'a Record, field: &str, key: &str) -> Option<&'a str> {
+    r.get(field)
+        .and_then(Value::as_object)
+        .and_then(|o| obj_str(o, key))
+}
+
+/// Builds the event of an object record.
+pub(crate) fn build(
+    map: Map<String, Value>,
+    ct: ContentType,
+    raw_data: Option<String>,
+) -> OcsfEvent {
+    let mut r = Record::new(map);
+    let client = client(&r);
+    let record_type = r.int("RecordType");
+    let facts = Facts {
+        content_type: ct,
+        record_type,
+        operation: r.str("Operation"),
+        has_ip: client.is_some(),
+        has_user: r.str("UserId").is_some() || r.str("UserKey").is_some(),
+        has_app: has_app(&r),
+        has_object: r.str("ObjectId").is_some(),
+        has_target: r.str("ObjectId").is_some() || cmdlet_target(&r).is_some(),
+        has_team: r.str("TeamName").is_some(),
+        has_uid: r.str("AlertId").is_some() || r.text("Id").is_some(),
+    };
+    let mut choice = choose(&facts);
+
+    // Refinements that need more of the record than the facts.
+    let mut email = None;
+    match choice.class {
+        Class::AccountChange if choice.activity_id == 99 => {
+            if let Some(a) = mfa_change(&r) {
+                choice.activity_id = a;
+            }
+        }
+        Class::EmailActivity => {
+            email = email_of(&r, record_type);
+            if email.is_none() {
+                choice = web(r.str("Operation").unwrap_or_default());
+            }
+        }
+        Class::BaseEvent => r.keep_all(),
+        _ => {}
+    }
+    let class = choice.class;
+    let activity_name = choice.activity_name(r.str("Operation")).into_owned();
+
+    // Common fields.
+    let original_time = r.take_string("CreationTime");
+    let time = original_time.as_deref().and_then(parse_creation_time);
+    let uid = r
+        .take_string("Id")
+        .or_else(|| r.text("Id").map(Cow::into_owned));
+    let tenant_uid = r.take_string("OrganizationId");
+    let operation = r.take_string("Operation");
+    let correlation_uid = r
+        .take_string("CorrelationId")
+        .or_else(|| r.take_string("InterSystemsId"))
+        .or_else(|| nested_str(&r, "AppAccessContext", "CorrelationId").map(str::to_owned));
+    let workload = r.take_string("Workload");
+
+    let mut ev = OcsfEvent {
+        class_uid: class.uid(),
+        class_name: class.name(),
+        category_uid: class.uid() / 1000,
+        category_name: class.category_name(),
+        activity_id: choice.activity_id,
+        type_uid: class.uid() * 100 + choice.activity_id,
+        type_name: format!("{}: {}", class.name(), activity_name),
+        activity_name,
+        severity_id: 1,
+        severity: "Informational",
+        time: time.unwrap_or(0),
+        status_id: None,
+        status: None,
+        status_code: None,
+        status_detail: None,
+        cloud: Cloud {
+            provider: VENDOR,
+            account: tenant_uid.as_ref().map(|t| Account {
+                uid: t.clone(),
+                type_id: 17,
+                type_: "M365 Tenant",
+            }),
+        },
+        metadata: Metadata {
+            version: OCSF_VERSION,
+            product: Product {
+                name: PRODUCT_NAME,
+                vendor_name: VENDOR,
+                feature: None,
+            },
+            profiles: ["cloud"],
+            log_name: ct.as_str(),
+            uid,
+            original_time,
+            tenant_uid,
+            event_code: operation,
+            correlation_uid,
+            time_parsed: time.is_some(),
+        },
+        actor: None,
+        user: None,
+        src_endpoint: None,
+        http_request: None,
+        service: None,
+        api: None,
+        entity: None,
+        group: None,
+        privileges: None,
+        file: None,
+        web_resources: None,
+        resources: None,
+        email,
+        direction_id: None,
+        direction: None,
+        finding_info: None,
+        is_alert: None,
+        evidences: None,
+        data_security: None,
+        raw_data,
+        unmapped: None,
+    };
+
+    if !matches!(class, Class::DetectionFinding | Class::DataSecurityFinding) {
+        result_status(&mut r, &mut ev, record_type);
+    }
+    if class.has_src_endpoint()
+        && let Some(c) = client
+    {
+        if c.verbatim {
+            r.take(c.field);
+        }
+        ev.src_endpoint = Some(c.endpoint);
+    }
+    if class.has_http_request() {
+        let ua = r
+            .take_string("UserAgent")
+            .or_else(|| r.name_value("ExtendedProperties", "UserAgent"));
+        ev.http_request = ua.map(|user_agent| HttpRequest { user_agent });
+    }
+    if class == Class::Authentication {
+        ev.user = take_user(&mut r);
+        ev.actor = take_app(&mut r).map(|(app_uid, app_name)| Actor {
+            user: None,
+            app_uid,
+            app_name,
+        });
+        ev.service = Some(Service {
+            name: workload
+                .clone()
+                .unwrap_or_else(|| default_workload(ct).to_owned()),
+        });
+    } else if class.has_actor() {
+        let user = take_user(&mut r);
+        let app = take_app(&mut r);
+        if user.is_some() || app.is_some() {
+            let (app_uid, app_name) = app.unwrap_or_default();
+            ev.actor = Some(Actor {
+                user,
+                app_uid,
+                app_name,
+            });
+        }
+    }
+    ev.metadata.product.feature = workload.map(|name| Named { name });
+
+    match class {
+        Class::AccountChange => {
+            ev.user = Some(target_user(&mut r, "ObjectId"));
+        }
+        Class::UserAccessManagement => user_access(&mut r, &mut ev, record_type),
+        Class::GroupManagement => group(&mut r, &mut ev),
+        Class::EntityManagement => entity(&mut r, &mut ev, record_type),
+        Class::FileHostingActivity => ev.file = Some(file(&mut r)),
+        Class::WebResourcesActivity => ev.web_resources = Some(web_resources(&mut r, &ev)),
+        Class::ApiActivity => api_activity(&mut r, &mut ev),
+        Class::EmailActivity => {
+            let (id, name) = direction(&r);
+            ev.direction_id = Some(id);
+            ev.direction = Some(name);
+        }
+        Class::DetectionFinding => detection(&mut r, &mut ev, record_type),
+        Class::DataSecurityFinding => dlp(&mut r, &mut ev),
+        Class::Authentication | Class::BaseEvent => {}
+    }
+
+    let rest = r.into_rest();
+    ev.unmapped = (!rest.is_empty()).then_some(rest);
+    ev
+}
+
+/// The Base Event of a record that is not a JSON object (arbitrary JSON): the value is kept as `unmapped.record`.
+pub(crate) fn build_non_object(
+    value: Value,
+    ct: ContentType,
+    raw_data: Option<String>,
+) -> OcsfEvent {
+    let mut map = Map::new();
+    map.insert("record".to_owned(), value);
+    // An object whose only key is `record` classifies as Base Event (no Operation, no RecordType).
+    build(map, ct, raw_data)
+}
+
+/// `status_id`, `status`, `status_detail`, `status_code`.
+fn result_status(r: &mut Record, ev: &mut OcsfEvent, record_type: Option<i64>) {
+    let op = ev.metadata.event_code.as_deref().unwrap_or_default();
+    let (id, name) = if record_type == Some(15) && op.eq_ignore_ascii_case("UserLoginFailed") {
+        // The operation is authoritative: published UserLoginFailed records carry ResultStatus "Success".
+        (2, Cow::Borrowed("Failure"))
+    } else if record_type == Some(15) && op.eq_ignore_ascii_case("UserLoggedIn") {
+        (1, Cow::Borrowed("Success"))
+    } else {
+        match r.str("ResultStatus") {
+            None => (0, Cow::Borrowed("Unknown")),
+            Some(s) => {
+                let is = |v: &str| s.eq_ignore_ascii_case(v);
+                if is("Succeeded") || is("Success") || is("True") || is("PartiallySucceeded") {
+                    (1, Cow::Borrowed("Success"))
+                } else if is("Failed") || is("Failure") || is("False") {
+                    (2, Cow::Borrowed("Failure"))
+                } else {
+                    (99, Cow::Owned(s.to_owned()))
+                }
+            }
+        }
+    };
+    ev.status_id = Some(id);
+    ev.status = Some(name.into_owned());
+    ev.status_detail = r
+        .take_string("LogonError")
+        .or_else(|| r.name_value("ExtendedProperties", "ResultStatusDetail"))
+        .or_else(|| r.name_value("ExtendedProperties", "LoginError"));
+    ev.status_code = r
+        .take_string("ErrorCode")
+        .or_else(|| r.text("ErrorCode").map(Cow::into_owned))
+        .or_else(|| r.text("LoginStatus").map(Cow::into_owned));
+}
+
+/// The acting (or, for Authentication, authenticating) user: `UserId`, `UserKey`, `UserType`.
+fn take_user(r: &mut Record) -> Option<User> {
+    let name = r.take_or_derive("UserId", |s| {
+        Some(Cow::Borrowed(s.strip_prefix("urn:spo:guest#").unwrap_or(s)))
+    });
+    let email_addr = name.as_deref().filter(|n| is_email(n)).map(str::to_owned);
+    let uid = r.take_string("UserKey");
+    let (type_id, type_) = r.int("UserType").map(user_type).unzip();
+    let user = User {
+        name,
+        uid,
+        email_addr,
+        type_id,
+        type_,
+    };
+    user.is_identified().then_some(user)
+}
+
+/// The workload a content type's records name in `Workload`, for records that lack it.
+fn default_workload(ct: ContentType) -> &'static str {
+    match ct {
+        ContentType::AzureActiveDirectory => "AzureActiveDirectory",
+        ContentType::Exchange => "Exchange",
+        ContentType::SharePoint => "SharePoint",
+        ContentType::General | ContentType::DlpAll => ct.as_str(),
+    }
+}
+
+/// `UserType` (management-api.md §5) to OCSF `user.type_id` and `type`.
+fn user_type(code: i64) -> (u32, &'static str) {
+    match code {
+        0 => (1, "User"),
+        // 3 (DcAdmin) is documented as "a Microsoft datacenter operator or system account"; the published records
+        // with UserType 3 are all `NT AUTHORITY\SYSTEM (...)`, so it maps to System, not Admin.
+        2 => (2, "Admin"),
+        3 | 4 | 7 | 8 => (3, "System"),
+        5 | 6 => (4, "Service"),
+        1 => (99, "Reserved"),
+        9 => (99, "PartnerTechnician"),
+        10 => (99, "Guest"),
+        _ => (0, "Unknown"),
+    }
+}
+
+/// The acting application: (`app_uid`, `app_name`).
+fn take_app(r: &mut Record) -> Option<(Option<String>, Option<String>)> {
+    let uid = APP_FIELDS
+        .iter()
+        .find_map(|f| r.take_string(f))
+        .or_else(|| nested_str(r, "AppAccessContext", "ClientAppId").map(str::to_owned));
+    let name = r.take_string("ApplicationName");
+    (uid.is_some() || name.is_some()).then_some((uid, name))
+}
+
+/// A target user named by a field (an e-mail-like string or an id).
+fn target_user(r: &mut Record, field: &str) -> User {
+    let name = r.take_string(field);
+    let email_addr = name.as_deref().filter(|n| is_email(n)).map(str::to_owned);
+    User {
+        name: Some(name.unwrap_or_else(|| "Unknown".to_owned())),
+        email_addr,
+        ..User::default()
+    }
+}
+
+/// `Update user.` changing strong authentication: 10 MFA Factor Enable, 11 MFA Factor Disable.
+fn mfa_change(r: &Record) -> Option<u32> {
+    let props = r.get("ModifiedProperties")?.as_array()?;
+    props.iter().find_map(|p| {
+        let p = p.as_object()?;
+        let name = obj_get(p, "Name")?.as_str()?;
+        if !name.starts_with("StrongAuthentication") {
+            return None;
+        }
+        let set = |key| obj_get(p, key).is_some_and(|v| !is_empty_json(v));
+        match (set("OldValue"), set("NewValue")) {
+            (false, true) => Some(10),
+            (true, false) => Some(11),
+            _ => None,
+        }
+    })
+}
+
+/// A value that says "nothing": null, blank, `[]`, `{}`, or a string holding one of those.
+fn is_empty_json(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => {
+            let t = s.trim();
+            t.is_empty()
+                || serde_json::from_str::<Value>(t)
+                    .is_ok_and(|inner| !matches!(inner, Value::String(_)) && is_empty_json(&inner))
+        }
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+/// A `ModifiedProperties` entry's new (or, failing that, old) value.
+fn modified_property(r: &Record, name: &str) -> Option<String> {
+    let props = r.get("ModifiedProperties")?.as_array()?;
+    props.iter().find_map(|p| {
+        let p = p.as_object()?;
+        if !obj_get(p, "Name")?.as_str()?.eq_ignore_ascii_case(name) {
+            return None;
+        }
+        ["NewValue", "OldValue"].iter().find_map(|k| {
+            let v = obj_str(p, k)?;
+            let v = v.trim_matches('"').trim();
+            (!v.is_empty() && v != "[]").then(|| v.to_owned())
+        })
+    })
+}
+
+/// The user a permission or role-group cmdlet grants to or revokes from.
+fn cmdlet_target(r: &Record) -> Option<String> {
+    ["User", "Member", "Trustee"]
+        .iter()
+        .find_map(|k| r.name_value("Parameters", k))
+}
+
+fn user_access(r: &mut Record, ev: &mut OcsfEvent, record_type: Option<i64>) {
+    if record_type == Some(8) {
+        let role = modified_property(r, "Role.DisplayName");
+        ev.user = Some(target_user(r, "ObjectId"));
+        ev.privileges = Some(role.into_iter().collect());
+    } else {
+        let op = ev.metadata.event_code.as_deref().unwrap_or_default();
+        let privilege = if contains_ci(op, "RoleGroupMember") {
+            r.name_value("Parameters", "Identity")
+        } else {
+            r.name_value("Parameters", "AccessRights")
+        };
+        ev.user = Some(match cmdlet_target(r) {
+            Some(name) => User {
+                email_addr: is_email(&name).then(|| name.clone()),
+                name: Some(name),
+                ..User::default()
+            },
+            None => target_user(r, "ObjectId"),
+        });
+        ev.privileges = Some(privilege.into_iter().collect());
+    }
+}
+
+fn group(r: &mut Record, ev: &mut OcsfEvent) {
+    if r.str("TeamName").is_some() {
+        let name = r.take_string("TeamName").unwrap_or_default();
+        let uid = r.take_string("TeamGuid");
+        ev.group = Some(Group { name, uid });
+        let member = r
+            .get("Members")
+            .and_then(Value::as_array)
+            .and_then(|m| m.first())
+            .and_then(Value::as_object)
+            .and_then(|m| obj_str(m, "UPN"))
+            .map(str::to_owned);
+        ev.user = member.map(|name| User {
+            email_addr: is_email(&name).then(|| name.clone()),
+            name: Some(name),
+            ..User::default()
+        });
+    } else if let Some(name) = modified_property(r, "Group.DisplayName") {
+        ev.group = Some(Group { name, uid: None });
+        if matches!(ev.activity_id, 3 | 4) {
+            ev.user = Some(target_user(r, "ObjectId"));
+        }
+    } else {
+        let name = r
+            .take_string("ObjectId")
+            .unwrap_or_else(|| "Unknown".to_owned());
+        ev.group = Some(Group { name, uid: None });
+    }
+}
+
+fn entity(r: &mut Record, ev: &mut OcsfEvent, record_type: Option<i64>) {
+    let op = ev.metadata.event_code.as_deref().unwrap_or_default();
+    let cmdlet =
+        matches!(record_type, Some(1 | 10 | 18 | 23)) || (op.contains('-') && !op.contains(' '));
+    let type_ = if cmdlet {
+        op.split_once('-').map(|(_, noun)| noun.to_owned())
+    } else {
+        None
+    };
+    let name = r
+        .take_string("ObjectId")
+        .or_else(|| r.name_value("Parameters", "Identity"))
+        .or_else(|| type_.clone())
+        .unwrap_or_else(|| op.to_owned());
+    if cmdlet {
+        ev.api = Some(Api {
+            operation: op.to_owned(),
+            service: None,
+        });
+    }
+    ev.entity = Some(Entity { name, type_ });
+}
+
+fn file(r: &mut Record) -> File {
+    let folder = r
+        .str("ItemType")
+        .is_some_and(|t| t.eq_ignore_ascii_case("Folder"));
+    let name = r.take_string("SourceFileName").or_else(|| {
+        r.str("ObjectId")
+            .and_then(|o| o.trim_end_matches('/').rsplit(['/', '\\']).next())
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+    });
+    let relative = r.str("SourceRelativeUrl");
+    let is_path = match (relative, &name) {
+        (Some(rel), Some(n)) => rel.ends_with(n.as_str()),
+        _ => false,
+    };
+    let relative = r.take_string("SourceRelativeUrl");
+    let (path, parent_folder) = if is_path {
+        (relative, None)
+    } else {
+        (None, relative)
+    };
+    File {
+        name: name.unwrap_or_else(|| "Unknown".to_owned()),
+        type_id: if folder { 2 } else { 1 },
+        type_: if folder { "Folder" } else { "Regular File" },
+        path,
+        ext: r.take_string("SourceFileExtension"),
+        uri: r.take_string("ObjectId"),
+        parent_folder,
+    }
+}
+
+fn web_resources(r: &mut Record, ev: &OcsfEvent) -> Vec<WebResource> {
+    let copilot = copilot_resources(r);
+    if !copilot.is_empty() {
+        return copilot
+            .into_iter()
+            .map(|res| WebResource {
+                uid: Some(res.uid),
+                name: res.name,
+                type_: res.type_,
+                url_string: None,
+            })
+            .collect();
+    }
+    let mut res = WebResource {
+        uid: r
+            .take_string("ObjectId")
+            .or_else(|| r.take_string("MessageId")),
+        name: r
+            .take_string("SourceFileName")
+            .or_else(|| r.take_string("ItemName")),
+        type_: r.take_string("ItemType"),
+        url_string: r.take_string("SiteUrl"),
+    };
+    if res.uid.is_none()
+        && res.name.is_none()
+        && let Some(owner) = r.take_string("MailboxOwnerUPN")
+    {
+        res.name = Some(owner);
+        res.type_.get_or_insert_with(|| "Mailbox".to_owned());
+    }
+    if res.uid.is_none() && res.name.is_none() {
+        // Nothing names the resource: name the workload (or the operation) that was used.
+        res.name = Some(
+            ev.metadata
+                .product
+                .feature
+                .as_ref()
+                .map(|f| f.name.clone())
+                .or_else(|| ev.metadata.event_code.clone())
+                .unwrap_or_else(|| "Unknown".to_owned()),
+        );
+    }
+    vec![res]
+}
+
+/// Copilot's `AccessedResources` and `Contexts` (copied; the originals stay under `unmapped`).
+fn copilot_resources(r: &Record) -> Vec<Resource> {
+    let Some(data) = r.get("CopilotEventData").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    ["AccessedResources", "Contexts"]
+        .iter()
+        .filter_map(|k| obj_get(data, k)?.as_array())
+        .flatten()
+        .filter_map(|item| {
+            let item = item.as_object()?;
+            Some(Resource {
+                uid: obj_get(item, "Id").and_then(as_text)?.into_owned(),
+                name: obj_str(item, "Name").map(str::to_owned),
+                type_: obj_str(item, "Type").map(str::to_owned),
+            })
+        })
+        .collect()
+}
+
+fn api_activity(r: &mut Record, ev: &mut OcsfEvent) {
+    let app_host = r
+        .get("CopilotEventData")
+        .and_then(Value::as_object)
+        .and_then(|d| obj_str(d, "AppHost"))
+        .map(|name| Named {
+            name: name.to_owned(),
+        });
+    ev.api = Some(Api {
+        operation: ev.metadata.event_code.clone().unwrap_or_default(),
+        service: app_host,
+    });
+    let resources = copilot_resources(r);
+    ev.resources = (!resources.is_empty()).then_some(resources);
+}
+
+/// The `email` of Send/SendAs/SendOnBehalf and TIMailData; `None` when no sender or recipient address is known.
+fn email_of(r: &Record, record_type: Option<i64>) -> Option<Email> {
+    let email_field = |k: &str| r.str(k).filter(|s| is_email(s)).map(str::to_owned);
+    let item = r.get("Item").and_then(Value::as_object);
+    let mut email = if record_type == Some(28) {
+        Email {
+            from: email_field("P2Sender").or_else(|| email_field("P1Sender")),
+            to: r.get("Recipients").and_then(Value::as_array).map(|a| {
+                a.iter()
+                    .filter_map(non_blank)
+                    .filter(|s| is_email(s))
+                    .map(str::to_owned)
+                    .collect()
+            }),
+            subject: r.str("Subject").map(str::to_owned),
+            message_uid: r.str("InternetMessageId").map(str::to_owned),
+        }
+    } else {
+        Email {
+            from: email_field("SendAsUserSmtp")
+                .or_else(|| email_field("SendOnBehalfOfUserSmtp"))
+                .or_else(|| email_field("MailboxOwnerUPN"))
+                .or_else(|| email_field("UserId")),
+            to: None,
+            subject: item.and_then(|i| obj_str(i, "Subject")).map(str::to_owned),
+            message_uid: item
+                .and_then(|i| obj_str(i, "InternetMessageId"))
+                .map(str::to_owned),
+        }
+    };
+    if email.to.as_ref().is_some_and(Vec::is_empty) {
+        email.to = None;
+    }
+    (email.from.is_some() || email.to.is_some()).then_some(email)
+}
+
+/// `direction_id` of TIMailData's `Directionality`; 0 for sends (the recipients are not in the record).
+fn direction(r: &Record) -> (u32, &'static str) {
+    match r.str("Directionality") {
+        Some(d) if d.eq_ignore_ascii_case("Inbound") => (1, "Inbound"),
+        Some(d) if d.eq_ignore_ascii_case("Outbound") => (2, "Outbound"),
+        Some(d) if d.eq_ignore_ascii_case("IntraOrg") || d.eq_ignore_ascii_case("Internal") => {
+            (3, "Internal")
+        }
+        _ => (0, "Unknown"),
+    }
+}
+
+/// `Severity` text to `severity_id` and caption.
+fn severity(s: &str) -> Option<(u32, &'static str)> {
+    let is = |v: &str| s.trim().eq_ignore_ascii_case(v);
+    if is("Informational") || is("Info") {
+        Some((1, "Informational"))
+    } else if is("Low") {
+        Some((2, "Low"))
+    } else if is("Medium") {
+        Some((3, "Medium"))
+    } else if is("High") {
+        Some((4, "High"))
+    } else if is("Critical") {
+        Some((5, "Critical"))
+    } else {
+        None
+    }
+}
+
+fn detection(r: &mut Record, ev: &mut OcsfEvent, record_type: Option<i64>) {
+    if let Some((id, name)) = r.str("Severity").and_then(severity) {
+        ev.severity_id = id;
+        ev.severity = name;
+    }
+    let (status_id, status) = match r.str("Status") {
+        None => (0, Cow::Borrowed("Unknown")),
+        Some(s) => {
+            let is = |v: &str| s.eq_ignore_ascii_case(v);
+            if is("Active") || is("New") {
+                (1, Cow::Borrowed("New"))
+            } else if is("Investigating") || is("InProgress") || is("In Progress") {
+                (2, Cow::Borrowed("In Progress"))
+            } else if is("Dismissed") || is("Suppressed") {
+                (3, Cow::Borrowed("Suppressed"))
+            } else if is("Resolved") {
+                (4, Cow::Borrowed("Resolved"))
+            } else {
+                (99, Cow::Owned(s.to_owned()))
+            }
+        }
+    };
+    ev.status_id = Some(status_id);
+    ev.status = Some(status.into_owned());
+    let uid = r
+        .take_string("AlertId")
+        .or_else(|| ev.metadata.uid.clone())
+        .unwrap_or_default();
+    ev.finding_info = Some(FindingInfo {
+        uid,
+        title: r.take_string("Name"),
+        desc: r.take_string("Comments"),
+    });
+    ev.is_alert = Some(matches!(record_type, Some(40 | 98)));
+    let data = r
+        .get("Data")
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str::<Value>(s.trim()).ok())
+        .filter(|v| v.is_object() || v.is_array());
+    ev.evidences = data.map(|data| vec![Evidence { data }]);
+}
+
+fn dlp(r: &mut Record, ev: &mut OcsfEvent) {
+    let policies = r.get("PolicyDetails").and_then(Value::as_array);
+    let mut max: Option<(u32, &'static str)> = None;
+    for rule in policies
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .filter_map(|p| obj_get(p, "Rules")?.as_array())
+        .flatten()
+        .filter_map(Value::as_object)
+    {
+        if let Some(s) = obj_str(rule, "Severity").and_then(severity)
+            && max.is_none_or(|(m, _)| s.0 > m)
+        {
+            max = Some(s);
+        }
+    }
+    if let Some((id, name)) = max {
+        ev.severity_id = id;
+        ev.severity = name;
+    }
+    let first = policies.and_then(|p| p.first()).and_then(Value::as_object);
+    let policy = Policy {
+        uid: first
+            .and_then(|p| obj_str(p, "PolicyId"))
+            .map(str::to_owned),
+        name: first
+            .and_then(|p| obj_str(p, "PolicyName"))
+            .map(str::to_owned),
+        type_: "DLP",
+    };
+    ev.finding_info = Some(FindingInfo {
+        uid: ev.metadata.uid.clone().unwrap_or_default(),
+        title: policy.name.clone(),
+        desc: None,
+    });
+    ev.data_security = Some(DataSecurity { policy });
+}

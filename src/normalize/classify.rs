@@ -1,0 +1,819 @@
+//! The class choice: which OCSF class and activity a record becomes.
+//!
+//! The choice is made from a few facts read up front (RecordType, Operation, Workload, whether a usable client IP,
+//! an acting user and an object exist), so that a class is only chosen when the record can fill the attributes that
+//! class requires. Otherwise the record falls back to a class with fewer requirements, and at the end to Base Event.
+
+use std::borrow::Cow;
+
+use crate::content_type::ContentType;
+
+/// The OCSF classes o365sync emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Class {
+    /// 0: a record that could not be classified; everything stays under `unmapped`.
+    BaseEvent,
+    /// 2004.
+    DetectionFinding,
+    /// 2006.
+    DataSecurityFinding,
+    /// 3001.
+    AccountChange,
+    /// 3002.
+    Authentication,
+    /// 3004.
+    EntityManagement,
+    /// 3005.
+    UserAccessManagement,
+    /// 3006.
+    GroupManagement,
+    /// 4009.
+    EmailActivity,
+    /// 6001.
+    WebResourcesActivity,
+    /// 6003.
+    ApiActivity,
+    /// 6006.
+    FileHostingActivity,
+}
+
+impl Class {
+    /// All classes.
+    pub const ALL: [Class; 12] = [
+        Class::BaseEvent,
+        Class::DetectionFinding,
+        Class::DataSecurityFinding,
+        Class::AccountChange,
+        Class::Authentication,
+        Class::EntityManagement,
+        Class::UserAccessManagement,
+        Class::GroupManagement,
+        Class::EmailActivity,
+        Class::WebResourcesActivity,
+        Class::ApiActivity,
+        Class::FileHostingActivity,
+    ];
+
+    /// `class_uid`.
+    pub const fn uid(self) -> u32 {
+        match self {
+            Class::BaseEvent => 0,
+            Class::DetectionFinding => 2004,
+            Class::DataSecurityFinding => 2006,
+            Class::AccountChange => 3001,
+            Class::Authentication => 3002,
+            Class::EntityManagement => 3004,
+            Class::UserAccessManagement => 3005,
+            Class::GroupManagement => 3006,
+            Class::EmailActivity => 4009,
+            Class::WebResourcesActivity => 6001,
+            Class::ApiActivity => 6003,
+            Class::FileHostingActivity => 6006,
+        }
+    }
+
+    /// The class for a `class_uid`.
+    pub fn from_uid(uid: u32) -> Option<Class> {
+        Class::ALL.into_iter().find(|c| c.uid() == uid)
+    }
+
+    /// `class_name`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Class::BaseEvent => "Base Event",
+            Class::DetectionFinding => "Detection Finding",
+            Class::DataSecurityFinding => "Data Security Finding",
+            Class::AccountChange => "Account Change",
+            Class::Authentication => "Authentication",
+            Class::EntityManagement => "Entity Management",
+            Class::UserAccessManagement => "User Access Management",
+            Class::GroupManagement => "Group Management",
+            Class::EmailActivity => "Email Activity",
+            Class::WebResourcesActivity => "Web Resources Activity",
+            Class::ApiActivity => "API Activity",
+            Class::FileHostingActivity => "File Hosting Activity",
+        }
+    }
+
+    /// `category_name` (`category_uid` is `uid / 1000`).
+    pub const fn category_name(self) -> &'static str {
+        match self.uid() / 1000 {
+            2 => "Findings",
+            3 => "Identity & Access Management",
+            4 => "Network Activity",
+            6 => "Application Activity",
+            _ => "Uncategorized",
+        }
+    }
+
+    /// The file stem of the class's schema under `fixtures/ocsf/1.8.0/` (`<stem>.cloud.schema.json`).
+    pub const fn schema_stem(self) -> &'static str {
+        match self {
+            Class::BaseEvent => "base_event",
+            Class::DetectionFinding => "detection_finding",
+            Class::DataSecurityFinding => "data_security_finding",
+            Class::AccountChange => "account_change",
+            Class::Authentication => "authentication",
+            Class::EntityManagement => "entity_management",
+            Class::UserAccessManagement => "user_access",
+            Class::GroupManagement => "group_management",
+            Class::EmailActivity => "email_activity",
+            Class::WebResourcesActivity => "web_resources_activity",
+            Class::ApiActivity => "api_activity",
+            Class::FileHostingActivity => "file_hosting",
+        }
+    }
+
+    /// The OCSF caption of an activity of this class; `None` for ids the class does not define (and for 99, whose
+    /// name comes from the record).
+    pub fn activity_caption(self, id: u32) -> Option<&'static str> {
+        if id == 0 {
+            return Some("Unknown");
+        }
+        let names: &[&str] = match self {
+            Class::BaseEvent => &[],
+            Class::DetectionFinding => &["Create", "Update", "Close"],
+            Class::DataSecurityFinding => &["Create", "Update", "Close", "Suppressed"],
+            Class::AccountChange => &[
+                "Create",
+                "Enable",
+                "Password Change",
+                "Password Reset",
+                "Disable",
+                "Delete",
+                "Attach Policy",
+                "Detach Policy",
+                "Lock",
+                "MFA Factor Enable",
+                "MFA Factor Disable",
+                "Unlock",
+            ],
+            Class::Authentication => &[
+                "Logon",
+                "Logoff",
+                "Authentication Ticket",
+                "Service Ticket Request",
+                "Service Ticket Renew",
+                "Preauth",
+                "Account Switch",
+            ],
+            Class::EntityManagement => &[
+                "Create",
+                "Read",
+                "Update",
+                "Delete",
+                "Move",
+                "Enroll",
+                "Unenroll",
+                "Enable",
+                "Disable",
+                "Activate",
+                "Deactivate",
+                "Suspend",
+                "Resume",
+            ],
+            Class::UserAccessManagement => &["Assign Privileges", "Revoke Privileges"],
+            Class::GroupManagement => &[
+                "Assign Privileges",
+                "Revoke Privileges",
+                "Add User",
+                "Remove User",
+                "Delete",
+                "Create",
+                "Add Subgroup",
+                "Remove Subgroup",
+            ],
+            Class::EmailActivity => &["Send", "Receive", "Scan", "Trace", "MTA Relay"],
+            Class::WebResourcesActivity => &[
+                "Create", "Read", "Update", "Delete", "Search", "Import", "Export", "Share",
+            ],
+            Class::ApiActivity => &["Create", "Read", "Update", "Delete"],
+            Class::FileHostingActivity => &[
+                "Upload",
+                "Download",
+                "Update",
+                "Delete",
+                "Rename",
+                "Copy",
+                "Move",
+                "Restore",
+                "Preview",
+                "Lock",
+                "Unlock",
+                "Share",
+                "Unshare",
+                "Open",
+                "Sync",
+                "Unsync",
+                "Access Check",
+            ],
+        };
+        names
+            .get(usize::try_from(id).ok()?.checked_sub(1)?)
+            .copied()
+    }
+
+    /// Whether the class has `actor`.
+    pub(crate) const fn has_actor(self) -> bool {
+        !matches!(
+            self,
+            Class::BaseEvent
+                | Class::DetectionFinding
+                | Class::EmailActivity
+                | Class::WebResourcesActivity
+        )
+    }
+
+    /// Whether the class has `src_endpoint`.
+    pub(crate) const fn has_src_endpoint(self) -> bool {
+        !matches!(self, Class::BaseEvent | Class::DetectionFinding)
+    }
+
+    /// Whether the class has `http_request`.
+    pub(crate) const fn has_http_request(self) -> bool {
+        !matches!(
+            self,
+            Class::BaseEvent
+                | Class::DetectionFinding
+                | Class::DataSecurityFinding
+                | Class::EmailActivity
+        )
+    }
+}
+
+/// What the class choice looks at.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Facts<'a> {
+    pub content_type: ContentType,
+    pub record_type: Option<i64>,
+    pub operation: Option<&'a str>,
+    /// A usable client IP exists.
+    pub has_ip: bool,
+    /// `UserId` or `UserKey` exists.
+    pub has_user: bool,
+    /// An application id exists (an actor without a user).
+    pub has_app: bool,
+    /// `ObjectId` exists.
+    pub has_object: bool,
+    /// A cmdlet names the user it grants to or revokes from (`User`, `Member`, `Trustee` parameter, or `ObjectId`).
+    pub has_target: bool,
+    /// Teams' `TeamName` exists.
+    pub has_team: bool,
+    /// Some alert or record id exists (a finding's uid).
+    pub has_uid: bool,
+}
+
+/// The chosen class and activity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Choice {
+    pub class: Class,
+    pub activity_id: u32,
+}
+
+impl Choice {
+    const fn new(class: Class, activity_id: u32) -> Self {
+        Choice { class, activity_id }
+    }
+
+    /// `activity_name`: the OCSF caption, or for 99 (Other) the record's Operation.
+    pub(crate) fn activity_name(&self, operation: Option<&str>) -> Cow<'static, str> {
+        match self.class.activity_caption(self.activity_id) {
+            Some(c) => Cow::Borrowed(c),
+            None => Cow::Owned(operation.unwrap_or("Other").to_owned()),
+        }
+    }
+}
+
+/// ASCII-case-insensitive substring test, without allocating.
+pub(crate) fn contains_ci(haystack: &str, needle: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+fn starts_with_ci(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// `s` without a trailing full stop and blanks (directory operations end in one: `Add user.`).
+fn bare(s: &str) -> &str {
+    s.trim().trim_end_matches('.').trim_end()
+}
+
+/// Chooses the class and activity.
+pub(crate) fn choose(f: &Facts<'_>) -> Choice {
+    let Some(op) = f.operation else {
+        return Choice::new(Class::BaseEvent, 0);
+    };
+    let Some(rt) = f
+        .record_type
+        .or_else(|| infer_record_type(f.content_type, op))
+    else {
+        return Choice::new(Class::BaseEvent, 0);
+    };
+    let actor = f.has_user || f.has_app;
+    match rt {
+        // Entra sign-ins (STS logon, account logon).
+        15 | 9 if f.has_user => Choice::new(Class::Authentication, 1),
+        8 => directory(op, f),
+        1 | 10 | 18 | 23 => cmdlet(op, f),
+        2 | 3 | 50 => mailbox(op, f),
+        4 | 7 if starts_with_ci(op, "File") => file_op(op, f),
+        6 => file_op(op, f),
+        14 => sharing(op, f),
+        25 if f.has_team => teams(op).unwrap_or_else(|| web(op)),
+        28 => Choice::new(Class::EmailActivity, 3),
+        40 | 98 | 47 | 64 | 78 | 86 | 89 | 113 if f.has_uid => detection(op),
+        11 | 13 | 33 | 63 | 99 | 100 | 107 if f.has_uid => dlp(op),
+        261 if f.has_ip && actor => Choice::new(Class::ApiActivity, 99),
+        261 => Choice::new(Class::WebResourcesActivity, 2),
+        // Page and list views, Power BI, Teams, Forms, AIP, OME portal.
+        4 | 7 | 20 | 25 | 36 | 66 | 93..=97 | 154 => web(op),
+        _ => Choice::new(Class::BaseEvent, 0),
+    }
+}
+
+/// A record without a usable RecordType: the content type and the shape of the operation name say which family it
+/// belongs to, when they say it unambiguously. `Audit.General` mixes too many workloads to guess.
+fn infer_record_type(ct: ContentType, op: &str) -> Option<i64> {
+    let o = op.trim();
+    match ct {
+        ContentType::AzureActiveDirectory => {
+            if o.eq_ignore_ascii_case("UserLoggedIn") || o.eq_ignore_ascii_case("UserLoginFailed") {
+                Some(15)
+            } else if o.ends_with('.') {
+                Some(8)
+            } else {
+                None
+            }
+        }
+        ContentType::Exchange => {
+            if o.contains('-') && !o.contains(' ') {
+                Some(1)
+            } else {
+                Some(2)
+            }
+        }
+        ContentType::SharePoint => Some(if starts_with_ci(o, "File") { 6 } else { 4 }),
+        ContentType::DlpAll => Some(11),
+        ContentType::General => None,
+    }
+}
+
+/// RecordType 8: Entra directory audit.
+fn directory(op: &str, f: &Facts<'_>) -> Choice {
+    let o = bare(op);
+    let is = |s: &str| o.eq_ignore_ascii_case(s);
+    let account = |activity| {
+        if f.has_object {
+            Choice::new(Class::AccountChange, activity)
+        } else {
+            entity(op)
+        }
+    };
+    if is("Add user") {
+        account(1)
+    } else if is("Delete user") || is("Hard delete user") {
+        account(6)
+    } else if is("Enable account") {
+        account(2)
+    } else if is("Disable account") {
+        account(5)
+    } else if is("Change user password") {
+        account(3)
+    } else if is("Reset user password") || is("Set force change user password") {
+        account(4)
+    } else if is("Update user") {
+        // 99, refined to MFA Factor Enable / Disable from ModifiedProperties by the builder.
+        account(99)
+    } else if is("Add member to role") || is("Add eligible member to role") {
+        target_access(f, 1, op)
+    } else if is("Remove member from role") || is("Remove eligible member from role") {
+        target_access(f, 2, op)
+    } else if contains_ci(o, "group") {
+        let activity = if is("Add group") {
+            6
+        } else if is("Delete group") || is("Hard delete group") {
+            5
+        } else if is("Add member to group") {
+            3
+        } else if is("Remove member from group") {
+            4
+        } else {
+            99
+        };
+        if f.has_object {
+            Choice::new(Class::GroupManagement, activity)
+        } else {
+            entity(op)
+        }
+    } else {
+        entity(op)
+    }
+}
+
+fn target_access(f: &Facts<'_>, activity: u32, op: &str) -> Choice {
+    if f.has_object {
+        Choice::new(Class::UserAccessManagement, activity)
+    } else {
+        entity(op)
+    }
+}
+
+/// Entity Management for directory changes: create 1, update 3, delete 4, else 99.
+fn entity(op: &str) -> Choice {
+    let o = bare(op);
+    let activity = if ["Add ", "Create", "New"]
+        .iter()
+        .any(|p| starts_with_ci(o, p))
+    {
+        1
+    } else if ["Update", "Set ", "Change", "Modify"]
+        .iter()
+        .any(|p| starts_with_ci(o, p))
+    {
+        3
+    } else if ["Delete", "Remove", "Hard delete"]
+        .iter()
+        .any(|p| starts_with_ci(o, p))
+    {
+        4
+    } else {
+        99
+    };
+    Choice::new(Class::EntityManagement, activity)
+}
+
+/// Admin cmdlets (`Verb-Noun`).
+fn cmdlet(op: &str, f: &Facts<'_>) -> Choice {
+    let o = op.trim();
+    let access = |names: [&str; 3]| f.has_target && names.iter().any(|n| o.eq_ignore_ascii_case(n));
+    if access([
+        "Add-MailboxPermission",
+        "Add-RecipientPermission",
+        "Add-RoleGroupMember",
+    ]) {
+        return Choice::new(Class::UserAccessManagement, 1);
+    }
+    if access([
+        "Remove-MailboxPermission",
+        "Remove-RecipientPermission",
+        "Remove-RoleGroupMember",
+    ]) {
+        return Choice::new(Class::UserAccessManagement, 2);
+    }
+    let verb = o.split('-').next().unwrap_or(o);
+    let is = |v: &str| verb.eq_ignore_ascii_case(v);
+    let activity = if is("New") || is("Add") || is("Install") {
+        1
+    } else if is("Get") {
+        2
+    } else if is("Set") || is("Update") {
+        3
+    } else if is("Remove") || is("Uninstall") {
+        4
+    } else if is("Enable") {
+        8
+    } else if is("Disable") {
+        9
+    } else {
+        99
+    };
+    Choice::new(Class::EntityManagement, activity)
+}
+
+/// Exchange mailbox audit (2, 3, 50).
+fn mailbox(op: &str, f: &Facts<'_>) -> Choice {
+    let o = op.trim();
+    if o.eq_ignore_ascii_case("MailboxLogin") && f.has_user {
+        Choice::new(Class::Authentication, 1)
+    } else if ["Send", "SendAs", "SendOnBehalf"]
+        .iter()
+        .any(|s| o.eq_ignore_ascii_case(s))
+    {
+        Choice::new(Class::EmailActivity, 1)
+    } else {
+        web(op)
+    }
+}
+
+/// SharePoint / OneDrive file operations.
+fn file_op(op: &str, f: &Facts<'_>) -> Choice {
+    if !(f.has_ip && (f.has_user || f.has_app)) {
+        // File Hosting requires `src_endpoint` and `actor`: system events (e.g. FileMalwareDetected) lack them.
+        return web(op);
+    }
+    let has = |s: &str| contains_ci(op, s);
+    let activity = if has("Unsync") {
+        16
+    } else if has("Sync") {
+        15
+    } else if has("Upload") {
+        1
+    } else if has("Download") {
+        2
+    } else if has("Modified") || has("Update") || has("CheckedIn") {
+        3
+    } else if has("Delete") || has("Recycle") {
+        4
+    } else if has("Rename") {
+        5
+    } else if has("Copied") || has("Copy") {
+        6
+    } else if has("Moved") || has("Move") {
+        7
+    } else if has("Restore") {
+        8
+    } else if has("Preview") {
+        9
+    } else if has("Accessed") || has("Open") || has("Viewed") {
+        14
+    } else {
+        99
+    };
+    Choice::new(Class::FileHostingActivity, activity)
+}
+
+/// RecordType 14: sharing.
+fn sharing(op: &str, f: &Facts<'_>) -> Choice {
+    let has = |s: &str| contains_ci(op, s);
+    let unshare = has("Remove") || has("Revoke") || has("Delete");
+    let share = !unshare && (has("Shar") || has("Link") || has("Invit") || has("Added"));
+    if f.has_ip && (f.has_user || f.has_app) {
+        let activity = if unshare {
+            13
+        } else if share {
+            12
+        } else {
+            99
+        };
+        Choice::new(Class::FileHostingActivity, activity)
+    } else {
+        Choice::new(
+            Class::WebResourcesActivity,
+            if share { 8 } else { web(op).activity_id },
+        )
+    }
+}
+
+/// Teams membership; `None` for other Teams operations.
+fn teams(op: &str) -> Option<Choice> {
+    let o = op.trim();
+    let activity = if o.eq_ignore_ascii_case("TeamCreated") {
+        6
+    } else if o.eq_ignore_ascii_case("TeamDeleted") {
+        5
+    } else if o.eq_ignore_ascii_case("MemberAdded") {
+        3
+    } else if o.eq_ignore_ascii_case("MemberRemoved") {
+        4
+    } else {
+        return None;
+    };
+    Some(Choice::new(Class::GroupManagement, activity))
+}
+
+/// Alerts and investigations.
+fn detection(op: &str) -> Choice {
+    let has = |s: &str| contains_ci(op, s);
+    let activity = if has("Triggered") || has("Created") || has("Detected") {
+        1
+    } else if has("Resolved") || has("Closed") || has("Dismissed") {
+        3
+    } else if has("Update") || has("EntityGenerated") || has("Changed") {
+        2
+    } else {
+        99
+    };
+    Choice::new(Class::DetectionFinding, activity)
+}
+
+/// DLP.
+fn dlp(op: &str) -> Choice {
+    let o = op.trim();
+    let activity = if o.eq_ignore_ascii_case("DlpRuleMatch") {
+        1
+    } else if o.eq_ignore_ascii_case("DlpRuleUndo") {
+        4
+    } else if o.eq_ignore_ascii_case("DlpInfo") {
+        2
+    } else {
+        99
+    };
+    Choice::new(Class::DataSecurityFinding, activity)
+}
+
+/// Web Resources Activity by the verb in the operation name.
+pub(crate) fn web(op: &str) -> Choice {
+    Choice::new(Class::WebResourcesActivity, web_activity(op))
+}
+
+fn web_activity(op: &str) -> u32 {
+    let has = |s: &str| contains_ci(op, s);
+    if has("Search") || has("Query") {
+        5
+    } else if has("Export") || has("Download") {
+        7
+    } else if has("Import") || has("Upload") {
+        6
+    } else if has("Shar") {
+        8
+    } else if has("Delet") || has("Remov") || has("SoftDelete") || has("HardDelete") {
+        4
+    } else if has("Creat") || has("Added") || has("New") {
+        1
+    } else if has("Updat")
+        || has("Modif")
+        || has("Edit")
+        || has("Chang")
+        || has("Applied")
+        || has("Move")
+    {
+        3
+    } else if has("View")
+        || has("Access")
+        || has("Read")
+        || has("Open")
+        || has("Get")
+        || has("Bind")
+    {
+        2
+    } else {
+        99
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(rt: i64, op: &'static str) -> Facts<'static> {
+        Facts {
+            content_type: ContentType::General,
+            record_type: Some(rt),
+            operation: Some(op),
+            has_ip: true,
+            has_user: true,
+            has_app: false,
+            has_object: true,
+            has_target: true,
+            has_team: true,
+            has_uid: true,
+        }
+    }
+
+    #[test]
+    fn the_table_of_ocsf_mapping_md() {
+        let cases: &[(i64, &str, Class, u32)] = &[
+            (15, "UserLoggedIn", Class::Authentication, 1),
+            (15, "UserLoginFailed", Class::Authentication, 1),
+            (
+                9,
+                "PasswordLogonInitialAuthUsingPassword",
+                Class::Authentication,
+                1,
+            ),
+            (2, "MailboxLogin", Class::Authentication, 1),
+            (8, "Add user.", Class::AccountChange, 1),
+            (8, "Delete user.", Class::AccountChange, 6),
+            (8, "Enable account.", Class::AccountChange, 2),
+            (8, "Disable account.", Class::AccountChange, 5),
+            (8, "Change user password.", Class::AccountChange, 3),
+            (8, "Reset user password.", Class::AccountChange, 4),
+            (8, "Update user.", Class::AccountChange, 99),
+            (8, "Add group.", Class::GroupManagement, 6),
+            (8, "Delete group.", Class::GroupManagement, 5),
+            (8, "Add member to group.", Class::GroupManagement, 3),
+            (8, "Remove member from group.", Class::GroupManagement, 4),
+            (25, "TeamCreated", Class::GroupManagement, 6),
+            (25, "MemberRemoved", Class::GroupManagement, 4),
+            (8, "Add member to role.", Class::UserAccessManagement, 1),
+            (
+                8,
+                "Remove member from role.",
+                Class::UserAccessManagement,
+                2,
+            ),
+            (1, "Add-MailboxPermission", Class::UserAccessManagement, 1),
+            (
+                1,
+                "Remove-MailboxPermission",
+                Class::UserAccessManagement,
+                2,
+            ),
+            (1, "Add-RoleGroupMember", Class::UserAccessManagement, 1),
+            (8, "Add application.", Class::EntityManagement, 1),
+            (8, "Update service principal.", Class::EntityManagement, 3),
+            (8, "Remove service principal.", Class::EntityManagement, 4),
+            (8, "Consent to application.", Class::EntityManagement, 99),
+            (1, "New-InboxRule", Class::EntityManagement, 1),
+            (
+                1,
+                "Install-DefaultSharingPolicy",
+                Class::EntityManagement,
+                1,
+            ),
+            (18, "Get-ComplianceSearch", Class::EntityManagement, 2),
+            (1, "Set-Mailbox", Class::EntityManagement, 3),
+            (23, "Remove-CsOnlineUser", Class::EntityManagement, 4),
+            (
+                10,
+                "Enable-OrganizationCustomization",
+                Class::EntityManagement,
+                8,
+            ),
+            (1, "Disable-InboxRule", Class::EntityManagement, 9),
+            (1, "Test-Thing", Class::EntityManagement, 99),
+            (6, "FileUploaded", Class::FileHostingActivity, 1),
+            (6, "FileDownloaded", Class::FileHostingActivity, 2),
+            (6, "FileModified", Class::FileHostingActivity, 3),
+            (6, "FileDeleted", Class::FileHostingActivity, 4),
+            (6, "FileRenamed", Class::FileHostingActivity, 5),
+            (6, "FileCopied", Class::FileHostingActivity, 6),
+            (6, "FileMoved", Class::FileHostingActivity, 7),
+            (6, "FileRestored", Class::FileHostingActivity, 8),
+            (6, "FilePreviewed", Class::FileHostingActivity, 9),
+            (6, "FileAccessed", Class::FileHostingActivity, 14),
+            (6, "FileSyncDownloadedFull", Class::FileHostingActivity, 15),
+            (7, "FileAccessed", Class::FileHostingActivity, 14),
+            (14, "SharingSet", Class::FileHostingActivity, 12),
+            (14, "AddedToSecureLink", Class::FileHostingActivity, 12),
+            (14, "SharingRevoked", Class::FileHostingActivity, 13),
+            (14, "PermissionLevelAdded", Class::FileHostingActivity, 12),
+            (4, "PageViewed", Class::WebResourcesActivity, 2),
+            (36, "ListItemCreated", Class::WebResourcesActivity, 1),
+            (20, "ExportReport", Class::WebResourcesActivity, 7),
+            (66, "ViewForm", Class::WebResourcesActivity, 2),
+            (25, "MessageSent", Class::WebResourcesActivity, 99),
+            (2, "MailItemsAccessed", Class::WebResourcesActivity, 2),
+            (2, "HardDelete", Class::WebResourcesActivity, 4),
+            (2, "Send", Class::EmailActivity, 1),
+            (3, "SendAs", Class::EmailActivity, 1),
+            (28, "TIMailData", Class::EmailActivity, 3),
+            (40, "AlertTriggered", Class::DetectionFinding, 1),
+            (40, "AlertEntityGenerated", Class::DetectionFinding, 2),
+            (98, "AlertResolved", Class::DetectionFinding, 3),
+            (11, "DlpRuleMatch", Class::DataSecurityFinding, 1),
+            (13, "DlpRuleUndo", Class::DataSecurityFinding, 4),
+            (33, "DlpInfo", Class::DataSecurityFinding, 2),
+            (261, "CopilotInteraction", Class::ApiActivity, 99),
+            (9999, "SomethingNew", Class::BaseEvent, 0),
+        ];
+        for &(rt, op, class, activity) in cases {
+            assert_eq!(
+                choose(&facts(rt, op)),
+                Choice::new(class, activity),
+                "{rt} {op}"
+            );
+        }
+    }
+
+    #[test]
+    fn classes_whose_required_attributes_are_missing_fall_back() {
+        let mut f = facts(6, "FileMalwareDetected");
+        f.has_ip = false;
+        assert_eq!(choose(&f).class, Class::WebResourcesActivity);
+        let mut f = facts(261, "CopilotInteraction");
+        f.has_ip = false;
+        assert_eq!(choose(&f), Choice::new(Class::WebResourcesActivity, 2));
+        let mut f = facts(8, "Add user.");
+        f.has_object = false;
+        assert_eq!(choose(&f), Choice::new(Class::EntityManagement, 1));
+        let mut f = facts(15, "UserLoggedIn");
+        f.has_user = false;
+        assert_eq!(choose(&f).class, Class::BaseEvent);
+        let mut f = facts(15, "UserLoggedIn");
+        f.operation = None;
+        assert_eq!(choose(&f).class, Class::BaseEvent);
+        let mut f = facts(15, "UserLoggedIn");
+        f.record_type = None;
+        assert_eq!(choose(&f).class, Class::BaseEvent);
+        f.content_type = ContentType::AzureActiveDirectory;
+        assert_eq!(choose(&f), Choice::new(Class::Authentication, 1));
+        f.content_type = ContentType::Exchange;
+        f.operation = Some("Set-Mailbox");
+        assert_eq!(choose(&f), Choice::new(Class::EntityManagement, 3));
+    }
+
+    #[test]
+    fn captions_and_names() {
+        assert_eq!(
+            Class::FileHostingActivity.activity_caption(17),
+            Some("Access Check")
+        );
+        assert_eq!(
+            Class::AccountChange.activity_caption(10),
+            Some("MFA Factor Enable")
+        );
+        assert_eq!(Class::Authentication.activity_caption(99), None);
+        assert_eq!(Class::BaseEvent.activity_caption(0), Some("Unknown"));
+        assert_eq!(
+            Choice::new(Class::EntityManagement, 99).activity_name(Some("Consent to application.")),
+            "Consent to application."
+        );
+        for c in Class::ALL {
+            assert_eq!(Class::from_uid(c.uid()), Some(c));
+        }
+        assert!(contains_ci("FileSyncDownloadedFull", "sync"));
+        assert!(!contains_ci("Fi", "File"));
+    }
+}

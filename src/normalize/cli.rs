@@ -1,0 +1,283 @@
+//! `o365sync normalize [--content-type CT] [--format ocsf|raw] [--include-raw] [FILE|-]`.
+//!
+//! Reads JSON lines (one record, or one array of records, per line) or, when the input starts with `[`, a JSON array
+//! of records (several arrays one after the other are accepted too), and writes one event per line. Streaming: only
+//! one record (one line) is held at a time, so memory does not grow with the input. A malformed line is reported on
+//! standard error with its line number and skipped; the command then exits with 3 (finished, with gaps). A malformed
+//! JSON array cannot be resynchronized: the error is reported with its line and the command exits with 1 after
+//! writing the records before it.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+use super::{Options, normalize_bytes, normalize_value};
+use crate::cli::NormalizeArgs;
+use crate::content_type::ContentType;
+use crate::exit::Outcome;
+
+/// What a stream produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Summary {
+    /// Events written.
+    pub events: u64,
+    /// Malformed lines skipped.
+    pub skipped: u64,
+}
+
+/// A stream that could not be processed to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// Reading the input or writing the output failed.
+    #[error("i/o error: {0}: check the input file and that standard output is writable")]
+    Io(#[from] io::Error),
+    /// The input is a JSON array that is malformed; nothing after the error can be read.
+    #[error(
+        "line {line}: malformed JSON array ({message}): fix the input or convert it to JSON lines"
+    )]
+    Array { line: usize, message: String },
+}
+
+/// Runs the command.
+pub fn run(args: NormalizeArgs) -> Outcome {
+    let content_type = match args.content_type.as_deref().map(str::parse::<ContentType>) {
+        None => None,
+        Some(Ok(ct)) => Some(ct),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return Outcome::Invalid;
+        }
+    };
+    let opts = Options {
+        format: args.format,
+        include_raw: args.include_raw,
+    };
+    let input: Box<dyn Read> = match args.file.as_deref() {
+        None => Box::new(io::stdin().lock()),
+        Some(p) if p == Path::new("-") => Box::new(io::stdin().lock()),
+        Some(p) => match File::open(p) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!(
+                    "error: cannot open {}: {e}: check the path, or pass - to read standard input",
+                    p.display()
+                );
+                return Outcome::Invalid;
+            }
+        },
+    };
+    let reader = BufReader::with_capacity(64 * 1024, input);
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::with_capacity(64 * 1024, stdout);
+    let mut err = io::stderr().lock();
+    let result = normalize_stream(reader, &mut out, &mut err, content_type, &opts)
+        .and_then(|s| out.flush().map(|()| s).map_err(StreamError::from));
+    match result {
+        Ok(s) if s.skipped > 0 => {
+            eprintln!(
+                "error: {} malformed line(s) skipped, {} event(s) written",
+                s.skipped, s.events
+            );
+            Outcome::Gaps
+        }
+        Ok(_) => Outcome::Done,
+        Err(StreamError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => Outcome::Done,
+        Err(e) => {
+            eprintln!("error: {e}");
+            Outcome::Failed
+        }
+    }
+}
+
+/// Normalizes a stream (a JSON array, or JSON lines) into JSON lines on `out`; malformed lines are reported on
+/// `diag` as `line N: ...` and skipped.
+pub fn normalize_stream(
+    mut input: impl BufRead,
+    out: &mut impl Write,
+    diag: &mut impl Write,
+    content_type: Option<ContentType>,
+    opts: &Options,
+) -> Result<Summary, StreamError> {
+    skip_bom(&mut input)?;
+    if first_byte(&mut input)? == Some(b'[') {
+        normalize_array(input, out, content_type, opts)
+    } else {
+        normalize_lines(input, out, diag, content_type, opts)
+    }
+}
+
+fn skip_bom(input: &mut impl BufRead) -> io::Result<()> {
+    if input.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
+        input.consume(3);
+    }
+    Ok(())
+}
+
+/// The first non-whitespace byte, consuming the whitespace before it.
+fn first_byte(input: &mut impl BufRead) -> io::Result<Option<u8>> {
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => {
+                let b = buf[i];
+                input.consume(i);
+                return Ok(Some(b));
+            }
+            None => {
+                let n = buf.len();
+                input.consume(n);
+            }
+        }
+    }
+}
+
+fn normalize_lines(
+    mut input: impl BufRead,
+    out: &mut impl Write,
+    diag: &mut impl Write,
+    content_type: Option<ContentType>,
+    opts: &Options,
+) -> Result<Summary, StreamError> {
+    let mut summary = Summary::default();
+    let mut line = Vec::new();
+    let mut buf = Vec::new();
+    let mut number = 0usize;
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            return Ok(summary);
+        }
+        number += 1;
+        let text = line.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        if text.starts_with(b"[") {
+            // A whole blob (array of records) on one line.
+            match serde_json::from_slice::<Vec<Value>>(text) {
+                Ok(records) => {
+                    for record in records {
+                        buf.clear();
+                        normalize_value(record, content_type, opts).write_json(&mut buf);
+                        emit(out, &mut buf, &mut summary)?;
+                    }
+                }
+                Err(e) => skip(diag, number, &e, &mut summary)?,
+            }
+            continue;
+        }
+        match normalize_bytes(text, content_type, opts) {
+            Ok(event) => {
+                buf.clear();
+                event.write_json(&mut buf);
+                emit(out, &mut buf, &mut summary)?;
+            }
+            Err(e) => skip(diag, number, &e.0, &mut summary)?,
+        }
+    }
+}
+
+fn emit(out: &mut impl Write, buf: &mut Vec<u8>, summary: &mut Summary) -> io::Result<()> {
+    buf.push(b'\n');
+    out.write_all(buf)?;
+    summary.events += 1;
+    Ok(())
+}
+
+fn skip(
+    diag: &mut impl Write,
+    line: usize,
+    e: &serde_json::Error,
+    summary: &mut Summary,
+) -> io::Result<()> {
+    summary.skipped += 1;
+    writeln!(
+        diag,
+        "line {line}: skipped, not valid JSON ({e}): fix or remove the line"
+    )
+}
+
+/// A JSON array document (or several arrays and objects one after the other), each array element normalized as soon
+/// as it is parsed.
+fn normalize_array(
+    input: impl BufRead,
+    out: &mut impl Write,
+    content_type: Option<ContentType>,
+    opts: &Options,
+) -> Result<Summary, StreamError> {
+    let mut summary = Summary::default();
+    let mut buf = Vec::new();
+    let mut io_error = None;
+    let mut each = |record: Value| -> Result<(), String> {
+        buf.clear();
+        normalize_value(record, content_type, opts).write_json(&mut buf);
+        emit(out, &mut buf, &mut summary).map_err(|e| {
+            let msg = e.to_string();
+            io_error = Some(e);
+            msg
+        })
+    };
+    let mut de = serde_json::Deserializer::from_reader(input);
+    let parsed = loop {
+        if let Err(e) = Each(&mut each).deserialize(&mut de) {
+            break Err(e);
+        }
+        match de.end() {
+            Ok(()) => break Ok(()),
+            Err(e) if e.is_io() => break Err(e),
+            // Another value follows (one blob per line, say): keep going with the same parser.
+            Err(_) => {}
+        }
+    };
+    if let Some(e) = io_error {
+        return Err(StreamError::Io(e));
+    }
+    match parsed {
+        Ok(()) => Ok(summary),
+        Err(e) if e.is_io() => Err(StreamError::Io(io::Error::other(e.to_string()))),
+        Err(e) => Err(StreamError::Array {
+            line: e.line(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Visits a JSON array, handing each element to a closure as soon as it is parsed.
+struct Each<'a, F>(&'a mut F);
+
+impl<'de, F: FnMut(Value) -> Result<(), String>> DeserializeSeed<'de> for Each<'_, F> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, F: FnMut(Value) -> Result<(), String>> Visitor<'de> for Each<'_, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array of audit records, or one audit record")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(v) = seq.next_element::<Value>()? {
+            (self.0)(v).map_err(A::Error::custom)?;
+        }
+        Ok(())
+    }
+
+    /// A record on its own between arrays.
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let v = Value::deserialize(MapAccessDeserializer::new(map))?;
+        (self.0)(v).map_err(A::Error::custom)
+    }
+}

@@ -1,0 +1,311 @@
+//! The OCSF 1.8.0 event as o365sync emits it: typed, so that serialization needs no intermediate `Value` and the
+//! constant parts (names, captions) are `&'static str`.
+//!
+//! Only the attributes the mapping fills are modelled; each class builder sets only the attributes its class has
+//! (the schemas are strict). `None` fields are not serialized.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// OCSF schema version of every event.
+pub const OCSF_VERSION: &str = "1.8.0";
+/// `metadata.product.name`.
+pub const PRODUCT_NAME: &str = "Office 365 Management Activity API";
+/// `metadata.product.vendor_name` and `cloud.provider`.
+pub const VENDOR: &str = "Microsoft";
+
+/// One OCSF event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OcsfEvent {
+    pub class_uid: u32,
+    pub class_name: &'static str,
+    pub category_uid: u32,
+    pub category_name: &'static str,
+    pub activity_id: u32,
+    pub activity_name: String,
+    pub type_uid: u32,
+    pub type_name: String,
+    pub severity_id: u32,
+    pub severity: &'static str,
+    /// Epoch milliseconds of `CreationTime`; 0 when the record has none that parses (see [`OcsfEvent::has_time`]).
+    pub time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_detail: Option<String>,
+    pub metadata: Metadata,
+    pub cloud: Cloud,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Actor>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_endpoint: Option<Endpoint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_request: Option<HttpRequest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<Service>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api: Option<Api>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity: Option<Entity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<Group>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privileges: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<File>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_resources: Option<Vec<WebResource>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<Resource>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding_info: Option<FindingInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_alert: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidences: Option<Vec<Evidence>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_security: Option<DataSecurity>,
+    /// The original record, when `include_raw` is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_data: Option<String>,
+    /// Every source field that no OCSF attribute holds verbatim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unmapped: Option<Map<String, Value>>,
+}
+
+impl OcsfEvent {
+    /// Whether `time` came from the record (false: the record had no parseable `CreationTime` and `time` is 0).
+    pub fn has_time(&self) -> bool {
+        self.metadata.time_parsed
+    }
+}
+
+/// `metadata`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metadata {
+    pub version: &'static str,
+    pub product: Product,
+    pub profiles: [&'static str; 1],
+    pub log_name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_uid: Option<String>,
+    #[serde(skip)]
+    pub time_parsed: bool,
+}
+
+/// `metadata.product`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Product {
+    pub name: &'static str,
+    pub vendor_name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feature: Option<Named>,
+}
+
+/// An object with only a `name` (`feature`, `service`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Named {
+    pub name: String,
+}
+
+/// `cloud` (the cloud profile).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cloud {
+    pub provider: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<Account>,
+}
+
+/// `cloud.account`: the Microsoft 365 tenant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Account {
+    pub uid: String,
+    pub type_id: u32,
+    #[serde(rename = "type")]
+    pub type_: &'static str,
+}
+
+/// `actor`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Actor {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+}
+
+/// `user` (actor, subject or target).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct User {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_addr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub type_id: Option<u32>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<&'static str>,
+}
+
+impl User {
+    /// OCSF requires `name`, `uid` or `account`.
+    pub(crate) fn is_identified(&self) -> bool {
+        self.name.is_some() || self.uid.is_some()
+    }
+}
+
+/// `src_endpoint`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Endpoint {
+    pub ip: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+}
+
+/// `http_request`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HttpRequest {
+    pub user_agent: String,
+}
+
+/// `service` (Authentication: the service authenticated to).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Service {
+    pub name: String,
+}
+
+/// `api`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Api {
+    pub operation: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<Named>,
+}
+
+/// `entity` (Entity Management).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entity {
+    pub name: String,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+}
+
+/// `group` (Group Management).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+}
+
+/// `file`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct File {
+    pub name: String,
+    pub type_id: u32,
+    #[serde(rename = "type")]
+    pub type_: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ext: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_folder: Option<String>,
+}
+
+/// One of `web_resources`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct WebResource {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url_string: Option<String>,
+}
+
+/// One of `resources` (API Activity).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resource {
+    pub uid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+}
+
+/// `email`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Email {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_uid: Option<String>,
+}
+
+/// `finding_info`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingInfo {
+    pub uid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desc: Option<String>,
+}
+
+/// One of `evidences`: here the parsed JSON an alert carries as a string in `Data`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    pub data: Value,
+}
+
+/// `data_security`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DataSecurity {
+    pub policy: Policy,
+}
+
+/// `data_security.policy`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Policy {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub type_: &'static str,
+}

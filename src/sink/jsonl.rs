@@ -1,0 +1,356 @@
+//! The `jsonl` sink: a directory tree of JSON lines files, one file per content blob, each appearing atomically.
+//!
+//! # Output layout
+//!
+//! ```text
+//! <sink.path>/
+//!   Audit.Exchange/                          content type, as the API spells it
+//!     2026/11/26/                            the blob's contentCreated, UTC: yyyy/mm/dd
+//!       184502-3f9a0c1e5b7d4e9fa1b2c3d4e5f60718.jsonl      HHMMSS of contentCreated, '-', hash of contentId
+//!       184502-3f9a0c1e5b7d4e9fa1b2c3d4e5f60718.jsonl.gz   (with `compress: gzip`)
+//! ```
+//!
+//! - Every file holds the events of exactly one blob, one OCSF JSON object per line, each line ended by `\n`.
+//! - The file name is `<HHMMSS>-<32 lowercase hex digits>.jsonl` (or `.jsonl.gz`), where the hex digits are the first
+//!   16 bytes of SHA-256 over the blob's `contentId` (content IDs contain `$` and are long, so they are hashed). The
+//!   same blob therefore always lands at the same path: re-delivering it after a crash *replaces* the file, it never
+//!   adds a second copy. Sorting names within a day orders files by blob creation time.
+//! - Files appear atomically: the batch is written to a temporary `.<final name>.tmp` in the same directory, synced
+//!   (`fsync`), renamed over the final name, and the directory is synced. Temporary names start with `.` and end in
+//!   `.tmp`, so they never match `*.jsonl` or `*.jsonl.gz`; a reader that only opens those never sees a partial line
+//!   or file. Temporaries left by a crash are removed the next time the sink writes into their directory, or by
+//!   [`JsonlSink::remove_stale_temporaries`].
+//! - A blob whose batch is empty (every record already written from another blob) gets no file; a file left for it
+//!   by an earlier, unacknowledged delivery is removed.
+//! - Switching `compress` on or off is safe: writing `X.jsonl.gz` removes a `X.jsonl` of the same blob, and vice versa.
+//!
+//! One output directory belongs to one job: the job lock keeps two runs of a job apart, not two jobs sharing a
+//! directory.
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::write::GzEncoder;
+
+use super::{Ack, Batch, Compression, Sink, SinkError, unique_events};
+
+/// Suffix of plain files.
+pub const PLAIN_SUFFIX: &str = ".jsonl";
+/// Suffix of gzip files.
+pub const GZIP_SUFFIX: &str = ".jsonl.gz";
+/// Suffix of temporary files (which also start with `.`).
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// The `jsonl` sink. See the module documentation for the layout.
+#[derive(Debug)]
+pub struct JsonlSink {
+    root: PathBuf,
+    compress: Option<Compression>,
+    /// Day directories known to exist (created and synced, and swept of stale temporaries) during this process.
+    ready_dirs: HashSet<PathBuf>,
+}
+
+/// Where one blob goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobPaths {
+    /// The day directory.
+    pub dir: PathBuf,
+    /// The final file for the configured compression.
+    pub file: PathBuf,
+    /// The final file for the other compression (removed when `file` is written).
+    pub other: PathBuf,
+    /// The temporary file `file` is written through.
+    pub temp: PathBuf,
+}
+
+impl JsonlSink {
+    /// Opens (creating if needed) the output directory `root`.
+    pub fn open(
+        root: impl Into<PathBuf>,
+        compress: Option<Compression>,
+    ) -> Result<Self, SinkError> {
+        let root = root.into();
+        match fs::metadata(&root) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(SinkError::io(
+                    "use as output directory",
+                    &root,
+                    io::Error::from(io::ErrorKind::NotADirectory),
+                ));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(&root)
+                    .map_err(|e| SinkError::io("create directory", &root, e))?;
+                if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    sync_dir(parent)?;
+                }
+            }
+            Err(e) => return Err(SinkError::io("open output directory", &root, e)),
+        }
+        Ok(JsonlSink {
+            root,
+            compress,
+            ready_dirs: HashSet::new(),
+        })
+    }
+
+    /// The output directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The paths one blob is written to (pure: touches nothing).
+    pub fn paths(&self, batch: &Batch) -> BlobPaths {
+        let at = jiff::tz::Offset::UTC.to_datetime(batch.content_created);
+        let dir = self
+            .root
+            .join(batch.content_type.as_str())
+            .join(format!("{:04}", at.year()))
+            .join(format!("{:02}", at.month()))
+            .join(format!("{:02}", at.day()));
+        let stem = format!(
+            "{:02}{:02}{:02}-{}",
+            at.hour(),
+            at.minute(),
+            at.second(),
+            content_id_hash(&batch.content_id)
+        );
+        let (name, other) = match self.compress {
+            Some(Compression::Gzip) => (
+                format!("{stem}{GZIP_SUFFIX}"),
+                format!("{stem}{PLAIN_SUFFIX}"),
+            ),
+            None => (
+                format!("{stem}{PLAIN_SUFFIX}"),
+                format!("{stem}{GZIP_SUFFIX}"),
+            ),
+        };
+        BlobPaths {
+            temp: dir.join(format!(".{name}{TEMP_SUFFIX}")),
+            file: dir.join(name),
+            other: dir.join(other),
+            dir,
+        }
+    }
+
+    /// Walks the whole output tree and removes temporaries left by crashed writes; returns how many. Only safe while
+    /// no other process writes into this directory (the job lock guarantees it for one job).
+    pub fn remove_stale_temporaries(&self) -> Result<usize, SinkError> {
+        let mut removed = 0;
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let entries =
+                fs::read_dir(&dir).map_err(|e| SinkError::io("list directory", &dir, e))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| SinkError::io("list directory", &dir, e))?;
+                let kind = entry
+                    .file_type()
+                    .map_err(|e| SinkError::io("inspect", entry.path(), e))?;
+                if kind.is_dir() {
+                    stack.push(entry.path());
+                }
+            }
+            removed += sweep_dir(&dir)?;
+        }
+        Ok(removed)
+    }
+
+    /// Creates the day directory (syncing each parent whose entries changed) and sweeps it, once per process.
+    fn prepare_dir(&mut self, dir: &Path) -> Result<(), SinkError> {
+        if self.ready_dirs.contains(dir) {
+            return Ok(());
+        }
+        let relative = dir.strip_prefix(&self.root).unwrap_or(dir);
+        let mut current = self.root.clone();
+        for component in relative.components() {
+            let parent = current.clone();
+            current.push(component);
+            match fs::create_dir(&current) {
+                Ok(()) => sync_dir(&parent)?,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && current.is_dir() => {}
+                Err(e) => return Err(SinkError::io("create directory", &current, e)),
+            }
+        }
+        sweep_dir(dir)?;
+        self.ready_dirs.insert(dir.to_path_buf());
+        Ok(())
+    }
+}
+
+impl Sink for JsonlSink {
+    fn write_blob(&mut self, batch: &Batch) -> Result<Ack, SinkError> {
+        let events = unique_events(batch)?;
+        let paths = self.paths(batch);
+        self.prepare_dir(&paths.dir)?;
+
+        // An unacknowledged earlier delivery may have left a file of this blob under either name: the one we are
+        // about to write is replaced by the rename, the other must go first (if we crash after removing it, the blob
+        // is still not done and comes again).
+        let removed_other = remove_if_present(&paths.other)?;
+        if events.is_empty() {
+            let removed = remove_if_present(&paths.file)?;
+            if removed || removed_other {
+                sync_dir(&paths.dir)?;
+            }
+            return Ok(Ack {
+                events: 0,
+                written: 0,
+            });
+        }
+
+        if let Err(e) = write_temp(&paths.temp, self.compress, &events) {
+            // Best effort: a leftover is hidden from readers and swept on the next write into this directory.
+            let _ = fs::remove_file(&paths.temp);
+            return Err(e);
+        }
+        if let Err(e) = fs::rename(&paths.temp, &paths.file) {
+            let _ = fs::remove_file(&paths.temp);
+            return Err(SinkError::io("rename into place", &paths.file, e));
+        }
+        sync_dir(&paths.dir)?;
+        Ok(Ack {
+            events: events.len(),
+            written: events.len(),
+        })
+    }
+
+    fn describe(&self) -> String {
+        match self.compress {
+            Some(Compression::Gzip) => format!("jsonl:{} (gzip)", self.root.display()),
+            None => format!("jsonl:{}", self.root.display()),
+        }
+    }
+}
+
+/// The file-name part derived from a `contentId`: 32 lowercase hex digits of SHA-256.
+pub fn content_id_hash(content_id: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, content_id.as_bytes());
+    digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// True if `name` is a final file name of this sink (what a tailing reader should pick up).
+pub fn is_final_name(name: &str) -> bool {
+    !name.starts_with('.') && (name.ends_with(PLAIN_SUFFIX) || name.ends_with(GZIP_SUFFIX))
+}
+
+/// True if `name` is a temporary of this sink.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.')
+        && name.ends_with(TEMP_SUFFIX)
+        && (name.contains(PLAIN_SUFFIX) || name.contains(GZIP_SUFFIX))
+}
+
+/// Writes the lines to `temp` (truncating a stale one) and syncs it.
+fn write_temp(
+    temp: &Path,
+    compress: Option<Compression>,
+    events: &[&super::SinkEvent],
+) -> Result<(), SinkError> {
+    let err = |action| move |e| SinkError::io(action, temp, e);
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(temp)
+        .map_err(err("create temporary file"))?;
+    let mut out = BufWriter::with_capacity(256 * 1024, file);
+    let file = match compress {
+        Some(Compression::Gzip) => {
+            let mut gz = GzEncoder::new(out, flate2::Compression::default());
+            write_lines(&mut gz, events).map_err(err("write"))?;
+            out = gz.finish().map_err(err("write"))?;
+            out.into_inner()
+                .map_err(|e| SinkError::io("write", temp, e.into_error()))?
+        }
+        None => {
+            write_lines(&mut out, events).map_err(err("write"))?;
+            out.into_inner()
+                .map_err(|e| SinkError::io("write", temp, e.into_error()))?
+        }
+    };
+    file.sync_all().map_err(err("sync"))?;
+    Ok(())
+}
+
+fn write_lines(out: &mut impl Write, events: &[&super::SinkEvent]) -> io::Result<()> {
+    for event in events {
+        out.write_all(&event.line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// Removes `path` if it exists; true if it did.
+fn remove_if_present(path: &Path) -> Result<bool, SinkError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(SinkError::io("remove", path, e)),
+    }
+}
+
+/// Removes this sink's temporaries directly in `dir`; returns how many.
+fn sweep_dir(dir: &Path) -> Result<usize, SinkError> {
+    let mut removed = 0;
+    let entries = fs::read_dir(dir).map_err(|e| SinkError::io("list directory", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| SinkError::io("list directory", dir, e))?;
+        let name = entry.file_name();
+        if name.to_str().is_some_and(is_temp_name) && remove_if_present(&entry.path())? {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        sync_dir(dir)?;
+    }
+    Ok(removed)
+}
+
+/// Makes a directory's entries (created, renamed, removed files) durable.
+fn sync_dir(dir: &Path) -> Result<(), SinkError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| SinkError::io("sync directory", dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content_type::ContentType;
+
+    #[test]
+    fn names_are_stable_hidden_when_temporary_and_dated_in_utc() {
+        let sink = JsonlSink {
+            root: PathBuf::from("/out"),
+            compress: None,
+            ready_dirs: HashSet::new(),
+        };
+        let batch = Batch {
+            content_type: ContentType::SharePoint,
+            content_id: "20261126184502093028384$20261126184502093028384$audit_sharepoint$Audit_SharePoint$na"
+                .into(),
+            content_created: "2026-11-26T23:45:02.093-05:00".parse().unwrap(),
+            events: vec![],
+        };
+        let paths = sink.paths(&batch);
+        assert_eq!(paths.dir, Path::new("/out/Audit.SharePoint/2026/11/27"));
+        let name = paths.file.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with("044502-"), "{name}");
+        assert_eq!(name.len(), "044502-".len() + 32 + PLAIN_SUFFIX.len());
+        assert!(is_final_name(name));
+        assert!(!is_temp_name(name));
+        let temp = paths.temp.file_name().unwrap().to_str().unwrap();
+        assert!(is_temp_name(temp) && !is_final_name(temp), "{temp}");
+        assert!(paths.other.to_str().unwrap().ends_with(GZIP_SUFFIX));
+        assert_eq!(sink.paths(&batch), paths, "same blob, same paths");
+        let mut other = batch.clone();
+        other.content_id.push('x');
+        assert_ne!(sink.paths(&other).file, paths.file);
+    }
+}

@@ -1,0 +1,140 @@
+//! Errors of the state store. Every variant names the file involved and says what to do.
+
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+
+use crate::content_type::ContentType;
+
+/// What can go wrong with the state directory, a job's lock or its state database.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Another process (or another handle in this one) holds the job's lock; the executor maps this to exit code 75.
+    #[error(
+        "job `{job}` is locked by another run ({}): wait for it to finish, or check that no other o365sync process runs this job",
+        path.display()
+    )]
+    Locked {
+        /// The job name.
+        job: String,
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// The state directory or a file in it cannot be created or written.
+    #[error(
+        "cannot use the state directory {}: {source}: make it a writable directory, or choose another with --state-dir",
+        path.display()
+    )]
+    Unwritable {
+        /// The directory or file that failed.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The database file is damaged, truncated or not a SQLite database at all. Never reset silently.
+    #[error(
+        "state database {} is corrupt ({detail}): move it aside and restore it from a backup; removing it starts the job over and may deliver records already written",
+        path.display()
+    )]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What was found.
+        detail: String,
+    },
+    /// The file is a SQLite database, but not an o365sync state database (or one of another job).
+    #[error(
+        "{} is not the o365sync state database of job `{job}` ({detail}): move it out of the state directory",
+        path.display()
+    )]
+    Foreign {
+        /// The database file.
+        path: PathBuf,
+        /// The job whose state was expected.
+        job: String,
+        /// What was found instead.
+        detail: String,
+    },
+    /// The database was written by a newer o365sync whose schema this build does not know.
+    #[error(
+        "state database {} has schema version {found}, newer than the {supported} this o365sync knows: upgrade o365sync (the file was left untouched)",
+        path.display()
+    )]
+    NewerSchema {
+        /// The database file.
+        path: PathBuf,
+        /// The version found in the file.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// A job name that cannot name state files.
+    #[error(
+        "invalid job name `{0}`: use lower-case letters, digits, `_` and `-`, starting with a letter or digit"
+    )]
+    InvalidJobName(String),
+    /// `complete_window` was called while some blob of the window is not terminal yet.
+    #[error(
+        "window {window} of {content_type} cannot complete: {pending} of its blobs are not done or recorded as gaps (first: {first}); finish or record them first"
+    )]
+    WindowIncomplete {
+        /// The content type.
+        content_type: ContentType,
+        /// The window, as text.
+        window: String,
+        /// How many listed blobs are not terminal.
+        pending: usize,
+        /// The first such content ID.
+        first: String,
+    },
+    /// A reset target in the future.
+    #[error(
+        "cannot move the watermark of {content_type} to {to}, which is in the future: choose an instant before now"
+    )]
+    ResetInFuture {
+        /// The content type.
+        content_type: ContentType,
+        /// The requested watermark.
+        to: Timestamp,
+    },
+    /// A timestamp outside the range the state can store (years 1678 ..= 2261).
+    #[error("timestamp {0} is out of the range the state stores (years 1678 to 2261)")]
+    TimeOutOfRange(Timestamp),
+    /// Any other SQLite failure (disk full, I/O error, lock timeout, ...).
+    #[error(
+        "state database {}: {source}: check the disk and that no other program holds the file",
+        path.display()
+    )]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+}
+
+impl StateError {
+    /// Whether this is the "another run holds the lock" error (exit code 75).
+    pub fn is_locked(&self) -> bool {
+        matches!(self, StateError::Locked { .. })
+    }
+
+    /// Classifies a SQLite error on `path`: corruption gets its own clear error, the rest stays a SQLite error.
+    pub(crate) fn sqlite(path: &std::path::Path, e: rusqlite::Error) -> StateError {
+        use rusqlite::ErrorCode;
+        match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase) => StateError::Corrupt {
+                path: path.to_owned(),
+                detail: "file is not a SQLite database".into(),
+            },
+            Some(ErrorCode::DatabaseCorrupt) => StateError::Corrupt {
+                path: path.to_owned(),
+                detail: format!("SQLite reports: {e}"),
+            },
+            _ => StateError::Sqlite {
+                path: path.to_owned(),
+                source: e,
+            },
+        }
+    }
+}

@@ -1,0 +1,980 @@
+//! The state directory and one job's state database: every read and write of checkpoints and ledgers.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, TransactionBehavior, params};
+
+use super::types::*;
+use super::window::{self, Window};
+use super::{JobLock, StateError, schema};
+use crate::content_type::ContentType;
+
+/// Record Ids are kept this long after first seen (blobs live 7 days; one more day of margin).
+pub const RECORD_LEDGER_RETENTION: SignedDuration = SignedDuration::from_hours(8 * 24);
+/// Content ledger rows are kept this long after their `contentExpiration`.
+pub const CONTENT_LEDGER_GRACE: SignedDuration = SignedDuration::from_hours(24);
+/// Completed windows ending longer ago than this are forgotten (nothing that old can be listed again).
+pub const WINDOW_RETENTION: SignedDuration = SignedDuration::from_hours(8 * 24);
+/// How many run history entries are kept.
+pub const RUN_HISTORY_KEPT: i64 = 1000;
+
+/// Ids per `IN (...)` batch in ledger look-ups.
+const BATCH: usize = 500;
+
+impl ToSql for ContentType {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(ValueRef::Text(
+            self.as_str().as_bytes(),
+        )))
+    }
+}
+
+impl FromSql for ContentType {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
+}
+
+/// Instants are stored as integer nanoseconds since the Unix epoch.
+pub(crate) fn ns(t: Timestamp) -> Result<i64, StateError> {
+    i64::try_from(t.as_nanosecond()).map_err(|_| StateError::TimeOutOfRange(t))
+}
+
+fn ts(n: i64) -> rusqlite::Result<Timestamp> {
+    Timestamp::from_nanosecond(i128::from(n)).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
+    })
+}
+
+/// Internal error: a SQLite error (classified with the file path at the boundary) or a state error.
+pub(crate) enum E {
+    Sql(rusqlite::Error),
+    State(StateError),
+}
+
+impl From<rusqlite::Error> for E {
+    fn from(e: rusqlite::Error) -> Self {
+        E::Sql(e)
+    }
+}
+
+impl From<StateError> for E {
+    fn from(e: StateError) -> Self {
+        E::State(e)
+    }
+}
+
+/// The state directory (`--state-dir`): one database `<job>.sqlite3` and one lock file `<job>.lock` per job.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    path: PathBuf,
+}
+
+impl StateDir {
+    /// Opens the state directory, creating it with mode 0700 when missing.
+    pub fn open(path: impl Into<PathBuf>) -> Result<StateDir, StateError> {
+        let path = path.into();
+        schema::ensure_dir(&path)?;
+        Ok(StateDir { path })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The database file of `job`.
+    pub fn database_path(&self, job: &str) -> PathBuf {
+        database_path(&self.path, job)
+    }
+
+    /// Takes `job`'s exclusive lock, failing at once with [`StateError::Locked`] when another run holds it.
+    pub fn lock(&self, job: &str) -> Result<JobLock, StateError> {
+        check_job_name(job)?;
+        JobLock::acquire(&self.path, job)
+    }
+
+    /// Opens (creating on first use) the state of the job whose lock is `lock`. The state keeps the lock until
+    /// dropped.
+    pub fn open_job(&self, lock: JobLock) -> Result<JobState, StateError> {
+        let path = self.database_path(lock.job());
+        let conn = schema::open(&path, lock.job(), true)?.ok_or_else(|| StateError::Corrupt {
+            path: path.clone(),
+            detail: "the file vanished while being opened".into(),
+        })?;
+        Ok(JobState::new(lock.job().to_owned(), path, conn, Some(lock)))
+    }
+
+    /// Takes the lock and opens the state in one step.
+    pub fn lock_and_open(&self, job: &str) -> Result<JobState, StateError> {
+        let lock = self.lock(job)?;
+        self.open_job(lock)
+    }
+}
+
+pub(crate) fn database_path(dir: &Path, job: &str) -> PathBuf {
+    dir.join(format!("{job}.sqlite3"))
+}
+
+/// Job names become file names: `[a-z0-9][a-z0-9_-]*`, as the job file requires.
+pub(crate) fn check_job_name(job: &str) -> Result<(), StateError> {
+    let mut chars = job.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let rest_ok =
+        chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if first_ok && rest_ok && job.len() <= 200 {
+        Ok(())
+    } else {
+        Err(StateError::InvalidJobName(job.to_owned()))
+    }
+}
+
+/// One job's state: watermarks, completed windows, ledgers, backfill progress, subscriptions, gaps and runs.
+///
+/// Every method is one SQLite transaction. The handle is `Sync` (one connection behind a mutex), so the content
+/// types of a job can share it through an `Arc`. Opened for writing only through [`StateDir::open_job`], which
+/// needs the job's [`JobLock`].
+#[derive(Debug)]
+pub struct JobState {
+    job: String,
+    path: PathBuf,
+    conn: Mutex<Connection>,
+    _lock: Option<JobLock>,
+}
+
+impl JobState {
+    pub(crate) fn new(
+        job: String,
+        path: PathBuf,
+        conn: Connection,
+        lock: Option<JobLock>,
+    ) -> JobState {
+        JobState {
+            job,
+            path,
+            conn: Mutex::new(conn),
+            _lock: lock,
+        }
+    }
+
+    /// The job name.
+    pub fn job(&self) -> &str {
+        &self.job
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the guard cannot leave a transaction open: `Transaction` rolls back on drop.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn map<T>(&self, r: Result<T, E>) -> Result<T, StateError> {
+        r.map_err(|e| match e {
+            E::Sql(e) => StateError::sqlite(&self.path, e),
+            E::State(e) => e,
+        })
+    }
+
+    /// Runs `f` in an immediate (write) transaction and commits it.
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, StateError> {
+        let mut conn = self.conn();
+        let r = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let v = f(&tx)?;
+            tx.commit()?;
+            Ok(v)
+        })();
+        self.map(r)
+    }
+
+    /// Runs `f` in a read transaction (one consistent snapshot).
+    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, StateError> {
+        let mut conn = self.conn();
+        let r = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let v = f(&tx)?;
+            tx.finish()?;
+            Ok(v)
+        })();
+        self.map(r)
+    }
+
+    // ---- watermark and completed windows ----------------------------------------------------------------------
+
+    /// The live watermark of `ct`: everything before it is complete. `None` before the first run.
+    pub fn watermark(&self, ct: ContentType) -> Result<Option<Timestamp>, StateError> {
+        self.read(|tx| get_watermark(tx, ct))
+    }
+
+    /// Sets the live watermark of `ct` to `start` unless it has one already; returns the watermark in force.
+    pub fn init_watermark(
+        &self,
+        ct: ContentType,
+        start: Timestamp,
+        now: Timestamp,
+    ) -> Result<Timestamp, StateError> {
+        let (start_ns, now_ns) = (ns(start)?, ns(now)?);
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO watermark (content_type, at_ns, updated_ns) VALUES (?1, ?2, ?3)",
+                params![ct, start_ns, now_ns],
+            )?;
+            Ok(get_watermark(tx, ct)?.unwrap_or(start))
+        })
+    }
+
+    /// The completed windows of `ct` on `track`, sorted, merged (disjoint and non-adjacent).
+    pub fn completed_windows(
+        &self,
+        ct: ContentType,
+        track: Track,
+    ) -> Result<Vec<Window>, StateError> {
+        self.read(|tx| load_windows(tx, ct, track))
+    }
+
+    /// Marks `window` of `ct` complete on `track`, after checking that every blob listed in it (`content_ids`, all
+    /// of them, including those skipped as already done) is terminal in the content ledger. Merges it with
+    /// adjacent or overlapping completed windows, then advances the live watermark (for [`Track::Live`]; the
+    /// watermark must have been set with [`JobState::init_watermark`]) or the progress of backfill ranges (for
+    /// [`Track::Backfill`]) across contiguous completed windows. Returns the live watermark after the call.
+    pub fn complete_window<S: AsRef<str>>(
+        &self,
+        ct: ContentType,
+        track: Track,
+        window: Window,
+        content_ids: &[S],
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StateError> {
+        let now_ns = ns(now)?;
+        self.write(|tx| {
+            let terminal = terminal_ids(tx, ct, content_ids)?;
+            let missing: Vec<&str> = content_ids
+                .iter()
+                .map(AsRef::as_ref)
+                .filter(|id| !terminal.contains(*id))
+                .collect();
+            if let Some(first) = missing.first() {
+                return Err(StateError::WindowIncomplete {
+                    content_type: ct,
+                    window: window.to_string(),
+                    pending: missing.len(),
+                    first: (*first).to_owned(),
+                }
+                .into());
+            }
+            complete_in_tx(tx, ct, track, window, now_ns)
+        })
+    }
+
+    // ---- content ledger ---------------------------------------------------------------------------------------
+
+    /// Enters freshly listed blobs into the content ledger as pending (those already known keep their status) and
+    /// returns the content IDs among them that are already terminal (done or gap): those need no fetch.
+    pub fn register_listed(
+        &self,
+        ct: ContentType,
+        blobs: &[ListedBlob],
+        now: Timestamp,
+    ) -> Result<HashSet<String>, StateError> {
+        let now_ns = ns(now)?;
+        let rows = blobs
+            .iter()
+            .map(|b| Ok((b.content_id.as_str(), ns(b.created)?, ns(b.expiration)?)))
+            .collect::<Result<Vec<_>, StateError>>()?;
+        self.write(|tx| {
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO content
+                       (content_type, content_id, created_ns, expiration_ns, status, first_seen_ns, updated_ns)
+                     VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
+                )?;
+                for (id, created, expiration) in &rows {
+                    stmt.execute(params![ct, id, created, expiration, now_ns])?;
+                }
+            }
+            terminal_ids(tx, ct, &rows.iter().map(|r| r.0).collect::<Vec<_>>())
+        })
+    }
+
+    /// Which of `content_ids` are terminal (done or recorded as a gap) for `ct`. Batched; fine for thousands.
+    pub fn terminal_content_ids<S: AsRef<str>>(
+        &self,
+        ct: ContentType,
+        content_ids: &[S],
+    ) -> Result<HashSet<String>, StateError> {
+        self.read(|tx| terminal_ids(tx, ct, content_ids))
+    }
+
+    /// The ledger entry of one blob.
+    pub fn content_entry(
+        &self,
+        ct: ContentType,
+        content_id: &str,
+    ) -> Result<Option<ContentEntry>, StateError> {
+        self.read(|tx| {
+            tx.query_row(
+                "SELECT created_ns, expiration_ns, status, records_written, attempts FROM content
+                 WHERE content_type = ?1 AND content_id = ?2",
+                params![ct, content_id],
+                |r| {
+                    let status: String = r.get(2)?;
+                    Ok((r.get(0)?, r.get(1)?, status, r.get(3)?, r.get(4)?))
+                },
+            )
+            .optional()?
+            .map(
+                |(c, x, status, records_written, attempts): (i64, i64, String, i64, i64)| {
+                    Ok(ContentEntry {
+                        blob: ListedBlob {
+                            content_id: content_id.to_owned(),
+                            created: ts(c)?,
+                            expiration: ts(x)?,
+                        },
+                        status: ContentStatus::parse(&status)
+                            .ok_or_else(|| corrupt(&self.path, "content status"))?,
+                        records_written,
+                        attempts,
+                    })
+                },
+            )
+            .transpose()
+        })
+    }
+
+    /// Counts one more fetch attempt of `blob` (entering it as pending if new); returns the attempts so far.
+    pub fn begin_attempt(
+        &self,
+        ct: ContentType,
+        blob: &ListedBlob,
+        now: Timestamp,
+    ) -> Result<i64, StateError> {
+        let (c, x, now_ns) = (ns(blob.created)?, ns(blob.expiration)?, ns(now)?);
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO content
+                   (content_type, content_id, created_ns, expiration_ns, status, attempts, first_seen_ns, updated_ns)
+                 VALUES (?1, ?2, ?3, ?4, 'pending', 1, ?5, ?5)
+                 ON CONFLICT (content_type, content_id) DO UPDATE
+                   SET attempts = attempts + 1, updated_ns = excluded.updated_ns",
+                params![ct, blob.content_id, c, x, now_ns],
+            )?;
+            Ok(tx.query_row(
+                "SELECT attempts FROM content WHERE content_type = ?1 AND content_id = ?2",
+                params![ct, blob.content_id],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// The commit step of the protocol, after the sink acknowledged a durable write: in one transaction, adds the
+    /// record Ids the sink wrote from `blob` to the record ledger and marks the blob done. Either both happen or
+    /// neither does.
+    pub fn commit_blob<S: AsRef<str>>(
+        &self,
+        ct: ContentType,
+        blob: &ListedBlob,
+        record_ids_written: &[S],
+        now: Timestamp,
+    ) -> Result<CommitReport, StateError> {
+        let (c, x, now_ns) = (ns(blob.created)?, ns(blob.expiration)?, ns(now)?);
+        let written = i64::try_from(record_ids_written.len()).unwrap_or(i64::MAX);
+        self.write(|tx| {
+            let mut new_record_ids = 0;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO record (record_id, content_type, first_seen_ns) VALUES (?1, ?2, ?3)",
+                )?;
+                for id in record_ids_written {
+                    new_record_ids += stmt.execute(params![id.as_ref(), ct, now_ns])?;
+                }
+            }
+            tx.execute(
+                "INSERT INTO content
+                   (content_type, content_id, created_ns, expiration_ns, status, records_written, attempts,
+                    first_seen_ns, updated_ns)
+                 VALUES (?1, ?2, ?3, ?4, 'done', ?5, 1, ?6, ?6)
+                 ON CONFLICT (content_type, content_id) DO UPDATE
+                   SET status = 'done', records_written = records_written + excluded.records_written,
+                       updated_ns = excluded.updated_ns",
+                params![ct, blob.content_id, c, x, written, now_ns],
+            )?;
+            Ok(CommitReport { new_record_ids })
+        })
+    }
+
+    // ---- record ledger ----------------------------------------------------------------------------------------
+
+    /// Which of `record_ids` were already delivered (by any blob of any content type of this job). Batched.
+    pub fn delivered_record_ids<S: AsRef<str>>(
+        &self,
+        record_ids: &[S],
+    ) -> Result<HashSet<String>, StateError> {
+        self.read(|tx| {
+            let mut found = HashSet::new();
+            for chunk in record_ids.chunks(BATCH) {
+                let sql = format!(
+                    "SELECT record_id FROM record WHERE record_id IN ({})",
+                    placeholders(chunk.len(), 1)
+                );
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let rows = stmt.query_map(
+                    rusqlite::params_from_iter(chunk.iter().map(AsRef::as_ref)),
+                    |r| r.get::<_, String>(0),
+                )?;
+                for row in rows {
+                    found.insert(row?);
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    // ---- gaps -------------------------------------------------------------------------------------------------
+
+    /// Records that `blob` will never be delivered (expired or missing content) and marks it terminal, in one
+    /// transaction. Returns whether the gap is new (recording the same gap twice keeps one).
+    pub fn record_blob_gap(
+        &self,
+        ct: ContentType,
+        blob: &ListedBlob,
+        reason: GapReason,
+        detail: &str,
+        now: Timestamp,
+    ) -> Result<bool, StateError> {
+        let (c, x, now_ns) = (ns(blob.created)?, ns(blob.expiration)?, ns(now)?);
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO content
+                   (content_type, content_id, created_ns, expiration_ns, status, first_seen_ns, updated_ns)
+                 VALUES (?1, ?2, ?3, ?4, 'gap', ?5, ?5)
+                 ON CONFLICT (content_type, content_id) DO UPDATE
+                   SET status = CASE status WHEN 'done' THEN 'done' ELSE 'gap' END,
+                       updated_ns = excluded.updated_ns",
+                params![ct, blob.content_id, c, x, now_ns],
+            )?;
+            let n = tx.execute(
+                "INSERT OR IGNORE INTO gap (content_type, kind, start_ns, end_ns, content_id, reason, detail, recorded_ns)
+                 VALUES (?1, 'blob', ?2, ?2, ?3, ?4, ?5, ?6)",
+                params![ct, c, blob.content_id, reason.as_str(), detail, now_ns],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Records that `window` of `ct` can no longer be synced (beyond retention) and, since nothing more can happen
+    /// to it, completes it on `track` so the watermark or backfill progress may pass it. Returns whether the gap
+    /// is new.
+    pub fn record_window_gap(
+        &self,
+        ct: ContentType,
+        track: Track,
+        window: Window,
+        reason: GapReason,
+        detail: &str,
+        now: Timestamp,
+    ) -> Result<bool, StateError> {
+        let now_ns = ns(now)?;
+        let (s, e) = (ns(window.start)?, ns(window.end)?);
+        self.write(|tx| {
+            let new = insert_window_gap(tx, ct, s, e, reason, detail, now_ns)?;
+            complete_in_tx(tx, ct, track, window, now_ns)?;
+            Ok(new)
+        })
+    }
+
+    /// All recorded gaps of `ct` (or of every content type), oldest first.
+    pub fn gaps(&self, ct: Option<ContentType>) -> Result<Vec<Gap>, StateError> {
+        self.read(|tx| load_gaps(tx, ct, &self.path))
+    }
+
+    /// Gaps recorded at or after `since` (for example: during this run).
+    pub fn gaps_since(&self, since: Timestamp) -> Result<Vec<Gap>, StateError> {
+        let since = ns(since)?;
+        Ok(self
+            .gaps(None)?
+            .into_iter()
+            .filter(|g| ns(g.recorded_at).is_ok_and(|r| r >= since))
+            .collect())
+    }
+
+    // ---- backfill ---------------------------------------------------------------------------------------------
+
+    /// Starts (or resumes, when the same range was requested before) a backfill of `range` for `ct`; its position
+    /// starts at `range.start` and already counts windows completed by earlier backfills or the live sync.
+    pub fn begin_backfill(
+        &self,
+        ct: ContentType,
+        range: Window,
+        now: Timestamp,
+    ) -> Result<BackfillProgress, StateError> {
+        let (f, t, now_ns) = (ns(range.start)?, ns(range.end)?, ns(now)?);
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO backfill (content_type, from_ns, to_ns, position_ns, started_ns, updated_ns)
+                 VALUES (?1, ?2, ?3, ?2, ?4, ?4)",
+                params![ct, f, t, now_ns],
+            )?;
+            advance_backfills(tx, ct, now_ns)?;
+            let all = load_backfills(tx, Some(ct))?;
+            Ok(all
+                .into_iter()
+                .find(|b| b.range == range)
+                .ok_or(rusqlite::Error::QueryReturnedNoRows)?)
+        })
+    }
+
+    /// Backfill ranges of `ct` (or of every content type), oldest request first.
+    pub fn backfills(&self, ct: Option<ContentType>) -> Result<Vec<BackfillProgress>, StateError> {
+        self.read(|tx| load_backfills(tx, ct))
+    }
+
+    // ---- subscriptions ----------------------------------------------------------------------------------------
+
+    /// When a subscription start was last requested for `ct` (the API wants 15 minutes between starts).
+    pub fn last_subscription_start(
+        &self,
+        ct: ContentType,
+    ) -> Result<Option<Timestamp>, StateError> {
+        self.read(|tx| {
+            tx.query_row(
+                "SELECT last_start_ns FROM subscription WHERE content_type = ?1",
+                [ct],
+                |r| ts(r.get(0)?),
+            )
+            .optional()
+            .map_err(E::from)
+        })
+    }
+
+    /// Notes that a subscription start was requested for `ct` at `at`.
+    pub fn record_subscription_start(
+        &self,
+        ct: ContentType,
+        at: Timestamp,
+    ) -> Result<(), StateError> {
+        let at = ns(at)?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO subscription (content_type, last_start_ns) VALUES (?1, ?2)
+                 ON CONFLICT (content_type) DO UPDATE SET last_start_ns = excluded.last_start_ns",
+                params![ct, at],
+            )?;
+            Ok(())
+        })
+    }
+
+    // ---- run history ------------------------------------------------------------------------------------------
+
+    /// Opens a run history entry.
+    pub fn begin_run(&self, kind: RunKind, now: Timestamp) -> Result<RunId, StateError> {
+        let now_ns = ns(now)?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO run (kind, started_ns) VALUES (?1, ?2)",
+                params![kind.as_str(), now_ns],
+            )?;
+            Ok(RunId(tx.last_insert_rowid()))
+        })
+    }
+
+    /// Closes a run history entry with its outcome and counters (any serializable value, stored as JSON).
+    pub fn finish_run(
+        &self,
+        id: RunId,
+        now: Timestamp,
+        outcome: &str,
+        counters: &impl serde::Serialize,
+    ) -> Result<(), StateError> {
+        let now_ns = ns(now)?;
+        let json = serde_json::to_string(counters).map_err(|e| StateError::Sqlite {
+            path: self.path.clone(),
+            source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+        })?;
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE run SET ended_ns = ?2, outcome = ?3, counters = ?4 WHERE id = ?1",
+                params![id.0, now_ns, outcome, json],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The newest `limit` runs, newest first.
+    pub fn recent_runs(&self, limit: usize) -> Result<Vec<RunRecord>, StateError> {
+        self.read(|tx| load_runs(tx, limit))
+    }
+
+    // ---- reset and pruning ------------------------------------------------------------------------------------
+
+    /// `state reset --to`: moves the live watermark of `ct` to `to` and cuts the completed live windows at `to`
+    /// (so everything from `to` on is listed again), keeping both ledgers so that the re-read skips blobs and
+    /// records already delivered. Moving forward over time never synced records a [`GapReason::SkippedByReset`]
+    /// gap, never silently. `to` must not be in the future.
+    pub fn reset_watermark(
+        &self,
+        ct: ContentType,
+        to: Timestamp,
+        now: Timestamp,
+    ) -> Result<ResetReport, StateError> {
+        if to > now {
+            return Err(StateError::ResetInFuture {
+                content_type: ct,
+                to,
+            });
+        }
+        let (to_ns, now_ns) = (ns(to)?, ns(now)?);
+        self.write(|tx| {
+            let previous = get_watermark(tx, ct)?;
+            let windows = load_windows(tx, ct, Track::Live)?;
+            let kept = window::truncate_at(&windows, to);
+            let windows_changed = windows.iter().filter(|w| !kept.contains(w)).count();
+            store_windows(tx, ct, Track::Live, &kept)?;
+            let mut gaps = Vec::new();
+            if let Some(prev) = previous.filter(|p| *p < to) {
+                // Moving forward: the parts of [prev, to) never completed are skipped, and say so.
+                let mut cursor = prev;
+                for w in windows.iter().filter(|w| w.end > prev && w.start < to) {
+                    gaps.extend(Window::new(cursor, w.start.min(to)));
+                    cursor = cursor.max(w.end);
+                }
+                gaps.extend(Window::new(cursor, to));
+                for hole in &gaps {
+                    insert_window_gap(tx, ct, ns(hole.start)?, ns(hole.end)?, GapReason::SkippedByReset, "", now_ns)?;
+                }
+                // The skipped time is terminal now: completed windows reach the new watermark.
+                store_windows(tx, ct, Track::Live, &window::merge_into(&kept, Window { start: prev, end: to }))?;
+            }
+            tx.execute(
+                "INSERT INTO watermark (content_type, at_ns, updated_ns) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (content_type) DO UPDATE SET at_ns = excluded.at_ns, updated_ns = excluded.updated_ns",
+                params![ct, to_ns, now_ns],
+            )?;
+            Ok(ResetReport {
+                content_type: ct,
+                previous,
+                watermark: to,
+                windows_changed,
+                gaps,
+            })
+        })
+    }
+
+    /// Forgets what can no longer matter: content ledger rows a day past their expiry (only terminal ones; a
+    /// pending blob stays visible), record Ids first seen more than 8 days ago, completed windows that ended more
+    /// than 8 days ago, and run history beyond the newest [`RUN_HISTORY_KEPT`]. Watermarks, gaps and backfill
+    /// progress are kept.
+    pub fn prune(&self, now: Timestamp) -> Result<PruneReport, StateError> {
+        let content_cut = ns(now - CONTENT_LEDGER_GRACE)?;
+        let record_cut = ns(now - RECORD_LEDGER_RETENTION)?;
+        let window_cut = ns(now - WINDOW_RETENTION)?;
+        self.write(|tx| {
+            Ok(PruneReport {
+                content: tx.execute(
+                    "DELETE FROM content WHERE expiration_ns < ?1 AND status IN ('done', 'gap')",
+                    [content_cut],
+                )?,
+                records: tx.execute("DELETE FROM record WHERE first_seen_ns < ?1", [record_cut])?,
+                windows: tx.execute("DELETE FROM completed_window WHERE end_ns < ?1", [window_cut])?,
+                runs: tx.execute(
+                    "DELETE FROM run WHERE id NOT IN (SELECT id FROM run ORDER BY id DESC LIMIT ?1)",
+                    [RUN_HISTORY_KEPT],
+                )?,
+            })
+        })
+    }
+
+    /// Number of rows in the record ledger.
+    pub fn record_ledger_len(&self) -> Result<i64, StateError> {
+        self.read(|tx| Ok(tx.query_row("SELECT count(*) FROM record", [], |r| r.get(0))?))
+    }
+
+    /// Runs SQLite's full integrity check; `Err(Corrupt)` when it finds damage.
+    pub fn integrity_check(&self) -> Result<(), StateError> {
+        let result: String =
+            self.read(|tx| Ok(tx.query_row("PRAGMA integrity_check(1)", [], |r| r.get(0))?))?;
+        if result == "ok" {
+            Ok(())
+        } else {
+            Err(StateError::Corrupt {
+                path: self.path.clone(),
+                detail: result,
+            })
+        }
+    }
+
+    pub(crate) fn with_read<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, StateError> {
+        self.read(f)
+    }
+}
+
+pub(crate) fn corrupt(path: &Path, what: &str) -> E {
+    E::State(StateError::Corrupt {
+        path: path.to_owned(),
+        detail: format!("unreadable {what}"),
+    })
+}
+
+fn placeholders(n: usize, first: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub(crate) fn get_watermark(tx: &Transaction<'_>, ct: ContentType) -> Result<Option<Timestamp>, E> {
+    Ok(tx
+        .query_row(
+            "SELECT at_ns FROM watermark WHERE content_type = ?1",
+            [ct],
+            |r| ts(r.get(0)?),
+        )
+        .optional()?)
+}
+
+fn terminal_ids<S: AsRef<str>>(
+    tx: &Transaction<'_>,
+    ct: ContentType,
+    ids: &[S],
+) -> Result<HashSet<String>, E> {
+    let mut found = HashSet::new();
+    for chunk in ids.chunks(BATCH) {
+        let sql = format!(
+            "SELECT content_id FROM content WHERE content_type = ?1 AND status IN ('done', 'gap')
+               AND content_id IN ({})",
+            placeholders(chunk.len(), 2)
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let strs: Vec<&str> = chunk.iter().map(AsRef::as_ref).collect();
+        let args: Vec<&dyn ToSql> = std::iter::once(&ct as &dyn ToSql)
+            .chain(strs.iter().map(|s| s as &dyn ToSql))
+            .collect();
+        let rows = stmt.query_map(&args[..], |r| r.get::<_, String>(0))?;
+        for row in rows {
+            found.insert(row?);
+        }
+    }
+    Ok(found)
+}
+
+pub(crate) fn load_windows(
+    tx: &Transaction<'_>,
+    ct: ContentType,
+    track: Track,
+) -> Result<Vec<Window>, E> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT start_ns, end_ns FROM completed_window WHERE content_type = ?1 AND track = ?2 ORDER BY start_ns",
+    )?;
+    let rows = stmt.query_map(params![ct, track.as_str()], |r| {
+        Ok((ts(r.get(0)?)?, ts(r.get(1)?)?))
+    })?;
+    let mut out: Vec<Window> = Vec::new();
+    for row in rows {
+        let (s, e) = row?;
+        // Stored windows are merged already; merging again is a cheap guard against hand edits.
+        if let Some(w) = Window::new(s, e) {
+            out = window::merge_into(&out, w);
+        }
+    }
+    Ok(out)
+}
+
+fn store_windows(
+    tx: &Transaction<'_>,
+    ct: ContentType,
+    track: Track,
+    windows: &[Window],
+) -> Result<(), E> {
+    tx.execute(
+        "DELETE FROM completed_window WHERE content_type = ?1 AND track = ?2",
+        params![ct, track.as_str()],
+    )?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO completed_window (content_type, track, start_ns, end_ns) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for w in windows {
+        stmt.execute(params![ct, track.as_str(), ns(w.start)?, ns(w.end)?])?;
+    }
+    Ok(())
+}
+
+fn complete_in_tx(
+    tx: &Transaction<'_>,
+    ct: ContentType,
+    track: Track,
+    w: Window,
+    now_ns: i64,
+) -> Result<Option<Timestamp>, E> {
+    let merged = window::merge_into(&load_windows(tx, ct, track)?, w);
+    store_windows(tx, ct, track, &merged)?;
+    let watermark = get_watermark(tx, ct)?;
+    match track {
+        Track::Live => {
+            if let Some(current) = watermark {
+                let next = window::advance(current, &merged);
+                if next != current {
+                    tx.execute(
+                        "UPDATE watermark SET at_ns = ?2, updated_ns = ?3 WHERE content_type = ?1",
+                        params![ct, ns(next)?, now_ns],
+                    )?;
+                }
+                return Ok(Some(next));
+            }
+            Ok(None)
+        }
+        Track::Backfill => {
+            advance_backfills(tx, ct, now_ns)?;
+            Ok(watermark)
+        }
+    }
+}
+
+/// Moves every unfinished backfill range of `ct` across contiguous windows completed by backfill or the live sync.
+fn advance_backfills(tx: &Transaction<'_>, ct: ContentType, now_ns: i64) -> Result<(), E> {
+    let mut done = load_windows(tx, ct, Track::Live)?;
+    for w in load_windows(tx, ct, Track::Backfill)? {
+        done = window::merge_into(&done, w);
+    }
+    for b in load_backfills(tx, Some(ct))? {
+        if b.finished.is_some() {
+            continue;
+        }
+        let next = window::advance(b.position, &done).min(b.range.end);
+        if next != b.position {
+            let finished = (next >= b.range.end).then_some(now_ns);
+            tx.execute(
+                "UPDATE backfill SET position_ns = ?4, updated_ns = ?5, finished_ns = ?6
+                 WHERE content_type = ?1 AND from_ns = ?2 AND to_ns = ?3",
+                params![
+                    ct,
+                    ns(b.range.start)?,
+                    ns(b.range.end)?,
+                    ns(next)?,
+                    now_ns,
+                    finished
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_window_gap(
+    tx: &Transaction<'_>,
+    ct: ContentType,
+    start_ns: i64,
+    end_ns: i64,
+    reason: GapReason,
+    detail: &str,
+    now_ns: i64,
+) -> Result<bool, E> {
+    let n = tx.execute(
+        "INSERT OR IGNORE INTO gap (content_type, kind, start_ns, end_ns, content_id, reason, detail, recorded_ns)
+         VALUES (?1, 'window', ?2, ?3, '', ?4, ?5, ?6)",
+        params![ct, start_ns, end_ns, reason.as_str(), detail, now_ns],
+    )?;
+    Ok(n > 0)
+}
+
+pub(crate) fn load_gaps(
+    tx: &Transaction<'_>,
+    ct: Option<ContentType>,
+    path: &Path,
+) -> Result<Vec<Gap>, E> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT content_type, kind, start_ns, end_ns, content_id, reason, detail, recorded_ns FROM gap
+         WHERE ?1 IS NULL OR content_type = ?1 ORDER BY start_ns, id",
+    )?;
+    let rows = stmt.query_map([ct], |r| {
+        Ok((
+            r.get::<_, ContentType>(0)?,
+            r.get::<_, String>(1)?,
+            ts(r.get(2)?)?,
+            ts(r.get(3)?)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, String>(6)?,
+            ts(r.get(7)?)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (content_type, kind, start, end, content_id, reason, detail, recorded_at) = row?;
+        let scope = match kind.as_str() {
+            "window" => GapScope::Window {
+                window: Window::new(start, end).ok_or_else(|| corrupt(path, "gap window"))?,
+            },
+            _ => GapScope::Blob {
+                content_id,
+                created: start,
+            },
+        };
+        out.push(Gap {
+            content_type,
+            scope,
+            reason: GapReason::parse(&reason).ok_or_else(|| corrupt(path, "gap reason"))?,
+            detail,
+            recorded_at,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn load_backfills(
+    tx: &Transaction<'_>,
+    ct: Option<ContentType>,
+) -> Result<Vec<BackfillProgress>, E> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT content_type, from_ns, to_ns, position_ns, started_ns, updated_ns, finished_ns FROM backfill
+         WHERE ?1 IS NULL OR content_type = ?1 ORDER BY started_ns, from_ns",
+    )?;
+    let rows = stmt.query_map([ct], |r| {
+        let (from, to) = (ts(r.get(1)?)?, ts(r.get(2)?)?);
+        Ok(BackfillProgress {
+            content_type: r.get(0)?,
+            range: Window {
+                start: from,
+                end: to,
+            },
+            position: ts(r.get(3)?)?,
+            started: ts(r.get(4)?)?,
+            updated: ts(r.get(5)?)?,
+            finished: r.get::<_, Option<i64>>(6)?.map(ts).transpose()?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub(crate) fn load_runs(tx: &Transaction<'_>, limit: usize) -> Result<Vec<RunRecord>, E> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, kind, started_ns, ended_ns, outcome, counters FROM run ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+        let counters: Option<String> = r.get(5)?;
+        Ok(RunRecord {
+            id: RunId(r.get(0)?),
+            kind: r.get(1)?,
+            started: ts(r.get(2)?)?,
+            ended: r.get::<_, Option<i64>>(3)?.map(ts).transpose()?,
+            outcome: r.get(4)?,
+            counters: counters.and_then(|c| serde_json::from_str(&c).ok()),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
