@@ -99,6 +99,213 @@ impl FromStr for Cloud {
     }
 }
 
+/// The job file's optional `endpoints` section: replacement hosts for a proxy, a private endpoint or the emulator.
+///
+/// Each value is a base URL `scheme://host[:port]` without path, query or credentials; only the host changes —
+/// the paths and the scope stay the cloud's. Plain `http://` is accepted for loopback hosts only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndpointOverrides {
+    /// Replaces the token authority (`endpoints.login`).
+    pub login: Option<String>,
+    /// Replaces the Management API host (`endpoints.api`).
+    pub api: Option<String>,
+}
+
+/// The resolved endpoints of one tenant on one cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// The cloud.
+    pub cloud: Cloud,
+    /// The tenant (GUID or verified domain).
+    pub tenant: String,
+    /// `{login}/{tenant}/oauth2/v2.0/token`: where the token request goes, and the assertion's `aud`.
+    pub token_url: url::Url,
+    /// `{api}/api/v1.0/{tenant}/activity/feed`: the Management Activity API root.
+    pub api_root: url::Url,
+    /// `{resource}/.default` of the cloud — never changed by overrides.
+    pub scope: String,
+}
+
+impl Endpoints {
+    /// The token host (with port when not the default), for messages.
+    pub fn login_host(&self) -> String {
+        host_of(&self.token_url)
+    }
+
+    /// The API host (with port when not the default), for messages.
+    pub fn api_host(&self) -> String {
+        host_of(&self.api_root)
+    }
+}
+
+fn host_of(url: &url::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => String::new(),
+    }
+}
+
+/// A bad tenant ID or `endpoints` value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    /// Not a URL at all.
+    #[error("endpoints.{key} `{value}` is not a URL ({reason}): write it as https://host[:port]")]
+    InvalidUrl {
+        /// `login` or `api`.
+        key: &'static str,
+        /// The value given.
+        value: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// A scheme other than https/http.
+    #[error("endpoints.{key} `{value}` uses an unsupported scheme: use https://")]
+    UnsupportedScheme {
+        /// `login` or `api`.
+        key: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// Plain http to a host that is not loopback.
+    #[error(
+        "endpoints.{key} `{value}` uses plain http:// to {host}, which is not a loopback address: use https:// (plain http is allowed only for 127.0.0.1, ::1 and localhost)"
+    )]
+    InsecureHttp {
+        /// `login` or `api`.
+        key: &'static str,
+        /// The value given.
+        value: String,
+        /// The host.
+        host: String,
+    },
+    /// A path, query, fragment or credentials in an override.
+    #[error(
+        "endpoints.{key} `{value}` must be a scheme and host only, like https://login.example.net: endpoints replace hosts, the paths stay the cloud's"
+    )]
+    NotHostOnly {
+        /// `login` or `api`.
+        key: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// A tenant ID that cannot name a tenant.
+    #[error(
+        "tenant id `{0}` is not usable: use the directory (tenant) GUID or a verified domain, not common/organizations/consumers"
+    )]
+    InvalidTenant(String),
+}
+
+fn override_base(key: &'static str, value: &str) -> Result<url::Url, EndpointError> {
+    let url = url::Url::parse(value.trim()).map_err(|e| EndpointError::InvalidUrl {
+        key,
+        value: value.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let host_only = url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && (url.path() == "/" || url.path().is_empty());
+    let host = match url.host() {
+        Some(h) => h,
+        None => {
+            return Err(EndpointError::InvalidUrl {
+                key,
+                value: value.to_owned(),
+                reason: "no host".to_owned(),
+            });
+        }
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = match &host {
+                url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+                url::Host::Ipv4(ip) => ip.is_loopback(),
+                url::Host::Ipv6(ip) => ip.is_loopback(),
+            };
+            if !loopback {
+                return Err(EndpointError::InsecureHttp {
+                    key,
+                    value: value.to_owned(),
+                    host: host.to_string(),
+                });
+            }
+        }
+        _ => {
+            return Err(EndpointError::UnsupportedScheme {
+                key,
+                value: value.to_owned(),
+            });
+        }
+    }
+    if !host_only {
+        return Err(EndpointError::NotHostOnly {
+            key,
+            value: value.to_owned(),
+        });
+    }
+    Ok(url)
+}
+
+fn valid_tenant(tenant: &str) -> bool {
+    !tenant.is_empty()
+        && tenant.len() <= 255
+        && tenant
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && !["common", "organizations", "consumers"]
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(tenant))
+}
+
+impl Cloud {
+    /// Resolves the token URL, API root and scope of `tenant` on this cloud, with the job's host overrides.
+    pub fn endpoints(
+        self,
+        tenant: &str,
+        overrides: &EndpointOverrides,
+    ) -> Result<Endpoints, EndpointError> {
+        if !valid_tenant(tenant) {
+            return Err(EndpointError::InvalidTenant(tenant.to_owned()));
+        }
+        let profile = self.profile();
+        let login = match &overrides.login {
+            Some(v) => override_base("login", v)?,
+            None => url::Url::parse(profile.authority).map_err(|e| EndpointError::InvalidUrl {
+                key: "login",
+                value: profile.authority.to_owned(),
+                reason: e.to_string(),
+            })?,
+        };
+        let api = match &overrides.api {
+            Some(v) => override_base("api", v)?,
+            None => {
+                let base = format!("https://{}", profile.api_host);
+                url::Url::parse(&base).map_err(|e| EndpointError::InvalidUrl {
+                    key: "api",
+                    value: base.clone(),
+                    reason: e.to_string(),
+                })?
+            }
+        };
+        let token_url = login
+            .join(&format!("/{tenant}/oauth2/v2.0/token"))
+            .map_err(|e| EndpointError::InvalidTenant(format!("{tenant} ({e})")))?;
+        let api_root = api
+            .join(&format!("/api/v1.0/{tenant}/activity/feed"))
+            .map_err(|e| EndpointError::InvalidTenant(format!("{tenant} ({e})")))?;
+        Ok(Endpoints {
+            cloud: self,
+            tenant: tenant.to_owned(),
+            token_url,
+            api_root,
+            scope: self.scope(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +345,116 @@ mod tests {
             err,
             "unknown cloud `azure-china`: use one of commercial, gcc, gcc-high, dod"
         );
+    }
+
+    const TENANT: &str = "8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718";
+
+    #[test]
+    fn endpoints_follow_the_cloud_table() {
+        let e = Cloud::GccHigh
+            .endpoints(TENANT, &EndpointOverrides::default())
+            .unwrap();
+        assert_eq!(
+            e.token_url.as_str(),
+            format!("https://login.microsoftonline.us/{TENANT}/oauth2/v2.0/token")
+        );
+        assert_eq!(
+            e.api_root.as_str(),
+            format!("https://manage.office365.us/api/v1.0/{TENANT}/activity/feed")
+        );
+        assert_eq!(e.scope, "https://manage.office365.us/.default");
+        let gcc = Cloud::Gcc
+            .endpoints(TENANT, &EndpointOverrides::default())
+            .unwrap();
+        assert_eq!(gcc.login_host(), "login.microsoftonline.com");
+        assert_eq!(gcc.api_host(), "manage-gcc.office.com");
+    }
+
+    #[test]
+    fn overrides_replace_hosts_only_and_keep_the_scope() {
+        let o = EndpointOverrides {
+            login: Some("http://127.0.0.1:8400".into()),
+            api: Some("http://[::1]:9000/".into()),
+        };
+        let e = Cloud::Dod.endpoints(TENANT, &o).unwrap();
+        assert_eq!(
+            e.token_url.as_str(),
+            format!("http://127.0.0.1:8400/{TENANT}/oauth2/v2.0/token")
+        );
+        assert_eq!(
+            e.api_root.as_str(),
+            format!("http://[::1]:9000/api/v1.0/{TENANT}/activity/feed")
+        );
+        assert_eq!(e.scope, "https://manage.protection.apps.mil/.default");
+        assert_eq!(e.login_host(), "127.0.0.1:8400");
+        let https = EndpointOverrides {
+            login: Some("https://login.proxy.example".into()),
+            api: None,
+        };
+        let e = Cloud::Commercial.endpoints("contoso.com", &https).unwrap();
+        assert_eq!(
+            e.token_url.as_str(),
+            "https://login.proxy.example/contoso.com/oauth2/v2.0/token"
+        );
+        assert_eq!(e.api_host(), "manage.office.com");
+        let localhost = EndpointOverrides {
+            login: Some("http://localhost:1".into()),
+            api: Some("http://127.8.9.10".into()),
+        };
+        assert!(Cloud::Gcc.endpoints(TENANT, &localhost).is_ok());
+    }
+
+    #[test]
+    fn plain_http_is_refused_for_non_loopback_hosts() {
+        for (value, host) in [
+            ("http://10.0.0.5:8400", "10.0.0.5"),
+            ("http://login.example.net", "login.example.net"),
+            ("http://localhost.evil.example", "localhost.evil.example"),
+        ] {
+            let o = EndpointOverrides {
+                login: None,
+                api: Some(value.into()),
+            };
+            let err = Cloud::Gcc.endpoints(TENANT, &o).unwrap_err();
+            assert_eq!(
+                err,
+                EndpointError::InsecureHttp {
+                    key: "api",
+                    value: value.into(),
+                    host: host.into()
+                }
+            );
+            assert!(err.to_string().contains("use https://"), "{err}");
+        }
+    }
+
+    #[test]
+    fn malformed_overrides_and_tenants_are_refused() {
+        let bad = |v: &str| EndpointOverrides {
+            login: Some(v.into()),
+            api: None,
+        };
+        assert!(matches!(
+            Cloud::Gcc.endpoints(TENANT, &bad("login.example.net")),
+            Err(EndpointError::InvalidUrl { key: "login", .. })
+        ));
+        assert!(matches!(
+            Cloud::Gcc.endpoints(TENANT, &bad("ftp://127.0.0.1")),
+            Err(EndpointError::UnsupportedScheme { .. })
+        ));
+        assert!(matches!(
+            Cloud::Gcc.endpoints(TENANT, &bad("https://login.example.net/prefix")),
+            Err(EndpointError::NotHostOnly { .. })
+        ));
+        assert!(matches!(
+            Cloud::Gcc.endpoints(TENANT, &bad("https://user:pw@login.example.net")),
+            Err(EndpointError::NotHostOnly { .. })
+        ));
+        for tenant in ["", "common", "a/b", "x?y"] {
+            assert_eq!(
+                Cloud::Gcc.endpoints(tenant, &EndpointOverrides::default()),
+                Err(EndpointError::InvalidTenant(tenant.into()))
+            );
+        }
     }
 }

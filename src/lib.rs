@@ -1,6 +1,7 @@
 //! o365sync: an idempotent, incremental collector of Microsoft 365 audit logs (Office 365 Management Activity API)
 //! that normalizes records to OCSF 1.8.0 and delivers them to sinks. See ARCHITECTURE.md for the map.
 
+pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod cloud;

@@ -1,1 +1,40 @@
-//! Placeholder: see the open issue that builds this module.
+//! Certificate authentication against Entra ID: from the files an operator has to a cached access token.
+//!
+//! # Public API
+//!
+//! - [`CredentialSource`] names the files (`certificate`, `private_key` — may be the same combined file — an optional
+//!   [`PassphraseSource`] for an `ENCRYPTED PRIVATE KEY`, and the [`SigningAlgorithm`]). [`CredentialSource::load`]
+//!   reads and checks them before any network call and returns a [`Credential`]: the leaf certificate (first
+//!   `CERTIFICATE` block), its [`Thumbprints`] (SHA-1 hex as the portal shows it, base64url `x5t` / `x5t#S256`),
+//!   and [`CertificateInfo`] (subject, validity, key size, [`CredentialWarning`]s such as expiry within 30 days).
+//!   Every bad input is one [`CredentialError`] variant whose message says what to do.
+//! - [`Credential::client_assertion`] signs the JWT client assertion (RS256 + `x5t`, or PS256 + `x5t#S256`).
+//! - [`crate::cloud::Endpoints`] resolves the token URL, API root and scope from a cloud and the job's `endpoints`.
+//! - [`TokenProvider`] (cheap to clone, shareable across tasks) returns a cached [`AccessToken`] from
+//!   [`TokenProvider::token`], refreshes it ahead of expiry with a single request shared by concurrent callers, and
+//!   drops a token the API answered 401 to via [`TokenProvider::invalidate`]. Failures are [`TokenError`]s, one
+//!   message per AADSTS code of the reference table.
+//!
+//! # Secrets
+//!
+//! Private keys, passphrases, client assertions and access tokens live only in [`Secret`] (or types built on it),
+//! whose `Debug` and `Display` print `[redacted]`. Nothing in this module logs them, and no error carries them.
+
+mod aadsts;
+mod assertion;
+mod credential;
+mod pem;
+mod secret;
+mod token;
+
+pub use aadsts::AadstsCode;
+pub use assertion::{ASSERTION_LIFETIME, AssertionError, ClientAssertion};
+pub use credential::{
+    CertificateInfo, Credential, CredentialError, CredentialSource, CredentialWarning,
+    EXPIRY_WARNING_DAYS, MIN_RSA_BITS, PassphraseSource, SigningAlgorithm, Thumbprints,
+    UnknownSigningAlgorithm,
+};
+pub use secret::Secret;
+pub use token::{
+    AccessToken, DEFAULT_REFRESH_MARGIN, TokenError, TokenProvider, TokenProviderConfig,
+};

@@ -1,8 +1,25 @@
 //! `o365sync emulator`: arguments and entry point.
 
-use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
 
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+
+use super::{ContentSettings, Emulator, EmulatorConfig, Faults, Throttle, ThrottleStyle};
+use crate::cloud::Cloud;
 use crate::exit::Outcome;
+
+/// How throttled requests are answered (`--throttle-style`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ThrottleStyleArg {
+    /// HTTP 429 with `Retry-After`.
+    Status429,
+    /// HTTP 403 AF429 without `Retry-After`.
+    Status403,
+    /// Alternately one and the other.
+    Mixed,
+}
 
 /// Options of `o365sync emulator`.
 #[derive(Debug, Args)]
@@ -12,14 +29,219 @@ pub struct EmulatorArgs {
     pub addr: std::net::SocketAddr,
     /// Write the bound port to this file once listening.
     #[arg(long)]
-    pub port_file: Option<std::path::PathBuf>,
+    pub port_file: Option<PathBuf>,
     /// Seed of the generated content.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Directory (tenant) ID to serve.
+    #[arg(long, default_value = super::DEFAULT_TENANT_ID)]
+    pub tenant_id: String,
+    /// Application (client) ID to register.
+    #[arg(long, default_value = super::DEFAULT_CLIENT_ID)]
+    pub client_id: String,
+    /// Cloud whose resource the token endpoint expects in `scope` (commercial, gcc, gcc-high, dod).
+    #[arg(long, default_value = "commercial")]
+    pub cloud: Cloud,
+    /// Trust the certificate(s) in this PEM file; without it a throwaway certificate is generated.
+    #[arg(long)]
+    pub trust_cert: Option<PathBuf>,
+    /// Where to write the generated throwaway certificate and key (without --trust-cert).
+    #[arg(long, default_value = "emulator-cert")]
+    pub cert_dir: PathBuf,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, default_value_t = 3599)]
+    pub token_lifetime: u64,
+    /// Start with all five subscriptions enabled.
+    #[arg(long)]
+    pub subscribed: bool,
+    /// Entries per listing page.
+    #[arg(long, default_value_t = 100)]
+    pub page_size: usize,
+    /// Hours of history.
+    #[arg(long, default_value_t = 24)]
+    pub hours: u32,
+    /// Blobs per hour for each content type.
+    #[arg(long, default_value_t = 2)]
+    pub blobs_per_hour: u32,
+    /// Records per blob.
+    #[arg(long, default_value_t = 10)]
+    pub records_per_blob: u32,
+    /// Fraction of record slots repeating a record of an earlier blob.
+    #[arg(long, default_value_t = 0.05)]
+    pub duplicate_rate: f64,
+    /// Do not list one blob per content type twice.
+    #[arg(long)]
+    pub no_blob_listed_twice: bool,
+    /// Fraction of very large records.
+    #[arg(long, default_value_t = 0.002)]
+    pub large_record_rate: f64,
+    /// Late blobs per content type.
+    #[arg(long, default_value_t = 1)]
+    pub late_blobs: u32,
+    /// Seconds after start after which late blobs become listable (default: only on POST /_emulator/release-late).
+    #[arg(long)]
+    pub late_after: Option<u64>,
+    /// API requests per minute before throttling (default: no throttling).
+    #[arg(long)]
+    pub throttle_rpm: Option<u32>,
+    /// How throttled requests are answered.
+    #[arg(long, value_enum, default_value_t = ThrottleStyleArg::Mixed)]
+    pub throttle_style: ThrottleStyleArg,
+    /// Fraction of API requests answered 500/503 AF50000.
+    #[arg(long, default_value_t = 0.0)]
+    pub transient_rate: f64,
+    /// Fraction of listing and blob bodies cut off mid-way.
+    #[arg(long, default_value_t = 0.0)]
+    pub truncate_rate: f64,
+    /// Latency added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Point every NextPageUri at another host (a second listener that counts the tokens it receives).
+    #[arg(long)]
+    pub foreign_next_page: bool,
+}
+
+impl EmulatorArgs {
+    fn config(&self, trusted: Vec<Vec<u8>>) -> EmulatorConfig {
+        EmulatorConfig {
+            addr: Some(self.addr),
+            tenant_id: self.tenant_id.clone(),
+            client_id: self.client_id.clone(),
+            cloud: self.cloud,
+            trusted_certificates: trusted,
+            token_lifetime: Duration::from_secs(self.token_lifetime),
+            initial_subscriptions: if self.subscribed {
+                crate::content_type::ContentType::ALL.to_vec()
+            } else {
+                Vec::new()
+            },
+            page_size: self.page_size,
+            content: ContentSettings {
+                seed: self.seed,
+                hours: self.hours,
+                records_per_blob: self.records_per_blob,
+                duplicate_record_rate: self.duplicate_rate,
+                blob_listed_twice: !self.no_blob_listed_twice,
+                large_record_rate: self.large_record_rate,
+                late_blobs: self.late_blobs,
+                late_after: self.late_after.map(Duration::from_secs),
+                ..ContentSettings::default()
+            }
+            .with_blobs_per_hour(self.blobs_per_hour),
+            faults: Faults {
+                throttle: self.throttle_rpm.map(|rpm| Throttle {
+                    requests_per_minute: rpm,
+                    style: match self.throttle_style {
+                        ThrottleStyleArg::Status429 => ThrottleStyle::Status429,
+                        ThrottleStyleArg::Status403 => ThrottleStyle::Status403,
+                        ThrottleStyleArg::Mixed => ThrottleStyle::Mixed,
+                    },
+                }),
+                transient_error_rate: self.transient_rate,
+                truncated_body_rate: self.truncate_rate,
+                latency_ms: self.latency_ms,
+                foreign_next_page: self.foreign_next_page,
+            },
+        }
+    }
 }
 
 /// Runs the emulator until interrupted.
-pub fn run(_args: EmulatorArgs) -> Outcome {
-    eprintln!("error: `o365sync emulator` is not implemented yet");
-    Outcome::Invalid
+pub fn run(args: EmulatorArgs) -> Outcome {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Outcome::Failed;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => Outcome::Done,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Outcome::Failed
+        }
+    }
+}
+
+async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
+    let (trusted, origin) = match &args.trust_cert {
+        Some(path) => {
+            let pem = std::fs::read(path).with_context(|| {
+                format!(
+                    "cannot read {}: give a readable pem certificate",
+                    path.display()
+                )
+            })?;
+            let ders = super::certificates_from_pem(&pem)?;
+            (
+                ders,
+                format!("trusting the certificate(s) in {}", path.display()),
+            )
+        }
+        None => {
+            let cert = super::throwaway_certificate("o365sync emulator")?;
+            std::fs::create_dir_all(&args.cert_dir).with_context(|| {
+                format!(
+                    "cannot create {}: choose another --cert-dir",
+                    args.cert_dir.display()
+                )
+            })?;
+            let cert_path = args.cert_dir.join("certificate.pem");
+            let key_path = args.cert_dir.join("key.pem");
+            std::fs::write(&cert_path, &cert.certificate_pem)
+                .with_context(|| format!("cannot write {}", cert_path.display()))?;
+            write_private(&key_path, cert.private_key_pem.as_bytes())
+                .with_context(|| format!("cannot write {}", key_path.display()))?;
+            (
+                vec![cert.certificate_der],
+                format!(
+                    "trusting a generated throwaway certificate: {} (key {})",
+                    cert_path.display(),
+                    key_path.display()
+                ),
+            )
+        }
+    };
+    let config = args.config(trusted);
+    let handle = Emulator::start(config).await?;
+    if let Some(path) = &args.port_file {
+        std::fs::write(path, handle.addr().port().to_string())
+            .with_context(|| format!("cannot write the port file {}", path.display()))?;
+    }
+    println!("o365sync emulator listening on {}", handle.url());
+    println!("tenant id:  {}", handle.tenant_id());
+    println!("client id:  {}", handle.client_id());
+    println!("cloud:      {} (scope {})", args.cloud, handle.scope());
+    println!("token url:  {}", handle.token_url());
+    println!("api root:   {}", handle.api_root());
+    println!("foreign:    {}", handle.foreign_url());
+    println!("{origin}");
+    println!(
+        "control:    {}/_emulator/stats, /_emulator/ground-truth, /_emulator/release-late",
+        handle.url()
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for ctrl-c")?;
+    handle.shutdown().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
 }

@@ -1,3 +1,515 @@
 //! The embedded emulator of the Entra ID token endpoint and the Office 365 Management Activity API.
+//!
+//! Every test, benchmark and the demo run against it. It is faithful where a client can observe the real services
+//! (paths, parameters, status codes, error bodies, the window and subscription rules) and hostile on purpose (late
+//! content, duplicates, throttling, transient errors, cut-off bodies, a `NextPageUri` on another host).
+//!
+//! # Public API
+//! - [`EmulatorConfig`] (with [`ContentSettings`], [`Faults`], [`Throttle`], [`ThrottleStyle`]): what to serve.
+//! - [`Emulator::start`] binds `127.0.0.1:0` (or `config.addr`) plus a second "foreign host" listener and returns an
+//!   [`EmulatorHandle`]: [`url`](EmulatorHandle::url) (one base URL for `POST {url}/{tenant}/oauth2/v2.0/token` and
+//!   the API under `{url}/api/v1.0/{tenant}/activity/feed` and `{url}/api/v1/…`), [`stats`](EmulatorHandle::stats),
+//!   [`ground_truth`](EmulatorHandle::ground_truth), [`release_late`](EmulatorHandle::release_late),
+//!   [`set_faults`](EmulatorHandle::set_faults), [`expire_tokens`](EmulatorHandle::expire_tokens),
+//!   [`expire_blob`](EmulatorHandle::expire_blob), [`blobs`](EmulatorHandle::blobs) and
+//!   [`shutdown`](EmulatorHandle::shutdown).
+//! - [`throwaway_certificate`]: a self-signed RSA 2048 certificate and PKCS#8 key for tests and the demo.
+//!
+//! # Control endpoints (same listener)
+//! `GET /_emulator/stats`, `GET /_emulator/ground-truth[?contentType=CT]`, `GET /_emulator/blobs`,
+//! `POST /_emulator/release-late`, `POST /_emulator/expire-tokens`, `POST /_emulator/expire-blob?contentId=ID`,
+//! `GET /_emulator/faults`, `PUT /_emulator/faults` (a JSON [`Faults`]).
+//!
+//! # Choices where Microsoft documents nothing
+//! - A late blob cannot be fetched before it is listable (404 AF20050).
+//! - A replayed `jti` answers AADSTS50013; time-range failures answer AADSTS700024; a wrong `aud` AADSTS50027.
+//! - The 15-minute start rule is counted per content type (starting all five at once is normal).
+//! - Truncation and the foreign `NextPageUri` apply to content listings and blobs; throttling, transient errors
+//!   and truncation never touch the token endpoint or the control endpoints.
+//! - An expired or unknown access token gets 401 `{"Message":"Authorization has been denied for this request."}`.
 
+mod api;
+mod cert;
 pub mod cli;
+mod config;
+mod content;
+mod records;
+mod stats;
+mod time;
+mod token;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use cert::{ThrowawayCertificate, certificates_from_pem, throwaway_certificate, x5t, x5t_s256};
+pub use config::{
+    ContentSettings, DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID, EmulatorConfig, Faults, Throttle,
+    ThrottleStyle,
+};
+pub use content::BlobInfo;
+pub use stats::{FaultCounts, RequestCounts, Stats};
+
+use crate::content_type::ContentType;
+
+/// Why an emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}; choose another address or port")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A certificate could not be generated or read.
+    #[error("{0}")]
+    Certificate(String),
+    /// The configuration is unusable.
+    #[error("invalid emulator configuration: {0}")]
+    Config(String),
+}
+
+/// Every distinct record `Id` the emulator can serve (expired blobs excluded, late blobs included).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct GroundTruth {
+    /// The record IDs of each content type.
+    pub by_content_type: BTreeMap<ContentType, BTreeSet<String>>,
+}
+
+impl GroundTruth {
+    /// The record IDs of every content type together.
+    pub fn all(&self) -> BTreeSet<String> {
+        self.by_content_type.values().flatten().cloned().collect()
+    }
+
+    /// The record IDs of one content type.
+    pub fn of(&self, ct: ContentType) -> BTreeSet<String> {
+        self.by_content_type.get(&ct).cloned().unwrap_or_default()
+    }
+
+    /// How many distinct records in all.
+    pub fn len(&self) -> usize {
+        self.by_content_type.values().map(BTreeSet::len).sum()
+    }
+
+    /// Whether there is no record at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Subscription {
+    enabled: bool,
+    ever_started: bool,
+    last_start_ms: Option<i64>,
+}
+
+struct Inner {
+    subscriptions: BTreeMap<ContentType, Subscription>,
+    used_jti: HashSet<String>,
+    /// SHA-256 of each issued access token → expiry (ms) and issue number.
+    tokens: HashMap<Vec<u8>, (i64, u64)>,
+    /// Issue number of the next access token.
+    token_gen: u64,
+    /// Tokens whose issue number is below this are refused.
+    tokens_revoked_below: u64,
+    throttle_window_start: i64,
+    throttle_count: u32,
+    throttle_answers: u64,
+    served: HashSet<usize>,
+    expired: HashSet<usize>,
+    late_released: bool,
+}
+
+/// State shared by every request handler.
+pub(crate) struct Shared {
+    tenant_id: String,
+    client_id: String,
+    cloud: crate::cloud::Cloud,
+    token_lifetime_ms: i64,
+    page_size: usize,
+    seed: u64,
+    late_after_ms: Option<i64>,
+    certs: Vec<cert::RegisteredCertificate>,
+    catalog: content::Catalog,
+    counters: stats::Counters,
+    faults: Mutex<Faults>,
+    inner: Mutex<Inner>,
+    request_no: AtomicU64,
+    token_key: [u8; 32],
+    foreign_addr: SocketAddr,
+}
+
+impl Shared {
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn faults(&self) -> Faults {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_faults(&self, faults: Faults) {
+        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = faults;
+    }
+
+    fn late_visible(&self, inner: &Inner) -> bool {
+        inner.late_released
+            || self
+                .late_after_ms
+                .is_some_and(|d| time::now_ms() >= self.catalog.start_ms + d)
+    }
+
+    fn blob_expired(&self, inner: &Inner, blob: usize) -> bool {
+        inner.expired.contains(&blob)
+            || self.catalog.blobs[blob].created_ms + content::RETENTION <= time::now_ms()
+    }
+
+    fn ground_truth(&self) -> GroundTruth {
+        let expired: Vec<bool> = {
+            let inner = self.inner();
+            (0..self.catalog.blobs.len())
+                .map(|i| self.blob_expired(&inner, i))
+                .collect()
+        };
+        let mut gt = GroundTruth::default();
+        for (i, b) in self.catalog.blobs.iter().enumerate() {
+            if expired[i] {
+                continue;
+            }
+            gt.by_content_type
+                .entry(b.content_type)
+                .or_default()
+                .extend(self.catalog.record_ids(i));
+        }
+        gt
+    }
+
+    fn release_late(&self) -> usize {
+        self.inner().late_released = true;
+        self.catalog.blobs.iter().filter(|b| b.late).count()
+    }
+
+    fn expire_tokens(&self) {
+        let mut inner = self.inner();
+        inner.tokens_revoked_below = inner.token_gen;
+    }
+
+    fn expire_blob(&self, content_id: &str) -> bool {
+        match self.catalog.find(content_id) {
+            Some(i) => {
+                self.inner().expired.insert(i);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Starts emulators.
+pub struct Emulator;
+
+impl Emulator {
+    /// Validates the configuration, generates the catalog, binds both listeners and serves until the handle is shut
+    /// down or dropped.
+    pub async fn start(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
+        validate(&config)?;
+        let certs = config
+            .trusted_certificates
+            .iter()
+            .map(|der| cert::RegisteredCertificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()?;
+        let addr = config
+            .addr
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| EmulatorError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind { addr, source })?;
+        let foreign_bind = SocketAddr::new(local.ip(), 0);
+        let foreign =
+            TcpListener::bind(foreign_bind)
+                .await
+                .map_err(|source| EmulatorError::Bind {
+                    addr: foreign_bind,
+                    source,
+                })?;
+        let foreign_addr = foreign.local_addr().map_err(|source| EmulatorError::Bind {
+            addr: foreign_bind,
+            source,
+        })?;
+
+        let start_ms = time::now_ms();
+        let mut token_key = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut token_key).map_err(|_| {
+            EmulatorError::Config("cannot draw random bytes for the token key".to_owned())
+        })?;
+        let subscriptions = ContentType::ALL
+            .into_iter()
+            .map(|ct| {
+                let on = config.initial_subscriptions.contains(&ct);
+                (
+                    ct,
+                    Subscription {
+                        enabled: on,
+                        ever_started: on,
+                        last_start_ms: None,
+                    },
+                )
+            })
+            .collect();
+        let shared = Arc::new(Shared {
+            tenant_id: config.tenant_id.clone(),
+            client_id: config.client_id.clone(),
+            cloud: config.cloud,
+            token_lifetime_ms: i64::try_from(config.token_lifetime.as_millis())
+                .unwrap_or(i64::MAX / 4),
+            page_size: config.page_size,
+            seed: config.content.seed,
+            late_after_ms: config
+                .content
+                .late_after
+                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)),
+            certs,
+            catalog: content::Catalog::new(&config.content, &config.tenant_id, start_ms),
+            counters: stats::Counters::default(),
+            faults: Mutex::new(config.faults.clone()),
+            inner: Mutex::new(Inner {
+                subscriptions,
+                used_jti: HashSet::new(),
+                tokens: HashMap::new(),
+                token_gen: 0,
+                tokens_revoked_below: 0,
+                throttle_window_start: 0,
+                throttle_count: 0,
+                throttle_answers: 0,
+                served: HashSet::new(),
+                expired: HashSet::new(),
+                late_released: false,
+            }),
+            request_no: AtomicU64::new(0),
+            token_key,
+            foreign_addr,
+        });
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let main = spawn_server(listener, api::router(shared.clone()), stop_rx.clone());
+        let foreign_task = spawn_server(foreign, api::foreign_router(shared.clone()), stop_rx);
+        tracing::info!(url = %format!("http://{local}"), foreign = %foreign_addr, "emulator listening");
+        Ok(EmulatorHandle {
+            shared,
+            addr: local,
+            foreign_addr,
+            stop: stop_tx,
+            tasks: vec![main, foreign_task],
+        })
+    }
+}
+
+fn spawn_server(
+    listener: TcpListener,
+    router: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let shutdown = async move {
+            while !*stop.borrow() {
+                if stop.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::warn!(error = %e, "emulator listener stopped");
+        }
+    })
+}
+
+fn validate(config: &EmulatorConfig) -> Result<(), EmulatorError> {
+    let bad = |m: &str| Err(EmulatorError::Config(m.to_owned()));
+    if config.trusted_certificates.is_empty() {
+        return bad(
+            "no trusted certificate: register at least one certificate (der bytes) for the application",
+        );
+    }
+    if config.tenant_id.trim().is_empty() || config.client_id.trim().is_empty() {
+        return bad("tenant id and client id must not be empty");
+    }
+    if config.page_size == 0 {
+        return bad("page size must be at least 1");
+    }
+    if config.content.records_per_blob == 0 {
+        return bad("records per blob must be at least 1");
+    }
+    let rates = [
+        (
+            "duplicate record rate",
+            config.content.duplicate_record_rate,
+        ),
+        ("large record rate", config.content.large_record_rate),
+    ];
+    for (name, rate) in rates {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(EmulatorError::Config(format!(
+                "{name} must lie between 0 and 1"
+            )));
+        }
+    }
+    check_faults(&config.faults).map_err(EmulatorError::Config)
+}
+
+/// Checks that fault rates lie in `0..=1` and a throttle budget is positive.
+pub(crate) fn check_faults(f: &Faults) -> Result<(), String> {
+    for (name, rate) in [
+        ("transient error rate", f.transient_error_rate),
+        ("truncated body rate", f.truncated_body_rate),
+    ] {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(format!("{name} must lie between 0 and 1"));
+        }
+    }
+    if f.throttle.is_some_and(|t| t.requests_per_minute == 0) {
+        return Err("throttle budget must be at least 1 request per minute".to_owned());
+    }
+    Ok(())
+}
+
+/// A running emulator. Dropping it stops the listeners.
+pub struct EmulatorHandle {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    foreign_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for EmulatorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorHandle")
+            .field("url", &self.url())
+            .field("foreign_url", &self.foreign_url())
+            .finish()
+    }
+}
+
+impl EmulatorHandle {
+    /// The base URL serving the token endpoint, the API and the control endpoints, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL of the foreign-host listener (where a hostile `NextPageUri` points).
+    pub fn foreign_url(&self) -> String {
+        format!("http://{}", self.foreign_addr)
+    }
+
+    /// The tenant ID served.
+    pub fn tenant_id(&self) -> &str {
+        &self.shared.tenant_id
+    }
+
+    /// The client ID registered.
+    pub fn client_id(&self) -> &str {
+        &self.shared.client_id
+    }
+
+    /// The token URL, `{url}/{tenant}/oauth2/v2.0/token` (also the `aud` a client assertion must carry).
+    pub fn token_url(&self) -> String {
+        format!("{}/{}/oauth2/v2.0/token", self.url(), self.shared.tenant_id)
+    }
+
+    /// The API root, `{url}/api/v1.0/{tenant}/activity/feed`.
+    pub fn api_root(&self) -> String {
+        format!(
+            "{}/api/v1.0/{}/activity/feed",
+            self.url(),
+            self.shared.tenant_id
+        )
+    }
+
+    /// The scope the token endpoint expects.
+    pub fn scope(&self) -> String {
+        self.shared.cloud.scope()
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Every distinct record `Id` that can be served (late blobs included, expired blobs excluded).
+    pub fn ground_truth(&self) -> GroundTruth {
+        self.shared.ground_truth()
+    }
+
+    /// Every blob with its record IDs (late and expired ones included).
+    pub fn blobs(&self) -> Vec<BlobInfo> {
+        self.shared.catalog.describe()
+    }
+
+    /// Makes every late blob listable now; returns how many late blobs exist.
+    pub fn release_late(&self) -> usize {
+        self.shared.release_late()
+    }
+
+    /// The faults in force.
+    pub fn faults(&self) -> Faults {
+        self.shared.faults()
+    }
+
+    /// Replaces the faults in force (takes effect with the next request).
+    pub fn set_faults(&self, faults: Faults) -> Result<(), EmulatorError> {
+        check_faults(&faults).map_err(EmulatorError::Config)?;
+        self.shared.set_faults(faults);
+        Ok(())
+    }
+
+    /// Makes every access token issued so far expired (the next API call with one gets 401).
+    pub fn expire_tokens(&self) {
+        self.shared.expire_tokens();
+    }
+
+    /// Makes one blob expired (AF20051 from now on); false when no blob has this ID.
+    pub fn expire_blob(&self, content_id: &str) -> bool {
+        self.shared.expire_blob(content_id)
+    }
+
+    /// Stops both listeners and waits for them.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}

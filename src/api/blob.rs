@@ -1,0 +1,393 @@
+//! Streaming parse of a content blob (a JSON array of audit records), record by record.
+//!
+//! The body arrives in chunks; [`ArrayParser`] finds the boundaries of the array's elements (tracking strings,
+//! escapes and nesting) and hands each complete element to `serde_json`. Only the record being read is buffered, so
+//! memory is bounded by the largest record, not by the blob. A body that ends early or is not a JSON array is an
+//! error: the caller discards what it got and fetches the blob again, never delivering half a blob.
+
+use serde_json::Value;
+
+/// One audit record: its exact JSON text as served and the parsed value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRecord {
+    /// The record's JSON text exactly as the service sent it (for `format: raw`).
+    pub json: String,
+    /// The parsed record.
+    pub value: Value,
+}
+
+impl RawRecord {
+    /// The record's `Id` (the dedup key), matched case-insensitively; `None` when absent or not a string.
+    pub fn id(&self) -> Option<&str> {
+        let obj = self.value.as_object()?;
+        obj.get("Id")
+            .or_else(|| {
+                obj.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("id"))
+                    .map(|(_, v)| v)
+            })
+            .and_then(Value::as_str)
+    }
+}
+
+/// Why a blob body could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlobError {
+    /// The body ended before the array was closed.
+    #[error(
+        "the blob body ended after {records} records before the JSON array was closed (truncated)"
+    )]
+    Truncated {
+        /// Complete records read before the end.
+        records: u64,
+    },
+    /// Not a JSON array of values.
+    #[error("the blob body is not a valid JSON array at byte {offset}: {detail}")]
+    Invalid {
+        /// Byte offset of the problem.
+        offset: u64,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Before `[`.
+    Start,
+    /// After `[`: an element or `]`.
+    FirstElement,
+    /// After `,`: an element.
+    NextElement,
+    /// Inside an element.
+    InElement,
+    /// After an element: `,` or `]`.
+    AfterElement,
+    /// After `]`: only whitespace.
+    Done,
+}
+
+/// An incremental parser of a JSON array, element by element.
+#[derive(Debug)]
+pub struct ArrayParser {
+    state: State,
+    buf: Vec<u8>,
+    depth: u32,
+    in_string: bool,
+    escape: bool,
+    offset: u64,
+    records: u64,
+    high_water: usize,
+}
+
+impl Default for ArrayParser {
+    fn default() -> Self {
+        ArrayParser::new()
+    }
+}
+
+impl ArrayParser {
+    /// A parser at the start of a body.
+    pub fn new() -> ArrayParser {
+        ArrayParser {
+            state: State::Start,
+            buf: Vec::new(),
+            depth: 0,
+            in_string: false,
+            escape: false,
+            offset: 0,
+            records: 0,
+            high_water: 0,
+        }
+    }
+
+    /// Records completed so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// The largest number of bytes ever buffered (the largest record), the parser's memory bound.
+    pub fn high_water(&self) -> usize {
+        self.high_water
+    }
+
+    fn invalid(&self, detail: impl Into<String>) -> BlobError {
+        BlobError::Invalid {
+            offset: self.offset,
+            detail: detail.into(),
+        }
+    }
+
+    /// Feeds the next chunk of the body; calls `emit` for every record completed in it. An error from `emit` stops
+    /// parsing and is returned as `Err(Err(e))`; a parse error as `Err(Ok(blob_error))`.
+    pub fn feed<E>(
+        &mut self,
+        chunk: &[u8],
+        emit: &mut impl FnMut(RawRecord) -> Result<(), E>,
+    ) -> Result<(), Result<BlobError, E>> {
+        for &b in chunk {
+            self.step(b, emit)?;
+            self.offset += 1;
+        }
+        Ok(())
+    }
+
+    fn step<E>(
+        &mut self,
+        b: u8,
+        emit: &mut impl FnMut(RawRecord) -> Result<(), E>,
+    ) -> Result<(), Result<BlobError, E>> {
+        match self.state {
+            State::Start => match b {
+                b'[' => self.state = State::FirstElement,
+                _ if b.is_ascii_whitespace() => {}
+                // a UTF-8 byte order mark before the array
+                0xEF | 0xBB | 0xBF if self.offset < 3 => {}
+                _ => return Err(Ok(self.invalid("expected `[` at the start of the blob"))),
+            },
+            State::FirstElement | State::NextElement => match b {
+                _ if b.is_ascii_whitespace() => {}
+                b']' if self.state == State::FirstElement => self.state = State::Done,
+                b']' | b',' => return Err(Ok(self.invalid("expected a record"))),
+                _ => {
+                    self.state = State::InElement;
+                    self.element_byte(b, emit)?;
+                }
+            },
+            State::InElement => self.element_byte(b, emit)?,
+            State::AfterElement => self.after_element(b)?,
+            State::Done => {
+                if !b.is_ascii_whitespace() {
+                    return Err(Ok(self.invalid("unexpected data after the closing `]`")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn after_element<E>(&mut self, b: u8) -> Result<(), Result<BlobError, E>> {
+        match b {
+            b',' => self.state = State::NextElement,
+            b']' => self.state = State::Done,
+            _ if b.is_ascii_whitespace() => {}
+            _ => return Err(Ok(self.invalid("expected `,` or `]` after a record"))),
+        }
+        Ok(())
+    }
+
+    fn element_byte<E>(
+        &mut self,
+        b: u8,
+        emit: &mut impl FnMut(RawRecord) -> Result<(), E>,
+    ) -> Result<(), Result<BlobError, E>> {
+        if self.in_string {
+            self.buf.push(b);
+            if self.escape {
+                self.escape = false;
+            } else if b == b'\\' {
+                self.escape = true;
+            } else if b == b'"' {
+                self.in_string = false;
+                if self.depth == 0 {
+                    self.complete(emit)?;
+                }
+            }
+            return Ok(());
+        }
+        match b {
+            b'"' => {
+                self.in_string = true;
+                self.buf.push(b);
+            }
+            b'{' | b'[' => {
+                self.depth += 1;
+                self.buf.push(b);
+            }
+            b'}' | b']' if self.depth > 0 => {
+                self.depth -= 1;
+                self.buf.push(b);
+                if self.depth == 0 {
+                    self.complete(emit)?;
+                }
+            }
+            // end of a scalar element (number, true, false, null) at the top level
+            b',' | b']' if self.depth == 0 => {
+                self.complete(emit)?;
+                self.after_element(b)?;
+            }
+            _ if b.is_ascii_whitespace() && self.depth == 0 => self.complete(emit)?,
+            _ => self.buf.push(b),
+        }
+        Ok(())
+    }
+
+    fn complete<E>(
+        &mut self,
+        emit: &mut impl FnMut(RawRecord) -> Result<(), E>,
+    ) -> Result<(), Result<BlobError, E>> {
+        self.high_water = self.high_water.max(self.buf.len());
+        let value: Value = serde_json::from_slice(&self.buf).map_err(|e| {
+            Ok(self.invalid(format!(
+                "record {} is not valid JSON: {e}",
+                self.records + 1
+            )))
+        })?;
+        let json = String::from_utf8(std::mem::take(&mut self.buf))
+            .map_err(|_| Ok(self.invalid("record is not UTF-8")))?;
+        // keep the allocation for the next record
+        self.buf = Vec::with_capacity(json.len().min(1 << 20));
+        self.state = State::AfterElement;
+        self.records += 1;
+        emit(RawRecord { json, value }).map_err(Err)
+    }
+
+    /// The body ended: succeeds with the record count only if the array was closed.
+    pub fn finish(&self) -> Result<u64, BlobError> {
+        match self.state {
+            State::Done => Ok(self.records),
+            _ => Err(BlobError::Truncated {
+                records: self.records,
+            }),
+        }
+    }
+}
+
+/// Parses a whole body at once (for small bodies and tests).
+pub fn parse_all(body: &[u8]) -> Result<Vec<RawRecord>, BlobError> {
+    let mut p = ArrayParser::new();
+    let mut out = Vec::new();
+    p.feed(body, &mut |r| {
+        out.push(r);
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .map_err(|e| match e {
+        Ok(b) => b,
+        Err(never) => match never {},
+    })?;
+    p.finish()?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ids(records: &[RawRecord]) -> Vec<String> {
+        records
+            .iter()
+            .filter_map(|r| r.id().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn parses_records_with_tricky_strings() {
+        let body = br#" [ {"Id":"a","X":"}],[\"{"} ,{"id":"b","N":[1,[2,{"c":"]"}]]},
+            {"Id":"c","Data":"{\"k\":\"v\\\\\"}"} ] "#;
+        let recs = parse_all(body).unwrap();
+        assert_eq!(ids(&recs), ["a", "b", "c"]);
+        assert_eq!(recs[0].json, r#"{"Id":"a","X":"}],[\"{"}"#);
+    }
+
+    #[test]
+    fn empty_array_and_scalars() {
+        assert!(parse_all(b"[]").unwrap().is_empty());
+        assert!(parse_all(b"\xEF\xBB\xBF[ ]\n").unwrap().is_empty());
+        let recs = parse_all(br#"[1, "two" ,null,{"Id":"x"}]"#).unwrap();
+        assert_eq!(recs.len(), 4);
+        assert_eq!(recs[1].value, Value::String("two".into()));
+    }
+
+    #[test]
+    fn truncation_and_garbage_are_errors() {
+        let full = br#"[{"Id":"a"},{"Id":"b"},{"Id":"c"}]"#;
+        for cut in 0..full.len() {
+            let err = parse_all(&full[..cut]);
+            assert!(err.is_err(), "cut at {cut} accepted");
+        }
+        assert!(matches!(
+            parse_all(br#"[{"Id":"a"},{"Id":"b"#),
+            Err(BlobError::Truncated { records: 1 })
+        ));
+        for bad in [
+            &br#"{"Id":"a"}"#[..],
+            br#"[{"Id":"a"},]"#,
+            br#"[,{"Id":"a"}]"#,
+            br#"[{"Id":"a"} {"Id":"b"}]"#,
+            br#"[{"Id":"a"}] x"#,
+            br#"[{"Id":a}]"#,
+            b"<html>503</html>",
+        ] {
+            assert!(
+                matches!(parse_all(bad), Err(BlobError::Invalid { .. })),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn memory_is_bounded_by_the_largest_record() {
+        let record = format!(
+            r#"{{"Id":"{}","Pad":"{}"}}"#,
+            "0".repeat(36),
+            "p".repeat(1000)
+        );
+        let mut p = ArrayParser::new();
+        let mut n = 0u64;
+        p.feed(b"[", &mut |_| Ok::<(), ()>(())).unwrap();
+        for i in 0..20_000 {
+            let chunk = if i == 0 {
+                record.clone()
+            } else {
+                format!(",{record}")
+            };
+            // feed in small pieces, as a network stream would
+            for piece in chunk.as_bytes().chunks(700) {
+                p.feed(piece, &mut |_| {
+                    n += 1;
+                    Ok::<(), ()>(())
+                })
+                .unwrap();
+            }
+        }
+        p.feed(b"]", &mut |_| Ok::<(), ()>(())).unwrap();
+        assert_eq!(p.finish(), Ok(20_000));
+        assert_eq!(n, 20_000);
+        // ~21 MB went through; the parser never held more than one record
+        assert_eq!(p.high_water(), record.len());
+    }
+
+    #[test]
+    fn emit_errors_stop_parsing() {
+        let mut p = ArrayParser::new();
+        let r = p.feed(br#"[{"Id":"a"},{"Id":"b"}]"#, &mut |_| Err("sink full"));
+        assert_eq!(r, Err(Err("sink full")));
+    }
+
+    proptest! {
+        #[test]
+        fn any_chunking_gives_the_same_records(
+            values in proptest::collection::vec(any::<(String, i64, bool)>(), 0..20),
+            cuts in proptest::collection::vec(1usize..50, 1..10),
+        ) {
+            let arr: Vec<Value> = values
+                .iter()
+                .map(|(s, n, b)| serde_json::json!({"Id": s, "N": n, "B": b, "Nested": [{"s": s}]}))
+                .collect();
+            let body = serde_json::to_vec_pretty(&arr).unwrap();
+            let mut p = ArrayParser::new();
+            let mut got = Vec::new();
+            let mut rest = &body[..];
+            let mut i = 0;
+            while !rest.is_empty() {
+                let n = cuts[i % cuts.len()].min(rest.len());
+                p.feed(&rest[..n], &mut |r: RawRecord| { got.push(r.value); Ok::<(), ()>(()) }).unwrap();
+                rest = &rest[n..];
+                i += 1;
+            }
+            prop_assert_eq!(p.finish(), Ok(arr.len() as u64));
+            prop_assert_eq!(got, arr);
+        }
+    }
+}

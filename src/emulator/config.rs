@@ -1,0 +1,176 @@
+//! What an emulator serves and how hostile it is: [`EmulatorConfig`], [`ContentSettings`] and [`Faults`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cloud::Cloud;
+use crate::content_type::ContentType;
+
+/// Everything an emulator instance needs. Start from [`EmulatorConfig::default`] and set fields.
+#[derive(Clone)]
+pub struct EmulatorConfig {
+    /// Where to listen; `None` binds `127.0.0.1:0`.
+    pub addr: Option<SocketAddr>,
+    /// The directory (tenant) ID the emulator answers for.
+    pub tenant_id: String,
+    /// The application (client) ID registered in the emulated tenant.
+    pub client_id: String,
+    /// The cloud whose resource the token endpoint expects in `scope` (`cloud.scope()`).
+    pub cloud: Cloud,
+    /// DER bytes of every certificate registered for the application (at least one).
+    pub trusted_certificates: Vec<Vec<u8>>,
+    /// Lifetime of the access tokens issued.
+    pub token_lifetime: Duration,
+    /// Content types whose subscription is already enabled at start (default: none, as in a fresh tenant).
+    pub initial_subscriptions: Vec<ContentType>,
+    /// Maximum number of entries in one page of a content listing.
+    pub page_size: usize,
+    /// The generated content.
+    pub content: ContentSettings,
+    /// Fault injection at start (switchable later through the handle or the control endpoint).
+    pub faults: Faults,
+}
+
+impl std::fmt::Debug for EmulatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorConfig")
+            .field("addr", &self.addr)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("cloud", &self.cloud)
+            .field("trusted_certificates", &self.trusted_certificates.len())
+            .field("token_lifetime", &self.token_lifetime)
+            .field("initial_subscriptions", &self.initial_subscriptions)
+            .field("page_size", &self.page_size)
+            .field("content", &self.content)
+            .field("faults", &self.faults)
+            .finish()
+    }
+}
+
+/// Default tenant ID of the emulator.
+pub const DEFAULT_TENANT_ID: &str = "8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718";
+/// Default client ID of the emulator.
+pub const DEFAULT_CLIENT_ID: &str = "0d9e8f7a-6b5c-4d3e-8f1a-0b9c8d7e6f5a";
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            addr: None,
+            tenant_id: DEFAULT_TENANT_ID.to_owned(),
+            client_id: DEFAULT_CLIENT_ID.to_owned(),
+            cloud: Cloud::Commercial,
+            trusted_certificates: Vec::new(),
+            token_lifetime: Duration::from_secs(3599),
+            initial_subscriptions: Vec::new(),
+            page_size: 100,
+            content: ContentSettings::default(),
+            faults: Faults::default(),
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// The default configuration trusting one certificate (DER).
+    pub fn trusting(certificate_der: Vec<u8>) -> Self {
+        EmulatorConfig {
+            trusted_certificates: vec![certificate_der],
+            ..EmulatorConfig::default()
+        }
+    }
+}
+
+/// The seeded content: which blobs exist, when they became available, and what is in them.
+///
+/// Record and content IDs depend only on the seed and these settings; times are placed relative to the start of the
+/// emulator (the 7-day rule needs them to be recent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContentSettings {
+    /// Seed of every generated value.
+    pub seed: u64,
+    /// Hours of history before the start (blobs have `contentCreated` in `[start - hours, start)`).
+    pub hours: u32,
+    /// Blobs per hour for each content type (a type missing here has no content).
+    pub blobs_per_hour: BTreeMap<ContentType, u32>,
+    /// Records in each blob.
+    pub records_per_blob: u32,
+    /// Fraction (0..=1) of record slots that repeat a record of an earlier blob of the same content type.
+    pub duplicate_record_rate: f64,
+    /// One blob per content type is listed twice.
+    pub blob_listed_twice: bool,
+    /// Fraction (0..=1) of records that are very large (hundreds of parameters).
+    pub large_record_rate: f64,
+    /// Parameters in a large record.
+    pub large_record_parameters: u32,
+    /// Late blobs per content type: `contentCreated` in the past, listable only after `late_after` or a control call.
+    pub late_blobs: u32,
+    /// Delay after start after which late blobs become listable by themselves (`None`: only on a control call).
+    pub late_after: Option<Duration>,
+}
+
+impl Default for ContentSettings {
+    fn default() -> Self {
+        ContentSettings {
+            seed: 1,
+            hours: 24,
+            blobs_per_hour: ContentType::ALL.into_iter().map(|ct| (ct, 2)).collect(),
+            records_per_blob: 10,
+            duplicate_record_rate: 0.05,
+            blob_listed_twice: true,
+            large_record_rate: 0.002,
+            large_record_parameters: 400,
+            late_blobs: 1,
+            late_after: None,
+        }
+    }
+}
+
+impl ContentSettings {
+    /// Sets the same number of blobs per hour for all five content types.
+    pub fn with_blobs_per_hour(mut self, blobs: u32) -> Self {
+        self.blobs_per_hour = ContentType::ALL.into_iter().map(|ct| (ct, blobs)).collect();
+        self
+    }
+}
+
+/// How throttled requests are answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ThrottleStyle {
+    /// HTTP 429 with `Retry-After`.
+    Status429,
+    /// HTTP 403 with code AF429 and no `Retry-After` (Microsoft's own example).
+    Status403,
+    /// Alternately one and the other.
+    #[default]
+    Mixed,
+}
+
+/// A per-tenant request budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Throttle {
+    /// API requests allowed per minute (fixed one-minute windows from the first request).
+    pub requests_per_minute: u32,
+    /// How throttled requests are answered.
+    #[serde(default)]
+    pub style: ThrottleStyle,
+}
+
+/// Fault injection. Every field is independent; the default injects nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Faults {
+    /// A per-tenant requests-per-minute budget on the Management API.
+    pub throttle: Option<Throttle>,
+    /// Fraction (0..=1) of API requests answered 500 or 503 with AF50000.
+    pub transient_error_rate: f64,
+    /// Fraction (0..=1) of blob and listing responses cut off mid-body (the connection drops).
+    pub truncated_body_rate: f64,
+    /// Latency added to every request, in milliseconds.
+    pub latency_ms: u64,
+    /// Every `NextPageUri` points at the foreign listener (another port) instead of the emulator.
+    pub foreign_next_page: bool,
+}
