@@ -67,7 +67,7 @@ pub enum Command {
     /// Preflight checks: certificate and key, token, roles, subscriptions, clock skew
     Doctor(DoctorArgs),
     /// Serve the built-in emulator of the Entra token endpoint and the Management Activity API
-    Emulator(crate::emulator::cli::EmulatorArgs),
+    Emulator(Box<crate::emulator::cli::EmulatorArgs>),
     /// Throwaway certificate + embedded emulator + jobs/demo.yaml -> events under out/demo/
     Demo(DemoArgs),
     /// Print the job file's JSON Schema
@@ -186,7 +186,7 @@ pub fn main() -> ExitCode {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Outcome {
     match cli.command {
-        Command::Emulator(args) => crate::emulator::cli::run(args),
+        Command::Emulator(args) => crate::emulator::cli::run(*args),
         Command::Validate(args) => crate::job::cli::validate(args),
         Command::Plan(args) => crate::job::cli::plan(args),
         Command::Run(_) => not_implemented("run"),

@@ -196,6 +196,20 @@ pub enum EndpointError {
     InvalidTenant(String),
 }
 
+impl EndpointError {
+    /// A bad endpoint or tenant is a configuration error: exit code 2, nothing written.
+    pub fn outcome(&self) -> crate::exit::Outcome {
+        crate::exit::Outcome::Invalid
+    }
+}
+
+impl UnknownCloud {
+    /// An unknown cloud is a configuration error: exit code 2, nothing written.
+    pub fn outcome(&self) -> crate::exit::Outcome {
+        crate::exit::Outcome::Invalid
+    }
+}
+
 fn override_base(key: &'static str, value: &str) -> Result<url::Url, EndpointError> {
     let url = url::Url::parse(value.trim()).map_err(|e| EndpointError::InvalidUrl {
         key,
@@ -241,9 +255,13 @@ fn override_base(key: &'static str, value: &str) -> Result<url::Url, EndpointErr
         }
     }
     if !host_only {
+        // Never echo credentials embedded in the URL.
+        let mut shown = url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
         return Err(EndpointError::NotHostOnly {
             key,
-            value: value.to_owned(),
+            value: shown.to_string(),
         });
     }
     Ok(url)
@@ -446,10 +464,11 @@ mod tests {
             Cloud::Gcc.endpoints(TENANT, &bad("https://login.example.net/prefix")),
             Err(EndpointError::NotHostOnly { .. })
         ));
-        assert!(matches!(
-            Cloud::Gcc.endpoints(TENANT, &bad("https://user:pw@login.example.net")),
-            Err(EndpointError::NotHostOnly { .. })
-        ));
+        let err = Cloud::Gcc
+            .endpoints(TENANT, &bad("https://user:s3cret@login.example.net"))
+            .unwrap_err();
+        assert!(matches!(err, EndpointError::NotHostOnly { .. }));
+        assert!(!err.to_string().contains("s3cret"), "{err}");
         for tenant in ["", "common", "a/b", "x?y"] {
             assert_eq!(
                 Cloud::Gcc.endpoints(tenant, &EndpointOverrides::default()),

@@ -168,6 +168,11 @@ async fn many_concurrent_callers_share_one_token_request() {
     );
     assert_eq!(provider.token_requests(), 1);
     assert_eq!(emu_handle.stats().requests.token, 1);
+    // The emulator shares our clock: the skew read from its Date header is within the header's 1 s resolution.
+    let skew = provider
+        .clock_skew()
+        .expect("the emulator sends a Date header");
+    assert!(skew.abs() <= jiff::SignedDuration::from_secs(2), "{skew:?}");
     assert_eq!(emu_handle.stats().tokens_issued, 1);
 }
 
@@ -319,4 +324,164 @@ async fn network_errors_name_the_host() {
         2,
         "one retry after a transient failure"
     );
+}
+
+#[tokio::test]
+async fn jobs_sharing_an_app_registration_share_one_provider_and_one_token() {
+    use o365sync::auth::TokenProviders;
+    let emu_handle = emu::start(Cloud::Gcc, HOUR).await;
+    let providers = TokenProviders::new();
+    let http = reqwest::Client::new();
+    let credential = emu::credential(SigningAlgorithm::Rs256);
+    let config = |client: &str, cloud: Cloud| {
+        let mut c = TokenProviderConfig::new(client, emu::endpoints(&emu_handle, cloud));
+        c.retries = 0;
+        c
+    };
+    // Two jobs of the same tenant and app (client ID spelled in another case): one provider.
+    let a = providers.provider(
+        credential.clone(),
+        config(emu_handle.client_id(), Cloud::Gcc),
+        &http,
+    );
+    let upper = emu_handle.client_id().to_ascii_uppercase();
+    let b = providers.provider(credential.clone(), config(&upper, Cloud::Gcc), &http);
+    let ta = a.token().await.unwrap();
+    let tb = b.token().await.unwrap();
+    assert_eq!(ta, tb);
+    assert_eq!(emu_handle.stats().requests.token, 1);
+    // Another scope is another provider.
+    let c = providers.provider(
+        credential,
+        config(emu_handle.client_id(), Cloud::Commercial),
+        &http,
+    );
+    assert_eq!(providers.len(), 2);
+    assert!(c.token().await.is_err());
+    assert_eq!(emu_handle.stats().requests.token, 2);
+}
+
+#[test]
+fn bad_local_input_is_exit_code_2_and_token_failures_exit_code_1() {
+    use o365sync::auth::CredentialError;
+    use o365sync::exit::Outcome;
+    assert_eq!(
+        CredentialError::ClientSecretNotSupported.outcome().code(),
+        2
+    );
+    let insecure = Cloud::Gcc
+        .endpoints(
+            "contoso.com",
+            &o365sync::cloud::EndpointOverrides {
+                login: Some("http://login.example.net".into()),
+                api: None,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(insecure.outcome(), Outcome::Invalid);
+    assert_eq!(
+        "azure-china".parse::<Cloud>().unwrap_err().outcome(),
+        Outcome::Invalid
+    );
+    let network = TokenError::Network {
+        host: "login.microsoftonline.us".into(),
+        reason: "timed out".into(),
+    };
+    assert_eq!(network.outcome(), Outcome::Failed);
+}
+
+#[tokio::test]
+async fn a_redirecting_token_endpoint_never_receives_a_second_copy_of_the_assertion() {
+    // A hostile "login" host that redirects the POST (307 keeps method and body) to the emulator on another port.
+    let emu_handle = emu::start(Cloud::Commercial, HOUR).await;
+    let target = emu_handle.token_url();
+    let app = axum::Router::new().fallback(move || {
+        let target = target.clone();
+        async move {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [(axum::http::header::LOCATION, target)],
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let overrides = o365sync::cloud::EndpointOverrides {
+        login: Some(format!("http://{addr}")),
+        api: None,
+    };
+    let endpoints = Cloud::Commercial
+        .endpoints(emu_handle.tenant_id(), &overrides)
+        .unwrap();
+    let mut config = TokenProviderConfig::new(emu_handle.client_id(), endpoints);
+    config.retries = 0;
+    let err = TokenProvider::new(emu::credential(SigningAlgorithm::Rs256), config)
+        .token()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TokenError::Refused { status: 307, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&addr.to_string()), "{err}");
+    assert_eq!(
+        emu_handle.stats().requests.token,
+        0,
+        "the redirect was not followed"
+    );
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_and_string_expires_in_is_accepted() {
+    // A v1-style peer: first an HTML 503 from a gateway, then a token whose numbers are strings.
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let hits = Arc::new(AtomicU32::new(0));
+    let seen = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        let n = seen.fetch_add(1, Ordering::SeqCst);
+        async move {
+            use axum::response::IntoResponse;
+            if n == 0 {
+                (
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "<html>gateway timeout</html>",
+                )
+                    .into_response()
+            } else {
+                axum::Json(serde_json::json!({
+                    "token_type": "Bearer",
+                    "expires_in": "3599",
+                    "ext_expires_in": "3599",
+                    "access_token": "opaque-token-value-for-this-test",
+                }))
+                .into_response()
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let overrides = o365sync::cloud::EndpointOverrides {
+        login: Some(format!("http://{addr}")),
+        api: None,
+    };
+    let endpoints = Cloud::Gcc.endpoints("contoso.com", &overrides).unwrap();
+    let mut config = TokenProviderConfig::new("0d9e8f7a-6b5c-4d3e-8f1a-0b9c8d7e6f5a", endpoints);
+    config.retries = 1;
+    let provider = TokenProvider::new(emu::credential(SigningAlgorithm::Ps256), config);
+    let token = provider.token().await.unwrap();
+    assert_eq!(token.expose(), "opaque-token-value-for-this-test");
+    let lifetime = token.expires_at().duration_since(jiff::Timestamp::now());
+    assert!(
+        lifetime > jiff::SignedDuration::from_secs(3000),
+        "{lifetime:?}"
+    );
+    assert_eq!(provider.token_requests(), 2);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    // Cached: no third request.
+    provider.token().await.unwrap();
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    server.abort();
 }

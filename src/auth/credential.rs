@@ -540,6 +540,13 @@ pub enum CredentialError {
     ClientSecretNotSupported,
 }
 
+impl CredentialError {
+    /// Every credential error is a configuration error: exit code 2, nothing written.
+    pub fn outcome(&self) -> crate::exit::Outcome {
+        crate::exit::Outcome::Invalid
+    }
+}
+
 #[derive(Clone, Copy)]
 enum FileRole {
     Certificate,
@@ -719,9 +726,11 @@ fn load(
     };
     let key_pair = RsaKeyPair::from_der(pkcs1.expose()).map_err(|e| {
         if e.description_() == "TooSmall" {
-            CredentialError::WeakKey {
-                path: key_path.to_owned(),
-                bits: 0,
+            // The certificate's key passed the size check, so this shorter key cannot be its key.
+            CredentialError::KeyMismatch {
+                key_path: key_path.to_owned(),
+                certificate_path: cert_path.to_owned(),
+                thumbprint: thumbprints.sha1_hex.clone(),
             }
         } else {
             CredentialError::InvalidPrivateKey {

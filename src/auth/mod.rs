@@ -13,7 +13,10 @@
 //! - [`TokenProvider`] (cheap to clone, shareable across tasks) returns a cached [`AccessToken`] from
 //!   [`TokenProvider::token`], refreshes it ahead of expiry with a single request shared by concurrent callers, and
 //!   drops a token the API answered 401 to via [`TokenProvider::invalidate`]. Failures are [`TokenError`]s, one
-//!   message per AADSTS code of the reference table.
+//!   message per AADSTS code of the reference table. [`TokenProviders`] hands out one provider per
+//!   (tenant, client, scope) for a whole run, so jobs sharing an app registration share one token.
+//! - Exit codes: [`CredentialError::outcome`] and [`crate::cloud::EndpointError::outcome`] are configuration errors
+//!   (exit 2, nothing written); [`TokenError::outcome`] is a runtime failure (exit 1).
 //!
 //! # Secrets
 //!
@@ -24,6 +27,7 @@ mod aadsts;
 mod assertion;
 mod credential;
 mod pem;
+mod providers;
 mod secret;
 mod token;
 
@@ -34,6 +38,7 @@ pub use credential::{
     EXPIRY_WARNING_DAYS, MIN_RSA_BITS, PassphraseSource, SigningAlgorithm, Thumbprints,
     UnknownSigningAlgorithm,
 };
+pub use providers::TokenProviders;
 pub use secret::Secret;
 pub use token::{
     AccessToken, DEFAULT_REFRESH_MARGIN, TokenError, TokenProvider, TokenProviderConfig,

@@ -149,6 +149,11 @@ pub enum TokenError {
 }
 
 impl TokenError {
+    /// A token failure happens at run time: exit code 1 (what completed stays committed).
+    pub fn outcome(&self) -> crate::exit::Outcome {
+        crate::exit::Outcome::Failed
+    }
+
     /// The AADSTS code, when Entra ID gave one.
     pub fn aadsts(&self) -> Option<AadstsCode> {
         match self {
@@ -211,7 +216,11 @@ struct Inner {
     cache: Mutex<Option<Cached>>,
     requests: AtomicU64,
     issued: AtomicU64,
+    skew: std::sync::Mutex<Option<jiff::SignedDuration>>,
 }
+
+/// Local clock minus the token endpoint's `Date` above which a warning is logged.
+const SKEW_WARNING: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);
 
 /// Hands out access tokens for one (tenant, client, scope), caching them. Clones share the cache.
 ///
@@ -239,22 +248,26 @@ impl fmt::Debug for TokenProvider {
     }
 }
 
-/// Whether a token received at `received` with `lifetime` must be replaced at `now`.
+/// When a token received at `received` with `lifetime` is due for replacement: `margin` before expiry, but never
+/// earlier than half-way through its lifetime (short-lived tokens would otherwise be fetched for every call).
 fn refresh_at(received: Instant, lifetime: Duration, margin: Duration) -> Instant {
     received + lifetime.saturating_sub(margin.min(lifetime / 2))
 }
 
 impl TokenProvider {
-    /// A provider with its own HTTP client.
+    /// A provider with its own HTTP client, which never follows redirects (a redirected POST would hand the
+    /// client assertion to another host).
     pub fn new(credential: Arc<Credential>, config: TokenProviderConfig) -> Self {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
         Self::with_client(credential, config, http)
     }
 
-    /// A provider using `http` (to share connection pools and proxy settings).
+    /// A provider using `http` (to share connection pools and proxy settings). Build that client with
+    /// `redirect(Policy::none())`; `config.timeout` is applied to each token request.
     pub fn with_client(
         credential: Arc<Credential>,
         config: TokenProviderConfig,
@@ -268,6 +281,7 @@ impl TokenProvider {
                 cache: Mutex::new(None),
                 requests: AtomicU64::new(0),
                 issued: AtomicU64::new(0),
+                skew: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -280,6 +294,12 @@ impl TokenProvider {
     /// How many HTTP requests this provider (and its clones) sent to the token endpoint.
     pub fn token_requests(&self) -> u64 {
         self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    /// Local clock minus the token endpoint's `Date` header at the last answer (1 s resolution), if any.
+    /// Entra ID refuses assertions outside their time range (AADSTS700024), so `doctor` reports this.
+    pub fn clock_skew(&self) -> Option<jiff::SignedDuration> {
+        *self.inner.skew.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A valid token: the cached one, or a fresh one when it is within the refresh margin of expiry.
@@ -369,11 +389,13 @@ impl TokenProvider {
             .inner
             .http
             .post(cfg.endpoints.token_url.clone())
+            .timeout(cfg.timeout)
             .form(&form)
             .send()
             .await
             .map_err(|e| network_error(&host, &e))?;
         let status = response.status();
+        self.observe_date(&host, response.headers());
         let body = response
             .bytes()
             .await
@@ -428,6 +450,29 @@ impl TokenProvider {
             refresh_at: refresh_at(sent, lifetime, cfg.refresh_margin),
             expires_at: sent + lifetime,
         })
+    }
+
+    fn observe_date(&self, host: &str, headers: &reqwest::header::HeaderMap) {
+        let Some(server) = headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                jiff::fmt::rfc2822::DateTimeParser::new()
+                    .parse_timestamp(v)
+                    .ok()
+            })
+        else {
+            return;
+        };
+        let skew = Timestamp::now().duration_since(server);
+        if skew.abs() > SKEW_WARNING {
+            tracing::warn!(
+                host = %host,
+                skew_seconds = skew.as_secs(),
+                "the local clock differs from the token endpoint's: synchronise it (NTP), or Entra ID will refuse assertions (AADSTS700024)"
+            );
+        }
+        *self.inner.skew.lock().unwrap_or_else(|p| p.into_inner()) = Some(skew);
     }
 
     fn error_from(&self, host: &str, status: u16, json: Option<&serde_json::Value>) -> TokenError {

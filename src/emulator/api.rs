@@ -204,7 +204,7 @@ async fn gate(
             let as_429 = match t.style {
                 ThrottleStyle::Status429 => true,
                 ThrottleStyle::Status403 => false,
-                ThrottleStyle::Mixed => answer % 2 == 0,
+                ThrottleStyle::Mixed => answer.is_multiple_of(2),
             };
             return Err(if as_429 {
                 bump(&shared.counters.throttled_429);
@@ -219,7 +219,7 @@ async fn gate(
         }
     }
     if faults.transient_error_rate > 0.0 && draw(shared, n, 11) < faults.transient_error_rate {
-        let status = if hash(&[shared.seed, n, 12]) % 2 == 0 {
+        let status = if hash(&[shared.seed, n, 12]).is_multiple_of(2) {
             bump(&shared.counters.transient_500);
             StatusCode::INTERNAL_SERVER_ERROR
         } else {
@@ -235,20 +235,21 @@ async fn gate(
     Ok((n, faults))
 }
 
-fn content_type(query: &Query) -> Result<ContentType, Response> {
-    let raw = query.get("contentType").ok_or_else(|| {
-        af(
+/// The `contentType` parameter, or the response refusing it.
+fn content_type(query: &Query) -> Result<ContentType, Box<Response>> {
+    let Some(raw) = query.get("contentType") else {
+        return Err(Box::new(af(
             StatusCode::BAD_REQUEST,
             "AF20001",
             "Missing parameter: contentType.",
-        )
-    })?;
+        )));
+    };
     raw.parse::<ContentType>().map_err(|_| {
-        af(
+        Box::new(af(
             StatusCode::BAD_REQUEST,
             "AF20020",
             format!("Invalid content type: {raw}. Use one of Audit.AzureActiveDirectory, Audit.Exchange, Audit.SharePoint, Audit.General, DLP.All."),
-        )
+        ))
     })
 }
 
@@ -265,7 +266,7 @@ async fn start(
     }
     let ct = match content_type(&query) {
         Ok(ct) => ct,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let now = time::now_ms();
     let mut inner = shared.inner();
@@ -303,7 +304,7 @@ async fn stop(
     }
     let ct = match content_type(&query) {
         Ok(ct) => ct,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut inner = shared.inner();
     let sub = inner.subscriptions.entry(ct).or_default();
@@ -417,7 +418,7 @@ async fn list_content(
     };
     let ct = match content_type(&query) {
         Ok(ct) => ct,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let sub = shared
         .inner()
@@ -538,20 +539,24 @@ fn truncated(body: Vec<u8>) -> Response {
     let len = body.len();
     let cut = (len / 2).clamp(1, len.max(1));
     let first = Bytes::copy_from_slice(&body[..cut.min(len)]);
-    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(first),
+    // Headers and the first half go out; only then does the connection break (a pause lets hyper flush them).
+    let first = futures::stream::iter([Ok::<Bytes, std::io::Error>(first)]);
+    let cut_off = futures::stream::once(async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
         Err(std::io::Error::new(
             std::io::ErrorKind::ConnectionReset,
             "emulated cut-off body",
-        )),
-    ];
-    let mut resp = Response::new(Body::from_stream(futures::stream::iter(chunks)));
+        ))
+    });
+    let mut resp = Response::new(Body::from_stream(futures::StreamExt::chain(first, cut_off)));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
     );
     resp.headers_mut()
         .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     resp
 }
 

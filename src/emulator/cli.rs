@@ -8,14 +8,28 @@ use clap::{Args, ValueEnum};
 
 use super::{ContentSettings, Emulator, EmulatorConfig, Faults, Throttle, ThrottleStyle};
 use crate::cloud::Cloud;
+use crate::content_type::ContentType;
 use crate::exit::Outcome;
+
+fn parse_type_rate(value: &str) -> Result<(ContentType, u32), String> {
+    let (ct, n) = value
+        .split_once('=')
+        .ok_or_else(|| format!("`{value}` is not CT=N, e.g. Audit.Exchange=6"))?;
+    let ct = ct.parse::<ContentType>().map_err(|e| e.to_string())?;
+    let n = n
+        .parse::<u32>()
+        .map_err(|_| format!("`{n}` is not a number of blobs per hour"))?;
+    Ok((ct, n))
+}
 
 /// How throttled requests are answered (`--throttle-style`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ThrottleStyleArg {
     /// HTTP 429 with `Retry-After`.
+    #[value(name = "429")]
     Status429,
     /// HTTP 403 AF429 without `Retry-After`.
+    #[value(name = "403")]
     Status403,
     /// Alternately one and the other.
     Mixed,
@@ -46,8 +60,11 @@ pub struct EmulatorArgs {
     #[arg(long)]
     pub trust_cert: Option<PathBuf>,
     /// Where to write the generated throwaway certificate and key (without --trust-cert).
-    #[arg(long, default_value = "emulator-cert")]
+    #[arg(long, default_value = "state/emulator")]
     pub cert_dir: PathBuf,
+    /// Write every record Id the emulator can serve (JSON, by content type) to this file at start.
+    #[arg(long)]
+    pub ground_truth_file: Option<PathBuf>,
     /// Lifetime of access tokens, in seconds.
     #[arg(long, default_value_t = 3599)]
     pub token_lifetime: u64,
@@ -63,6 +80,9 @@ pub struct EmulatorArgs {
     /// Blobs per hour for each content type.
     #[arg(long, default_value_t = 2)]
     pub blobs_per_hour: u32,
+    /// Blobs per hour for one content type, overriding --blobs-per-hour (repeatable), e.g. `Audit.Exchange=6`.
+    #[arg(long, value_name = "CT=N", value_parser = parse_type_rate)]
+    pub type_blobs_per_hour: Vec<(ContentType, u32)>,
     /// Records per blob.
     #[arg(long, default_value_t = 10)]
     pub records_per_blob: u32,
@@ -75,6 +95,9 @@ pub struct EmulatorArgs {
     /// Fraction of very large records.
     #[arg(long, default_value_t = 0.002)]
     pub large_record_rate: f64,
+    /// Parameters in a very large record.
+    #[arg(long, default_value_t = 400)]
+    pub large_record_parameters: u32,
     /// Late blobs per content type.
     #[arg(long, default_value_t = 1)]
     pub late_blobs: u32,
@@ -111,7 +134,7 @@ impl EmulatorArgs {
             trusted_certificates: trusted,
             token_lifetime: Duration::from_secs(self.token_lifetime),
             initial_subscriptions: if self.subscribed {
-                crate::content_type::ContentType::ALL.to_vec()
+                ContentType::ALL.to_vec()
             } else {
                 Vec::new()
             },
@@ -123,11 +146,13 @@ impl EmulatorArgs {
                 duplicate_record_rate: self.duplicate_rate,
                 blob_listed_twice: !self.no_blob_listed_twice,
                 large_record_rate: self.large_record_rate,
+                large_record_parameters: self.large_record_parameters,
                 late_blobs: self.late_blobs,
                 late_after: self.late_after.map(Duration::from_secs),
                 ..ContentSettings::default()
             }
-            .with_blobs_per_hour(self.blobs_per_hour),
+            .with_blobs_per_hour(self.blobs_per_hour)
+            .with_type_blobs_per_hour(&self.type_blobs_per_hour),
             faults: Faults {
                 throttle: self.throttle_rpm.map(|rpm| Throttle {
                     requests_per_minute: rpm,
@@ -159,7 +184,10 @@ pub fn run(args: EmulatorArgs) -> Outcome {
         Ok(()) => Outcome::Done,
         Err(e) => {
             eprintln!("error: {e:#}");
-            Outcome::Failed
+            match e.downcast_ref::<super::EmulatorError>() {
+                Some(super::EmulatorError::Config(_)) => Outcome::Invalid,
+                _ => Outcome::Failed,
+            }
         }
     }
 }
@@ -205,8 +233,16 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
     };
     let config = args.config(trusted);
     let handle = Emulator::start(config).await?;
+    if let Some(path) = &args.ground_truth_file {
+        let json = serde_json::to_vec_pretty(&handle.ground_truth().by_content_type)?;
+        std::fs::write(path, json)
+            .with_context(|| format!("cannot write the ground truth file {}", path.display()))?;
+    }
     if let Some(path) = &args.port_file {
-        std::fs::write(path, handle.addr().port().to_string())
+        // Written whole under a temporary name, then renamed: a reader never sees an empty port file.
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, handle.addr().port().to_string())
+            .and_then(|()| std::fs::rename(&tmp, path))
             .with_context(|| format!("cannot write the port file {}", path.display()))?;
     }
     println!("o365sync emulator listening on {}", handle.url());
@@ -224,6 +260,7 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for ctrl-c")?;
+    println!("stats: {}", serde_json::to_string(&handle.stats())?);
     handle.shutdown().await;
     Ok(())
 }

@@ -54,7 +54,7 @@ impl std::fmt::Debug for EmulatorConfig {
 /// Default tenant ID of the emulator.
 pub const DEFAULT_TENANT_ID: &str = "8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718";
 /// Default client ID of the emulator.
-pub const DEFAULT_CLIENT_ID: &str = "0d9e8f7a-6b5c-4d3e-8f1a-0b9c8d7e6f5a";
+pub const DEFAULT_CLIENT_ID: &str = "0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a";
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
@@ -91,6 +91,9 @@ impl EmulatorConfig {
 pub struct ContentSettings {
     /// Seed of every generated value.
     pub seed: u64,
+    /// The end of the history (default: the instant the emulator starts). Two emulators with the same settings and
+    /// anchor serve byte-identical blobs under identical content IDs.
+    pub anchor: Option<jiff::Timestamp>,
     /// Hours of history before the start (blobs have `contentCreated` in `[start - hours, start)`).
     pub hours: u32,
     /// Blobs per hour for each content type (a type missing here has no content).
@@ -115,6 +118,7 @@ impl Default for ContentSettings {
     fn default() -> Self {
         ContentSettings {
             seed: 1,
+            anchor: None,
             hours: 24,
             blobs_per_hour: ContentType::ALL.into_iter().map(|ct| (ct, 2)).collect(),
             records_per_blob: 10,
@@ -132,6 +136,14 @@ impl ContentSettings {
     /// Sets the same number of blobs per hour for all five content types.
     pub fn with_blobs_per_hour(mut self, blobs: u32) -> Self {
         self.blobs_per_hour = ContentType::ALL.into_iter().map(|ct| (ct, blobs)).collect();
+        self
+    }
+
+    /// Overrides the blobs per hour of some content types (0 removes a type's content).
+    pub fn with_type_blobs_per_hour(mut self, overrides: &[(ContentType, u32)]) -> Self {
+        for (ct, n) in overrides {
+            self.blobs_per_hour.insert(*ct, *n);
+        }
         self
     }
 }

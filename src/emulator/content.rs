@@ -127,7 +127,6 @@ pub struct BlobInfo {
 pub(crate) struct Catalog {
     settings: ContentSettings,
     tenant_id: String,
-    pub start_ms: i64,
     pub blobs: Vec<Blob>,
     by_id: HashMap<String, usize>,
     per_type: BTreeMap<ContentType, Vec<usize>>,
@@ -136,15 +135,15 @@ pub(crate) struct Catalog {
 }
 
 impl Catalog {
-    /// Builds the catalog of blobs available at `start_ms`.
-    pub fn new(settings: &ContentSettings, tenant_id: &str, start_ms: i64) -> Self {
+    /// Builds the catalog of blobs whose history ends at `anchor_ms`.
+    pub fn new(settings: &ContentSettings, tenant_id: &str, anchor_ms: i64) -> Self {
         let seed = settings.seed;
         let mut blobs = Vec::new();
         let mut per_type = BTreeMap::new();
         let mut listing = BTreeMap::new();
         let mut listed_twice = BTreeSet::new();
         let history = i64::from(settings.hours.max(1)) * HOUR;
-        let first = start_ms - history;
+        let first = anchor_ms - history;
         for ct in ContentType::ALL {
             let bph = settings.blobs_per_hour.get(&ct).copied().unwrap_or(0);
             if bph == 0 {
@@ -203,7 +202,6 @@ impl Catalog {
         Catalog {
             settings: settings.clone(),
             tenant_id: tenant_id.to_owned(),
-            start_ms,
             blobs,
             by_id,
             per_type,
@@ -231,16 +229,16 @@ impl Catalog {
         let Some(entries) = self.listing.get(&ct) else {
             return (Vec::new(), false);
         };
-        let begin = entries.partition_point(|e| e.created_ms < from);
+        let begin = match after {
+            Some(a) => {
+                entries.partition_point(|e| e.created_ms < from || (e.created_ms, e.seq) <= a)
+            }
+            None => entries.partition_point(|e| e.created_ms < from),
+        };
         let mut out = Vec::new();
         for e in &entries[begin..] {
             if e.created_ms >= to {
                 break;
-            }
-            if let Some(a) = after
-                && (e.created_ms, e.seq) <= a
-            {
-                continue;
             }
             if self.blobs[e.blob].late && !late_visible {
                 continue;

@@ -138,6 +138,7 @@ pub(crate) struct Shared {
     token_lifetime_ms: i64,
     page_size: usize,
     seed: u64,
+    started_ms: i64,
     late_after_ms: Option<i64>,
     certs: Vec<cert::RegisteredCertificate>,
     catalog: content::Catalog,
@@ -169,7 +170,7 @@ impl Shared {
         inner.late_released
             || self
                 .late_after_ms
-                .is_some_and(|d| time::now_ms() >= self.catalog.start_ms + d)
+                .is_some_and(|d| time::now_ms() >= self.started_ms + d)
     }
 
     fn blob_expired(&self, inner: &Inner, blob: usize) -> bool {
@@ -254,6 +255,10 @@ impl Emulator {
         })?;
 
         let start_ms = time::now_ms();
+        let anchor_ms = config
+            .content
+            .anchor
+            .map_or(start_ms, |a| a.as_millisecond());
         let mut token_key = [0u8; 32];
         aws_lc_rs::rand::fill(&mut token_key).map_err(|_| {
             EmulatorError::Config("cannot draw random bytes for the token key".to_owned())
@@ -280,12 +285,13 @@ impl Emulator {
                 .unwrap_or(i64::MAX / 4),
             page_size: config.page_size,
             seed: config.content.seed,
+            started_ms: start_ms,
             late_after_ms: config
                 .content
                 .late_after
                 .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)),
             certs,
-            catalog: content::Catalog::new(&config.content, &config.tenant_id, start_ms),
+            catalog: content::Catalog::new(&config.content, &config.tenant_id, anchor_ms),
             counters: stats::Counters::default(),
             faults: Mutex::new(config.faults.clone()),
             inner: Mutex::new(Inner {
