@@ -1,7 +1,7 @@
 //! A test-only pause point, so crash tests can SIGKILL the binary at an exact step of the commit protocol.
 //!
-//! With `O365SYNC_TEST_PAUSE_AT=ack:N` (or `commit:N`) and `O365SYNC_TEST_PAUSE_FILE=PATH`, the process creates
-//! `PATH` when it reaches the N-th sink acknowledgement (before its ledger commit) or the N-th ledger commit, then
+//! With `O365SYNC_TEST_PAUSE_AT=ack:N` (or `commit:N`, `listed:N`) and `O365SYNC_TEST_PAUSE_FILE=PATH`, the process creates
+//! `PATH` when it reaches the N-th sink acknowledgement (before its ledger commit) the N-th ledger commit or the N-th window listing entered into the ledger, then
 //! stops in place until it is killed. Without both variables this costs one relaxed atomic load per blob.
 
 use std::path::PathBuf;
@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// A step of the commit protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Point {
+    /// A window's listing was entered into the content ledger.
+    Listed,
     /// The sink acknowledged a durable write; the blob is not committed yet.
     Ack,
     /// The blob is committed in the state.
@@ -32,6 +34,7 @@ fn pause() -> Option<&'static Pause> {
             let file = std::env::var_os("O365SYNC_TEST_PAUSE_FILE")?;
             let (point, nth) = at.split_once(':')?;
             let point = match point {
+                "listed" => Point::Listed,
                 "ack" => Point::Ack,
                 "commit" => Point::Commit,
                 _ => return None,

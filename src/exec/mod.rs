@@ -608,6 +608,7 @@ async fn run_window(
     let now = Timestamp::now();
     let listed: Vec<ListedBlob> = listing.blobs.iter().map(|b| listed_blob(b, &w)).collect();
     let terminal = ctx.state.register_listed(ct, &listed, now)?;
+    hook::reached(hook::Point::Listed);
     r.blobs_skipped += terminal.len() as u64;
     let ids: Vec<&str> = listed.iter().map(|b| b.content_id.as_str()).collect();
     let pending: Vec<ContentBlob> = listing
