@@ -124,6 +124,27 @@ fn anchor(out: &Path, now: Timestamp) -> Result<Timestamp, DemoError> {
     Ok(t)
 }
 
+/// `a/./b/../c` → `a/c`, lexically (for printing paths).
+fn tidy(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
 /// Counts the events under the jsonl output by OCSF class.
 fn count_classes(dir: &Path) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
@@ -218,7 +239,7 @@ fn demo(global: &GlobalArgs, dir: &Path) -> Result<Outcome, DemoError> {
         emu.shutdown().await;
         print_report(&report, global.log_format);
         let events_dir = match &loaded.job.sink {
-            job::Sink::Jsonl { path, .. } => path.clone(),
+            job::Sink::Jsonl { path, .. } => tidy(path),
             _ => out.join("events"),
         };
         let counts = count_classes(&events_dir);
@@ -235,12 +256,17 @@ fn demo(global: &GlobalArgs, dir: &Path) -> Result<Outcome, DemoError> {
         } else {
             let _ = writeln!(o, "this run: {new} new events from {} blobs", report.blobs_fetched());
         }
-        let jf = job_file.display();
-        let sd = if global.state_dir.is_relative() { global.state_dir.display().to_string() } else { settings.state_dir.display().to_string() };
+        let jf = tidy(&job_file);
+        let jf = jf.display();
+        let sd = if global.state_dir == Path::new("state") {
+            String::new()
+        } else {
+            format!("--state-dir {} ", tidy(&settings.state_dir).display())
+        };
         let _ = writeln!(o, "\nnext, try:");
         let _ = writeln!(o, "  o365sync demo                                   # again: incremental, nothing new");
-        let _ = writeln!(o, "  o365sync --state-dir {sd} state show {jf}");
-        let _ = writeln!(o, "  o365sync --state-dir {sd} plan {jf}");
+        let _ = writeln!(o, "  o365sync {sd}state show {jf}");
+        let _ = writeln!(o, "  o365sync {sd}plan {jf}");
         let _ = writeln!(o, "  o365sync validate jobs/");
         let _ = writeln!(o, "  o365sync normalize --content-type Audit.Exchange fixtures/corpus/microsoft-docs.jsonl");
         Ok(report.outcome())
