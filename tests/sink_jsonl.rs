@@ -126,7 +126,11 @@ fn empty_batch_writes_nothing_and_clears_an_unacknowledged_file() {
     let mut b = batch(CT, 4, 0);
     let ack = sink.write_blob(&b).unwrap();
     assert_eq!((ack.events, ack.written), (0, 0));
-    assert!(files_under(dir.path()).is_empty());
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "not even a directory"
+    );
 
     // An earlier delivery (not acknowledged) wrote the records; meanwhile another blob committed them, so the
     // executor now delivers this blob with nothing left: its old file must go, or those records would be doubled.
@@ -135,6 +139,19 @@ fn empty_batch_writes_nothing_and_clears_an_unacknowledged_file() {
     b.events.clear();
     let _ = sink.write_blob(&b).unwrap();
     assert!(files_under(dir.path()).is_empty());
+}
+
+#[test]
+fn a_day_directory_removed_behind_the_sink_is_created_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = JsonlSink::open(dir.path(), None).unwrap();
+    let first = batch(CT, 1, 3);
+    let _ = sink.write_blob(&first).unwrap();
+    // A shipper that deletes what it has shipped, directories included.
+    fs::remove_dir_all(dir.path().join(CT.as_str())).unwrap();
+    let second = batch(CT, 2, 3);
+    let _ = sink.write_blob(&second).unwrap();
+    assert_eq!(jsonl_ids(dir.path()), expected_ids(&[second]));
 }
 
 #[test]
@@ -253,10 +270,9 @@ fn a_file_in_the_way_is_a_clear_error_and_leaves_nothing_final() {
     let mut sink = JsonlSink::open(&root, None).unwrap();
     fs::write(root.join(CT.as_str()), b"in the way").unwrap();
     let err = sink.write_blob(&batch(CT, 1, 3)).unwrap_err();
-    assert!(
-        err.to_string().contains("delivers the pending blobs again"),
-        "{err}"
-    );
+    let text = err.to_string();
+    assert!(text.contains("a file is in the way"), "{text}");
+    assert!(text.contains("delivers the pending blobs again"), "{text}");
     assert_eq!(files_under(&root), vec![root.join(CT.as_str())]);
 }
 
@@ -391,7 +407,11 @@ fn child_read_only() {
         );
     }
     let err = o365sync::sink::SqliteSink::open(root.join("events.db")).unwrap_err();
-    assert!(err.to_string().contains("sink.path"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("the file system is read-only: remount it read-write"),
+        "{err}"
+    );
     assert_eq!(files_under(&root), before);
     println!("CHILD OK: {err}");
 }

@@ -130,6 +130,9 @@ fn io_hint(e: &io::Error) -> &'static str {
             "a component of the path is a file, not a directory: move that file away, or change sink.path"
         }
         IsADirectory => "the path is a directory: remove it, or change sink.path",
+        AlreadyExists => {
+            "a file is in the way of a directory the sink needs: move it away, or change sink.path"
+        }
         NotFound => {
             "a directory of the path vanished: check that sink.path exists and is not being moved"
         }

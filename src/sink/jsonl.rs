@@ -81,13 +81,7 @@ impl JsonlSink {
                     io::Error::from(io::ErrorKind::NotADirectory),
                 ));
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir_all(&root)
-                    .map_err(|e| SinkError::io("create directory", &root, e))?;
-                if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    sync_dir(parent)?;
-                }
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => create_dirs_durably(&root)?,
             Err(e) => return Err(SinkError::io("open output directory", &root, e)),
         }
         Ok(JsonlSink {
@@ -158,9 +152,10 @@ impl JsonlSink {
         Ok(removed)
     }
 
-    /// Creates the day directory (syncing each parent whose entries changed) and sweeps it, once per process.
+    /// Creates the day directory (syncing each parent whose entries changed) and sweeps it, once per process (again
+    /// if something removed it meanwhile, e.g. a shipper cleaning up behind itself).
     fn prepare_dir(&mut self, dir: &Path) -> Result<(), SinkError> {
-        if self.ready_dirs.contains(dir) {
+        if self.ready_dirs.contains(dir) && dir.is_dir() {
             return Ok(());
         }
         let relative = dir.strip_prefix(&self.root).unwrap_or(dir);
@@ -184,15 +179,10 @@ impl Sink for JsonlSink {
     fn write_blob(&mut self, batch: &Batch) -> Result<Ack, SinkError> {
         let events = unique_events(batch)?;
         let paths = self.paths(batch);
-        self.prepare_dir(&paths.dir)?;
-
-        // An unacknowledged earlier delivery may have left a file of this blob under either name: the one we are
-        // about to write is replaced by the rename, the other must go first (if we crash after removing it, the blob
-        // is still not done and comes again).
-        let removed_other = remove_if_present(&paths.other)?;
         if events.is_empty() {
-            let removed = remove_if_present(&paths.file)?;
-            if removed || removed_other {
+            // Nothing to write, not even a directory; but a file left by an unacknowledged earlier delivery must go.
+            let removed = remove_if_present(&paths.file)? | remove_if_present(&paths.other)?;
+            if removed {
                 sync_dir(&paths.dir)?;
             }
             return Ok(Ack {
@@ -200,6 +190,12 @@ impl Sink for JsonlSink {
                 written: 0,
             });
         }
+        self.prepare_dir(&paths.dir)?;
+
+        // An unacknowledged earlier delivery may have left a file of this blob under either name: the one we are
+        // about to write is replaced by the rename, the other must go first (if we crash after removing it, the blob
+        // is still not done and comes again).
+        remove_if_present(&paths.other)?;
 
         if let Err(e) = write_temp(&paths.temp, self.compress, &events) {
             // Best effort: a leftover is hidden from readers and swept on the next write into this directory.
@@ -286,11 +282,39 @@ fn write_lines(out: &mut impl Write, events: &[&super::SinkEvent]) -> io::Result
     out.flush()
 }
 
+/// Creates `dir` and its missing ancestors, syncing the parent of each directory created so the new entries survive
+/// a crash.
+fn create_dirs_durably(dir: &Path) -> Result<(), SinkError> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .filter(|p| !p.as_os_str().is_empty())
+        .take_while(|p| !p.exists())
+        .collect();
+    for path in missing.into_iter().rev() {
+        match fs::create_dir(path) {
+            Ok(()) => {
+                let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+                sync_dir(parent.unwrap_or(Path::new(".")))?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => {}
+            Err(e) => return Err(SinkError::io("create directory", path, e)),
+        }
+    }
+    Ok(())
+}
+
 /// Removes `path` if it exists; true if it did.
 fn remove_if_present(path: &Path) -> Result<bool, SinkError> {
     match fs::remove_file(path) {
         Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(false)
+        }
         Err(e) => Err(SinkError::io("remove", path, e)),
     }
 }

@@ -60,10 +60,14 @@ impl SqliteSink {
     /// Opens (creating if needed, with its parent directories) the database at `path`.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, SinkError> {
         let path = path.into();
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| SinkError::io("create directory", parent, e))?;
-        }
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| SinkError::io("create directory", dir, e))?;
+        // SQLite reports a read-only or full file system only as "unable to open database file": a probe of our own
+        // gets the precise error (SQLite needs to create its -wal and -shm files next to the database anyway).
+        probe_writable(dir)?;
         create_private(&path)?;
         let err = |action| {
             let path = path.clone();
@@ -113,6 +117,18 @@ impl SqliteSink {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Creates and removes a hidden file in `dir`, to turn an unwritable directory into a precise error.
+fn probe_writable(dir: &Path) -> Result<(), SinkError> {
+    let probe = dir.join(format!(".o365sync-probe-{}", std::process::id()));
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)
+        .map_err(|e| SinkError::io("create a file in", dir, e))?;
+    std::fs::remove_file(&probe).map_err(|e| SinkError::io("remove", &probe, e))
 }
 
 /// Creates `path` with mode 0600 if it does not exist (an existing file keeps its mode).

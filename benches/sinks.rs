@@ -1,0 +1,110 @@
+//! Events per second of each sink, one blob of `EVENTS` OCSF-sized events per write (each write fully durable:
+//! fsync for jsonl, a `synchronous = FULL` WAL commit for sqlite, a flush for stdout).
+//!
+//! Run with `cargo bench --bench sinks`; results are recorded in BENCHMARKS.md.
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use o365sync::content_type::ContentType;
+use o365sync::sink::{Batch, Compression, JsonlSink, Sink, SinkEvent, SqliteSink, StdoutSink};
+
+const EVENTS: usize = 1000;
+const TENANT: &str = "8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718";
+
+/// A blob of `EVENTS` events of about 700 bytes each, with Ids unique to `n`.
+fn blob(n: u64) -> Batch {
+    let created = jiff::Timestamp::from_second(1_795_000_000 + n as i64).expect("in range");
+    let events = (0..EVENTS)
+        .map(|i| {
+            let id = format!("{:08x}-0000-4000-8000-{i:012x}", n);
+            let time = created.as_millisecond() - 1000 + i as i64;
+            let line = serde_json::json!({
+                "activity_id": 1, "category_uid": 3, "class_uid": 3002, "type_uid": 300201, "severity_id": 1,
+                "time": time, "status_id": 1, "message": "UserLoggedIn",
+                "metadata": {"uid": id, "log_name": "Audit.AzureActiveDirectory", "version": "1.8.0",
+                    "product": {"name": "Microsoft 365", "vendor_name": "Microsoft"}, "original_time": "2026-11-18T10:00:00"},
+                "actor": {"user": {"uid": "alice@contoso.example", "name": "alice", "type_id": 1}},
+                "user": {"uid": "alice@contoso.example", "email_addr": "alice@contoso.example"},
+                "src_endpoint": {"ip": "203.0.113.7"},
+                "http_request": {"user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36"},
+                "cloud": {"provider": "Microsoft", "account": {"uid": TENANT}},
+                "unmapped": {"Workload": "AzureActiveDirectory", "RecordType": 15, "ObjectId": "00000003-0000-0000-c000-000000000000"}
+            });
+            SinkEvent {
+                id,
+                time: jiff::Timestamp::from_millisecond(time).expect("in range"),
+                class_uid: 3002,
+                tenant: TENANT.to_owned(),
+                line: serde_json::to_vec(&line).expect("serializable"),
+            }
+        })
+        .collect();
+    Batch {
+        content_type: ContentType::AzureActiveDirectory,
+        content_id: format!(
+            "{n:023}${n:023}$audit_azureactivedirectory$Audit_AzureActiveDirectory$na"
+        ),
+        content_created: created,
+        events,
+    }
+}
+
+fn sinks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sink");
+    group.throughput(Throughput::Elements(EVENTS as u64));
+    group.sample_size(20);
+    // 16 blobs re-delivered in turn: each write replaces a whole file, so the tree stays small while every write
+    // still costs a full temporary-file write, fsync, rename and directory fsync.
+    let blobs: Vec<Batch> = (0..16).map(blob).collect();
+
+    for (name, compress) in [("jsonl", None), ("jsonl_gzip", Some(Compression::Gzip))] {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut sink = JsonlSink::open(dir.path(), compress).expect("open jsonl sink");
+        let mut i = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                i += 1;
+                black_box(sink.write_blob(&blobs[i % blobs.len()]).expect("write"))
+            })
+        });
+    }
+
+    {
+        // Fresh content IDs each time (the sink skips blobs it already wrote); output into the void.
+        let mut sink = StdoutSink::with_writer(Box::new(std::io::sink()), "null");
+        let mut n = 0u64;
+        let mut template = blobs[0].clone();
+        group.bench_function("stdout", |b| {
+            b.iter(|| {
+                n += 1;
+                template.content_id = format!("stdout-{n}");
+                black_box(sink.write_blob(&template).expect("write"))
+            })
+        });
+    }
+
+    {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut sink = SqliteSink::open(dir.path().join("events.db")).expect("open sqlite sink");
+        let mut n = 1_000u64;
+        group.bench_function("sqlite_new_records", |b| {
+            b.iter_batched(
+                || {
+                    n += 1;
+                    blob(n)
+                },
+                |batch| black_box(sink.write_blob(&batch).expect("write")),
+                BatchSize::LargeInput,
+            )
+        });
+        let _ = sink.write_blob(&blobs[0]).expect("write");
+        group.bench_function("sqlite_redelivered", |b| {
+            b.iter(|| black_box(sink.write_blob(&blobs[0]).expect("write")))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sinks);
+criterion_main!(benches);
