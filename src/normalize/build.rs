@@ -93,7 +93,7 @@ pub(crate) fn build(
         _ => {}
     }
     let class = choice.class;
-    let activity_name = choice.activity_name(r.str("Operation")).into_owned();
+    let activity_name = choice.activity_name(r.str("Operation"));
 
     // Common fields.
     let original_time = r.take_string("CreationTime");
@@ -738,10 +738,71 @@ fn dlp(r: &mut Record, ev: &mut OcsfEvent) {
             .map(str::to_owned),
         type_: "DLP",
     };
+    let uid = ev
+        .metadata
+        .uid
+        .clone()
+        .or_else(|| r.str("AlertId").map(str::to_owned))
+        .unwrap_or_default();
     ev.finding_info = Some(FindingInfo {
-        uid: ev.metadata.uid.clone().unwrap_or_default(),
+        uid,
         title: policy.name.clone(),
         desc: None,
     });
     ev.data_security = Some(DataSecurity { policy });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(v: Value) -> OcsfEvent {
+        match v {
+            Value::Object(m) => build(m, ContentType::AzureActiveDirectory, None),
+            _ => unreachable!("test records are objects"),
+        }
+    }
+
+    #[test]
+    fn user_types_follow_the_documented_codes() {
+        let table: Vec<_> = (0..=11).map(user_type).collect();
+        assert_eq!(
+            table.iter().map(|t| t.0).collect::<Vec<_>>(),
+            [1, 99, 2, 3, 3, 4, 4, 3, 3, 99, 99, 0]
+        );
+    }
+
+    #[test]
+    fn result_status_in_every_published_spelling() {
+        for (status, id) in [
+            ("Succeeded", 1),
+            ("success", 1),
+            ("True", 1),
+            ("PartiallySucceeded", 1),
+            ("Failed", 2),
+            ("Failure", 2),
+            ("false", 2),
+            ("Pending", 99),
+        ] {
+            let e = event(json!({"Operation": "X", "ResultStatus": status}));
+            assert_eq!(e.status_id, Some(id), "{status}");
+        }
+        assert_eq!(event(json!({"Operation": "X"})).status_id, Some(0));
+    }
+
+    #[test]
+    fn strong_authentication_requirement_changes_are_mfa_activities() {
+        let rec = |old: &str, new: &str| {
+            event(json!({"Operation": "Update user.", "RecordType": 8, "ObjectId": "u@contoso.com",
+                "UserId": "a@contoso.com", "ModifiedProperties": [
+                    {"Name": "StrongAuthenticationRequirement", "OldValue": old, "NewValue": new}]}))
+            .activity_id
+        };
+        assert_eq!(rec("[]", "[{\"State\":1}]"), 10);
+        assert_eq!(rec("[{\"State\":1}]", ""), 11);
+        assert_eq!(rec("[{\"State\":1}]", "[{\"State\":2}]"), 99);
+        assert!(is_empty_json(&json!(" {} ")));
+        assert!(!is_empty_json(&json!("\"\"")));
+    }
 }

@@ -4,6 +4,8 @@
 //! Only the attributes the mapping fills are modelled; each class builder sets only the attributes its class has
 //! (the schemas are strict). `None` fields are not serialized.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -22,7 +24,7 @@ pub struct OcsfEvent {
     pub category_uid: u32,
     pub category_name: &'static str,
     pub activity_id: u32,
-    pub activity_name: String,
+    pub activity_name: Cow<'static, str>,
     pub type_uid: u32,
     pub type_name: String,
     pub severity_id: u32,

@@ -40,6 +40,9 @@
 //!   the Microsoft name in `type`.
 //! - **Missing RecordType** (lenient exports): AAD, Exchange, SharePoint and DLP content types imply the family from
 //!   the operation's shape; `Audit.General` does not, so such records become Base Events.
+//! - **Key spelling.** Keys are matched in their documented spelling; other spellings (all-lower-case exports) are
+//!   matched only when the record spells none of `Id`, `CreationTime`, `Operation`, `RecordType` the documented
+//!   way. A field in an unexpected spelling is never lost: it stays under `unmapped`.
 //! - **Time.** `time` is required; a record without a parseable `CreationTime` gets `time` 0, keeps the original in
 //!   `metadata.original_time`/`unmapped`, and [`Event::time_ms`] returns `None` for it.
 //!

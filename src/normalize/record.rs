@@ -17,13 +17,22 @@ pub(crate) struct Record {
     map: Map<String, Value>,
     /// When set, `take` copies instead of moving, so the whole record stays under `unmapped` (Base Event).
     keep_all: bool,
+    /// Whether a lookup that misses the documented spelling scans for other spellings. Records from the API spell
+    /// every key the documented way; only when none of `Id`, `CreationTime`, `Operation` and `RecordType` is spelled
+    /// that way (exports with lower-case keys) are the other keys looked up case-insensitively. This keeps misses
+    /// (most lookups: each record has only some of the fields the mapping knows) at one tree lookup.
+    any_case: bool,
 }
 
 impl Record {
     pub(crate) fn new(map: Map<String, Value>) -> Self {
+        let any_case = !["Id", "CreationTime", "Operation", "RecordType"]
+            .iter()
+            .any(|k| map.contains_key(*k));
         Record {
             map,
             keep_all: false,
+            any_case,
         }
     }
 
@@ -37,6 +46,9 @@ impl Record {
         if let Some((k, _)) = self.map.get_key_value(name) {
             return Some(k.as_str());
         }
+        if !self.any_case {
+            return None;
+        }
         self.map
             .keys()
             .find(|k| k.eq_ignore_ascii_case(name))
@@ -47,6 +59,7 @@ impl Record {
     pub(crate) fn get(&self, name: &str) -> Option<&Value> {
         match self.map.get(name) {
             Some(v) => Some(v),
+            None if !self.any_case => None,
             None => self
                 .map
                 .iter()
@@ -234,15 +247,19 @@ mod tests {
 
     #[test]
     fn lookups_fall_back_to_any_ascii_case() {
-        let mut r = rec(json!({"clientip": "1.2.3.4", "RecordType": "15", "Id": 7}));
+        let mut r = rec(json!({"clientip": "1.2.3.4", "recordtype": "15", "id": 7}));
         assert_eq!(r.str("ClientIP"), Some("1.2.3.4"));
-        assert_eq!(r.int("recordtype"), Some(15));
+        assert_eq!(r.int("RecordType"), Some(15));
         assert_eq!(r.text("Id").as_deref(), Some("7"));
         assert_eq!(r.take_string("ClientIP").as_deref(), Some("1.2.3.4"));
         assert!(r.get("clientip").is_none());
         // A number is not taken as a string: it stays for `unmapped`.
         assert_eq!(r.take_string("Id"), None);
         assert!(r.get("Id").is_some());
+        // A record spelling the common keys the documented way is read in that spelling only.
+        let r = rec(json!({"Id": "x", "clientip": "1.2.3.4"}));
+        assert_eq!(r.str("ClientIP"), None);
+        assert_eq!(r.str("clientip"), Some("1.2.3.4"));
     }
 
     #[test]
