@@ -515,3 +515,82 @@ async fn the_budget_paces_requests() {
     );
     s.emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_are_clamped_to_retention_and_sent_as_utc_seconds() {
+    let s = setup(|_, _| json(StatusCode::OK, "[]".into())).await;
+    let now = Timestamp::now();
+    let requested = Window::new(
+        now - SignedDuration::from_hours(7 * 24 + 12),
+        now - SignedDuration::from_hours(6 * 24 + 12),
+    )
+    .unwrap();
+    let listing = s
+        .client
+        .list_content(ContentType::Exchange, requested)
+        .await
+        .unwrap();
+    let (cut_from, cut_to) = listing.cut.expect("the part beyond retention is reported");
+    assert_eq!(cut_from, requested.start());
+    assert_eq!(cut_to, listing.window.start());
+    assert!(listing.window.start() >= now - SignedDuration::from_mins(167 * 60 + 55));
+    let query = s.seen()[0].query.clone();
+    let start = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("startTime="))
+        .unwrap()
+        .replace("%3A", ":");
+    assert_eq!(start, listing.window.start_param());
+    assert_eq!(start.len(), "YYYY-MM-DDTHH:MM:SS".len(), "{start}");
+
+    // entirely beyond retention: an error (a gap to record), and no request
+    let gone = Window::new(
+        now - SignedDuration::from_hours(9 * 24),
+        now - SignedDuration::from_hours(8 * 24),
+    )
+    .unwrap();
+    let err = s
+        .client
+        .list_content(ContentType::Exchange, gone)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Window { .. }), "{err}");
+    assert!(err.to_string().contains("retention"), "{err}");
+    assert_eq!(s.seen().len(), 1);
+    s.emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_futures_run_on_spawned_tasks() {
+    let s = setup(|_, seen| {
+        if seen.path.ends_with("/subscriptions/content") {
+            json(StatusCode::OK, "[]".into())
+        } else {
+            json(StatusCode::OK, r#"[{"Id":"r1"}]"#.into())
+        }
+    })
+    .await;
+    let blob = ContentBlob {
+        content_type: String::new(),
+        content_id: "b".into(),
+        content_uri: format!("{}/api/v1.0/t/activity/feed/audit/b", s.base),
+        content_created: None,
+        content_expiration: None,
+    };
+    let client = s.client.clone();
+    let listed =
+        tokio::spawn(async move { client.list_content(ContentType::General, window()).await });
+    let client = s.client.clone();
+    let fetched = tokio::spawn(async move {
+        let mut sink = Vec::new();
+        let outcome = client.fetch_blob(&blob, &mut sink).await;
+        (outcome, sink.len())
+    });
+    assert!(listed.await.unwrap().is_ok());
+    let (outcome, n) = fetched.await.unwrap();
+    assert!(
+        matches!(outcome, BlobOutcome::Delivered { records: 1 }) && n == 1,
+        "{outcome:?}"
+    );
+    s.emu.shutdown().await;
+}

@@ -219,6 +219,15 @@ impl<B: BearerSource> ApiClient<B> {
         self.inner.skew.skew()
     }
 
+    /// The local clock corrected by the latest skew seen in a `Date` header: the service's idea of now.
+    pub fn server_now(&self) -> jiff::Timestamp {
+        let now = jiff::Timestamp::now();
+        match self.clock_skew() {
+            Some(skew) => now.checked_add(skew).unwrap_or(now),
+            None => now,
+        }
+    }
+
     /// What the client did so far.
     pub fn stats(&self) -> ApiStats {
         let c = &self.inner.counters;

@@ -313,6 +313,14 @@ pub enum ApiError {
         /// The service's answer.
         error: ServiceError,
     },
+    /// The window cannot be listed at all (entirely beyond retention).
+    #[error("{operation}: {error}")]
+    Window {
+        /// What was being done.
+        operation: String,
+        /// Why.
+        error: crate::api::window::WindowError,
+    },
     /// AF20031 kept coming back after listing the window afresh.
     #[error(
         "{operation}: the next-page link stayed invalid after {relists} fresh listings; the window stays incomplete"

@@ -65,8 +65,11 @@ pub(crate) fn parse_time(s: &str) -> Option<Timestamp> {
 /// The complete listing of one window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listing {
-    /// The window listed.
+    /// The window listed (the requested one, its start clamped to the retention limit).
     pub window: Window,
+    /// The older part of the requested window that lay beyond the retention limit and was not listed: a gap to
+    /// record, `[requested start, window.start)`.
+    pub cut: Option<(Timestamp, Timestamp)>,
     /// Every distinct blob, in listing order.
     pub blobs: Vec<ContentBlob>,
     /// Pages read (over all fresh listings).
@@ -80,14 +83,27 @@ pub struct Listing {
 impl<B: BearerSource> ApiClient<B> {
     /// Lists every blob of `content_type` whose `contentCreated` lies in `window`. Succeeds only when the last page
     /// was reached: any error means the window is not complete.
+    ///
+    /// The window's start is first clamped to the retention limit (`now − 167h55m`, with `now` corrected by the clock
+    /// skew seen in `Date` headers); the part cut off is reported in [`Listing::cut`], and a window entirely beyond
+    /// the limit is an [`ApiError::Window`] error, never an empty listing.
     pub async fn list_content(
         &self,
         content_type: ContentType,
         window: Window,
     ) -> Result<Listing, ApiError> {
         let operation = format!("listing {content_type} {window}");
+        let clamped =
+            Window::clamped(window.start(), window.end(), self.server_now()).map_err(|error| {
+                ApiError::Window {
+                    operation: operation.clone(),
+                    error,
+                }
+            })?;
+        let window = clamped.window;
         let mut listing = Listing {
             window,
+            cut: clamped.cut,
             blobs: Vec::new(),
             pages: 0,
             duplicates: 0,

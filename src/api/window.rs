@@ -63,16 +63,26 @@ pub struct Clamped {
 impl Window {
     /// A window `[start, end)`. The start is rounded down and the end up to whole seconds, so that the seconds-only
     /// wire format never shrinks the window.
+    ///
+    /// A window of exactly 24 hours between fractional instants would become 24 h + 1 s that way; its start is then
+    /// rounded up instead. The sliver lost, under a second, is covered by the previous contiguous window, whose end
+    /// was rounded up to the same second.
     pub fn new(start: Timestamp, end: Timestamp) -> Result<Window, WindowError> {
-        let start = floor_second(start);
-        let end = ceil_second(end);
         if end <= start {
             return Err(WindowError::Inverted { start, end });
         }
         if end.duration_since(start) > MAX_WINDOW {
             return Err(WindowError::TooLong { start, end });
         }
-        Ok(Window { start, end })
+        let end = ceil_second(end);
+        let mut start_rounded = floor_second(start);
+        if end.duration_since(start_rounded) > MAX_WINDOW {
+            start_rounded = ceil_second(start);
+        }
+        Ok(Window {
+            start: start_rounded,
+            end,
+        })
     }
 
     /// Builds the window and clamps its start to `now − 167h55m` (rounded up to a whole second).
@@ -194,6 +204,17 @@ mod tests {
         assert!(Window::new(t, ts("2026-11-21T00:00:00Z")).is_ok());
         let err = Window::new(t, ts("2026-11-21T00:00:01Z")).unwrap_err();
         assert!(err.to_string().contains("split it"), "{err}");
+    }
+
+    #[test]
+    fn exact_day_between_fractional_instants_stays_a_day() {
+        let start = ts("2026-11-20T10:00:00.25Z");
+        let w = Window::new(start, ts("2026-11-21T10:00:00.25Z")).unwrap();
+        assert_eq!(w.start(), ts("2026-11-20T10:00:01Z"));
+        assert_eq!(w.end(), ts("2026-11-21T10:00:01Z"));
+        // the previous contiguous window ends where this one starts
+        let prev = Window::new(ts("2026-11-20T09:00:00.25Z"), start).unwrap();
+        assert_eq!(prev.end(), w.start());
     }
 
     #[test]

@@ -387,6 +387,14 @@ fn host(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
+/// The host part of a `Host` header value (`[::1]:80` → `[::1]`, `localhost:80` → `localhost`).
+fn host_name(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
 fn window_text(ms: i64) -> String {
     if ms % SECOND == 0 {
         time::zoneless(ms)
@@ -506,7 +514,11 @@ async fn list_content(
     if more && let Some(last) = entries.last() {
         let next_base = if faults.foreign_next_page {
             bump(&shared.counters.foreign_next_page);
-            format!("http://{}", shared.foreign_addr)
+            format!(
+                "http://{}:{}",
+                host_name(&host(&headers)),
+                shared.foreign_addr.port()
+            )
         } else {
             base
         };
@@ -684,6 +696,14 @@ async fn control_put_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_names_lose_their_port_only() {
+        assert_eq!(host_name("127.0.0.1:8400"), "127.0.0.1");
+        assert_eq!(host_name("[::1]:8400"), "[::1]");
+        assert_eq!(host_name("[::1]"), "[::1]");
+        assert_eq!(host_name("localhost"), "localhost");
+    }
 
     #[test]
     fn page_tokens_round_trip_and_garbage_is_refused() {

@@ -20,6 +20,10 @@
 //! `POST /_emulator/release-late`, `POST /_emulator/expire-tokens`, `POST /_emulator/expire-blob?contentId=ID`,
 //! `GET /_emulator/faults`, `PUT /_emulator/faults` (a JSON [`Faults`]).
 //!
+//! # Records
+//! Blobs hold realistic records of all five content types (see `records.rs`), messy on purpose. Records with
+//! all-lower-case keys (some Exchange admin exports) carry their `Id` as `id`; the ground truth holds it either way.
+//!
 //! # Choices where Microsoft documents nothing
 //! - A late blob cannot be fetched before it is listable (404 AF20050).
 //! - A replayed `jti` answers AADSTS50013; time-range failures answer AADSTS700024; a wrong `aud` AADSTS50027.
@@ -426,7 +430,8 @@ impl EmulatorHandle {
         self.addr
     }
 
-    /// The base URL of the foreign-host listener (where a hostile `NextPageUri` points).
+    /// The base URL of the foreign-host listener (a hostile `NextPageUri` points at the host the client used, on
+    /// this port).
     pub fn foreign_url(&self) -> String {
         format!("http://{}", self.foreign_addr)
     }
@@ -502,11 +507,16 @@ impl EmulatorHandle {
         self.shared.expire_blob(content_id)
     }
 
-    /// Stops both listeners and waits for them.
+    /// Stops both listeners and waits (at most five seconds) for open connections to finish.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        for t in self.tasks.drain(..) {
-            let _ = t.await;
+        for mut t in self.tasks.drain(..) {
+            if tokio::time::timeout(std::time::Duration::from_secs(5), &mut t)
+                .await
+                .is_err()
+            {
+                t.abort();
+            }
         }
     }
 }
