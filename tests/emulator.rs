@@ -523,6 +523,47 @@ async fn tokens_expire_mid_run_on_a_control_call_and_fresh_ones_work() {
     assert_eq!(api.get(&list).await.status(), 401);
 }
 
+#[tokio::test]
+async fn tokens_expire_every_n_api_requests_when_asked() {
+    let emu = start(EmulatorConfig {
+        faults: Faults {
+            expire_tokens_every: Some(3),
+            ..Faults::default()
+        },
+        ..config()
+    })
+    .await;
+    let mut api = Api::new(&emu).await;
+    let list = api.url("subscriptions/list");
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let status = api.get(&list).await.status().as_u16();
+        if status == 401 {
+            api.token = token(&emu).await;
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [200, 200, 401, 200, 200, 401]);
+    assert_eq!(emu.stats().faults.tokens_expired, 2);
+    assert_eq!(emu.stats().unauthorized, 2);
+}
+
+#[tokio::test]
+async fn a_token_without_activity_feed_read_gets_af10001() {
+    let emu = start(EmulatorConfig {
+        roles: vec!["ActivityFeed.ReadDlp".to_owned()],
+        ..config()
+    })
+    .await;
+    let api = Api::new(&emu).await;
+    assert_eq!(
+        payload(&api.token)["roles"],
+        json!(["ActivityFeed.ReadDlp"])
+    );
+    let resp = api.get(&api.url("subscriptions/list")).await;
+    assert_eq!(af_code(resp).await, (401, "AF10001".into()));
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Management API rules
 // ---------------------------------------------------------------------------------------------------------------
@@ -823,6 +864,60 @@ async fn blobs_serve_records_and_refuse_unknown_and_expired_content() {
         af_code(api.get(&wrong_tenant).await).await,
         (400, "AF20010".into())
     );
+}
+
+#[tokio::test]
+async fn blobs_older_than_seven_days_are_listable_for_an_hour_but_expired() {
+    let mut cfg = config();
+    cfg.content = ContentSettings {
+        hours: 7 * 24 + 1,
+        late_blobs: 0,
+        ..small_content()
+    }
+    .with_blobs_per_hour(0)
+    .with_type_blobs_per_hour(&[(ContentType::Exchange, 1)]);
+    let emu = start(cfg).await;
+    let api = Api::new(&emu).await;
+    api.start(ContentType::Exchange).await;
+    let now = now_ms();
+    let window = api.content_url(
+        ContentType::Exchange,
+        &secs(now - 7 * 24 * HOUR - HOUR + 60_000),
+        &secs(now - 7 * 24 * HOUR + 60_000),
+    );
+    let (entries, _) = list_all(&api, &window).await;
+    assert!(!entries.is_empty());
+    let mut expired = BTreeSet::new();
+    for e in &entries {
+        let expiration = e["contentExpiration"].as_str().expect("expiration");
+        let expiration: jiff::Timestamp = expiration.parse().expect("rfc 3339");
+        if expiration.as_millisecond() < now {
+            let uri = format!(
+                "{}?PublisherIdentifier={PUBLISHER}",
+                e["contentUri"].as_str().expect("uri")
+            );
+            assert_eq!(af_code(api.get(&uri).await).await, (400, "AF20051".into()));
+            expired.insert(e["contentId"].as_str().expect("id").to_owned());
+        }
+    }
+    assert!(!expired.is_empty(), "the oldest hour has expired blobs");
+    // Expiry moves with the clock: compare with what is certainly expired and certainly alive.
+    let gt = emu.ground_truth().all();
+    let alive_after = now_ms() - 7 * 24 * HOUR;
+    let blobs = emu.blobs();
+    let not_expired: BTreeSet<String> = blobs
+        .iter()
+        .filter(|b| !expired.contains(&b.content_id))
+        .flat_map(|b| b.record_ids.iter().cloned())
+        .collect();
+    assert!(
+        gt.is_subset(&not_expired),
+        "records of expired blobs left the ground truth"
+    );
+    for b in blobs.iter().filter(|b| b.content_created_ms > alive_after) {
+        assert!(b.record_ids.iter().all(|id| gt.contains(id)));
+    }
+    assert_eq!(emu.stats().expired_fetches, expired.len() as u64);
 }
 
 #[tokio::test]
@@ -1254,6 +1349,11 @@ async fn a_sequential_client_following_the_protocol_receives_exactly_the_ground_
     assert_eq!(stats.blob_refetches, 0);
     assert_eq!(stats.foreign_bearer_tokens, 0);
     assert!(stats.requests.content_list > 5, "paging was exercised");
+    assert_eq!(
+        stats.requests.blob_fetch,
+        emu.blobs().len() as u64,
+        "each content ID fetched once, the twice-listed blob included"
+    );
 }
 
 #[tokio::test]

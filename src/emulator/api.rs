@@ -160,6 +160,14 @@ async fn gate(
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
+    let api_no = shared.counters.api_requests.fetch_add(1, Ordering::Relaxed) + 1;
+    if faults
+        .expire_tokens_every
+        .is_some_and(|every| every > 0 && api_no.is_multiple_of(every))
+    {
+        bump(&shared.counters.tokens_expired);
+        shared.expire_tokens();
+    }
     if !token::check_bearer(shared, headers) {
         bump(&shared.counters.unauthorized);
         let mut resp = (
@@ -172,6 +180,17 @@ async fn gate(
             HeaderValue::from_static("Bearer error=\"invalid_token\""),
         );
         return Err(resp);
+    }
+    if !shared.roles.iter().any(|r| r == "ActivityFeed.Read") {
+        bump(&shared.counters.unauthorized);
+        return Err(af(
+            StatusCode::UNAUTHORIZED,
+            "AF10001",
+            format!(
+                "The permission set ({}) sent in the request does not include the expected permission ActivityFeed.Read.",
+                shared.roles.join(",")
+            ),
+        ));
     }
     if !tenant.eq_ignore_ascii_case(&shared.tenant_id) {
         return Err(af(

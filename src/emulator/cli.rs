@@ -68,6 +68,13 @@ pub struct EmulatorArgs {
     /// Lifetime of access tokens, in seconds.
     #[arg(long, default_value_t = 3599)]
     pub token_lifetime: u64,
+    /// Application roles granted (comma-separated); without ActivityFeed.Read the API answers 401 AF10001.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ActivityFeed.Read,ActivityFeed.ReadDlp"
+    )]
+    pub roles: Vec<String>,
     /// Start with all five subscriptions enabled.
     #[arg(long)]
     pub subscribed: bool,
@@ -122,6 +129,9 @@ pub struct EmulatorArgs {
     /// Point every NextPageUri at another host (a second listener that counts the tokens it receives).
     #[arg(long)]
     pub foreign_next_page: bool,
+    /// Every N-th API request finds every access token issued so far expired (401).
+    #[arg(long)]
+    pub expire_tokens_every: Option<u64>,
 }
 
 impl EmulatorArgs {
@@ -133,6 +143,7 @@ impl EmulatorArgs {
             cloud: self.cloud,
             trusted_certificates: trusted,
             token_lifetime: Duration::from_secs(self.token_lifetime),
+            roles: self.roles.clone(),
             initial_subscriptions: if self.subscribed {
                 ContentType::ALL.to_vec()
             } else {
@@ -166,6 +177,7 @@ impl EmulatorArgs {
                 truncated_body_rate: self.truncate_rate,
                 latency_ms: self.latency_ms,
                 foreign_next_page: self.foreign_next_page,
+                expire_tokens_every: self.expire_tokens_every,
             },
         }
     }

@@ -24,6 +24,9 @@ pub struct EmulatorConfig {
     pub trusted_certificates: Vec<Vec<u8>>,
     /// Lifetime of the access tokens issued.
     pub token_lifetime: Duration,
+    /// Application roles granted (the `roles` claim of access tokens). Without `ActivityFeed.Read` every API request
+    /// gets 401 AF10001, as when admin consent is missing.
+    pub roles: Vec<String>,
     /// Content types whose subscription is already enabled at start (default: none, as in a fresh tenant).
     pub initial_subscriptions: Vec<ContentType>,
     /// Maximum number of entries in one page of a content listing.
@@ -43,6 +46,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("cloud", &self.cloud)
             .field("trusted_certificates", &self.trusted_certificates.len())
             .field("token_lifetime", &self.token_lifetime)
+            .field("roles", &self.roles)
             .field("initial_subscriptions", &self.initial_subscriptions)
             .field("page_size", &self.page_size)
             .field("content", &self.content)
@@ -65,6 +69,10 @@ impl Default for EmulatorConfig {
             cloud: Cloud::Commercial,
             trusted_certificates: Vec::new(),
             token_lifetime: Duration::from_secs(3599),
+            roles: vec![
+                "ActivityFeed.Read".to_owned(),
+                "ActivityFeed.ReadDlp".to_owned(),
+            ],
             initial_subscriptions: Vec::new(),
             page_size: 100,
             content: ContentSettings::default(),
@@ -185,4 +193,6 @@ pub struct Faults {
     pub latency_ms: u64,
     /// Every `NextPageUri` points at the foreign listener (another port) instead of the emulator.
     pub foreign_next_page: bool,
+    /// Token expiry mid-run: every N-th API request finds every access token issued so far expired (401).
+    pub expire_tokens_every: Option<u64>,
 }

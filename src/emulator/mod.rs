@@ -5,15 +5,23 @@
 //! content, duplicates, throttling, transient errors, cut-off bodies, a `NextPageUri` on another host).
 //!
 //! # Public API
-//! - [`EmulatorConfig`] (with [`ContentSettings`], [`Faults`], [`Throttle`], [`ThrottleStyle`]): what to serve.
+//! - [`EmulatorConfig`] (plain fields with a [`Default`]; [`EmulatorConfig::trusting`] for one certificate), with
+//!   [`ContentSettings`] (seed, anchor, hours, blobs per hour per [`ContentType`], records per blob, duplicate rate,
+//!   a blob listed twice, large records, late blobs), [`Faults`] ([`Throttle`] + [`ThrottleStyle`], transient
+//!   errors, truncated bodies, latency, foreign `NextPageUri`, token expiry every N requests), token lifetime and
+//!   roles, page size, initial subscriptions.
 //! - [`Emulator::start`] binds `127.0.0.1:0` (or `config.addr`) plus a second "foreign host" listener and returns an
 //!   [`EmulatorHandle`]: [`url`](EmulatorHandle::url) (one base URL for `POST {url}/{tenant}/oauth2/v2.0/token` and
-//!   the API under `{url}/api/v1.0/{tenant}/activity/feed` and `{url}/api/v1/…`), [`stats`](EmulatorHandle::stats),
-//!   [`ground_truth`](EmulatorHandle::ground_truth), [`release_late`](EmulatorHandle::release_late),
-//!   [`set_faults`](EmulatorHandle::set_faults), [`expire_tokens`](EmulatorHandle::expire_tokens),
-//!   [`expire_blob`](EmulatorHandle::expire_blob), [`blobs`](EmulatorHandle::blobs) and
-//!   [`shutdown`](EmulatorHandle::shutdown).
-//! - [`throwaway_certificate`]: a self-signed RSA 2048 certificate and PKCS#8 key for tests and the demo.
+//!   the API under `{url}/api/v1.0/{tenant}/activity/feed` and `{url}/api/v1/…`),
+//!   [`token_url`](EmulatorHandle::token_url), [`api_root`](EmulatorHandle::api_root),
+//!   [`scope`](EmulatorHandle::scope), [`foreign_url`](EmulatorHandle::foreign_url),
+//!   [`stats`](EmulatorHandle::stats) ([`Stats`]), [`ground_truth`](EmulatorHandle::ground_truth)
+//!   ([`GroundTruth`], all or per content type), [`blobs`](EmulatorHandle::blobs) ([`BlobInfo`]),
+//!   [`release_late`](EmulatorHandle::release_late), [`faults`](EmulatorHandle::faults) /
+//!   [`set_faults`](EmulatorHandle::set_faults) (switch mid-run), [`expire_tokens`](EmulatorHandle::expire_tokens),
+//!   [`expire_blob`](EmulatorHandle::expire_blob) and [`shutdown`](EmulatorHandle::shutdown).
+//! - [`throwaway_certificate`]: a self-signed RSA 2048 certificate, its PKCS#8 PEM key and DER bytes, for tests, the
+//!   demo and `o365sync emulator`; [`certificates_from_pem`], [`x5t`], [`x5t_s256`].
 //!
 //! # Control endpoints (same listener)
 //! `GET /_emulator/stats`, `GET /_emulator/ground-truth[?contentType=CT]`, `GET /_emulator/blobs`,
@@ -30,7 +38,10 @@
 //! - The 15-minute start rule is counted per content type (starting all five at once is normal).
 //! - Truncation and the foreign `NextPageUri` apply to content listings and blobs; throttling, transient errors
 //!   and truncation never touch the token endpoint or the control endpoints.
-//! - An expired or unknown access token gets 401 `{"Message":"Authorization has been denied for this request."}`.
+//! - An expired or unknown access token gets 401 `{"Message":"Authorization has been denied for this request."}`;
+//!   a token without the `ActivityFeed.Read` role gets 401 AF10001.
+//! - Throttling is one fixed one-minute window per emulator (one tenant); requests without `PublisherIdentifier`
+//!   are counted, not put into a smaller pool.
 
 mod api;
 mod cert;
@@ -140,6 +151,7 @@ pub(crate) struct Shared {
     client_id: String,
     cloud: crate::cloud::Cloud,
     token_lifetime_ms: i64,
+    roles: Vec<String>,
     page_size: usize,
     seed: u64,
     started_ms: i64,
@@ -287,6 +299,7 @@ impl Emulator {
             cloud: config.cloud,
             token_lifetime_ms: i64::try_from(config.token_lifetime.as_millis())
                 .unwrap_or(i64::MAX / 4),
+            roles: config.roles.clone(),
             page_size: config.page_size,
             seed: config.content.seed,
             started_ms: start_ms,
@@ -394,6 +407,9 @@ pub(crate) fn check_faults(f: &Faults) -> Result<(), String> {
         if !(0.0..=1.0).contains(&rate) {
             return Err(format!("{name} must lie between 0 and 1"));
         }
+    }
+    if f.expire_tokens_every == Some(0) {
+        return Err("token expiry period must be at least 1 request".to_owned());
     }
     if f.throttle.is_some_and(|t| t.requests_per_minute == 0) {
         return Err("throttle budget must be at least 1 request per minute".to_owned());

@@ -22,6 +22,8 @@ pub(crate) struct Counters {
     pub transient_503: AtomicU64,
     pub truncated: AtomicU64,
     pub foreign_next_page: AtomicU64,
+    pub tokens_expired: AtomicU64,
+    pub api_requests: AtomicU64,
     pub without_publisher_identifier: AtomicU64,
     pub blob_refetches: AtomicU64,
     pub blobs_served: AtomicU64,
@@ -75,6 +77,8 @@ pub struct FaultCounts {
     pub truncated: u64,
     /// `NextPageUri` headers pointing at the foreign listener.
     pub foreign_next_page: u64,
+    /// Times every issued access token was made to expire (`expire_tokens_every`, not the control call).
+    pub tokens_expired: u64,
 }
 
 impl FaultCounts {
@@ -86,6 +90,7 @@ impl FaultCounts {
             + self.transient_503
             + self.truncated
             + self.foreign_next_page
+            + self.tokens_expired
     }
 }
 
@@ -135,6 +140,7 @@ impl Counters {
             transient_503: get(&self.transient_503),
             truncated: get(&self.truncated),
             foreign_next_page: get(&self.foreign_next_page),
+            tokens_expired: get(&self.tokens_expired),
         };
         Stats {
             requests: RequestCounts {

@@ -275,7 +275,7 @@ fn access_token(shared: &Shared, now: i64, exp: i64) -> Result<String, Refusal> 
         "oid": shared.client_id,
         "sub": shared.client_id,
         "tid": shared.tenant_id,
-        "roles": ["ActivityFeed.Read", "ActivityFeed.ReadDlp"],
+        "roles": shared.roles,
         "ver": "1.0",
         "uti": super::content::Rng::new(super::content::hash(&[shared.seed, now as u64, exp as u64])).guid(),
     });
