@@ -188,7 +188,7 @@ pub fn run(cli: Cli) -> Outcome {
     match cli.command {
         Command::Emulator(args) => crate::emulator::cli::run(*args),
         Command::Validate(args) => crate::job::cli::validate(args),
-        Command::Plan(args) => crate::job::cli::plan(args),
+        Command::Plan(args) => crate::exec::cli::plan(&cli.global, args),
         Command::Run(args) => crate::exec::cli::run(&cli.global, args),
         Command::Backfill(args) => crate::exec::cli::backfill(&cli.global, args),
         Command::State(cmd) => crate::exec::cli::state(&cli.global, cmd),

@@ -177,6 +177,13 @@ async fn state_reset_rereads_from_there_without_duplicates() {
     let (out, _) = env.sync().await;
     assert_eq!(out.status.code(), Some(0));
     let job = env.job();
+    // `plan` reads the checkpoints the run left
+    let plan = env.run(&["plan", &job, "--json"]).await;
+    assert!(plan.status.success());
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");
+    for ct in plan["content_types"].as_array().unwrap() {
+        assert!(ct["watermark"].is_string(), "{ct}");
+    }
 
     let reset = env
         .run(&[
@@ -323,4 +330,74 @@ async fn run_over_a_directory_runs_every_job_and_combines_exit_codes() {
     .unwrap();
     let out = env.run(&["run", &dir]).await;
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdout_sink_closed_by_its_reader_is_a_clean_exit_and_the_rest_comes_next_time() {
+    use std::io::BufRead;
+    let env = setup(content(18, 6, 0), Faults::default(), DEFAULT_SYNC).await;
+    let yaml = std::fs::read_to_string(&env.job_file)
+        .unwrap()
+        .replace("  type: jsonl\n  path: ../out\n", "  type: stdout\n");
+    std::fs::write(&env.job_file, yaml).unwrap();
+    let job = env.job();
+    let mut child = env
+        .command(&["run", &job])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().unwrap();
+    let first = tokio::task::spawn_blocking(move || {
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("one line");
+        line
+        // the reader goes away here, like `| head -n 1`
+    })
+    .await
+    .unwrap();
+    let event: serde_json::Value = serde_json::from_str(&first).expect("an OCSF event");
+    assert!(event["metadata"]["uid"].is_string());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let truth = env.emu.ground_truth().all();
+    let ledger = env.state_json().await["record_ledger"].as_u64().unwrap() as usize;
+    assert!(
+        ledger < truth.len(),
+        "stopped early: {ledger} of {}",
+        truth.len()
+    );
+
+    // the next run, with a reader that stays, delivers the rest: every record once over both runs
+    let out = env.run(&["run", &job]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["metadata"]["uid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let unique: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "no record twice in the second run");
+    assert_eq!(ids.len() + ledger, truth.len());
+    assert_eq!(
+        env.state_json().await["record_ledger"].as_u64().unwrap() as usize,
+        truth.len()
+    );
 }

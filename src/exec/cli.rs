@@ -270,3 +270,47 @@ fn reset(state_dir: &Path, job_file: &Path, content_type: Option<&str>, to: &str
         }
     }
 }
+
+/// `o365sync plan JOB [--json]` with the job's real checkpoints: the planner's input read (without the lock, from
+/// one snapshot) from the state, so `plan` shows what the next `run` will list.
+pub fn plan(global: &GlobalArgs, args: crate::cli::PlanArgs) -> Outcome {
+    let job = match load_one(&args.job) {
+        Ok(j) => j,
+        Err(o) => return o,
+    };
+    let summary = match crate::state::show(&global.state_dir, &job.name, 0) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::Failed;
+        }
+    };
+    let checkpoint = |_: &Job, ct: ContentType| {
+        summary
+            .content_types
+            .iter()
+            .find(|c| c.content_type == ct)
+            .map(|c| job::cli::Checkpoint {
+                watermark: c.watermark,
+                completed: c
+                    .completed_windows
+                    .iter()
+                    .map(|w| crate::plan::Window::new(w.start, w.end))
+                    .collect(),
+            })
+            .unwrap_or_default()
+    };
+    let plan = job::cli::job_plan(&job, Timestamp::now(), checkpoint);
+    if args.json {
+        match serde_json::to_string_pretty(&plan) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: cannot print the plan as JSON: {e}");
+                return Outcome::Failed;
+            }
+        }
+    } else {
+        print!("{}", job::cli::render(&plan));
+    }
+    Outcome::Done
+}
