@@ -401,3 +401,48 @@ async fn stdout_sink_closed_by_its_reader_is_a_clean_exit_and_the_rest_comes_nex
         truth.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watermark_older_than_retention_becomes_a_recorded_gap_exit_3() {
+    let env = setup(content(19, 2, 0), Faults::default(), DEFAULT_SYNC).await;
+    let job = env.job();
+    let (out, _) = env.sync().await;
+    assert_eq!(out.status.code(), Some(0));
+
+    // moved back past the API's retention: the unreadable part is a gap, the readable part is re-listed
+    let reset = env
+        .run(&[
+            "state",
+            "reset",
+            &job,
+            "--content-type",
+            "Audit.Exchange",
+            "--to",
+            "8d",
+        ])
+        .await;
+    assert_eq!(
+        reset.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    let (out, report) = env.sync().await;
+    assert_eq!(out.status.code(), Some(3), "{report}");
+    assert_eq!(total(&report, "window_gaps"), 1);
+    assert_eq!(
+        total(&report, "records_written"),
+        0,
+        "nothing delivered twice"
+    );
+    let state = env.state_json().await;
+    let gaps = state["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{state}");
+    assert_eq!(gaps[0]["reason"], "beyond_retention");
+    assert_eq!(gaps[0]["content_type"], "Audit.Exchange");
+    assert_exact(&env.delivered(), &env.emu.ground_truth().all());
+
+    // the gap is terminal: the watermark passed it and the next run is clean
+    let (out, report) = env.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{report}");
+}
