@@ -446,3 +446,32 @@ async fn a_watermark_older_than_retention_becomes_a_recorded_gap_exit_3() {
     let (out, report) = env.sync().await;
     assert_eq!(out.status.code(), Some(0), "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runtime_failure_exits_1_keeps_what_completed_and_the_next_run_finishes() {
+    let faults = Faults {
+        foreign_next_page: true,
+        ..Faults::default()
+    };
+    let env = setup_with(content(20, 4, 0), faults, DEFAULT_SYNC, |c| c.page_size = 1).await;
+    let truth = env.emu.ground_truth().all();
+    let (out, report) = env.sync().await;
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(total(&report, "windows_failed") > 0, "{report}");
+    let first = env.delivered();
+    assert!(first.len() < truth.len());
+    let state = env.state_json().await;
+    for ct in state["content_types"].as_array().unwrap() {
+        // the watermark stays before the first incomplete window
+        let wm: jiff::Timestamp = ct["watermark"].as_str().unwrap().parse().unwrap();
+        assert!(
+            jiff::Timestamp::now().duration_since(wm) > jiff::SignedDuration::from_mins(30),
+            "{ct}"
+        );
+    }
+
+    env.emu.set_faults(Faults::default()).expect("faults off");
+    let (out, report) = env.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_exact(&env.delivered(), &truth);
+}

@@ -56,6 +56,16 @@ pub const DEFAULT_SYNC: SyncKeys = SyncKeys {
 };
 
 pub async fn setup(content: ContentSettings, faults: Faults, sync: SyncKeys) -> Env {
+    setup_with(content, faults, sync, |_| {}).await
+}
+
+/// [`setup`] with a last say over the emulator's configuration.
+pub async fn setup_with(
+    content: ContentSettings,
+    faults: Faults,
+    sync: SyncKeys,
+    configure: impl FnOnce(&mut EmulatorConfig),
+) -> Env {
     let dir = tempfile::tempdir().expect("temp dir");
     let cert = throwaway_certificate("o365sync exec tests").expect("certificate");
     let certs = dir.path().join("certs");
@@ -65,6 +75,7 @@ pub async fn setup(content: ContentSettings, faults: Faults, sync: SyncKeys) -> 
     let mut config = EmulatorConfig::trusting(cert.certificate_der.clone());
     config.content = content;
     config.faults = faults;
+    configure(&mut config);
     let emu = Emulator::start(config).await.expect("emulator starts");
     let jobs = dir.path().join("jobs");
     std::fs::create_dir_all(&jobs).expect("jobs dir");
