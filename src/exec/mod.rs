@@ -763,3 +763,79 @@ fn hex_digest(bytes: &[u8]) -> String {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(h: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + h * 3600).unwrap()
+    }
+
+    fn w(a: i64, b: i64) -> plan::Window {
+        plan::Window::new(t(a), t(b))
+    }
+
+    #[test]
+    fn subtract_leaves_the_uncovered_parts() {
+        assert_eq!(subtract(w(0, 10), &[]), vec![w(0, 10)]);
+        assert_eq!(
+            subtract(w(0, 10), &[w(2, 3), w(5, 7)]),
+            vec![w(0, 2), w(3, 5), w(7, 10)]
+        );
+        assert_eq!(subtract(w(0, 10), &[w(-5, 4), w(8, 20)]), vec![w(4, 8)]);
+        assert!(subtract(w(0, 10), &[w(-1, 11)]).is_empty());
+        assert_eq!(subtract(w(0, 10), &[w(10, 12), w(-3, 0)]), vec![w(0, 10)]);
+    }
+
+    #[test]
+    fn records_without_id_get_a_stable_digest_key() {
+        let a = hex_digest(br#"{"Operation":"x"}"#);
+        assert_eq!(a, hex_digest(br#"{"Operation":"x"}"#));
+        assert_ne!(a, hex_digest(br#"{"Operation":"y"}"#));
+        assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn listed_blobs_without_times_fall_back_to_the_window_and_seven_days() {
+        let blob = ContentBlob {
+            content_type: "Audit.Exchange".into(),
+            content_id: "id$1".into(),
+            content_uri: "http://127.0.0.1/x".into(),
+            content_created: None,
+            content_expiration: None,
+        };
+        let lb = listed_blob(&blob, &w(0, 1));
+        assert_eq!(lb.created, t(0));
+        assert_eq!(lb.expiration, t(7 * 24));
+    }
+
+    #[tokio::test]
+    async fn stop_wakes_waiters_and_stays_requested() {
+        let stop = Stop::new();
+        assert!(!stop.is_requested());
+        let waiter = {
+            let s = stop.clone();
+            tokio::spawn(async move { s.requested().await })
+        };
+        stop.request();
+        waiter.await.unwrap();
+        assert!(stop.is_requested());
+        // a waiter arriving after the request returns at once
+        stop.requested().await;
+    }
+
+    #[test]
+    fn error_outcomes_follow_the_exit_code_contract() {
+        let floor = t(0);
+        let e = ExecError::BeyondRetention {
+            from: t(-10),
+            to: t(-5),
+            floor,
+        };
+        assert_eq!(e.outcome(), Outcome::Invalid);
+        assert!(e.to_string().contains("retention"));
+        let e = ExecError::Client("x".into());
+        assert_eq!(e.outcome(), Outcome::Failed);
+    }
+}
