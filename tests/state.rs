@@ -348,6 +348,11 @@ fn a_window_completes_only_when_every_listed_blob_is_terminal() {
         )
         .unwrap()
     );
+    // a blob delivered already is no gap
+    assert!(
+        !s.record_blob_gap(Exchange, &a, GapReason::ExpiredContent, "late 404", t(2))
+            .unwrap()
+    );
     // recording it twice keeps one gap
     assert!(
         !s.record_blob_gap(Exchange, &c, GapReason::ExpiredContent, "again", t(3))
@@ -593,6 +598,7 @@ fn a_second_handle_on_a_locked_job_is_refused_at_once() {
     let first = sd.lock_and_open("job1").unwrap();
     let err = sd.lock("job1").unwrap_err();
     assert!(err.is_locked(), "{err}");
+    assert_eq!(err.outcome().code(), 75);
     assert!(err.to_string().contains("job `job1` is locked"), "{err}");
     assert!(matches!(
         sd.lock_and_open("job1"),
@@ -697,6 +703,11 @@ fn reopening_preserves_everything() {
     let after = serde_json::to_value(s.summary(10).unwrap()).unwrap();
     assert_eq!(before, after);
     assert_eq!(s.last_subscription_start(General).unwrap(), Some(t(1)));
+    assert_eq!(
+        s.next_subscription_start_allowed(General).unwrap(),
+        Some(t(1) + SignedDuration::from_mins(15))
+    );
+    assert_eq!(s.next_subscription_start_allowed(Exchange).unwrap(), None);
     assert_eq!(s.delivered_record_ids(&ids("r", 7)).unwrap().len(), 7);
     let runs = s.recent_runs(10).unwrap();
     assert_eq!(runs.len(), 2);
@@ -730,7 +741,14 @@ fn show_summarizes_the_state_for_humans_and_json() {
     )
     .unwrap();
     s.begin_run(RunKind::Run, t(200)).unwrap();
+    // a running job in the middle of a write transaction does not stop `state show` (WAL readers never wait)
+    let mut writer = rusqlite::Connection::open(s.path()).unwrap();
+    let open_tx = writer
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+    open_tx.execute("DELETE FROM gap", []).unwrap();
     let summary = state::show(dir.path(), "job1", 5).unwrap();
+    drop(open_tx);
     let text = summary.to_string();
     assert!(text.contains("Audit.Exchange"), "{text}");
     assert!(text.contains(&format!("watermark: {}", t(2))), "{text}");
@@ -977,4 +995,82 @@ fn content_types_share_one_handle_across_threads() {
         assert_eq!(s.watermark(ct).unwrap(), Some(t(20)));
     }
     assert_eq!(s.record_ledger_len().unwrap(), 600);
+}
+
+#[test]
+fn a_brief_lock_held_by_another_connection_is_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path(), "job1");
+    let path = s.path().to_owned();
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut raw = rusqlite::Connection::open(&path).unwrap();
+        let tx = raw
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        held_tx.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        tx.commit().unwrap();
+    });
+    held_rx.recv().unwrap();
+    // without the busy timeout this write would fail at once with "database is locked"
+    s.record_subscription_start(Exchange, t(1)).unwrap();
+    holder.join().unwrap();
+    assert_eq!(s.last_subscription_start(Exchange).unwrap(), Some(t(1)));
+}
+
+#[test]
+fn damage_inside_the_file_is_reported_as_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = populated(dir.path());
+    let mut bytes = std::fs::read(&db).unwrap();
+    let len = bytes.len();
+    // scribble over pages in the middle of the file, leaving the header intact
+    for (i, b) in bytes[len / 3..2 * len / 3].iter_mut().enumerate() {
+        *b = (i % 251) as u8;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    match StateDir::open(dir.path()).unwrap().lock_and_open("job1") {
+        Err(err) => assert!(matches!(err, StateError::Corrupt { .. }), "{err:?}"),
+        Ok(s) => {
+            // the header survived: the damage shows on the first full look, as a corruption error
+            let err = s.integrity_check().unwrap_err();
+            assert!(matches!(err, StateError::Corrupt { .. }), "{err:?}");
+            let lookups = (0..40)
+                .map(|i| s.delivered_record_ids(&ids(&format!("b{i}"), 50)))
+                .find_map(Result::err);
+            if let Some(err) = lookups {
+                assert!(matches!(err, StateError::Corrupt { .. }), "{err:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_reset_command_moves_each_given_content_type() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path(), "job1");
+        for ct in [Exchange, General] {
+            s.init_watermark(ct, t(0), t(0)).unwrap();
+            s.complete_window(ct, Track::Live, w(0, 8), &[] as &[&str], t(9))
+                .unwrap();
+        }
+    }
+    let reports = state::reset(dir.path(), "job1", &[Exchange, General], t(4), t(10)).unwrap();
+    assert_eq!(reports.len(), 2);
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.previous == Some(t(8)) && r.watermark == t(4))
+    );
+    let summary = state::show(dir.path(), "job1", 5).unwrap();
+    for c in &summary.content_types {
+        assert_eq!(c.watermark, Some(t(4)));
+        assert_eq!(c.completed_windows, vec![w(0, 4)]);
+    }
+    let err = state::reset(dir.path(), "job1", &[Exchange], t(11), t(10)).unwrap_err();
+    assert_eq!(err.outcome().code(), 2);
+    // the lock was released after each reset
+    open(dir.path(), "job1");
 }

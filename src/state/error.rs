@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 
 use crate::content_type::ContentType;
+use crate::exit::Outcome;
 
 /// What can go wrong with the state directory, a job's lock or its state database.
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +23,7 @@ pub enum StateError {
     },
     /// The state directory or a file in it cannot be created or written.
     #[error(
-        "cannot use the state directory {}: {source}: make it a writable directory, or choose another with --state-dir",
+        "cannot write state at {}: {source}: make the state directory a writable directory, or choose another with --state-dir",
         path.display()
     )]
     Unwritable {
@@ -67,6 +68,17 @@ pub enum StateError {
         found: i64,
         /// The newest version this build knows.
         supported: i64,
+    },
+    /// SQLite could not switch the database to WAL journaling (for example on a network filesystem).
+    #[error(
+        "state database {} cannot use WAL journaling (journal mode stayed `{mode}`): put the state directory on a local filesystem",
+        path.display()
+    )]
+    NoWal {
+        /// The database file.
+        path: PathBuf,
+        /// The journal mode SQLite kept.
+        mode: String,
     },
     /// A job name that cannot name state files.
     #[error(
@@ -117,6 +129,16 @@ impl StateError {
     /// Whether this is the "another run holds the lock" error (exit code 75).
     pub fn is_locked(&self) -> bool {
         matches!(self, StateError::Locked { .. })
+    }
+
+    /// The exit code this error ends a job with: 75 when locked out, 2 for an invalid job name or reset target
+    /// (usage), 1 for everything else (runtime failure; what completed stays committed).
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            StateError::Locked { .. } => Outcome::Locked,
+            StateError::InvalidJobName(_) | StateError::ResetInFuture { .. } => Outcome::Invalid,
+            _ => Outcome::Failed,
+        }
     }
 
     /// Classifies a SQLite error on `path`: corruption gets its own clear error, the rest stays a SQLite error.

@@ -36,8 +36,8 @@ pub mod window;
 pub use error::StateError;
 pub use lock::JobLock;
 pub use store::{
-    CONTENT_LEDGER_GRACE, JobState, RECORD_LEDGER_RETENTION, RUN_HISTORY_KEPT, StateDir,
-    WINDOW_RETENTION,
+    CONTENT_LEDGER_GRACE, JobState, RECORD_LEDGER_RETENTION, RUN_HISTORY_KEPT,
+    SUBSCRIPTION_START_INTERVAL, StateDir, WINDOW_RETENTION,
 };
 pub use summary::{
     ContentTypeSummary, DEFAULT_RUNS_SHOWN, LedgerCounts, StateSummary, reset, show,

@@ -162,9 +162,9 @@ pub fn open(path: &Path, job: &str, create: bool) -> Result<Option<Connection>, 
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(sql)?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StateError::Sqlite {
+        return Err(StateError::NoWal {
             path: path.to_owned(),
-            source: rusqlite::Error::InvalidQuery,
+            mode,
         });
     }
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
@@ -308,6 +308,13 @@ pub(crate) fn migrate(
     migrations: &[&str],
 ) -> Result<(), StateError> {
     let sql = |e| StateError::sqlite(path, e);
+    // Up to date (the common case): no write lock needed, so `state show` never waits for a running job.
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(sql)?;
+    if current == migrations.len() as i64 {
+        return Ok(());
+    }
     loop {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

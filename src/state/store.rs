@@ -19,6 +19,8 @@ pub const RECORD_LEDGER_RETENTION: SignedDuration = SignedDuration::from_hours(8
 pub const CONTENT_LEDGER_GRACE: SignedDuration = SignedDuration::from_hours(24);
 /// Completed windows ending longer ago than this are forgotten (nothing that old can be listed again).
 pub const WINDOW_RETENTION: SignedDuration = SignedDuration::from_hours(8 * 24);
+/// The API wants at least this long between subscription start requests.
+pub const SUBSCRIPTION_START_INTERVAL: SignedDuration = SignedDuration::from_mins(15);
 /// How many run history entries are kept.
 pub const RUN_HISTORY_KEPT: i64 = 1000;
 
@@ -445,7 +447,8 @@ impl JobState {
     // ---- gaps -------------------------------------------------------------------------------------------------
 
     /// Records that `blob` will never be delivered (expired or missing content) and marks it terminal, in one
-    /// transaction. Returns whether the gap is new (recording the same gap twice keeps one).
+    /// transaction. Returns whether the gap is new (recording the same gap twice keeps one; a blob already done is
+    /// no gap and is left as it is).
     pub fn record_blob_gap(
         &self,
         ct: ContentType,
@@ -456,13 +459,23 @@ impl JobState {
     ) -> Result<bool, StateError> {
         let (c, x, now_ns) = (ns(blob.created)?, ns(blob.expiration)?, ns(now)?);
         self.write(|tx| {
+            let status: Option<String> = tx
+                .query_row(
+                    "SELECT status FROM content WHERE content_type = ?1 AND content_id = ?2",
+                    params![ct, blob.content_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if status.as_deref() == Some(ContentStatus::Done.as_str()) {
+                // Delivered after all (for example by an earlier attempt): nothing is missing.
+                return Ok(false);
+            }
             tx.execute(
                 "INSERT INTO content
                    (content_type, content_id, created_ns, expiration_ns, status, first_seen_ns, updated_ns)
                  VALUES (?1, ?2, ?3, ?4, 'gap', ?5, ?5)
                  ON CONFLICT (content_type, content_id) DO UPDATE
-                   SET status = CASE status WHEN 'done' THEN 'done' ELSE 'gap' END,
-                       updated_ns = excluded.updated_ns",
+                   SET status = 'gap', updated_ns = excluded.updated_ns",
                 params![ct, blob.content_id, c, x, now_ns],
             )?;
             let n = tx.execute(
@@ -557,6 +570,18 @@ impl JobState {
             .optional()
             .map_err(E::from)
         })
+    }
+
+    /// The earliest instant a new subscription start for `ct` respects the 15-minute rule: `None` when none was
+    /// ever requested (start now), else the last start + [`SUBSCRIPTION_START_INTERVAL`].
+    pub fn next_subscription_start_allowed(
+        &self,
+        ct: ContentType,
+    ) -> Result<Option<Timestamp>, StateError> {
+        Ok(self.last_subscription_start(ct)?.map(|last| {
+            last.checked_add(SUBSCRIPTION_START_INTERVAL)
+                .unwrap_or(Timestamp::MAX)
+        }))
     }
 
     /// Notes that a subscription start was requested for `ct` at `at`.
