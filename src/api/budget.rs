@@ -1,8 +1,8 @@
 //! The per-tenant request budget (`max_requests_per_minute`), shared by every content type and every concurrent
 //! fetch of a tenant, plus a shared pause when the service says it is throttling us.
 //!
-//! Requests are paced by a GCRA limiter (`governor`) at `n` per minute with a small burst of `max(1, n/60)` (one
-//! second's worth), so in any 60-second span the client sends at most `n + burst` requests.
+//! Requests are paced by a GCRA limiter (`governor`) at `n` per minute with a burst of one second's worth capped at
+//! [`MAX_BURST`] (`clamp(n/60, 1, 5)`), so in any 60-second span the client sends at most `n + 5` requests.
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
@@ -13,6 +13,9 @@ use tokio::time::Instant;
 
 /// Microsoft's documented per-tenant budget.
 pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 2000;
+
+/// The most requests sent at once after an idle period.
+pub const MAX_BURST: u32 = 5;
 
 /// A shared request budget for one tenant.
 #[derive(Debug)]
@@ -27,7 +30,8 @@ impl Budget {
     /// A budget of `per_minute` requests per minute (0 is treated as 1).
     pub fn per_minute(per_minute: u32) -> Budget {
         let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(per_minute.get() / 60).unwrap_or(NonZeroU32::MIN);
+        let burst =
+            NonZeroU32::new((per_minute.get() / 60).min(MAX_BURST)).unwrap_or(NonZeroU32::MIN);
         let period = Duration::from_secs(60) / per_minute.get();
         let quota = Quota::with_period(period)
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
@@ -84,8 +88,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn burst_is_one_seconds_worth() {
-        assert_eq!(Budget::per_minute(2000).burst(), 33);
+    fn burst_is_one_seconds_worth_up_to_five() {
+        assert_eq!(Budget::per_minute(2000).burst(), 5);
+        assert_eq!(Budget::per_minute(240).burst(), 4);
         assert_eq!(Budget::per_minute(300).burst(), 5);
         assert_eq!(Budget::per_minute(30).burst(), 1);
         assert_eq!(Budget::per_minute(0).rate(), 1);
