@@ -176,15 +176,15 @@ fn check(input: &Value, ct: Option<ContentType>) {
     let opts = Options::default();
     let event = normalize_value(input.clone(), ct, &opts).to_value();
     assert_valid(&event, "normalize_value");
-    assert_leaves_kept(input, &event, "normalize_value");
+    // Unmapped values are written back as the text they came in, and serde_json's float parsing may differ from
+    // that text in the last bit: compare against the input as read back from the same text.
     let bytes = serde_json::to_vec(input).expect("serialize input");
+    let reparsed: Value = serde_json::from_slice(&bytes).expect("valid JSON");
+    assert_leaves_kept(&reparsed, &event, "normalize_value");
     let from_bytes = normalize_bytes(&bytes, ct, &opts)
         .expect("valid JSON")
         .to_value();
-    // serde_json's float parsing may differ from the text in the last bit, so compare with the same parse.
-    let reparsed: Value = serde_json::from_slice(&bytes).expect("valid JSON");
-    let from_value = normalize_value(reparsed, ct, &opts).to_value();
-    assert_eq!(from_value, from_bytes, "bytes and value paths differ");
+    assert_eq!(event, from_bytes, "bytes and value paths differ");
     let with_raw = normalize_bytes(
         &bytes,
         ct,

@@ -2,12 +2,16 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::classify::{Class, Facts, choose, contains_ci, web};
 use super::event::*;
 use super::ip::parse_client_ip;
-use super::record::{Record, as_text, is_email, non_blank, obj_get, obj_str};
+use super::record::{
+    Fields, Record, as_text, is_email, name_value, non_blank, obj_get, obj_str, parse_fields,
+    raw_str,
+};
 use super::time::parse_creation_time;
 use crate::content_type::ContentType;
 
@@ -24,14 +28,14 @@ struct Client {
     verbatim: bool,
 }
 
-fn client(r: &Record) -> Option<Client> {
+fn client(r: &Record<'_>) -> Option<Client> {
     IP_FIELDS.iter().find_map(|&field| {
-        let raw = r.get(field).and_then(Value::as_str)?;
-        let addr = parse_client_ip(raw)?;
+        let raw = r.raw(field).and_then(raw_str)?;
+        let addr = parse_client_ip(&raw)?;
         let ip = addr.ip.to_string();
         Some(Client {
             field,
-            verbatim: addr.port.is_none() && addr.host.is_none() && ip == raw,
+            verbatim: addr.port.is_none() && addr.host.is_none() && ip == *raw,
             endpoint: Endpoint {
                 ip,
                 port: addr.port,
@@ -41,39 +45,48 @@ fn client(r: &Record) -> Option<Client> {
     })
 }
 
-fn has_app(r: &Record) -> bool {
-    APP_FIELDS.iter().any(|f| r.str(f).is_some())
+fn has_app(r: &Record<'_>) -> bool {
+    APP_FIELDS.iter().any(|f| r.has(f))
         || nested_str(r, "AppAccessContext", "ClientAppId").is_some()
 }
 
-fn nested_str<'a>(r: &'a Record, field: &str, key: &str) -> Option<&'a str> {
-    r.get(field)
-        .and_then(Value::as_object)
-        .and_then(|o| obj_str(o, key))
+/// A string inside an object field (reads the field's top level only, without building its values).
+fn nested_str(r: &Record<'_>, field: &str, key: &str) -> Option<String> {
+    let raw = r.raw(field)?;
+    let fields = parse_fields(raw.get().as_bytes()).ok()??;
+    let (_, v) = fields
+        .iter()
+        .find(|(k, _)| *k == key)
+        .or_else(|| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)))?;
+    let s = raw_str(v)?;
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_owned())
 }
 
 /// Builds the event of an object record.
-pub(crate) fn build(
-    map: Map<String, Value>,
+pub(crate) fn build<'a>(
+    fields: Fields<'a>,
     ct: ContentType,
     raw_data: Option<String>,
-) -> OcsfEvent {
-    let mut r = Record::new(map);
+) -> OcsfEvent<'a> {
+    let mut r = Record::new(fields);
     let client = client(&r);
     let record_type = r.int("RecordType");
+    let operation = r.str("Operation");
     let facts = Facts {
         content_type: ct,
         record_type,
-        operation: r.str("Operation"),
+        operation: operation.as_deref(),
         has_ip: client.is_some(),
-        has_user: r.str("UserId").is_some() || r.str("UserKey").is_some(),
+        has_user: r.has("UserId") || r.has("UserKey"),
         has_app: has_app(&r),
-        has_object: r.str("ObjectId").is_some(),
-        has_target: r.str("ObjectId").is_some() || cmdlet_target(&r).is_some(),
-        has_team: r.str("TeamName").is_some(),
-        has_uid: r.str("AlertId").is_some() || r.text("Id").is_some(),
+        has_object: r.has("ObjectId"),
+        has_target: r.has("ObjectId") || cmdlet_target(&r).is_some(),
+        has_team: r.has("TeamName"),
+        has_uid: r.has("AlertId") || r.text("Id").is_some(),
     };
     let mut choice = choose(&facts);
+    drop(operation);
 
     // Refinements that need more of the record than the facts.
     let mut email = None;
@@ -86,14 +99,14 @@ pub(crate) fn build(
         Class::EmailActivity => {
             email = email_of(&r, record_type);
             if email.is_none() {
-                choice = web(r.str("Operation").unwrap_or_default());
+                choice = web(r.str("Operation").as_deref().unwrap_or_default());
             }
         }
         Class::BaseEvent => r.keep_all(),
         _ => {}
     }
     let class = choice.class;
-    let activity_name = choice.activity_name(r.str("Operation"));
+    let activity_name = choice.activity_name(r.str("Operation").as_deref());
 
     // Common fields.
     let original_time = r.take_string("CreationTime");
@@ -106,7 +119,7 @@ pub(crate) fn build(
     let correlation_uid = r
         .take_string("CorrelationId")
         .or_else(|| r.take_string("InterSystemsId"))
-        .or_else(|| nested_str(&r, "AppAccessContext", "CorrelationId").map(str::to_owned));
+        .or_else(|| nested_str(&r, "AppAccessContext", "CorrelationId"));
     let workload = r.take_string("Workload");
 
     let mut ev = OcsfEvent {
@@ -116,7 +129,10 @@ pub(crate) fn build(
         category_name: class.category_name(),
         activity_id: choice.activity_id,
         type_uid: class.uid() * 100 + choice.activity_id,
-        type_name: format!("{}: {}", class.name(), activity_name),
+        type_name: TypeName {
+            class_name: class.name(),
+            activity_name: activity_name.clone(),
+        },
         activity_name,
         severity_id: 1,
         severity: "Informational",
@@ -172,21 +188,23 @@ pub(crate) fn build(
         unmapped: None,
     };
 
+    // Parsed once: several attributes come from it.
+    let extended = r.value("ExtendedProperties");
     if !matches!(class, Class::DetectionFinding | Class::DataSecurityFinding) {
-        result_status(&mut r, &mut ev, record_type);
+        result_status(&mut r, &mut ev, record_type, extended.as_ref());
     }
     if class.has_src_endpoint()
         && let Some(c) = client
     {
         if c.verbatim {
-            r.take(c.field);
+            r.remove(c.field);
         }
         ev.src_endpoint = Some(c.endpoint);
     }
     if class.has_http_request() {
         let ua = r
             .take_string("UserAgent")
-            .or_else(|| r.name_value("ExtendedProperties", "UserAgent"));
+            .or_else(|| extended.as_ref().and_then(|e| name_value(e, "UserAgent")));
         ev.http_request = ua.map(|user_agent| HttpRequest { user_agent });
     }
     if class == Class::Authentication {
@@ -241,19 +259,22 @@ pub(crate) fn build(
 }
 
 /// The Base Event of a record that is not a JSON object (arbitrary JSON): the value is kept as `unmapped.record`.
-pub(crate) fn build_non_object(
-    value: Value,
+pub(crate) fn build_non_object<'a>(
+    value: &'a RawValue,
     ct: ContentType,
     raw_data: Option<String>,
-) -> OcsfEvent {
-    let mut map = Map::new();
-    map.insert("record".to_owned(), value);
+) -> OcsfEvent<'a> {
     // An object whose only key is `record` classifies as Base Event (no Operation, no RecordType).
-    build(map, ct, raw_data)
+    build(Fields::single("record", value), ct, raw_data)
 }
 
 /// `status_id`, `status`, `status_detail`, `status_code`.
-fn result_status(r: &mut Record, ev: &mut OcsfEvent, record_type: Option<i64>) {
+fn result_status(
+    r: &mut Record<'_>,
+    ev: &mut OcsfEvent<'_>,
+    record_type: Option<i64>,
+    extended: Option<&Value>,
+) {
     let op = ev.metadata.event_code.as_deref().unwrap_or_default();
     let (id, name) = if record_type == Some(15) && op.eq_ignore_ascii_case("UserLoginFailed") {
         // The operation is authoritative: published UserLoginFailed records carry ResultStatus "Success".
@@ -261,7 +282,7 @@ fn result_status(r: &mut Record, ev: &mut OcsfEvent, record_type: Option<i64>) {
     } else if record_type == Some(15) && op.eq_ignore_ascii_case("UserLoggedIn") {
         (1, Cow::Borrowed("Success"))
     } else {
-        match r.str("ResultStatus") {
+        match r.str("ResultStatus").as_deref() {
             None => (0, Cow::Borrowed("Unknown")),
             Some(s) => {
                 let is = |v: &str| s.eq_ignore_ascii_case(v);
@@ -279,8 +300,8 @@ fn result_status(r: &mut Record, ev: &mut OcsfEvent, record_type: Option<i64>) {
     ev.status = Some(name.into_owned());
     ev.status_detail = r
         .take_string("LogonError")
-        .or_else(|| r.name_value("ExtendedProperties", "ResultStatusDetail"))
-        .or_else(|| r.name_value("ExtendedProperties", "LoginError"));
+        .or_else(|| extended.and_then(|e| name_value(e, "ResultStatusDetail")))
+        .or_else(|| extended.and_then(|e| name_value(e, "LoginError")));
     ev.status_code = r
         .take_string("ErrorCode")
         .or_else(|| r.text("ErrorCode").map(Cow::into_owned))
@@ -288,7 +309,7 @@ fn result_status(r: &mut Record, ev: &mut OcsfEvent, record_type: Option<i64>) {
 }
 
 /// The acting (or, for Authentication, authenticating) user: `UserId`, `UserKey`, `UserType`.
-fn take_user(r: &mut Record) -> Option<User> {
+fn take_user(r: &mut Record<'_>) -> Option<User> {
     let name = r.take_or_derive("UserId", |s| {
         Some(Cow::Borrowed(s.strip_prefix("urn:spo:guest#").unwrap_or(s)))
     });
@@ -332,17 +353,17 @@ fn user_type(code: i64) -> (u32, &'static str) {
 }
 
 /// The acting application: (`app_uid`, `app_name`).
-fn take_app(r: &mut Record) -> Option<(Option<String>, Option<String>)> {
+fn take_app(r: &mut Record<'_>) -> Option<(Option<String>, Option<String>)> {
     let uid = APP_FIELDS
         .iter()
         .find_map(|f| r.take_string(f))
-        .or_else(|| nested_str(r, "AppAccessContext", "ClientAppId").map(str::to_owned));
+        .or_else(|| nested_str(r, "AppAccessContext", "ClientAppId"));
     let name = r.take_string("ApplicationName");
     (uid.is_some() || name.is_some()).then_some((uid, name))
 }
 
 /// A target user named by a field (an e-mail-like string or an id).
-fn target_user(r: &mut Record, field: &str) -> User {
+fn target_user(r: &mut Record<'_>, field: &str) -> User {
     let name = r.take_string(field);
     let email_addr = name.as_deref().filter(|n| is_email(n)).map(str::to_owned);
     User {
@@ -353,8 +374,9 @@ fn target_user(r: &mut Record, field: &str) -> User {
 }
 
 /// `Update user.` changing strong authentication: 10 MFA Factor Enable, 11 MFA Factor Disable.
-fn mfa_change(r: &Record) -> Option<u32> {
-    let props = r.get("ModifiedProperties")?.as_array()?;
+fn mfa_change(r: &Record<'_>) -> Option<u32> {
+    let props = r.value("ModifiedProperties")?;
+    let props = props.as_array()?;
     props.iter().find_map(|p| {
         let p = p.as_object()?;
         let name = obj_get(p, "Name")?.as_str()?;
@@ -387,8 +409,9 @@ fn is_empty_json(v: &Value) -> bool {
 }
 
 /// A `ModifiedProperties` entry's new (or, failing that, old) value.
-fn modified_property(r: &Record, name: &str) -> Option<String> {
-    let props = r.get("ModifiedProperties")?.as_array()?;
+fn modified_property(r: &Record<'_>, name: &str) -> Option<String> {
+    let props = r.value("ModifiedProperties")?;
+    let props = props.as_array()?;
     props.iter().find_map(|p| {
         let p = p.as_object()?;
         if !obj_get(p, "Name")?.as_str()?.eq_ignore_ascii_case(name) {
@@ -403,13 +426,13 @@ fn modified_property(r: &Record, name: &str) -> Option<String> {
 }
 
 /// The user a permission or role-group cmdlet grants to or revokes from.
-fn cmdlet_target(r: &Record) -> Option<String> {
+fn cmdlet_target(r: &Record<'_>) -> Option<String> {
     ["User", "Member", "Trustee"]
         .iter()
         .find_map(|k| r.name_value("Parameters", k))
 }
 
-fn user_access(r: &mut Record, ev: &mut OcsfEvent, record_type: Option<i64>) {
+fn user_access(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i64>) {
     if record_type == Some(8) {
         let role = modified_property(r, "Role.DisplayName");
         ev.user = Some(target_user(r, "ObjectId"));
@@ -433,13 +456,14 @@ fn user_access(r: &mut Record, ev: &mut OcsfEvent, record_type: Option<i64>) {
     }
 }
 
-fn group(r: &mut Record, ev: &mut OcsfEvent) {
-    if r.str("TeamName").is_some() {
+fn group(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
+    if r.has("TeamName") {
         let name = r.take_string("TeamName").unwrap_or_default();
         let uid = r.take_string("TeamGuid");
         ev.group = Some(Group { name, uid });
-        let member = r
-            .get("Members")
+        let members = r.value("Members");
+        let member = members
+            .as_ref()
             .and_then(Value::as_array)
             .and_then(|m| m.first())
             .and_then(Value::as_object)
@@ -463,7 +487,7 @@ fn group(r: &mut Record, ev: &mut OcsfEvent) {
     }
 }
 
-fn entity(r: &mut Record, ev: &mut OcsfEvent, record_type: Option<i64>) {
+fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i64>) {
     let op = ev.metadata.event_code.as_deref().unwrap_or_default();
     let cmdlet =
         matches!(record_type, Some(1 | 10 | 18 | 23)) || (op.contains('-') && !op.contains(' '));
@@ -486,18 +510,17 @@ fn entity(r: &mut Record, ev: &mut OcsfEvent, record_type: Option<i64>) {
     ev.entity = Some(Entity { name, type_ });
 }
 
-fn file(r: &mut Record) -> File {
+fn file(r: &mut Record<'_>) -> File {
     let folder = r
         .str("ItemType")
         .is_some_and(|t| t.eq_ignore_ascii_case("Folder"));
     let name = r.take_string("SourceFileName").or_else(|| {
-        r.str("ObjectId")
-            .and_then(|o| o.trim_end_matches('/').rsplit(['/', '\\']).next())
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned)
+        let object = r.str("ObjectId")?;
+        let last = object.trim_end_matches('/').rsplit(['/', '\\']).next()?;
+        (!last.is_empty()).then(|| last.to_owned())
     });
     let relative = r.str("SourceRelativeUrl");
-    let is_path = match (relative, &name) {
+    let is_path = match (relative.as_deref(), &name) {
         (Some(rel), Some(n)) => rel.ends_with(n.as_str()),
         _ => false,
     };
@@ -518,7 +541,7 @@ fn file(r: &mut Record) -> File {
     }
 }
 
-fn web_resources(r: &mut Record, ev: &OcsfEvent) -> Vec<WebResource> {
+fn web_resources(r: &mut Record<'_>, ev: &OcsfEvent<'_>) -> Vec<WebResource> {
     let copilot = copilot_resources(r);
     if !copilot.is_empty() {
         return copilot
@@ -564,8 +587,9 @@ fn web_resources(r: &mut Record, ev: &OcsfEvent) -> Vec<WebResource> {
 }
 
 /// Copilot's `AccessedResources` and `Contexts` (copied; the originals stay under `unmapped`).
-fn copilot_resources(r: &Record) -> Vec<Resource> {
-    let Some(data) = r.get("CopilotEventData").and_then(Value::as_object) else {
+fn copilot_resources(r: &Record<'_>) -> Vec<Resource> {
+    let value = r.value("CopilotEventData");
+    let Some(data) = value.as_ref().and_then(Value::as_object) else {
         return Vec::new();
     };
     ["AccessedResources", "Contexts"]
@@ -583,14 +607,8 @@ fn copilot_resources(r: &Record) -> Vec<Resource> {
         .collect()
 }
 
-fn api_activity(r: &mut Record, ev: &mut OcsfEvent) {
-    let app_host = r
-        .get("CopilotEventData")
-        .and_then(Value::as_object)
-        .and_then(|d| obj_str(d, "AppHost"))
-        .map(|name| Named {
-            name: name.to_owned(),
-        });
+fn api_activity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
+    let app_host = nested_str(r, "CopilotEventData", "AppHost").map(|name| Named { name });
     ev.api = Some(Api {
         operation: ev.metadata.event_code.clone().unwrap_or_default(),
         service: app_host,
@@ -600,21 +618,23 @@ fn api_activity(r: &mut Record, ev: &mut OcsfEvent) {
 }
 
 /// The `email` of Send/SendAs/SendOnBehalf and TIMailData; `None` when no sender or recipient address is known.
-fn email_of(r: &Record, record_type: Option<i64>) -> Option<Email> {
-    let email_field = |k: &str| r.str(k).filter(|s| is_email(s)).map(str::to_owned);
-    let item = r.get("Item").and_then(Value::as_object);
+fn email_of(r: &Record<'_>, record_type: Option<i64>) -> Option<Email> {
+    let email_field = |k: &str| r.str(k).filter(|s| is_email(s)).map(Cow::into_owned);
+    let item_value = r.value("Item");
+    let item = item_value.as_ref().and_then(Value::as_object);
+    let recipients = r.value("Recipients");
     let mut email = if record_type == Some(28) {
         Email {
             from: email_field("P2Sender").or_else(|| email_field("P1Sender")),
-            to: r.get("Recipients").and_then(Value::as_array).map(|a| {
+            to: recipients.as_ref().and_then(Value::as_array).map(|a| {
                 a.iter()
                     .filter_map(non_blank)
                     .filter(|s| is_email(s))
                     .map(str::to_owned)
                     .collect()
             }),
-            subject: r.str("Subject").map(str::to_owned),
-            message_uid: r.str("InternetMessageId").map(str::to_owned),
+            subject: r.str("Subject").map(Cow::into_owned),
+            message_uid: r.str("InternetMessageId").map(Cow::into_owned),
         }
     } else {
         Email {
@@ -636,8 +656,8 @@ fn email_of(r: &Record, record_type: Option<i64>) -> Option<Email> {
 }
 
 /// `direction_id` of TIMailData's `Directionality`; 0 for sends (the recipients are not in the record).
-fn direction(r: &Record) -> (u32, &'static str) {
-    match r.str("Directionality") {
+fn direction(r: &Record<'_>) -> (u32, &'static str) {
+    match r.str("Directionality").as_deref() {
         Some(d) if d.eq_ignore_ascii_case("Inbound") => (1, "Inbound"),
         Some(d) if d.eq_ignore_ascii_case("Outbound") => (2, "Outbound"),
         Some(d) if d.eq_ignore_ascii_case("IntraOrg") || d.eq_ignore_ascii_case("Internal") => {
@@ -665,12 +685,12 @@ fn severity(s: &str) -> Option<(u32, &'static str)> {
     }
 }
 
-fn detection(r: &mut Record, ev: &mut OcsfEvent, record_type: Option<i64>) {
-    if let Some((id, name)) = r.str("Severity").and_then(severity) {
+fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i64>) {
+    if let Some((id, name)) = r.str("Severity").as_deref().and_then(severity) {
         ev.severity_id = id;
         ev.severity = name;
     }
-    let (status_id, status) = match r.str("Status") {
+    let (status_id, status) = match r.str("Status").as_deref() {
         None => (0, Cow::Borrowed("Unknown")),
         Some(s) => {
             let is = |v: &str| s.eq_ignore_ascii_case(v);
@@ -700,15 +720,15 @@ fn detection(r: &mut Record, ev: &mut OcsfEvent, record_type: Option<i64>) {
     });
     ev.is_alert = Some(matches!(record_type, Some(40 | 98)));
     let data = r
-        .get("Data")
-        .and_then(Value::as_str)
-        .and_then(|s| serde_json::from_str::<Value>(s.trim()).ok())
+        .str("Data")
+        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
         .filter(|v| v.is_object() || v.is_array());
     ev.evidences = data.map(|data| vec![Evidence { data }]);
 }
 
-fn dlp(r: &mut Record, ev: &mut OcsfEvent) {
-    let policies = r.get("PolicyDetails").and_then(Value::as_array);
+fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
+    let policy_details = r.value("PolicyDetails");
+    let policies = policy_details.as_ref().and_then(Value::as_array);
     let mut max: Option<(u32, &'static str)> = None;
     for rule in policies
         .into_iter()
@@ -742,7 +762,7 @@ fn dlp(r: &mut Record, ev: &mut OcsfEvent) {
         .metadata
         .uid
         .clone()
-        .or_else(|| r.str("AlertId").map(str::to_owned))
+        .or_else(|| r.str("AlertId").map(Cow::into_owned))
         .unwrap_or_default();
     ev.finding_info = Some(FindingInfo {
         uid,
@@ -757,11 +777,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn event(v: Value) -> OcsfEvent {
-        match v {
-            Value::Object(m) => build(m, ContentType::AzureActiveDirectory, None),
-            _ => unreachable!("test records are objects"),
-        }
+    fn event(v: Value) -> OcsfEvent<'static> {
+        let text = v.to_string();
+        let fields = crate::normalize::record::parse_fields(text.as_bytes())
+            .expect("JSON")
+            .expect("object");
+        build(fields, ContentType::AzureActiveDirectory, None).into_owned()
     }
 
     #[test]

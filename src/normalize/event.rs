@@ -7,7 +7,9 @@
 use std::borrow::Cow;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+pub use super::record::Fields;
 
 /// OCSF schema version of every event.
 pub const OCSF_VERSION: &str = "1.8.0";
@@ -16,9 +18,9 @@ pub const PRODUCT_NAME: &str = "Office 365 Management Activity API";
 /// `metadata.product.vendor_name` and `cloud.provider`.
 pub const VENDOR: &str = "Microsoft";
 
-/// One OCSF event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OcsfEvent {
+/// One OCSF event. `'a` is the lifetime of the input bytes: `unmapped` is written back out from them unparsed.
+#[derive(Debug, Clone, Serialize)]
+pub struct OcsfEvent<'a> {
     pub class_uid: u32,
     pub class_name: &'static str,
     pub category_uid: u32,
@@ -26,7 +28,7 @@ pub struct OcsfEvent {
     pub activity_id: u32,
     pub activity_name: Cow<'static, str>,
     pub type_uid: u32,
-    pub type_name: String,
+    pub type_name: TypeName,
     pub severity_id: u32,
     pub severity: &'static str,
     /// Epoch milliseconds of `CreationTime`; 0 when the record has none that parses (see [`OcsfEvent::has_time`]).
@@ -82,15 +84,78 @@ pub struct OcsfEvent {
     /// The original record, when `include_raw` is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw_data: Option<String>,
-    /// Every source field that no OCSF attribute holds verbatim.
+    /// Every source field that no OCSF attribute holds verbatim, with its original key and its original JSON text.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub unmapped: Option<Map<String, Value>>,
+    pub unmapped: Option<Fields<'a>>,
 }
 
-impl OcsfEvent {
+impl OcsfEvent<'_> {
     /// Whether `time` came from the record (false: the record had no parseable `CreationTime` and `time` is 0).
     pub fn has_time(&self) -> bool {
         self.metadata.time_parsed
+    }
+
+    /// The same event, owning everything (no longer borrowing the input).
+    pub fn into_owned(self) -> OcsfEvent<'static> {
+        OcsfEvent {
+            class_uid: self.class_uid,
+            class_name: self.class_name,
+            category_uid: self.category_uid,
+            category_name: self.category_name,
+            activity_id: self.activity_id,
+            activity_name: self.activity_name,
+            type_uid: self.type_uid,
+            type_name: self.type_name,
+            severity_id: self.severity_id,
+            severity: self.severity,
+            time: self.time,
+            status_id: self.status_id,
+            status: self.status,
+            status_code: self.status_code,
+            status_detail: self.status_detail,
+            metadata: self.metadata,
+            cloud: self.cloud,
+            actor: self.actor,
+            user: self.user,
+            src_endpoint: self.src_endpoint,
+            http_request: self.http_request,
+            service: self.service,
+            api: self.api,
+            entity: self.entity,
+            group: self.group,
+            privileges: self.privileges,
+            file: self.file,
+            web_resources: self.web_resources,
+            resources: self.resources,
+            email: self.email,
+            direction_id: self.direction_id,
+            direction: self.direction,
+            finding_info: self.finding_info,
+            is_alert: self.is_alert,
+            evidences: self.evidences,
+            data_security: self.data_security,
+            raw_data: self.raw_data,
+            unmapped: self.unmapped.map(Fields::into_owned),
+        }
+    }
+}
+
+/// `type_name`: `"<class name>: <activity name>"`, written out without building the string first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeName {
+    pub class_name: &'static str,
+    pub activity_name: Cow<'static, str>,
+}
+
+impl std::fmt::Display for TypeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.class_name, self.activity_name)
+    }
+}
+
+impl Serialize for TypeName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

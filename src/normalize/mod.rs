@@ -61,6 +61,7 @@ mod time;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 pub use classify::Class;
 pub use event::OcsfEvent;
@@ -104,11 +105,11 @@ pub struct Options {
 #[error("record is not valid JSON ({0}): fix the record or drop it")]
 pub struct NotJson(#[source] pub serde_json::Error);
 
-/// The output of normalizing one record.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+/// The output of normalizing one record. `'a` is the lifetime of the input bytes (see [`Event::into_owned`]).
+#[derive(Debug, Clone)]
+pub enum Event<'a> {
     /// An OCSF event.
-    Ocsf(Box<OcsfEvent>),
+    Ocsf(Box<OcsfEvent<'a>>),
     /// A record passed through unchanged (`format: raw`).
     Raw(RawRecord),
 }
@@ -128,7 +129,7 @@ impl RawRecord {
     }
 }
 
-impl Event {
+impl Event<'_> {
     /// The record's `Id` (the dedup key), when it has one.
     pub fn id(&self) -> Option<&str> {
         match self {
@@ -157,8 +158,8 @@ impl Event {
     pub fn write_json(&self, out: &mut Vec<u8>) {
         match self {
             Event::Ocsf(e) => {
-                // Serializing a typed struct into a Vec cannot fail: every key is a string and no Serialize impl
-                // in `event` returns an error.
+                // Serializing into a Vec cannot fail: every key is a string, and the unparsed values were
+                // validated when the record was parsed.
                 if let Err(err) = serde_json::to_writer(&mut *out, e.as_ref()) {
                     debug_assert!(false, "serializing an event failed: {err}");
                 }
@@ -169,72 +170,126 @@ impl Event {
 
     /// The event as a JSON value (for tests and for sinks that store JSON documents).
     pub fn to_value(&self) -> Value {
+        let mut buf = Vec::new();
+        self.write_json(&mut buf);
+        serde_json::from_slice(&buf).unwrap_or(Value::Null)
+    }
+
+    /// The same event, owning everything (no longer borrowing the input bytes).
+    pub fn into_owned(self) -> Event<'static> {
         match self {
-            // Value to Value: no text round trip, so floats stay bit-exact.
-            Event::Ocsf(e) => serde_json::to_value(e.as_ref()).unwrap_or(Value::Null),
-            Event::Raw(r) => serde_json::from_str(&r.json).unwrap_or(Value::Null),
+            Event::Ocsf(e) => Event::Ocsf(Box::new(e.into_owned())),
+            Event::Raw(r) => Event::Raw(r),
         }
     }
 }
 
 /// Normalizes one record given as JSON bytes. `content_type` is the feed it came from (guessed from the record when
-/// `None`). Fails only when the bytes are not JSON.
-pub fn normalize_bytes(
-    raw: &[u8],
+/// `None`). Fails only when the bytes are not JSON. The event borrows the fields it leaves under `unmapped` from
+/// `raw` (written back out unparsed); [`Event::into_owned`] detaches it.
+pub fn normalize_bytes<'a>(
+    raw: &'a [u8],
     content_type: Option<ContentType>,
     opts: &Options,
-) -> Result<Event, NotJson> {
-    let value: Value = serde_json::from_slice(raw).map_err(NotJson)?;
+) -> Result<Event<'a>, NotJson> {
     let trimmed = raw.trim_ascii();
-    Ok(match opts.format {
-        Format::Raw => raw_event(
-            &value,
-            String::from_utf8_lossy(&minify(trimmed)).into_owned(),
-        ),
-        Format::Ocsf => {
-            let raw_data = opts
-                .include_raw
-                .then(|| String::from_utf8_lossy(trimmed).into_owned());
-            ocsf(value, content_type, raw_data)
+    if trimmed.contains(&b'\n') || trimmed.contains(&b'\r') {
+        // Unparsed values are written back as they are: take the line breaks out first, so that an event stays one
+        // line.
+        let compact = minify(trimmed);
+        let raw_data = (opts.format == Format::Ocsf && opts.include_raw)
+            .then(|| String::from_utf8_lossy(trimmed).into_owned());
+        return normalize_compact(&compact, content_type, opts, raw_data).map(Event::into_owned);
+    }
+    let raw_data = (opts.format == Format::Ocsf && opts.include_raw)
+        .then(|| String::from_utf8_lossy(trimmed).into_owned());
+    normalize_compact(trimmed, content_type, opts, raw_data)
+}
+
+fn normalize_compact<'a>(
+    json: &'a [u8],
+    content_type: Option<ContentType>,
+    opts: &Options,
+    raw_data: Option<String>,
+) -> Result<Event<'a>, NotJson> {
+    let fields = record::parse_fields(json).map_err(NotJson)?;
+    if opts.format == Format::Raw {
+        let (id, time) = match fields {
+            Some(f) => {
+                let r = record::Record::new(f);
+                (
+                    r.text("Id").map(std::borrow::Cow::into_owned),
+                    r.str("CreationTime")
+                        .and_then(|t| time::parse_creation_time(&t)),
+                )
+            }
+            None => (None, None),
+        };
+        return Ok(Event::Raw(RawRecord {
+            json: String::from_utf8_lossy(json).into_owned(),
+            id,
+            time,
+        }));
+    }
+    let event = match fields {
+        Some(fields) => {
+            let ct = content_type.unwrap_or_else(|| guess_from_fields(&fields));
+            build::build(fields, ct, raw_data)
         }
-    })
+        None => {
+            let value: &RawValue = serde_json::from_slice(json).map_err(NotJson)?;
+            build::build_non_object(
+                value,
+                content_type.unwrap_or(ContentType::General),
+                raw_data,
+            )
+        }
+    };
+    Ok(Event::Ocsf(Box::new(event)))
 }
 
 /// Normalizes one parsed record. `content_type` is the feed it came from (guessed from the record when `None`).
-pub fn normalize_value(record: Value, content_type: Option<ContentType>, opts: &Options) -> Event {
-    match opts.format {
-        Format::Raw => {
-            let json = record.to_string();
-            raw_event(&record, json)
-        }
-        Format::Ocsf => {
-            let raw_data = opts.include_raw.then(|| record.to_string());
-            ocsf(record, content_type, raw_data)
+pub fn normalize_value(
+    record: Value,
+    content_type: Option<ContentType>,
+    opts: &Options,
+) -> Event<'static> {
+    let json = record.to_string();
+    match normalize_bytes(json.as_bytes(), content_type, opts) {
+        Ok(event) => event.into_owned(),
+        // serde_json reads back what it wrote, except values nested deeper than its recursion limit: keep those
+        // whole, unparsed, under `unmapped.record` of a Base Event.
+        Err(_) => {
+            let raw_data = (opts.format == Format::Ocsf && opts.include_raw).then(|| json.clone());
+            let value = RawValue::from_string(json).unwrap_or_else(|_| {
+                RawValue::from_string("null".to_owned()).expect("null is JSON")
+            });
+            if opts.format == Format::Raw {
+                return Event::Raw(RawRecord {
+                    json: value.get().to_owned(),
+                    id: None,
+                    time: None,
+                });
+            }
+            let ct = content_type.unwrap_or(ContentType::General);
+            Event::Ocsf(Box::new(
+                build::build_non_object(&value, ct, raw_data).into_owned(),
+            ))
         }
     }
 }
 
-fn ocsf(value: Value, content_type: Option<ContentType>, raw_data: Option<String>) -> Event {
-    let ct = content_type.unwrap_or_else(|| guess_content_type(&value));
-    let event = match value {
-        Value::Object(map) => build::build(map, ct, raw_data),
-        other => build::build_non_object(other, ct, raw_data),
-    };
-    Event::Ocsf(Box::new(event))
-}
-
-fn raw_event(value: &Value, json: String) -> Event {
-    let obj = value.as_object();
-    let field = |name: &str| obj.and_then(|o| record::obj_get(o, name));
-    Event::Raw(RawRecord {
-        json,
-        id: field("Id")
-            .and_then(record::as_text)
-            .map(std::borrow::Cow::into_owned),
-        time: field("CreationTime")
-            .and_then(Value::as_str)
-            .and_then(time::parse_creation_time),
-    })
+fn guess_from_fields(fields: &record::Fields<'_>) -> ContentType {
+    let get = |k: &str| fields.get(k);
+    let rt = get("RecordType")
+        .or_else(|| get("recordtype"))
+        .and_then(|v| serde_json::from_str::<Value>(v.get()).ok())
+        .as_ref()
+        .and_then(record::as_int);
+    let workload = get("Workload")
+        .or_else(|| get("workload"))
+        .and_then(record::raw_str);
+    guess(rt, workload.as_deref().unwrap_or_default())
 }
 
 /// The content type a record most likely came from, by `RecordType` and `Workload`.
@@ -243,8 +298,11 @@ pub fn guess_content_type(record: &Value) -> ContentType {
         return ContentType::General;
     };
     let rt = record::obj_get(obj, "RecordType").and_then(record::as_int);
-    let workload = record::obj_str(obj, "Workload").unwrap_or_default();
-    let w = |s: &str| workload.eq_ignore_ascii_case(s);
+    guess(rt, record::obj_str(obj, "Workload").unwrap_or_default())
+}
+
+fn guess(rt: Option<i64>, workload: &str) -> ContentType {
+    let w = |s: &str| workload.trim().eq_ignore_ascii_case(s);
     match rt {
         Some(11 | 13 | 33 | 63 | 99 | 100 | 107) => ContentType::DlpAll,
         Some(8 | 9 | 15) => ContentType::AzureActiveDirectory,

@@ -1,36 +1,334 @@
 //! Lenient reading of one raw audit record.
 //!
-//! A [`Record`] owns the record's top-level object. Mapping code *takes* the fields it copies verbatim into the OCSF
-//! event (moving them, no copy) and only *reads* the fields it transforms; whatever is left at the end becomes
-//! `unmapped`. That single rule is what guarantees that no source value is lost.
+//! A [`Record`] holds the record's top-level fields as borrowed slices of the input: keys as `Cow<str>` (borrowed
+//! unless they contain escapes) and values as unparsed [`RawValue`]s. Nothing nested is built unless the mapping asks
+//! for it, and whatever the mapping does not take is written back out byte for byte as `unmapped`. Mapping code
+//! *takes* the fields it copies verbatim into the OCSF event and only *reads* the fields it transforms; that single
+//! rule is what guarantees that no source value is lost.
 //!
-//! Every lookup accepts the documented key spelling and, failing that, any ASCII-case variant of it (exports with
-//! all-lower-case keys exist). Numbers may arrive as strings and strings as numbers.
+//! Lookups use the documented key spelling; records that spell none of the common keys that way (exports with
+//! all-lower-case keys) are looked up case-insensitively. Numbers may arrive as strings and strings as numbers.
 
 use std::borrow::Cow;
+use std::fmt;
 
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+/// The top-level fields of a record in input order: key (borrowed unless escaped) to unparsed value. Fields that the
+/// mapping took are flagged, not removed; serializing writes the others as a JSON object (the `unmapped` object).
+#[derive(Debug, Clone, Default)]
+pub struct Fields<'a> {
+    entries: Vec<Entry<'a>>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry<'a> {
+    key: Cow<'a, str>,
+    value: Cow<'a, RawValue>,
+    taken: bool,
+}
+
+impl<'a> Fields<'a> {
+    /// One field.
+    pub(crate) fn single(key: &'a str, value: &'a RawValue) -> Self {
+        Fields {
+            entries: vec![Entry {
+                key: Cow::Borrowed(key),
+                value: Cow::Borrowed(value),
+                taken: false,
+            }],
+        }
+    }
+
+    /// Whether every field was taken.
+    pub fn is_empty(&self) -> bool {
+        self.entries.iter().all(|e| e.taken)
+    }
+
+    /// The fields that were not taken, in input order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &RawValue)> {
+        self.entries
+            .iter()
+            .filter(|e| !e.taken)
+            .map(|e| (e.key.as_ref(), e.value.as_ref()))
+    }
+
+    /// The value of a field that was not taken (exact key).
+    pub fn get(&self, key: &str) -> Option<&RawValue> {
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// The same fields, owning their keys and values.
+    pub fn into_owned(self) -> Fields<'static> {
+        Fields {
+            entries: self
+                .entries
+                .into_iter()
+                .filter(|e| !e.taken)
+                .map(|e| Entry {
+                    key: Cow::Owned(e.key.into_owned()),
+                    value: Cow::Owned(e.value.into_owned()),
+                    taken: false,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// The keys the mapping reads, each with a slot in [`Record`]'s index.
+const KNOWN: [&str; KNOWN_LEN] = [
+    "Id",
+    "RecordType",
+    "CreationTime",
+    "Operation",
+    "OrganizationId",
+    "UserType",
+    "UserKey",
+    "UserId",
+    "Workload",
+    "ResultStatus",
+    "ObjectId",
+    "ClientIPAddress",
+    "ClientIP",
+    "ActorIpAddress",
+    "SenderIp",
+    "AppId",
+    "ApplicationId",
+    "ClientAppId",
+    "AppAccessContext",
+    "ApplicationName",
+    "UserAgent",
+    "ExtendedProperties",
+    "Parameters",
+    "ModifiedProperties",
+    "CorrelationId",
+    "InterSystemsId",
+    "LogonError",
+    "ErrorCode",
+    "LoginStatus",
+    "TeamName",
+    "TeamGuid",
+    "Members",
+    "AlertId",
+    "Name",
+    "Severity",
+    "Status",
+    "Comments",
+    "Data",
+    "PolicyDetails",
+    "SourceFileName",
+    "SourceRelativeUrl",
+    "SourceFileExtension",
+    "ItemType",
+    "ItemName",
+    "SiteUrl",
+    "MessageId",
+    "MailboxOwnerUPN",
+    "Item",
+    "Recipients",
+    "Subject",
+    "InternetMessageId",
+    "Directionality",
+    "P1Sender",
+    "P2Sender",
+    "SendAsUserSmtp",
+    "SendOnBehalfOfUserSmtp",
+    "CopilotEventData",
+];
+const KNOWN_LEN: usize = 57;
+
+/// The slot of a known key (a `match`, so that lookups with a constant name fold to a constant).
+#[inline]
+fn slot_of(name: &str) -> Option<usize> {
+    match name {
+        "Id" => Some(0),
+        "RecordType" => Some(1),
+        "CreationTime" => Some(2),
+        "Operation" => Some(3),
+        "OrganizationId" => Some(4),
+        "UserType" => Some(5),
+        "UserKey" => Some(6),
+        "UserId" => Some(7),
+        "Workload" => Some(8),
+        "ResultStatus" => Some(9),
+        "ObjectId" => Some(10),
+        "ClientIPAddress" => Some(11),
+        "ClientIP" => Some(12),
+        "ActorIpAddress" => Some(13),
+        "SenderIp" => Some(14),
+        "AppId" => Some(15),
+        "ApplicationId" => Some(16),
+        "ClientAppId" => Some(17),
+        "AppAccessContext" => Some(18),
+        "ApplicationName" => Some(19),
+        "UserAgent" => Some(20),
+        "ExtendedProperties" => Some(21),
+        "Parameters" => Some(22),
+        "ModifiedProperties" => Some(23),
+        "CorrelationId" => Some(24),
+        "InterSystemsId" => Some(25),
+        "LogonError" => Some(26),
+        "ErrorCode" => Some(27),
+        "LoginStatus" => Some(28),
+        "TeamName" => Some(29),
+        "TeamGuid" => Some(30),
+        "Members" => Some(31),
+        "AlertId" => Some(32),
+        "Name" => Some(33),
+        "Severity" => Some(34),
+        "Status" => Some(35),
+        "Comments" => Some(36),
+        "Data" => Some(37),
+        "PolicyDetails" => Some(38),
+        "SourceFileName" => Some(39),
+        "SourceRelativeUrl" => Some(40),
+        "SourceFileExtension" => Some(41),
+        "ItemType" => Some(42),
+        "ItemName" => Some(43),
+        "SiteUrl" => Some(44),
+        "MessageId" => Some(45),
+        "MailboxOwnerUPN" => Some(46),
+        "Item" => Some(47),
+        "Recipients" => Some(48),
+        "Subject" => Some(49),
+        "InternetMessageId" => Some(50),
+        "Directionality" => Some(51),
+        "P1Sender" => Some(52),
+        "P2Sender" => Some(53),
+        "SendAsUserSmtp" => Some(54),
+        "SendOnBehalfOfUserSmtp" => Some(55),
+        "CopilotEventData" => Some(56),
+        _ => None,
+    }
+}
 
 /// The top-level object of one audit record, being taken apart.
 #[derive(Debug)]
-pub(crate) struct Record {
-    map: Map<String, Value>,
+pub(crate) struct Record<'a> {
+    fields: Fields<'a>,
+    /// For each known key, 1 + the index of its entry (0: absent). Built in one pass over the keys, so that the
+    /// many lookups of the mapping (most of them misses) cost an array access instead of string comparisons.
+    slots: [u32; KNOWN_LEN],
     /// When set, `take` copies instead of moving, so the whole record stays under `unmapped` (Base Event).
     keep_all: bool,
-    /// Whether a lookup that misses the documented spelling scans for other spellings. Records from the API spell
-    /// every key the documented way; only when none of `Id`, `CreationTime`, `Operation` and `RecordType` is spelled
-    /// that way (exports with lower-case keys) are the other keys looked up case-insensitively. This keeps misses
-    /// (most lookups: each record has only some of the fields the mapping knows) at one tree lookup.
+    /// Records from the API spell every key the documented way; only when none of `Id`, `CreationTime`,
+    /// `Operation` and `RecordType` is spelled that way (exports with lower-case keys) are keys matched
+    /// case-insensitively.
     any_case: bool,
 }
 
-impl Record {
-    pub(crate) fn new(map: Map<String, Value>) -> Self {
+/// Deserializes a JSON object into [`Fields`], borrowing from the input.
+struct FieldsVisitor;
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = Fields<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Fields<'de>, A::Error> {
+        let mut entries = Vec::with_capacity(access.size_hint().unwrap_or(24));
+        while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
+            let v: &'de RawValue = access.next_value()?;
+            entries.push(Entry {
+                key,
+                value: Cow::Borrowed(v),
+                taken: false,
+            });
+        }
+        Ok(Fields { entries })
+    }
+}
+
+/// A key, borrowed unless it contains escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Parses `bytes` as a JSON object into [`Fields`]; `Ok(None)` when they are JSON but not an object.
+pub(crate) fn parse_fields(bytes: &[u8]) -> Result<Option<Fields<'_>>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match de
+        .deserialize_map(FieldsVisitor)
+        .and_then(|m| de.end().map(|()| m))
+    {
+        Ok(m) => Ok(Some(m)),
+        Err(e) => {
+            // Not an object, or not JSON: tell which.
+            serde_json::from_slice::<&RawValue>(bytes)?;
+            if e.is_data() { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+impl<'a> Record<'a> {
+    pub(crate) fn new(mut fields: Fields<'a>) -> Self {
         let any_case = !["Id", "CreationTime", "Operation", "RecordType"]
             .iter()
-            .any(|k| map.contains_key(*k));
+            .any(|k| fields.entries.iter().any(|e| e.key == *k));
+        let mut slots = [0u32; KNOWN_LEN];
+        let n = fields.entries.len();
+        for i in 0..n {
+            let key = fields.entries[i].key.as_ref();
+            let slot = slot_of(key).or_else(|| {
+                any_case
+                    .then(|| KNOWN.iter().position(|k| k.eq_ignore_ascii_case(key)))
+                    .flatten()
+            });
+            if let Some(slot) = slot
+                && let Ok(index) = u32::try_from(i + 1)
+            {
+                let prev = slots[slot] as usize;
+                if prev == 0 {
+                    slots[slot] = index;
+                } else if fields.entries[prev - 1].key == fields.entries[i].key {
+                    // A duplicate key: the last one wins, as in serde_json.
+                    fields.entries[prev - 1].taken = true;
+                    slots[slot] = index;
+                } else if fields.entries[i].key == KNOWN[slot] {
+                    // Two spellings of one key: the documented one is read, the other stays for `unmapped`.
+                    slots[slot] = index;
+                }
+            }
+        }
         Record {
-            map,
+            fields,
+            slots,
             keep_all: false,
             any_case,
         }
@@ -41,94 +339,141 @@ impl Record {
         self.keep_all = true;
     }
 
-    /// The actual key under which `name` is stored: exact spelling first, then any ASCII-case variant.
-    fn key(&self, name: &str) -> Option<&str> {
-        if let Some((k, _)) = self.map.get_key_value(name) {
-            return Some(k.as_str());
-        }
-        if !self.any_case {
-            return None;
-        }
-        self.map
-            .keys()
-            .find(|k| k.eq_ignore_ascii_case(name))
-            .map(String::as_str)
+    /// The index of the entry under which `name` is stored, if not taken.
+    #[inline]
+    fn index(&self, name: &str) -> Option<usize> {
+        let i = match slot_of(name) {
+            Some(slot) => (self.slots[slot] as usize).checked_sub(1)?,
+            None => self.fields.entries.iter().position(|e| {
+                e.key == name || (self.any_case && e.key.eq_ignore_ascii_case(name))
+            })?,
+        };
+        (!self.fields.entries[i].taken).then_some(i)
     }
 
-    /// The value of a field.
-    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
-        match self.map.get(name) {
-            Some(v) => Some(v),
-            None if !self.any_case => None,
-            None => self
-                .map
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v),
-        }
+    /// The unparsed value of a field.
+    pub(crate) fn raw(&self, name: &str) -> Option<&RawValue> {
+        self.index(name)
+            .map(|i| self.fields.entries[i].value.as_ref())
+    }
+    /// The value of a field, parsed (for nested objects and lists; allocates).
+    pub(crate) fn value(&self, name: &str) -> Option<Value> {
+        serde_json::from_str(self.raw(name)?.get()).ok()
     }
 
     /// The value of a string field, trimmed; `None` when absent, not a string, or blank.
-    pub(crate) fn str(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(non_blank)
+    pub(crate) fn str(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.raw(name).and_then(raw_str).and_then(trimmed)
+    }
+
+    /// Whether a string field is present and not blank.
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.str(name).is_some()
     }
 
     /// An integer field given as a number or as a numeric string.
     pub(crate) fn int(&self, name: &str) -> Option<i64> {
-        self.get(name).and_then(as_int)
+        self.raw(name).and_then(raw_int)
     }
 
-    /// A field as text: strings as they are, numbers and booleans spelled out.
+    /// A field as text: strings trimmed, numbers and booleans as written.
     pub(crate) fn text(&self, name: &str) -> Option<Cow<'_, str>> {
-        self.get(name).and_then(as_text)
+        let raw = self.raw(name)?;
+        let s = raw.get();
+        match s.as_bytes().first()? {
+            b'"' => raw_str(raw).and_then(trimmed),
+            b'{' | b'[' | b'n' => None,
+            _ => Some(Cow::Borrowed(s)),
+        }
     }
 
-    /// Removes a field (or copies it, after [`Record::keep_all`]).
-    pub(crate) fn take(&mut self, name: &str) -> Option<Value> {
+    /// Removes a field (nothing, after [`Record::keep_all`]).
+    pub(crate) fn remove(&mut self, name: &str) {
         if self.keep_all {
-            return self.get(name).cloned();
+            return;
         }
-        match self.map.remove(name) {
-            Some(v) => Some(v),
-            None => {
-                let key = self.key(name)?.to_owned();
-                self.map.remove(&key)
-            }
+        if let Some(i) = self.index(name) {
+            self.fields.entries[i].taken = true;
         }
     }
 
-    /// Removes a string field that is not blank and returns it unchanged; any other value stays in the record.
+    /// Takes a string field that is not blank and returns it unchanged (not trimmed); any other value stays.
     pub(crate) fn take_string(&mut self, name: &str) -> Option<String> {
-        self.str(name)?;
-        match self.take(name) {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
+        let raw = self.raw(name)?;
+        let s = raw_str(raw)?;
+        if s.trim().is_empty() {
+            return None;
         }
+        let s = s.into_owned();
+        self.remove(name);
+        Some(s)
     }
 
-    /// Takes a string field when `keep(value)` holds, else copies what `derive(value)` returns and leaves the field.
-    /// Used where a value is usually copied verbatim but sometimes cleaned first.
+    /// Takes a string field when `derive(value)` returns it unchanged, else copies what `derive` returns and leaves
+    /// the field. Used where a value is usually copied verbatim but sometimes cleaned first.
     pub(crate) fn take_or_derive(
         &mut self,
         name: &str,
         derive: impl FnOnce(&str) -> Option<Cow<'_, str>>,
     ) -> Option<String> {
         let raw = self.str(name)?;
-        match derive(raw)? {
-            Cow::Borrowed(d) if d.len() == raw.len() => self.take_string(name),
+        let derived = match derive(&raw)? {
+            Cow::Borrowed(d) if d.len() == raw.len() => None,
             d => Some(d.into_owned()),
+        };
+        match derived {
+            None => self.take_string(name),
+            d => d,
         }
     }
 
     /// Looks up `key` in a Name/Value list field (`ExtendedProperties`, `Parameters`, ...), which may be an array of
     /// `{Name, Value}` objects, the same array serialized as a JSON string, or a plain object.
     pub(crate) fn name_value(&self, field: &str, key: &str) -> Option<String> {
-        name_value(self.get(field)?, key)
+        name_value(&self.value(field)?, key)
     }
 
     /// What is left: the fields nobody took.
-    pub(crate) fn into_rest(self) -> Map<String, Value> {
-        self.map
+    pub(crate) fn into_rest(self) -> Fields<'a> {
+        self.fields
+    }
+}
+
+/// The content of a JSON string value, unescaped (borrowed when it has no escapes); `None` for other values.
+pub(crate) fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let s = raw.get();
+    let inner = s.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(s).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
+}
+
+fn trimmed(s: Cow<'_, str>) -> Option<Cow<'_, str>> {
+    match s {
+        Cow::Borrowed(b) => {
+            let t = b.trim();
+            (!t.is_empty()).then_some(Cow::Borrowed(t))
+        }
+        Cow::Owned(o) => {
+            let t = o.trim();
+            (!t.is_empty()).then(|| Cow::Owned(t.to_owned()))
+        }
+    }
+}
+
+fn raw_int(raw: &RawValue) -> Option<i64> {
+    let s = raw.get();
+    match s.as_bytes().first()? {
+        b'"' => raw_str(raw)?.trim().parse().ok(),
+        b'-' | b'0'..=b'9' => s.parse().ok().or_else(|| {
+            s.parse::<f64>()
+                .ok()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
+        _ => None,
     }
 }
 
@@ -238,36 +583,52 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rec(v: Value) -> Record {
-        match v {
-            Value::Object(m) => Record::new(m),
-            _ => unreachable!("test records are objects"),
-        }
+    fn fields(v: &str) -> Fields<'_> {
+        parse_fields(v.as_bytes()).expect("JSON").expect("object")
     }
 
     #[test]
     fn lookups_fall_back_to_any_ascii_case() {
-        let mut r = rec(json!({"clientip": "1.2.3.4", "recordtype": "15", "id": 7}));
-        assert_eq!(r.str("ClientIP"), Some("1.2.3.4"));
+        let text = r#"{"clientip": " 1.2.3.4", "recordtype": "15", "id": 7, "n": 1.5e3}"#;
+        let mut r = Record::new(fields(text));
+        assert_eq!(r.str("ClientIP").as_deref(), Some("1.2.3.4"));
         assert_eq!(r.int("RecordType"), Some(15));
         assert_eq!(r.text("Id").as_deref(), Some("7"));
-        assert_eq!(r.take_string("ClientIP").as_deref(), Some("1.2.3.4"));
-        assert!(r.get("clientip").is_none());
+        assert_eq!(r.int("n"), Some(1500));
+        // Taken strings are verbatim (not trimmed).
+        assert_eq!(r.take_string("ClientIP").as_deref(), Some(" 1.2.3.4"));
+        assert!(r.raw("clientip").is_none());
         // A number is not taken as a string: it stays for `unmapped`.
         assert_eq!(r.take_string("Id"), None);
-        assert!(r.get("Id").is_some());
+        assert!(r.raw("Id").is_some());
         // A record spelling the common keys the documented way is read in that spelling only.
-        let r = rec(json!({"Id": "x", "clientip": "1.2.3.4"}));
+        let r = Record::new(fields(r#"{"Id": "x", "clientip": "1.2.3.4"}"#));
         assert_eq!(r.str("ClientIP"), None);
-        assert_eq!(r.str("clientip"), Some("1.2.3.4"));
+        assert_eq!(r.str("clientip").as_deref(), Some("1.2.3.4"));
+    }
+
+    #[test]
+    fn escapes_in_keys_and_values_are_decoded() {
+        let text = r#"{"Us\u0065rId": "a\\b", "Id": "\"q\""}"#;
+        let r = Record::new(fields(text));
+        assert_eq!(r.str("UserId").as_deref(), Some("a\\b"));
+        assert_eq!(r.str("Id").as_deref(), Some("\"q\""));
+    }
+
+    #[test]
+    fn non_objects_and_non_json_are_told_apart() {
+        assert!(parse_fields(b"[1, 2]").expect("JSON").is_none());
+        assert!(parse_fields(b"\"x\"").expect("JSON").is_none());
+        assert!(parse_fields(b"{\"a\": }").is_err());
+        assert!(parse_fields(b"{} x").is_err());
     }
 
     #[test]
     fn keep_all_copies_instead_of_moving() {
-        let mut r = rec(json!({"Operation": "X"}));
+        let mut r = Record::new(fields(r#"{"Operation": "X"}"#));
         r.keep_all();
         assert_eq!(r.take_string("Operation").as_deref(), Some("X"));
-        assert_eq!(r.into_rest().len(), 1);
+        assert_eq!(r.into_rest().iter().count(), 1);
     }
 
     #[test]
