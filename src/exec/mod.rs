@@ -749,14 +749,16 @@ async fn deliver(
     Ok(())
 }
 
-fn normalize_record(rec: &RawRecord, ct: ContentType, options: &normalize::Options) -> Event {
-    let exact_bytes_needed = options.format == normalize::Format::Raw || options.include_raw;
-    if exact_bytes_needed
-        && let Ok(e) = normalize::normalize_bytes(rec.json.as_bytes(), Some(ct), options)
-    {
-        return e;
+fn normalize_record<'a>(
+    rec: &'a RawRecord,
+    ct: ContentType,
+    options: &normalize::Options,
+) -> Event<'a> {
+    // The record's exact bytes: raw output and `raw_data` keep them, and OCSF events copy unmapped values verbatim.
+    match normalize::normalize_bytes(rec.json.as_bytes(), Some(ct), options) {
+        Ok(e) => e,
+        Err(_) => normalize::normalize_value(rec.value.clone(), Some(ct), options),
     }
-    normalize::normalize_value(rec.value.clone(), Some(ct), options)
 }
 
 fn hex_digest(bytes: &[u8]) -> String {
