@@ -475,3 +475,23 @@ async fn a_runtime_failure_exits_1_keeps_what_completed_and_the_next_run_finishe
     assert_eq!(out.status.code(), Some(0), "{report}");
     assert_exact(&env.delivered(), &truth);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_state_database_is_a_clear_error_never_a_silent_reset() {
+    let env = setup(content(22, 1, 0), Faults::default(), DEFAULT_SYNC).await;
+    std::fs::create_dir_all(&env.state_dir).unwrap();
+    let db = env.state_dir.join("t.sqlite3");
+    let garbage = b"this is not a SQLite database, and o365sync must not replace it".repeat(100);
+    std::fs::write(&db, &garbage).unwrap();
+    let (out, report) = env.sync().await;
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    let error = report["error"].as_str().expect("the error is reported");
+    assert!(error.contains("t.sqlite3"), "{error}");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        garbage,
+        "the damaged file is left alone"
+    );
+    assert!(env.delivered().is_empty(), "nothing was fetched or written");
+    assert_eq!(env.emu.stats().requests.blob_fetch, 0);
+}
