@@ -537,6 +537,10 @@ fn subtract(w: plan::Window, cut: &[plan::Window]) -> Vec<plan::Window> {
     out
 }
 
+/// Windows of one content type listed and fetched at once. Completion order does not matter: the state advances the
+/// watermark only across contiguous completed windows.
+const WINDOWS_IN_FLIGHT: usize = 4;
+
 async fn run_windows(
     ctx: &Ctx<'_>,
     ct: ContentType,
@@ -544,11 +548,23 @@ async fn run_windows(
     windows: &[plan::Window],
     r: &mut ContentTypeReport,
 ) -> Result<(), Halt> {
-    for w in windows {
-        if ctx.stop.is_requested() {
-            break;
-        }
-        run_window(ctx, ct, track, *w, r).await?;
+    let runs = futures::stream::iter(windows.iter().copied())
+        .map(|w| async move {
+            let mut part = ContentTypeReport::default();
+            // no new window once a stop was requested
+            let res = if ctx.stop.is_requested() {
+                Ok(())
+            } else {
+                run_window(ctx, ct, track, w, &mut part).await
+            };
+            (part, res)
+        })
+        .buffered(WINDOWS_IN_FLIGHT);
+    tokio::pin!(runs);
+    while let Some((part, res)) = runs.next().await {
+        r.absorb(&part);
+        // a halt drops the windows in flight: their blobs stay pending, which the protocol tolerates
+        res?;
     }
     Ok(())
 }

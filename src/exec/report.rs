@@ -56,6 +56,24 @@ impl ContentTypeReport {
         }
     }
 
+    /// Adds the counters of `other` (one window's worth) to these; keeps the first error.
+    pub(crate) fn absorb(&mut self, other: &ContentTypeReport) {
+        self.windows_listed += other.windows_listed;
+        self.windows_completed += other.windows_completed;
+        self.windows_failed += other.windows_failed;
+        self.blobs_listed += other.blobs_listed;
+        self.blobs_fetched += other.blobs_fetched;
+        self.blobs_skipped += other.blobs_skipped;
+        self.blobs_failed += other.blobs_failed;
+        self.blob_gaps += other.blob_gaps;
+        self.window_gaps += other.window_gaps;
+        self.records_written += other.records_written;
+        self.records_duplicate += other.records_duplicate;
+        if self.error.is_none() {
+            self.error.clone_from(&other.error);
+        }
+    }
+
     fn incomplete(&self) -> bool {
         self.windows_failed > 0 || self.blobs_failed > 0
     }

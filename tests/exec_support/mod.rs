@@ -93,6 +93,7 @@ sync:
   start: {start}
   window: {window}
   lookback: {lookback}
+  max_requests_per_minute: 10000
 sink:
   type: jsonl
   path: ../out
