@@ -155,7 +155,15 @@ async fn backfill_beyond_retention_is_refused_or_recorded_as_a_gap() {
     );
     let state = env.state_json().await;
     let gaps = state["gaps"].as_array().unwrap();
-    assert_eq!(gaps.len(), 5, "one per content type: {state}");
+    // one per content type, plus (when the retention limit moved on between planning and listing) the second or so
+    // the API client cut from the first readable window: adjacent, and also beyond retention
+    for ct in o365sync::content_type::ContentType::ALL {
+        let n = gaps
+            .iter()
+            .filter(|g| g["content_type"] == ct.as_str())
+            .count();
+        assert!((1..=2).contains(&n), "{ct}: {n} gaps in {state}");
+    }
     assert!(gaps.iter().all(|g| g["reason"] == "beyond_retention"));
     let text = env.run(&["state", "show", &job]).await;
     assert!(

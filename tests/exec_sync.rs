@@ -429,7 +429,9 @@ async fn a_watermark_older_than_retention_becomes_a_recorded_gap_exit_3() {
     );
     let (out, report) = env.sync().await;
     assert_eq!(out.status.code(), Some(3), "{report}");
-    assert_eq!(total(&report, "window_gaps"), 1);
+    // the planner's gap, plus (usually) the second or so the retention limit moved on between planning and
+    // listing, which the API client cut from the first readable window: adjacent, and also recorded
+    assert!((1..=2).contains(&total(&report, "window_gaps")), "{report}");
     assert_eq!(
         total(&report, "records_written"),
         0,
@@ -437,9 +439,11 @@ async fn a_watermark_older_than_retention_becomes_a_recorded_gap_exit_3() {
     );
     let state = env.state_json().await;
     let gaps = state["gaps"].as_array().unwrap();
-    assert_eq!(gaps.len(), 1, "{state}");
-    assert_eq!(gaps[0]["reason"], "beyond_retention");
-    assert_eq!(gaps[0]["content_type"], "Audit.Exchange");
+    assert!((1..=2).contains(&gaps.len()), "{state}");
+    for g in gaps {
+        assert_eq!(g["reason"], "beyond_retention");
+        assert_eq!(g["content_type"], "Audit.Exchange");
+    }
     assert_exact(&env.delivered(), &env.emu.ground_truth().all());
 
     // the gap is terminal: the watermark passed it and the next run is clean

@@ -454,7 +454,10 @@ async fn run_live(ctx: &Ctx<'_>, ct: ContentType, r: &mut ContentTypeReport) -> 
         }
     }
     r.windows_planned = report.windows.len();
-    run_windows(ctx, ct, Track::Live, &report.windows, r).await
+    // On a first run clamped to retention nothing before the (moving) limit was promised: a listing cut there is
+    // no gap.
+    let cut_is_gap = report.clamped_start.is_none();
+    run_windows(ctx, ct, Track::Live, &report.windows, cut_is_gap, r).await
 }
 
 async fn run_backfill(
@@ -515,7 +518,7 @@ async fn run_backfill(
         tracing::info!(job = %ctx.job.name, content_type = %ct, window = %f, "the part of the range in the future is left out");
     }
     r.windows_planned = bp.windows.len();
-    run_windows(ctx, ct, Track::Backfill, &bp.windows, r).await
+    run_windows(ctx, ct, Track::Backfill, &bp.windows, true, r).await
 }
 
 /// `w` minus the (sorted, merged) windows `cut`.
@@ -546,6 +549,7 @@ async fn run_windows(
     ct: ContentType,
     track: Track,
     windows: &[plan::Window],
+    cut_is_gap: bool,
     r: &mut ContentTypeReport,
 ) -> Result<(), Halt> {
     let runs = futures::stream::iter(windows.iter().copied())
@@ -555,7 +559,7 @@ async fn run_windows(
             let res = if ctx.stop.is_requested() {
                 Ok(())
             } else {
-                run_window(ctx, ct, track, w, &mut part).await
+                run_window(ctx, ct, track, w, cut_is_gap, &mut part).await
             };
             (part, res)
         })
@@ -587,6 +591,7 @@ async fn run_window(
     ct: ContentType,
     track: Track,
     w: plan::Window,
+    cut_is_gap: bool,
     r: &mut ContentTypeReport,
 ) -> Result<(), Halt> {
     let (Some(sw), Ok(aw)) = (
@@ -620,6 +625,9 @@ async fn run_window(
         }
     };
     r.windows_listed += 1;
+    if let Some((from, to)) = listing.cut {
+        record_cut(ctx, ct, track, plan::Window::new(from, to), cut_is_gap, r)?;
+    }
     r.blobs_listed += listing.blobs.len() as u64;
     let now = Timestamp::now();
     let listed: Vec<ListedBlob> = listing.blobs.iter().map(|b| listed_blob(b, &w)).collect();
@@ -695,6 +703,48 @@ async fn run_window(
             Ok(_) => r.windows_completed += 1,
             Err(StateError::WindowIncomplete { .. }) => {}
             Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// The API client cut the start of a window that had slipped past the retention limit by the time it was listed:
+/// whatever of it no completed window covers is a recorded gap (never a silent one).
+fn record_cut(
+    ctx: &Ctx<'_>,
+    ct: ContentType,
+    track: Track,
+    cut: plan::Window,
+    cut_is_gap: bool,
+    r: &mut ContentTypeReport,
+) -> Result<(), Halt> {
+    if !cut_is_gap || cut.is_empty() {
+        return Ok(());
+    }
+    let mut covered: Vec<plan::Window> = ctx
+        .state
+        .completed_windows(ct, Track::Live)?
+        .iter()
+        .map(to_plan)
+        .collect();
+    covered.extend(
+        ctx.state
+            .completed_windows(ct, Track::Backfill)?
+            .iter()
+            .map(to_plan),
+    );
+    for part in subtract(cut, &plan::merge(&covered)) {
+        if let Some(w) = state::Window::new(part.start, part.end) {
+            tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, "reached the API's retention limit before it was listed: recording a gap");
+            ctx.state.record_window_gap(
+                ct,
+                track,
+                w,
+                GapReason::BeyondRetention,
+                "the window's start passed the API's 7-day retention before it was listed",
+                Timestamp::now(),
+            )?;
+            r.window_gaps += 1;
         }
     }
     Ok(())
