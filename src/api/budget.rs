@@ -83,6 +83,37 @@ impl Budget {
     }
 }
 
+/// The budgets of one run, one per tenant, so that several jobs reading the same tenant share its budget.
+#[derive(Debug, Clone, Default)]
+pub struct Budgets {
+    map: std::sync::Arc<Mutex<std::collections::HashMap<String, std::sync::Arc<Budget>>>>,
+}
+
+impl Budgets {
+    /// No budgets yet.
+    pub fn new() -> Budgets {
+        Budgets::default()
+    }
+
+    /// The budget of `tenant` (case-insensitive), created at `per_minute` on first use. A later job of the same
+    /// tenant asking for a different rate shares the existing budget (a warning says so).
+    pub fn for_tenant(&self, tenant: &str, per_minute: u32) -> std::sync::Arc<Budget> {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let budget = map
+            .entry(tenant.to_ascii_lowercase())
+            .or_insert_with(|| std::sync::Arc::new(Budget::per_minute(per_minute)));
+        if budget.rate() != per_minute.max(1) {
+            tracing::warn!(
+                tenant,
+                requested = per_minute,
+                shared = budget.rate(),
+                "jobs of one tenant ask for different max_requests_per_minute; they share the first one's budget"
+            );
+        }
+        std::sync::Arc::clone(budget)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +125,17 @@ mod tests {
         assert_eq!(Budget::per_minute(300).burst(), 5);
         assert_eq!(Budget::per_minute(30).burst(), 1);
         assert_eq!(Budget::per_minute(0).rate(), 1);
+    }
+
+    #[test]
+    fn one_budget_per_tenant() {
+        let budgets = Budgets::new();
+        let a = budgets.for_tenant("Contoso-GUID", 300);
+        let b = budgets.for_tenant("contoso-guid", 2000);
+        let c = budgets.for_tenant("fabrikam", 2000);
+        assert!(std::sync::Arc::ptr_eq(&a, &b));
+        assert_eq!(b.rate(), 300);
+        assert!(!std::sync::Arc::ptr_eq(&a, &c));
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub mod window;
 
 pub use bearer::{BearerError, BearerSource};
 pub use blob::{ArrayParser, BlobError, RawRecord};
-pub use budget::{Budget, DEFAULT_REQUESTS_PER_MINUTE};
+pub use budget::{Budget, Budgets, DEFAULT_REQUESTS_PER_MINUTE, MAX_BURST};
 pub use client::{ApiClient, ApiConfig, ApiStats, DEFAULT_CONCURRENCY, USER_AGENT};
 pub use error::{ApiError, ErrorClass, GapReason, ServiceError};
 pub use fetch::{BlobOutcome, Fetched, RecordSink};
