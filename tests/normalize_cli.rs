@@ -130,6 +130,19 @@ fn raw_format_and_include_raw() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{GOOD}\n"));
 
+    // From a pretty-printed array too, the records come out as they were, keys in their order, one per line.
+    let pretty = format!(
+        "[\n  {},\n  {}\n]\n",
+        GOOD.replace(",\"", ",\n    \""),
+        OTHER
+    );
+    let out = normalize(&["--format", "raw"], pretty.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{GOOD}\n{OTHER}\n")
+    );
+
     let out = normalize(&["--include-raw"], format!("{GOOD}\n").as_bytes());
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(events(&out)[0]["raw_data"], GOOD);

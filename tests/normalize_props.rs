@@ -281,3 +281,25 @@ fn lower_case_keys_map_like_documented_ones() {
     assert_eq!(a["src_endpoint"]["ip"], "1.2.3.4");
     assert_eq!(a["time"], 1_670_883_540_000_i64);
 }
+
+#[test]
+fn json_nested_beyond_the_parser_limit_is_kept_whole_not_a_panic() {
+    let mut deep = json!(1);
+    for _ in 0..300 {
+        deep = Value::Array(vec![deep]);
+    }
+    let text = deep.to_string();
+    let record = format!(r#"{{"Id":"deep","Operation":"X","RecordType":15,"Nested":{text}}}"#);
+    for event in [
+        normalize_bytes(text.as_bytes(), None, &Options::default()).expect("JSON"),
+        normalize_value(deep, None, &Options::default()),
+        normalize_bytes(record.as_bytes(), None, &Options::default()).expect("JSON"),
+    ] {
+        // Base Events (no user for the sign-in) keeping the deep value whole, unparsed.
+        assert_eq!(event.class_uid(), Some(0));
+        let mut out = Vec::new();
+        event.write_json(&mut out);
+        let out = String::from_utf8(out).expect("UTF-8");
+        assert!(out.contains(&text), "{out}");
+    }
+}

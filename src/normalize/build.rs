@@ -297,7 +297,7 @@ fn result_status(
         }
     };
     ev.status_id = Some(id);
-    ev.status = Some(name.into_owned());
+    ev.status = Some(name);
     ev.status_detail = r
         .take_string("LogonError")
         .or_else(|| extended.and_then(|e| name_value(e, "ResultStatusDetail")))
@@ -708,7 +708,7 @@ fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i64
         }
     };
     ev.status_id = Some(status_id);
-    ev.status = Some(status.into_owned());
+    ev.status = Some(status);
     let uid = r
         .take_string("AlertId")
         .or_else(|| ev.metadata.uid.clone())

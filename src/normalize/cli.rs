@@ -15,8 +15,9 @@ use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
-use super::{Options, normalize_bytes, normalize_value};
+use super::{Options, blob_records, normalize_bytes, normalize_value};
 use crate::cli::NormalizeArgs;
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
@@ -162,15 +163,21 @@ fn normalize_lines(
         }
         if text.starts_with(b"[") {
             // A whole blob (array of records) on one line.
-            match serde_json::from_slice::<Vec<Value>>(text) {
+            match blob_records(text) {
                 Ok(records) => {
                     for record in records {
-                        buf.clear();
-                        normalize_value(record, content_type, opts).write_json(&mut buf);
-                        emit(out, &mut buf, &mut summary)?;
+                        match normalize_bytes(record, content_type, opts) {
+                            Ok(event) => {
+                                buf.clear();
+                                event.write_json(&mut buf);
+                                emit(out, &mut buf, &mut summary)?;
+                            }
+                            // Not expected (the blob parsed), but never dropped silently.
+                            Err(e) => skip(diag, number, &e.0, &mut summary)?,
+                        }
                     }
                 }
-                Err(e) => skip(diag, number, &e, &mut summary)?,
+                Err(e) => skip(diag, number, &e.0, &mut summary)?,
             }
             continue;
         }
@@ -216,9 +223,16 @@ fn normalize_array(
     let mut summary = Summary::default();
     let mut buf = Vec::new();
     let mut io_error = None;
-    let mut each = |record: Value| -> Result<(), String> {
+    let mut each = |element: Element| -> Result<(), String> {
         buf.clear();
-        normalize_value(record, content_type, opts).write_json(&mut buf);
+        match element {
+            Element::Raw(raw) => normalize_bytes(raw.get().as_bytes(), content_type, opts)
+                .map_err(|e| e.to_string())?
+                .write_json(&mut buf),
+            Element::Parsed(value) => {
+                normalize_value(value, content_type, opts).write_json(&mut buf)
+            }
+        }
         emit(out, &mut buf, &mut summary).map_err(|e| {
             let msg = e.to_string();
             io_error = Some(e);
@@ -253,7 +267,13 @@ fn normalize_array(
 /// Visits a JSON array, handing each element to a closure as soon as it is parsed.
 struct Each<'a, F>(&'a mut F);
 
-impl<'de, F: FnMut(Value) -> Result<(), String>> DeserializeSeed<'de> for Each<'_, F> {
+/// An element of the stream: a record of an array (kept as its text), or an object on its own.
+enum Element {
+    Raw(Box<RawValue>),
+    Parsed(Value),
+}
+
+impl<'de, F: FnMut(Element) -> Result<(), String>> DeserializeSeed<'de> for Each<'_, F> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -261,7 +281,7 @@ impl<'de, F: FnMut(Value) -> Result<(), String>> DeserializeSeed<'de> for Each<'
     }
 }
 
-impl<'de, F: FnMut(Value) -> Result<(), String>> Visitor<'de> for Each<'_, F> {
+impl<'de, F: FnMut(Element) -> Result<(), String>> Visitor<'de> for Each<'_, F> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -269,8 +289,8 @@ impl<'de, F: FnMut(Value) -> Result<(), String>> Visitor<'de> for Each<'_, F> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(v) = seq.next_element::<Value>()? {
-            (self.0)(v).map_err(A::Error::custom)?;
+        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
+            (self.0)(Element::Raw(raw)).map_err(A::Error::custom)?;
         }
         Ok(())
     }
@@ -278,6 +298,6 @@ impl<'de, F: FnMut(Value) -> Result<(), String>> Visitor<'de> for Each<'_, F> {
     /// A record on its own between arrays.
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
         let v = Value::deserialize(MapAccessDeserializer::new(map))?;
-        (self.0)(v).map_err(A::Error::custom)
+        (self.0)(Element::Parsed(v)).map_err(A::Error::custom)
     }
 }

@@ -36,7 +36,7 @@ pub struct OcsfEvent<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_id: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<Cow<'static, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -2,10 +2,10 @@
 //! `reference/ocsf-mapping.md`.
 //!
 //! # API
-//! [`normalize_bytes`] (one record as JSON bytes) and [`normalize_value`] (an already parsed record) are pure: no
-//! I/O, no clock. They never reject a record that is valid JSON: anything that cannot be classified becomes a Base
-//! Event with every field under `unmapped`, and arbitrary JSON (arrays, strings, ...) becomes a Base Event holding the
-//! value as `unmapped.record`. The returned [`Event`] gives the sinks what they need: [`Event::id`] (the record's
+//! [`normalize_bytes`] (one record as JSON bytes; [`blob_records`] splits a content blob into them) and
+//! [`normalize_value`] (an already parsed record) are pure: no I/O, no clock. They never reject a record that is
+//! valid JSON: anything that cannot be classified becomes a Base Event with every field under `unmapped`, and
+//! arbitrary JSON (arrays, strings, ...) becomes a Base Event holding the value as `unmapped.record`. The returned [`Event`] gives the sinks what they need: [`Event::id`] (the record's
 //! `Id`, the dedup key), [`Event::time_ms`], [`Event::class_uid`], and [`Event::write_json`] (one JSON line's
 //! content, without the newline).
 //!
@@ -13,7 +13,8 @@
 //! The builder takes a field out of the record only when an OCSF attribute receives its value unchanged; a field
 //! whose value is transformed (an IP with a port, a guest user id, a `UserType` code, anything copied out of a nested
 //! object or a Name/Value list) is read and left in place. Whatever is left becomes `unmapped`, keys and values as
-//! they came. So every leaf value of the input appears in the output (proved by `tests/normalize_props.rs`).
+//! they came (the values as their original JSON text). So every leaf value of the input appears in the output
+//! (proved over the corpus in `tests/normalize_corpus.rs` and over arbitrary JSON in `tests/normalize_props.rs`).
 //!
 //! # Where the data said the proposal was wrong (changes to ocsf-mapping.md)
 //! - **Sign-in outcome.** Published `UserLoginFailed` records carry `ResultStatus: "Success"` (panther corpus), so for
@@ -46,10 +47,18 @@
 //! - **Time.** `time` is required; a record without a parseable `CreationTime` gets `time` 0, keeps the original in
 //!   `metadata.original_time`/`unmapped`, and [`Event::time_ms`] returns `None` for it.
 //!
+//! # Limits
+//! - Values the mapping does not read are never parsed, so their depth is not limited. A value the mapping reads
+//!   that is nested deeper than serde_json's recursion limit (128) counts as absent and stays under `unmapped`.
+//! - A record with the same key twice keeps the last one for the mapping (as serde_json does); repeated keys the
+//!   mapping does not read are written to `unmapped` as they came, repeats included.
+//!
 //! # Performance
-//! Records are parsed once into a `serde_json::Value`; mapped strings are moved, not copied, into a typed event whose
-//! constant parts are `&'static str`, and the event is serialized directly (no intermediate `Value`). See
-//! BENCHMARKS.md for the throughput against plain `serde_json` parse-and-serialize.
+//! A record is parsed once, into its top-level fields only: keys borrowed from the input, values left unparsed
+//! (`RawValue`). The known keys are indexed in one pass; the mapping parses the few values it needs (nested ones
+//! only for the classes that use them) and everything it does not take is written back byte for byte as `unmapped`.
+//! The event is typed, its constant parts are `&'static str`, and it is serialized directly. See BENCHMARKS.md for
+//! the throughput against plain `serde_json` parse-and-serialize of the same records.
 
 mod build;
 mod classify;
@@ -86,8 +95,9 @@ pub enum Format {
     /// OCSF 1.8.0 events.
     #[default]
     Ocsf,
-    /// The records as received, one per line: from bytes ([`normalize_bytes`]) byte for byte except for whitespace
-    /// between tokens; from a parsed value ([`normalize_value`]) re-serialized, so keys come out sorted.
+    /// The records as received, one per line: from bytes ([`normalize_bytes`], and the `normalize` command) byte
+    /// for byte, except that a record spread over several lines loses the whitespace between its tokens; from a
+    /// parsed value ([`normalize_value`]) re-serialized, so keys come out sorted.
     Raw,
 }
 
@@ -168,7 +178,8 @@ impl Event<'_> {
         }
     }
 
-    /// The event as a JSON value (for tests and for sinks that store JSON documents).
+    /// The event as a JSON value (for tests and for sinks that store JSON documents). `Null` in the one case
+    /// serde_json cannot read its own output back: an unmapped value nested deeper than its recursion limit (128).
     pub fn to_value(&self) -> Value {
         let mut buf = Vec::new();
         self.write_json(&mut buf);
@@ -193,9 +204,9 @@ pub fn normalize_bytes<'a>(
     opts: &Options,
 ) -> Result<Event<'a>, NotJson> {
     let trimmed = raw.trim_ascii();
-    if trimmed.contains(&b'\n') || trimmed.contains(&b'\r') {
+    if trimmed.contains(&b'\n') {
         // Unparsed values are written back as they are: take the line breaks out first, so that an event stays one
-        // line.
+        // line. (A lone carriage return is JSON whitespace that no line reader splits on.)
         let compact = minify(trimmed);
         let raw_data = (opts.format == Format::Ocsf && opts.include_raw)
             .then(|| String::from_utf8_lossy(trimmed).into_owned());
@@ -248,7 +259,15 @@ fn normalize_compact<'a>(
     Ok(Event::Ocsf(Box::new(event)))
 }
 
+/// Splits a content blob (the JSON array the API returns) into its records' bytes, without parsing the records, for
+/// [`normalize_bytes`]. Fails when the blob is not a JSON array.
+pub fn blob_records(blob: &[u8]) -> Result<Vec<&[u8]>, NotJson> {
+    let records: Vec<&RawValue> = serde_json::from_slice(blob).map_err(NotJson)?;
+    Ok(records.into_iter().map(|r| r.get().as_bytes()).collect())
+}
+
 /// Normalizes one parsed record. `content_type` is the feed it came from (guessed from the record when `None`).
+/// The record is serialized and read back by [`normalize_bytes`]: callers that have the bytes should pass those.
 pub fn normalize_value(
     record: Value,
     content_type: Option<ContentType>,
@@ -260,17 +279,23 @@ pub fn normalize_value(
         // serde_json reads back what it wrote, except values nested deeper than its recursion limit: keep those
         // whole, unparsed, under `unmapped.record` of a Base Event.
         Err(_) => {
-            let raw_data = (opts.format == Format::Ocsf && opts.include_raw).then(|| json.clone());
-            let value = RawValue::from_string(json).unwrap_or_else(|_| {
-                RawValue::from_string("null".to_owned()).expect("null is JSON")
-            });
             if opts.format == Format::Raw {
                 return Event::Raw(RawRecord {
-                    json: value.get().to_owned(),
+                    json,
                     id: None,
                     time: None,
                 });
             }
+            let raw_data = opts.include_raw.then(|| json.clone());
+            // `to_raw_value` serializes without parsing back, so the depth does not matter here. (It cannot fail for
+            // a `Value`; should it, the record still goes out unchanged.)
+            let Ok(value) = serde_json::value::to_raw_value(&record) else {
+                return Event::Raw(RawRecord {
+                    json,
+                    id: None,
+                    time: None,
+                });
+            };
             let ct = content_type.unwrap_or(ContentType::General);
             Event::Ocsf(Box::new(
                 build::build_non_object(&value, ct, raw_data).into_owned(),
@@ -344,6 +369,31 @@ fn minify(json: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_blob_splits_into_records_that_normalize_alone() {
+        let blob =
+            br#"[{"Id":"a","Operation":"UserLoggedIn","RecordType":15,"UserId":"u@x.example"},
+            {"Id":"b","Operation":"X"}, 3]"#;
+        let records = blob_records(blob).expect("array");
+        assert_eq!(records.len(), 3);
+        let ids: Vec<_> = records
+            .iter()
+            .map(|r| {
+                let e = normalize_bytes(r, None, &Options::default()).expect("JSON");
+                (e.id().map(str::to_owned), e.class_uid())
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                (Some("a".to_owned()), Some(3002)),
+                (Some("b".to_owned()), Some(0)),
+                (None, Some(0))
+            ]
+        );
+        assert!(blob_records(br#"{"Id":"a"}"#).is_err());
+    }
 
     #[test]
     fn minify_keeps_strings_intact() {

@@ -282,11 +282,20 @@ impl<'de> Deserialize<'de> for Key<'de> {
 
 /// Parses `bytes` as a JSON object into [`Fields`]; `Ok(None)` when they are JSON but not an object.
 pub(crate) fn parse_fields(bytes: &[u8]) -> Result<Option<Fields<'_>>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    match de
-        .deserialize_map(FieldsVisitor)
-        .and_then(|m| de.end().map(|()| m))
-    {
+    // Validating UTF-8 once up front (ASCII fast path) lets the parser skip validating every string on its own.
+    let result = match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            de.deserialize_map(FieldsVisitor)
+                .and_then(|m| de.end().map(|()| m))
+        }
+        Err(_) => {
+            let mut de = serde_json::Deserializer::from_slice(bytes);
+            de.deserialize_map(FieldsVisitor)
+                .and_then(|m| de.end().map(|()| m))
+        }
+    };
+    match result {
         Ok(m) => Ok(Some(m)),
         Err(e) => {
             // Not an object, or not JSON: tell which.
