@@ -114,6 +114,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Outcome {
     let settings = Settings {
         state_dir: global.state_dir.clone(),
         stop: Stop::new(),
+        budgets: crate::api::Budgets::new(),
     };
     let reports = rt.block_on(async {
         install_signals(&settings.stop);
@@ -157,6 +158,7 @@ pub fn backfill(global: &GlobalArgs, args: BackfillArgs) -> Outcome {
     let settings = Settings {
         state_dir: global.state_dir.clone(),
         stop: Stop::new(),
+        budgets: crate::api::Budgets::new(),
     };
     let report = rt.block_on(async {
         install_signals(&settings.stop);

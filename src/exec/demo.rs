@@ -233,6 +233,7 @@ fn demo(global: &GlobalArgs, dir: &Path) -> Result<Outcome, DemoError> {
         let settings = Settings {
             state_dir,
             stop: Stop::new(),
+            budgets: crate::api::Budgets::new(),
         };
         install_signals(&settings.stop);
         let report = run_job(&loaded.job, &settings, Mode::Live).await;

@@ -7,7 +7,8 @@
 //! commit the blob in state (blob done + record Ids, one transaction) → when every blob of a window is terminal,
 //! complete the window → the state advances the watermark across contiguous completed windows.
 //!
-//! The content types of a job run concurrently, sharing the job's one [`ApiClient`] and so its one request budget.
+//! The content types of a job run concurrently, sharing the job's one [`ApiClient`] and so its one request budget
+//! (shared in turn by every job of the same tenant in the run).
 //! The check-ledger → write → commit step is serialized per job, so a record Id present in two content types is
 //! still delivered once.
 //!
@@ -170,6 +171,8 @@ pub struct Settings {
     pub state_dir: PathBuf,
     /// The graceful-stop signal.
     pub stop: Stop,
+    /// One request budget per tenant for the whole run: jobs reading the same tenant share it.
+    pub budgets: api::Budgets,
 }
 
 /// Everything the content types of one job share during a run.
@@ -257,7 +260,7 @@ async fn run_locked(
     state: &JobState,
     report: &mut JobReport,
 ) -> Result<(), Halt> {
-    let client = build_client(job).map_err(Halt::Fatal)?;
+    let client = build_client(job, &settings.budgets).map_err(Halt::Fatal)?;
     let sink_config = sink_config(&job.sink);
     let sink = sink::open(&sink_config).map_err(|e| Halt::Fatal(e.into()))?;
     let sink = SharedSink::new(sink);
@@ -355,7 +358,7 @@ async fn ensure_subscriptions(ctx: &Ctx<'_>) -> Result<(), Halt> {
     }
 }
 
-fn build_client(job: &Job) -> Result<ApiClient<TokenProvider>, ExecError> {
+fn build_client(job: &Job, budgets: &api::Budgets) -> Result<ApiClient<TokenProvider>, ExecError> {
     let source = CredentialSource {
         certificate: job.tenant.certificate.clone(),
         private_key: job.tenant.private_key.clone(),
@@ -387,7 +390,8 @@ fn build_client(job: &Job) -> Result<ApiClient<TokenProvider>, ExecError> {
         .map_err(|e| ExecError::Client(e.to_string()))?;
     let mut config = ApiConfig::new(root);
     config.max_requests_per_minute = job.sync.max_requests_per_minute;
-    ApiClient::new(config, provider).map_err(|e| ExecError::Client(e.to_string()))
+    let budget = budgets.for_tenant(&job.tenant.id.to_string(), job.sync.max_requests_per_minute);
+    ApiClient::with_budget(config, provider, budget).map_err(|e| ExecError::Client(e.to_string()))
 }
 
 /// The sink section of a resolved job as the sink module's configuration.
