@@ -609,15 +609,20 @@ async fn run_window(
     };
     let mut last_start = ctx.state.last_subscription_start(ct)?;
     let before = last_start;
-    let listing = ctx
-        .client
-        .list_content_subscribing(ct, aw, &mut last_start, Timestamp::now())
-        .await;
+    // A stop abandons a listing still in progress (it may be waiting out throttling): nothing of it was recorded.
+    let listing = tokio::select! {
+        biased;
+        () = ctx.stop.requested() => None,
+        l = ctx.client.list_content_subscribing(ct, aw, &mut last_start, Timestamp::now()) => Some(l),
+    };
     if last_start != before
         && let Some(at) = last_start
     {
         ctx.state.record_subscription_start(ct, at)?;
     }
+    let Some(listing) = listing else {
+        return Ok(());
+    };
     let listing = match listing {
         Ok(l) => l,
         Err(e) if e.is_fatal() => return Err(Halt::Fatal(e.into())),
