@@ -188,13 +188,13 @@ pub fn run(cli: Cli) -> Outcome {
     match cli.command {
         Command::Emulator(args) => crate::emulator::cli::run(*args),
         Command::Validate(args) => crate::job::cli::validate(args),
-        Command::Plan(args) => crate::job::cli::plan(args),
-        Command::Run(_) => not_implemented("run"),
-        Command::Backfill(_) => not_implemented("backfill"),
-        Command::State(_) => not_implemented("state"),
+        Command::Plan(args) => crate::exec::cli::plan(&cli.global, args),
+        Command::Run(args) => crate::exec::cli::run(&cli.global, args),
+        Command::Backfill(args) => crate::exec::cli::backfill(&cli.global, args),
+        Command::State(cmd) => crate::exec::cli::state(&cli.global, cmd),
         Command::Normalize(args) => crate::normalize::cli::run(args),
         Command::Doctor(_) => not_implemented("doctor"),
-        Command::Demo(_) => not_implemented("demo"),
+        Command::Demo(args) => crate::exec::demo::run(&cli.global, args),
         Command::Schema => crate::job::cli::schema(),
     }
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cloud;
 pub mod content_type;
 pub mod emulator;
+pub mod exec;
 pub mod exit;
 pub mod job;
 pub mod logging;

@@ -1,0 +1,318 @@
+//! The `run`, `backfill`, `state show` and `state reset` commands.
+
+use std::io::Write;
+use std::path::Path;
+
+use jiff::Timestamp;
+
+use super::{JobReport, Mode, Settings, Stop, run_job};
+use crate::cli::{BackfillArgs, GlobalArgs, LogFormat, RunArgs, StateCommand};
+use crate::content_type::ContentType;
+use crate::exit::Outcome;
+use crate::job::{self, Context, Job, Loaded, ProcessEnv};
+
+/// Builds the runtime the executor runs on.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            Outcome::Failed
+        })
+}
+
+/// Requests `stop` on SIGINT or SIGTERM (a second signal is left to the default action of the first handler's
+/// absence: the process keeps stopping gracefully).
+pub(crate) fn install_signals(stop: &Stop) {
+    let s = stop.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::warn!("interrupted: finishing the blob in hand, then stopping");
+        s.request();
+    });
+    #[cfg(unix)]
+    {
+        let s = stop.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            if let Ok(mut term) = signal(SignalKind::terminate()) {
+                term.recv().await;
+                tracing::warn!("terminated: finishing the blob in hand, then stopping");
+                s.request();
+            }
+        });
+    }
+}
+
+/// Prints a job's report on standard error, as text or one JSON line.
+pub(crate) fn print_report(report: &JobReport, format: LogFormat) {
+    let mut err = std::io::stderr().lock();
+    match format {
+        LogFormat::Text => {
+            let _ = write!(err, "{report}");
+        }
+        LogFormat::Json => match serde_json::to_string(report) {
+            Ok(s) => {
+                let _ = writeln!(err, "{s}");
+            }
+            Err(e) => {
+                let _ = writeln!(err, "error: cannot print the run report as JSON: {e}");
+            }
+        },
+    }
+}
+
+fn load_one(path: &Path) -> Result<Loaded, Outcome> {
+    match job::load_current(path) {
+        Ok(l) => {
+            for w in &l.warnings {
+                eprintln!("{w}");
+            }
+            Ok(l)
+        }
+        Err(d) => {
+            eprintln!("{d}");
+            Err(Outcome::Invalid)
+        }
+    }
+}
+
+/// `o365sync run [JOB|DIR…]`: every job independently; the highest-priority exit code wins.
+pub fn run(global: &GlobalArgs, args: RunArgs) -> Outcome {
+    let ctx = Context {
+        env: &ProcessEnv,
+        now: Timestamp::now(),
+    };
+    let batch = job::load_all(&args.paths, &ctx);
+    let mut outcome = Outcome::Done;
+    for failed in &batch.failed {
+        eprintln!("{failed}");
+        outcome = outcome.worst(Outcome::Invalid);
+    }
+    for l in &batch.loaded {
+        for w in &l.warnings {
+            eprintln!("{w}");
+        }
+    }
+    if batch.loaded.is_empty() {
+        if batch.failed.is_empty() {
+            eprintln!(
+                "error: no job files found: give a job file or a directory holding *.yaml job files"
+            );
+        }
+        return Outcome::Invalid;
+    }
+    if args.metrics_file.is_some() {
+        tracing::warn!("--metrics-file is not supported yet: no metrics are written");
+    }
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(o) => return o,
+    };
+    let jobs = batch.loaded;
+    let settings = Settings {
+        state_dir: global.state_dir.clone(),
+        stop: Stop::new(),
+        budgets: crate::api::Budgets::new(),
+    };
+    let reports = rt.block_on(async {
+        install_signals(&settings.stop);
+        // Jobs are independent: they run side by side, each under its own lock and budget.
+        futures::future::join_all(jobs.iter().map(|j| run_job(j, &settings, Mode::Live))).await
+    });
+    for r in &reports {
+        print_report(r, global.log_format);
+        outcome = outcome.worst(r.outcome());
+    }
+    outcome
+}
+
+fn parse_instant(flag: &str, value: &str, now: Timestamp) -> Result<Timestamp, Outcome> {
+    job::duration::parse_when(value)
+        .map(|w| w.resolve(now))
+        .map_err(|e| {
+            eprintln!("error: {flag}: {e}");
+            Outcome::Invalid
+        })
+}
+
+/// `o365sync backfill JOB --from T --to T`.
+pub fn backfill(global: &GlobalArgs, args: BackfillArgs) -> Outcome {
+    let job = match load_one(&args.job) {
+        Ok(j) => j,
+        Err(o) => return o,
+    };
+    let now = Timestamp::now();
+    let (from, to) = match (
+        parse_instant("--from", &args.from, now),
+        parse_instant("--to", &args.to, now),
+    ) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(o), _) | (_, Err(o)) => return o,
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(o) => return o,
+    };
+    let settings = Settings {
+        state_dir: global.state_dir.clone(),
+        stop: Stop::new(),
+        budgets: crate::api::Budgets::new(),
+    };
+    let report = rt.block_on(async {
+        install_signals(&settings.stop);
+        run_job(&job, &settings, Mode::Backfill { from, to }).await
+    });
+    print_report(&report, global.log_format);
+    report.outcome()
+}
+
+/// `o365sync state show|reset`.
+pub fn state(global: &GlobalArgs, cmd: StateCommand) -> Outcome {
+    match cmd {
+        StateCommand::Show { job, json } => show(&global.state_dir, &job, json),
+        StateCommand::Reset {
+            job,
+            content_type,
+            to,
+        } => reset(&global.state_dir, &job, content_type.as_deref(), &to),
+    }
+}
+
+fn show(state_dir: &Path, job_file: &Path, json: bool) -> Outcome {
+    let job = match load_one(job_file) {
+        Ok(l) => l.job,
+        Err(o) => return o,
+    };
+    match crate::state::show(state_dir, &job.name, crate::state::DEFAULT_RUNS_SHOWN) {
+        Ok(summary) => {
+            let mut out = std::io::stdout().lock();
+            if json {
+                match serde_json::to_string_pretty(&summary) {
+                    Ok(s) => {
+                        let _ = writeln!(out, "{s}");
+                    }
+                    Err(e) => {
+                        eprintln!("error: cannot print the state as JSON: {e}");
+                        return Outcome::Failed;
+                    }
+                }
+            } else {
+                let _ = write!(out, "{summary}");
+            }
+            Outcome::Done
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Outcome::Failed
+        }
+    }
+}
+
+fn reset(state_dir: &Path, job_file: &Path, content_type: Option<&str>, to: &str) -> Outcome {
+    let job = match load_one(job_file) {
+        Ok(l) => l.job,
+        Err(o) => return o,
+    };
+    let now = Timestamp::now();
+    let to = match parse_instant("--to", to, now) {
+        Ok(t) => t,
+        Err(o) => return o,
+    };
+    let cts: Vec<ContentType> = match content_type {
+        None => job.content_types.clone(),
+        Some(s) => match s.parse::<ContentType>() {
+            Ok(ct) if job.content_types.contains(&ct) => vec![ct],
+            Ok(ct) => {
+                eprintln!(
+                    "error: job {} does not collect {ct}: use one of its content types ({})",
+                    job.name,
+                    job.content_types
+                        .iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                return Outcome::Invalid;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Outcome::Invalid;
+            }
+        },
+    };
+    match crate::state::reset(state_dir, &job.name, &cts, to, now) {
+        Ok(reports) => {
+            for r in &reports {
+                println!(
+                    "{}: watermark {} -> {} ({} completed windows changed{})",
+                    r.content_type,
+                    r.previous
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|| "none".into()),
+                    r.watermark,
+                    r.windows_changed,
+                    if r.gaps.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {} never-synced windows recorded as gaps", r.gaps.len())
+                    }
+                );
+            }
+            Outcome::Done
+        }
+        Err(e) if e.is_locked() => {
+            eprintln!("error: {e}");
+            Outcome::Locked
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Outcome::Failed
+        }
+    }
+}
+
+/// `o365sync plan JOB [--json]` with the job's real checkpoints: the planner's input read (without the lock, from
+/// one snapshot) from the state, so `plan` shows what the next `run` will list.
+pub fn plan(global: &GlobalArgs, args: crate::cli::PlanArgs) -> Outcome {
+    let job = match load_one(&args.job) {
+        Ok(l) => l.job,
+        Err(o) => return o,
+    };
+    let summary = match crate::state::show(&global.state_dir, &job.name, 0) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::Failed;
+        }
+    };
+    let checkpoint = |_: &Job, ct: ContentType| {
+        summary
+            .content_types
+            .iter()
+            .find(|c| c.content_type == ct)
+            .map(|c| job::cli::Checkpoint {
+                watermark: c.watermark,
+                completed: c
+                    .completed_windows
+                    .iter()
+                    .map(|w| crate::plan::Window::new(w.start, w.end))
+                    .collect(),
+            })
+            .unwrap_or_default()
+    };
+    let plan = job::cli::job_plan(&job, Timestamp::now(), checkpoint);
+    if args.json {
+        match serde_json::to_string_pretty(&plan) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: cannot print the plan as JSON: {e}");
+                return Outcome::Failed;
+            }
+        }
+    } else {
+        print!("{}", job::cli::render(&plan));
+    }
+    Outcome::Done
+}

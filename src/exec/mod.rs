@@ -1,0 +1,908 @@
+//! The executor: the run loop that ties job, planner, state, API client, normalizer and sink together.
+//!
+//! Per (job, content type), in exactly this order (design brief §5):
+//! take the job lock (held: [`Outcome::Locked`] at once, nothing changed) → plan → ensure subscriptions (the
+//! 15-minute rule from state) → list each window → skip content IDs already terminal in the ledger → fetch →
+//! normalize → drop record Ids already delivered (record ledger) → sink write → sink acknowledges a durable write →
+//! commit the blob in state (blob done + record Ids, one transaction) → when every blob of a window is terminal,
+//! complete the window → the state advances the watermark across contiguous completed windows.
+//!
+//! The content types of a job run concurrently, sharing the job's one [`ApiClient`] and so its one request budget
+//! (shared in turn by every job of the same tenant in the run).
+//! The check-ledger → write → commit step is serialized per job, so a record Id present in two content types is
+//! still delivered once.
+//!
+//! Public API: [`run_job`] (one job, live or backfill) returning a [`JobReport`]; [`Stop`] for graceful stops;
+//! the command handlers live in [`cli`] (`run`, `backfill`, `state show`, `state reset`) and [`demo`].
+
+pub mod cli;
+pub mod demo;
+mod hook;
+mod report;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use futures::StreamExt;
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::Notify;
+
+use crate::api::{
+    self, ApiClient, ApiConfig, ApiError, ApiRoot, BlobOutcome, ContentBlob, RawRecord,
+};
+use crate::auth::{Credential, TokenProvider, TokenProviderConfig};
+use crate::cloud::EndpointOverrides;
+use crate::content_type::ContentType;
+use crate::exit::Outcome;
+use crate::job::{Job, Loaded, model};
+use crate::normalize::{self, Event};
+use crate::plan::{self, BackfillInput, LiveInput};
+use crate::sink::{self, Batch, SharedSink, SinkConfig, SinkError, SinkEvent, SinkKind};
+use crate::state::{self, GapReason, JobState, ListedBlob, RunKind, StateDir, StateError, Track};
+
+pub use report::{ContentTypeReport, JobReport};
+
+/// A failure that stops a job (or one content type of it).
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The state database or lock.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The sink refused a write.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// The certificate or key.
+    #[error(transparent)]
+    Credential(#[from] crate::auth::CredentialError),
+    /// The endpoints could not be resolved.
+    #[error(transparent)]
+    Endpoint(#[from] crate::cloud::EndpointError),
+    /// A fatal API failure (configuration, consent, credentials).
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The HTTP client or API root could not be set up.
+    #[error("cannot set up the API client: {0}")]
+    Client(String),
+    /// A window the API would refuse (a planner bug, never expected).
+    #[error("window {window} is not valid for the API: {reason}; report this as a bug")]
+    Window {
+        /// The window.
+        window: String,
+        /// Why.
+        reason: String,
+    },
+    /// The whole backfill range is older than the API's retention.
+    #[error(
+        "backfill range [{from}, {to}) lies entirely beyond the API's 7-day retention (oldest readable instant \
+         {floor}); nothing can be read there: choose a range after {floor}"
+    )]
+    BeyondRetention {
+        /// Requested start.
+        from: Timestamp,
+        /// Requested end.
+        to: Timestamp,
+        /// The retention floor.
+        floor: Timestamp,
+    },
+    /// The backfill range is empty or reversed.
+    #[error(transparent)]
+    Range(#[from] plan::PlanError),
+}
+
+impl ExecError {
+    /// The exit code this failure maps to.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            ExecError::State(e) if e.is_locked() => Outcome::Locked,
+            ExecError::Credential(e) => e.outcome(),
+            ExecError::Endpoint(_) | ExecError::BeyondRetention { .. } | ExecError::Range(_) => {
+                Outcome::Invalid
+            }
+            _ => Outcome::Failed,
+        }
+    }
+}
+
+/// What a run does: the live sync, or a backfill of `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `o365sync run`.
+    Live,
+    /// `o365sync backfill --from --to`.
+    Backfill {
+        /// Inclusive start.
+        from: Timestamp,
+        /// Exclusive end.
+        to: Timestamp,
+    },
+}
+
+/// A graceful-stop request shared by every task of a run (SIGINT/SIGTERM): no new blob is taken, the blob in hand
+/// is finished or abandoned, and what is complete stays committed.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<StopInner>);
+
+#[derive(Debug, Default)]
+struct StopInner {
+    flag: AtomicBool,
+    notify: Notify,
+}
+
+impl Stop {
+    /// A stop that has not been requested.
+    pub fn new() -> Stop {
+        Stop::default()
+    }
+
+    /// Requests the stop.
+    pub fn request(&self) {
+        self.0.flag.store(true, Ordering::SeqCst);
+        self.0.notify.notify_waiters();
+    }
+
+    /// Whether the stop was requested.
+    pub fn is_requested(&self) -> bool {
+        self.0.flag.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the stop is requested.
+    pub async fn requested(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_requested() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// How to run jobs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The state directory (`--state-dir`).
+    pub state_dir: PathBuf,
+    /// The graceful-stop signal.
+    pub stop: Stop,
+    /// One request budget per tenant for the whole run: jobs reading the same tenant share it.
+    pub budgets: api::Budgets,
+}
+
+/// Everything the content types of one job share during a run.
+struct Ctx<'a> {
+    job: &'a Job,
+    state: &'a JobState,
+    client: ApiClient<TokenProvider>,
+    sink: SharedSink,
+    stop: Stop,
+    /// Serializes check-ledger → sink write → commit across the job's content types.
+    commit: tokio::sync::Mutex<()>,
+    options: normalize::Options,
+    tenant: String,
+}
+
+/// A content type's run ended early.
+enum Halt {
+    /// A failure that stops the job.
+    Fatal(ExecError),
+    /// The reader of standard output went away: stop quietly, exit 0.
+    OutputClosed,
+}
+
+impl From<StateError> for Halt {
+    fn from(e: StateError) -> Self {
+        Halt::Fatal(e.into())
+    }
+}
+
+/// Runs one job (live or backfill) to its end and reports what happened. Never panics on bad input; every failure
+/// ends up in the report's outcome and error.
+pub async fn run_job(loaded: &Loaded, settings: &Settings, mode: Mode) -> JobReport {
+    let job = &loaded.job;
+    let started = Instant::now();
+    let started_at = Timestamp::now();
+    let mut report = JobReport::new(job, mode, started_at);
+    // 1. the lock: a held lock means exit 75 at once, nothing changed
+    let state = match StateDir::open(&settings.state_dir).and_then(|dir| {
+        let lock = dir.lock(&job.name)?;
+        dir.open_job(lock)
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            report.fail(ExecError::State(e), started);
+            return report;
+        }
+    };
+    let run_id = match state.begin_run(
+        match mode {
+            Mode::Live => RunKind::Run,
+            Mode::Backfill { .. } => RunKind::Backfill,
+        },
+        started_at,
+    ) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            report.fail(e.into(), started);
+            return report;
+        }
+    };
+    let result = run_locked(loaded, settings, mode, &state, &mut report).await;
+    match result {
+        Ok(()) => {}
+        Err(Halt::Fatal(e)) => report.set_error(e),
+        Err(Halt::OutputClosed) => {
+            tracing::info!(job = %job.name, "standard output was closed by its reader: stopping cleanly");
+            report.output_closed = true;
+        }
+    }
+    if let Ok(gaps) = state.gaps_since(started_at) {
+        report.gaps_recorded = gaps.len();
+    }
+    report.finish(started);
+    if let Some(id) = run_id
+        && let Err(e) = state.finish_run(id, Timestamp::now(), report.outcome_name(), &report)
+    {
+        tracing::warn!(job = %job.name, "could not record the run in the state: {e}");
+    }
+    report
+}
+
+async fn run_locked(
+    loaded: &Loaded,
+    settings: &Settings,
+    mode: Mode,
+    state: &JobState,
+    report: &mut JobReport,
+) -> Result<(), Halt> {
+    let job = &loaded.job;
+    let client =
+        build_client(job, loaded.credential.clone(), &settings.budgets).map_err(Halt::Fatal)?;
+    let sink_config = sink_config(&job.sink);
+    let sink = sink::open(&sink_config).map_err(|e| Halt::Fatal(e.into()))?;
+    let sink = SharedSink::new(sink);
+    let ctx = Ctx {
+        job,
+        state,
+        client,
+        sink,
+        stop: settings.stop.clone(),
+        commit: tokio::sync::Mutex::new(()),
+        options: normalize::Options {
+            format: match job.output.format {
+                model::OutputFormat::Ocsf => normalize::Format::Ocsf,
+                model::OutputFormat::Raw => normalize::Format::Raw,
+            },
+            include_raw: job.output.include_raw,
+        },
+        tenant: job.tenant.id.to_string(),
+    };
+    // Backfill ranges are checked before any request.
+    if let Mode::Backfill { from, to } = mode {
+        let now = Timestamp::now();
+        let floor = plan::retention_floor(now);
+        if from >= to {
+            return Err(Halt::Fatal(plan::PlanError::EmptyRange { from, to }.into()));
+        }
+        if to <= floor {
+            return Err(Halt::Fatal(ExecError::BeyondRetention { from, to, floor }));
+        }
+    }
+    ensure_subscriptions(&ctx).await?;
+
+    let runs = job.content_types.iter().map(|&ct| {
+        let ctx = &ctx;
+        async move {
+            let mut r = ContentTypeReport::new(ct);
+            let res = match mode {
+                Mode::Live => run_live(ctx, ct, &mut r).await,
+                Mode::Backfill { from, to } => run_backfill(ctx, ct, from, to, &mut r).await,
+            };
+            r.watermark = ctx.state.watermark(ct).ok().flatten();
+            (r, res)
+        }
+    });
+    let results = futures::future::join_all(runs).await;
+    let mut halt = None;
+    for (r, res) in results {
+        report.content_types.push(r);
+        if let Err(h) = res {
+            match (&halt, h) {
+                (Some(Halt::Fatal(_)), _) => {}
+                (_, h) => halt = Some(h),
+            }
+        }
+    }
+    let stats = ctx.client.stats();
+    report.requests = stats.requests;
+    report.throttled = stats.throttled;
+    report.retries = stats.retries;
+    report.interrupted = ctx.stop.is_requested();
+    match halt {
+        Some(h) => Err(h),
+        None => Ok(()),
+    }
+}
+
+/// Lists the subscriptions once and starts the missing ones (the 15-minute rule read from and written to state).
+/// A non-fatal failure here is only logged: listing a window starts a missing subscription again.
+async fn ensure_subscriptions(ctx: &Ctx<'_>) -> Result<(), Halt> {
+    let mut wanted = Vec::new();
+    for &ct in &ctx.job.content_types {
+        wanted.push((ct, ctx.state.last_subscription_start(ct)?));
+    }
+    match ctx
+        .client
+        .ensure_subscriptions(&wanted, Timestamp::now())
+        .await
+    {
+        Ok(checks) => {
+            for (check, (_, before)) in checks.iter().zip(&wanted) {
+                if check.last_start != *before
+                    && let Some(at) = check.last_start
+                {
+                    ctx.state
+                        .record_subscription_start(check.content_type, at)?;
+                }
+            }
+            Ok(())
+        }
+        Err(e) if e.is_fatal() => Err(Halt::Fatal(e.into())),
+        Err(e) => {
+            tracing::warn!(job = %ctx.job.name, "could not check the subscriptions: {e}");
+            Ok(())
+        }
+    }
+}
+
+/// The API client of a job, signing its token requests with the credential checked when the job loaded.
+fn build_client(
+    job: &Job,
+    credential: Arc<Credential>,
+    budgets: &api::Budgets,
+) -> Result<ApiClient<TokenProvider>, ExecError> {
+    let endpoints = job.tenant.cloud.endpoints(
+        &job.tenant.id.to_string(),
+        &EndpointOverrides {
+            login: job.endpoints.login.as_ref().map(|u| u.to_string()),
+            api: job.endpoints.api.as_ref().map(|u| u.to_string()),
+        },
+    )?;
+    let provider = TokenProvider::new(
+        credential,
+        TokenProviderConfig::new(job.tenant.client_id.to_string(), endpoints.clone()),
+    );
+    let root = ApiRoot::from_root_url(endpoints.api_root, &job.tenant.publisher_id.to_string())
+        .map_err(|e| ExecError::Client(e.to_string()))?;
+    let mut config = ApiConfig::new(root);
+    config.max_requests_per_minute = job.sync.max_requests_per_minute;
+    let budget = budgets.for_tenant(&job.tenant.id.to_string(), job.sync.max_requests_per_minute);
+    ApiClient::with_budget(config, provider, budget).map_err(|e| ExecError::Client(e.to_string()))
+}
+
+/// The sink section of a resolved job as the sink module's configuration.
+pub fn sink_config(sink: &model::Sink) -> SinkConfig {
+    match sink {
+        model::Sink::Jsonl { path, gzip } => SinkConfig {
+            kind: SinkKind::Jsonl,
+            path: Some(path.clone()),
+            compress: gzip.then_some(sink::Compression::Gzip),
+        },
+        model::Sink::Stdout => SinkConfig {
+            kind: SinkKind::Stdout,
+            path: None,
+            compress: None,
+        },
+        model::Sink::Sqlite { path } => SinkConfig {
+            kind: SinkKind::Sqlite,
+            path: Some(path.clone()),
+            compress: None,
+        },
+    }
+}
+
+fn to_plan(w: &state::Window) -> plan::Window {
+    plan::Window::new(w.start, w.end)
+}
+
+async fn run_live(ctx: &Ctx<'_>, ct: ContentType, r: &mut ContentTypeReport) -> Result<(), Halt> {
+    let now = Timestamp::now();
+    let watermark = ctx.state.watermark(ct)?;
+    let completed: Vec<plan::Window> = ctx
+        .state
+        .completed_windows(ct, Track::Live)?
+        .iter()
+        .map(to_plan)
+        .collect();
+    let report = plan::plan_live(&LiveInput {
+        now,
+        watermark,
+        completed: &completed,
+        start: ctx.job.sync.start_at(now),
+        window: ctx.job.sync.window,
+        lookback: ctx.job.sync.lookback,
+    });
+    if watermark.is_none() {
+        // A duration start is relative to now: pin the first run's origin so later runs agree on it.
+        ctx.state.init_watermark(ct, report.origin, now)?;
+    }
+    if let Some(clamped) = report.clamped_start {
+        tracing::info!(job = %ctx.job.name, content_type = %ct, "start {clamped} is older than the API's retention: starting at {}", report.origin);
+    }
+    for gap in &report.gaps {
+        if let Some(w) = state::Window::new(gap.start, gap.end) {
+            tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, "never synced and now beyond the API's retention: recording a gap");
+            ctx.state.record_window_gap(
+                ct,
+                Track::Live,
+                w,
+                GapReason::BeyondRetention,
+                "the window fell out of the API's 7-day retention before it was synced",
+                now,
+            )?;
+            r.window_gaps += 1;
+        }
+    }
+    r.windows_planned = report.windows.len();
+    // On a first run clamped to retention nothing before the (moving) limit was promised: a listing cut there is
+    // no gap.
+    let cut_is_gap = report.clamped_start.is_none();
+    run_windows(ctx, ct, Track::Live, &report.windows, cut_is_gap, r).await
+}
+
+async fn run_backfill(
+    ctx: &Ctx<'_>,
+    ct: ContentType,
+    from: Timestamp,
+    to: Timestamp,
+    r: &mut ContentTypeReport,
+) -> Result<(), Halt> {
+    let now = Timestamp::now();
+    // Time already completed by the live sync or earlier backfills needs no listing: its blobs are in the ledger.
+    let mut completed: Vec<plan::Window> = ctx
+        .state
+        .completed_windows(ct, Track::Backfill)?
+        .iter()
+        .map(to_plan)
+        .collect();
+    completed.extend(
+        ctx.state
+            .completed_windows(ct, Track::Live)?
+            .iter()
+            .map(to_plan),
+    );
+    let completed = plan::merge(&completed);
+    let bp = plan::plan_backfill(&BackfillInput {
+        now,
+        from,
+        to,
+        completed: &completed,
+        window: ctx.job.sync.window,
+    })
+    .map_err(|e| Halt::Fatal(e.into()))?;
+    let range_end = to.min(bp.now);
+    if let Some(range) = state::Window::new(
+        from.max(plan::retention_floor(now)).min(range_end),
+        range_end,
+    ) {
+        ctx.state.begin_backfill(ct, range, now)?;
+    }
+    if let Some(u) = bp.unavailable {
+        // Only the part nothing ever delivered is a gap.
+        for part in subtract(u, &completed) {
+            if let Some(w) = state::Window::new(part.start, part.end) {
+                tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, "backfill range beyond the API's retention: recording a gap");
+                ctx.state.record_window_gap(
+                    ct,
+                    Track::Backfill,
+                    w,
+                    GapReason::BeyondRetention,
+                    "requested by backfill, but older than the API's 7-day retention",
+                    now,
+                )?;
+                r.window_gaps += 1;
+            }
+        }
+    }
+    if let Some(f) = bp.future {
+        tracing::info!(job = %ctx.job.name, content_type = %ct, window = %f, "the part of the range in the future is left out");
+    }
+    r.windows_planned = bp.windows.len();
+    run_windows(ctx, ct, Track::Backfill, &bp.windows, true, r).await
+}
+
+/// `w` minus the (sorted, merged) windows `cut`.
+fn subtract(w: plan::Window, cut: &[plan::Window]) -> Vec<plan::Window> {
+    let mut out = Vec::new();
+    let mut start = w.start;
+    for c in cut {
+        if c.end <= start || c.start >= w.end {
+            continue;
+        }
+        if c.start > start {
+            out.push(plan::Window::new(start, c.start));
+        }
+        start = start.max(c.end);
+    }
+    if start < w.end {
+        out.push(plan::Window::new(start, w.end));
+    }
+    out
+}
+
+/// Windows of one content type listed and fetched at once. Completion order does not matter: the state advances the
+/// watermark only across contiguous completed windows.
+const WINDOWS_IN_FLIGHT: usize = 4;
+
+async fn run_windows(
+    ctx: &Ctx<'_>,
+    ct: ContentType,
+    track: Track,
+    windows: &[plan::Window],
+    cut_is_gap: bool,
+    r: &mut ContentTypeReport,
+) -> Result<(), Halt> {
+    let runs = futures::stream::iter(windows.iter().copied())
+        .map(|w| async move {
+            let mut part = ContentTypeReport::default();
+            // no new window once a stop was requested
+            let res = if ctx.stop.is_requested() {
+                Ok(())
+            } else {
+                run_window(ctx, ct, track, w, cut_is_gap, &mut part).await
+            };
+            (part, res)
+        })
+        .buffered(WINDOWS_IN_FLIGHT);
+    tokio::pin!(runs);
+    while let Some((part, res)) = runs.next().await {
+        r.absorb(&part);
+        // a halt drops the windows in flight: their blobs stay pending, which the protocol tolerates
+        res?;
+    }
+    Ok(())
+}
+
+fn listed_blob(blob: &ContentBlob, window: &plan::Window) -> ListedBlob {
+    let created = blob.content_created.unwrap_or(window.start);
+    ListedBlob {
+        content_id: blob.content_id.clone(),
+        created,
+        expiration: blob.content_expiration.unwrap_or_else(|| {
+            created
+                .saturating_add(SignedDuration::from_hours(7 * 24))
+                .unwrap_or(created)
+        }),
+    }
+}
+
+async fn run_window(
+    ctx: &Ctx<'_>,
+    ct: ContentType,
+    track: Track,
+    w: plan::Window,
+    cut_is_gap: bool,
+    r: &mut ContentTypeReport,
+) -> Result<(), Halt> {
+    let (Some(sw), Ok(aw)) = (
+        state::Window::new(w.start, w.end),
+        api::Window::new(w.start, w.end),
+    ) else {
+        return Err(Halt::Fatal(ExecError::Window {
+            window: w.to_string(),
+            reason: "empty, too long or out of range".into(),
+        }));
+    };
+    let mut last_start = ctx.state.last_subscription_start(ct)?;
+    let before = last_start;
+    // A stop abandons a listing still in progress (it may be waiting out throttling): nothing of it was recorded.
+    let listing = tokio::select! {
+        biased;
+        () = ctx.stop.requested() => None,
+        l = ctx.client.list_content_subscribing(ct, aw, &mut last_start, Timestamp::now()) => Some(l),
+    };
+    if last_start != before
+        && let Some(at) = last_start
+    {
+        ctx.state.record_subscription_start(ct, at)?;
+    }
+    let Some(listing) = listing else {
+        return Ok(());
+    };
+    let listing = match listing {
+        Ok(l) => l,
+        Err(e) if e.is_fatal() => return Err(Halt::Fatal(e.into())),
+        Err(e) => {
+            tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, "{e}");
+            r.windows_failed += 1;
+            r.error.get_or_insert_with(|| e.to_string());
+            return Ok(());
+        }
+    };
+    r.windows_listed += 1;
+    if let Some((from, to)) = listing.cut {
+        record_cut(ctx, ct, track, plan::Window::new(from, to), cut_is_gap, r)?;
+    }
+    r.blobs_listed += listing.blobs.len() as u64;
+    let now = Timestamp::now();
+    let listed: Vec<ListedBlob> = listing.blobs.iter().map(|b| listed_blob(b, &w)).collect();
+    let terminal = ctx.state.register_listed(ct, &listed, now)?;
+    hook::reached(hook::Point::Listed);
+    r.blobs_skipped += terminal.len() as u64;
+    let ids: Vec<&str> = listed.iter().map(|b| b.content_id.as_str()).collect();
+    let pending: Vec<ContentBlob> = listing
+        .blobs
+        .into_iter()
+        .filter(|b| !terminal.contains(&b.content_id))
+        .collect();
+    tracing::debug!(job = %ctx.job.name, content_type = %ct, window = %w, listed = ids.len(), pending = pending.len(), "listed");
+    let mut complete = true;
+    if !pending.is_empty() {
+        if ctx.stop.is_requested() {
+            return Ok(());
+        }
+        for b in &pending {
+            ctx.state.begin_attempt(ct, &listed_blob(b, &w), now)?;
+        }
+        let stream = ctx.client.fetch_blobs(pending, |_| Vec::<RawRecord>::new());
+        tokio::pin!(stream);
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = ctx.stop.requested() => None,
+                f = stream.next() => f,
+            };
+            let Some(fetched) = next else { break };
+            let lb = listed_blob(&fetched.blob, &w);
+            match fetched.outcome {
+                BlobOutcome::Delivered { .. } => {
+                    deliver(ctx, ct, &lb, fetched.sink, r).await?;
+                    r.blobs_fetched += 1;
+                }
+                BlobOutcome::Gap { reason, detail } => {
+                    tracing::warn!(job = %ctx.job.name, content_type = %ct, content_id = %lb.content_id, "content can no longer be fetched ({reason}): recording a gap");
+                    ctx.state.record_blob_gap(
+                        ct,
+                        &lb,
+                        GapReason::ExpiredContent,
+                        &format!("{reason}: {detail}"),
+                        Timestamp::now(),
+                    )?;
+                    r.blob_gaps += 1;
+                }
+                BlobOutcome::Failed { error } => {
+                    complete = false;
+                    r.blobs_failed += 1;
+                    if error.is_fatal() {
+                        return Err(Halt::Fatal(error.into()));
+                    }
+                    tracing::warn!(job = %ctx.job.name, content_type = %ct, content_id = %lb.content_id, "{error}");
+                    r.error.get_or_insert_with(|| error.to_string());
+                }
+            }
+            if ctx.stop.is_requested() {
+                break;
+            }
+        }
+        if ctx.stop.is_requested() {
+            // Abandoned blobs stay pending; complete_window below would refuse anyway.
+            let terminal = ctx.state.terminal_content_ids(ct, &ids)?;
+            complete &= terminal.len() == ids.len();
+        }
+    }
+    if complete {
+        match ctx
+            .state
+            .complete_window(ct, track, sw, &ids, Timestamp::now())
+        {
+            Ok(_) => r.windows_completed += 1,
+            Err(StateError::WindowIncomplete { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// The API client cut the start of a window that had slipped past the retention limit by the time it was listed:
+/// whatever of it no completed window covers is a recorded gap (never a silent one).
+fn record_cut(
+    ctx: &Ctx<'_>,
+    ct: ContentType,
+    track: Track,
+    cut: plan::Window,
+    cut_is_gap: bool,
+    r: &mut ContentTypeReport,
+) -> Result<(), Halt> {
+    if !cut_is_gap || cut.is_empty() {
+        return Ok(());
+    }
+    let mut covered: Vec<plan::Window> = ctx
+        .state
+        .completed_windows(ct, Track::Live)?
+        .iter()
+        .map(to_plan)
+        .collect();
+    covered.extend(
+        ctx.state
+            .completed_windows(ct, Track::Backfill)?
+            .iter()
+            .map(to_plan),
+    );
+    for part in subtract(cut, &plan::merge(&covered)) {
+        if let Some(w) = state::Window::new(part.start, part.end) {
+            tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, "reached the API's retention limit before it was listed: recording a gap");
+            ctx.state.record_window_gap(
+                ct,
+                track,
+                w,
+                GapReason::BeyondRetention,
+                "the window's start passed the API's 7-day retention before it was listed",
+                Timestamp::now(),
+            )?;
+            r.window_gaps += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Normalize → drop delivered Ids → sink → ack → commit, for one fetched blob.
+async fn deliver(
+    ctx: &Ctx<'_>,
+    ct: ContentType,
+    blob: &ListedBlob,
+    records: Vec<RawRecord>,
+    r: &mut ContentTypeReport,
+) -> Result<(), Halt> {
+    let mut events = Vec::with_capacity(records.len());
+    let mut seen = HashSet::with_capacity(records.len());
+    for rec in records {
+        let event = normalize_record(&rec, ct, &ctx.options);
+        let id = match event.id() {
+            Some(id) if !id.is_empty() => id.to_owned(),
+            // No Id: a stable digest of the record keeps re-deliveries idempotent.
+            _ => format!("sha256:{}", hex_digest(rec.json.as_bytes())),
+        };
+        if !seen.insert(id.clone()) {
+            r.records_duplicate += 1;
+            continue;
+        }
+        let mut line = Vec::new();
+        event.write_json(&mut line);
+        let time = event
+            .time_ms()
+            .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+            .unwrap_or(blob.created);
+        events.push(SinkEvent {
+            id,
+            time,
+            class_uid: event.class_uid().unwrap_or(0),
+            tenant: ctx.tenant.clone(),
+            line,
+        });
+    }
+    let _guard = ctx.commit.lock().await;
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let delivered = ctx.state.delivered_record_ids(&ids)?;
+    r.records_duplicate += delivered.len() as u64;
+    let fresh: Vec<SinkEvent> = events
+        .into_iter()
+        .filter(|e| !delivered.contains(&e.id))
+        .collect();
+    let fresh_ids: Vec<String> = fresh.iter().map(|e| e.id.clone()).collect();
+    // Written even when empty: the sink then removes what an unacknowledged earlier delivery may have left.
+    let batch = Batch {
+        content_type: ct,
+        content_id: blob.content_id.clone(),
+        content_created: blob.created,
+        events: fresh,
+    };
+    let ack = match ctx.sink.write_blob(batch).await {
+        Ok(a) => a,
+        Err(e) if e.is_output_closed() => return Err(Halt::OutputClosed),
+        Err(e) => return Err(Halt::Fatal(e.into())),
+    };
+    hook::reached(hook::Point::Ack);
+    ctx.state
+        .commit_blob(ct, blob, &fresh_ids, Timestamp::now())?;
+    hook::reached(hook::Point::Commit);
+    r.records_written += fresh_ids.len() as u64;
+    let _ = ack;
+    Ok(())
+}
+
+fn normalize_record<'a>(
+    rec: &'a RawRecord,
+    ct: ContentType,
+    options: &normalize::Options,
+) -> Event<'a> {
+    // The record's exact bytes: raw output and `raw_data` keep them, and OCSF events copy unmapped values verbatim.
+    match normalize::normalize_bytes(rec.json.as_bytes(), Some(ct), options) {
+        Ok(e) => e,
+        Err(_) => normalize::normalize_value(rec.value.clone(), Some(ct), options),
+    }
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(h: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + h * 3600).unwrap()
+    }
+
+    fn w(a: i64, b: i64) -> plan::Window {
+        plan::Window::new(t(a), t(b))
+    }
+
+    #[test]
+    fn subtract_leaves_the_uncovered_parts() {
+        assert_eq!(subtract(w(0, 10), &[]), vec![w(0, 10)]);
+        assert_eq!(
+            subtract(w(0, 10), &[w(2, 3), w(5, 7)]),
+            vec![w(0, 2), w(3, 5), w(7, 10)]
+        );
+        assert_eq!(subtract(w(0, 10), &[w(-5, 4), w(8, 20)]), vec![w(4, 8)]);
+        assert!(subtract(w(0, 10), &[w(-1, 11)]).is_empty());
+        assert_eq!(subtract(w(0, 10), &[w(10, 12), w(-3, 0)]), vec![w(0, 10)]);
+    }
+
+    #[test]
+    fn records_without_id_get_a_stable_digest_key() {
+        let a = hex_digest(br#"{"Operation":"x"}"#);
+        assert_eq!(a, hex_digest(br#"{"Operation":"x"}"#));
+        assert_ne!(a, hex_digest(br#"{"Operation":"y"}"#));
+        assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn listed_blobs_without_times_fall_back_to_the_window_and_seven_days() {
+        let blob = ContentBlob {
+            content_type: "Audit.Exchange".into(),
+            content_id: "id$1".into(),
+            content_uri: "http://127.0.0.1/x".into(),
+            content_created: None,
+            content_expiration: None,
+        };
+        let lb = listed_blob(&blob, &w(0, 1));
+        assert_eq!(lb.created, t(0));
+        assert_eq!(lb.expiration, t(7 * 24));
+    }
+
+    #[tokio::test]
+    async fn stop_wakes_waiters_and_stays_requested() {
+        let stop = Stop::new();
+        assert!(!stop.is_requested());
+        let waiter = {
+            let s = stop.clone();
+            tokio::spawn(async move { s.requested().await })
+        };
+        stop.request();
+        waiter.await.unwrap();
+        assert!(stop.is_requested());
+        // a waiter arriving after the request returns at once
+        stop.requested().await;
+    }
+
+    #[test]
+    fn error_outcomes_follow_the_exit_code_contract() {
+        let floor = t(0);
+        let e = ExecError::BeyondRetention {
+            from: t(-10),
+            to: t(-5),
+            floor,
+        };
+        assert_eq!(e.outcome(), Outcome::Invalid);
+        assert!(e.to_string().contains("retention"));
+        let e = ExecError::Client("x".into());
+        assert_eq!(e.outcome(), Outcome::Failed);
+    }
+}

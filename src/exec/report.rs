@@ -1,0 +1,274 @@
+//! The run report: per content type what was listed, fetched, skipped, written; per job requests, throttles,
+//! duration and the outcome. Printed on standard error (human text, or one JSON object with `--log-format json`)
+//! and stored with the run in the state's history.
+
+use std::fmt;
+use std::time::Instant;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::{ExecError, Mode};
+use crate::content_type::ContentType;
+use crate::exit::Outcome;
+use crate::job::Job;
+
+/// What one content type did during a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ContentTypeReport {
+    /// The content type.
+    pub content_type: Option<ContentType>,
+    /// Windows the planner asked for.
+    pub windows_planned: usize,
+    /// Windows listed to their last page.
+    pub windows_listed: u64,
+    /// Windows completed (every blob terminal).
+    pub windows_completed: u64,
+    /// Windows whose listing failed (they stay incomplete; the next run lists them again).
+    pub windows_failed: u64,
+    /// Blobs listed.
+    pub blobs_listed: u64,
+    /// Blobs fetched and delivered.
+    pub blobs_fetched: u64,
+    /// Blobs skipped: already terminal in the ledger.
+    pub blobs_skipped: u64,
+    /// Blobs that could not be fetched this time (they stay pending).
+    pub blobs_failed: u64,
+    /// Blobs recorded as gaps (expired or missing content).
+    pub blob_gaps: u64,
+    /// Windows recorded as gaps (beyond retention).
+    pub window_gaps: u64,
+    /// Records written to the sink.
+    pub records_written: u64,
+    /// Records dropped as already delivered (or repeated within a blob).
+    pub records_duplicate: u64,
+    /// The live watermark after the run.
+    pub watermark: Option<Timestamp>,
+    /// The first non-fatal error, if any.
+    pub error: Option<String>,
+}
+
+impl ContentTypeReport {
+    pub(crate) fn new(ct: ContentType) -> Self {
+        ContentTypeReport {
+            content_type: Some(ct),
+            ..ContentTypeReport::default()
+        }
+    }
+
+    /// Adds the counters of `other` (one window's worth) to these; keeps the first error.
+    pub(crate) fn absorb(&mut self, other: &ContentTypeReport) {
+        self.windows_listed += other.windows_listed;
+        self.windows_completed += other.windows_completed;
+        self.windows_failed += other.windows_failed;
+        self.blobs_listed += other.blobs_listed;
+        self.blobs_fetched += other.blobs_fetched;
+        self.blobs_skipped += other.blobs_skipped;
+        self.blobs_failed += other.blobs_failed;
+        self.blob_gaps += other.blob_gaps;
+        self.window_gaps += other.window_gaps;
+        self.records_written += other.records_written;
+        self.records_duplicate += other.records_duplicate;
+        if self.error.is_none() {
+            self.error.clone_from(&other.error);
+        }
+    }
+
+    fn incomplete(&self) -> bool {
+        self.windows_failed > 0 || self.blobs_failed > 0
+    }
+}
+
+/// What one job's run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobReport {
+    /// The job name.
+    pub job: String,
+    /// `run` or `backfill`.
+    pub kind: &'static str,
+    /// The backfill range, for backfills.
+    pub range: Option<(Timestamp, Timestamp)>,
+    /// When the run started.
+    pub started: Timestamp,
+    /// Wall-clock duration in seconds.
+    pub duration_seconds: f64,
+    /// The exit code of this job.
+    pub exit_code: u8,
+    /// `done`, `gaps`, `locked`, `failed`, `invalid`.
+    pub outcome: &'static str,
+    /// Per content type.
+    pub content_types: Vec<ContentTypeReport>,
+    /// API requests sent (every attempt).
+    pub requests: u64,
+    /// Throttled responses.
+    pub throttled: u64,
+    /// Retried attempts.
+    pub retries: u64,
+    /// Gaps recorded during this run.
+    pub gaps_recorded: usize,
+    /// A stop was requested (SIGINT/SIGTERM) and the run ended early.
+    pub interrupted: bool,
+    /// Standard output (the sink) was closed by its reader.
+    pub output_closed: bool,
+    /// The error that stopped the job, if any.
+    pub error: Option<String>,
+    #[serde(skip)]
+    failure: Option<Outcome>,
+}
+
+fn outcome_name(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Done => "done",
+        Outcome::Gaps => "gaps",
+        Outcome::Locked => "locked",
+        Outcome::Failed => "failed",
+        Outcome::Invalid => "invalid",
+    }
+}
+
+impl JobReport {
+    pub(crate) fn new(job: &Job, mode: Mode, started: Timestamp) -> Self {
+        JobReport {
+            job: job.name.clone(),
+            kind: match mode {
+                Mode::Live => "run",
+                Mode::Backfill { .. } => "backfill",
+            },
+            range: match mode {
+                Mode::Live => None,
+                Mode::Backfill { from, to } => Some((from, to)),
+            },
+            started,
+            duration_seconds: 0.0,
+            exit_code: 0,
+            outcome: "done",
+            content_types: Vec::new(),
+            requests: 0,
+            throttled: 0,
+            retries: 0,
+            gaps_recorded: 0,
+            interrupted: false,
+            output_closed: false,
+            error: None,
+            failure: None,
+        }
+    }
+
+    /// Records the failure that stopped the job.
+    pub(crate) fn set_error(&mut self, e: ExecError) {
+        self.failure = Some(e.outcome());
+        self.error = Some(e.to_string());
+    }
+
+    pub(crate) fn fail(&mut self, e: ExecError, started: Instant) {
+        self.set_error(e);
+        self.finish(started);
+    }
+
+    /// Sets the duration and the outcome from what happened.
+    pub(crate) fn finish(&mut self, started: Instant) {
+        self.duration_seconds = started.elapsed().as_secs_f64();
+        let outcome = self.outcome();
+        self.exit_code = outcome.code();
+        self.outcome = outcome_name(outcome);
+    }
+
+    /// The outcome: a stopping failure, else an incomplete or interrupted run (1), else recorded gaps (3), else 0.
+    pub fn outcome(&self) -> Outcome {
+        if let Some(f) = self.failure {
+            return f;
+        }
+        if self.output_closed {
+            return Outcome::Done;
+        }
+        if self.interrupted || self.content_types.iter().any(ContentTypeReport::incomplete) {
+            return Outcome::Failed;
+        }
+        if self.gaps_recorded > 0 {
+            return Outcome::Gaps;
+        }
+        Outcome::Done
+    }
+
+    pub(crate) fn outcome_name(&self) -> &'static str {
+        outcome_name(self.outcome())
+    }
+
+    /// Records written over all content types.
+    pub fn records_written(&self) -> u64 {
+        self.content_types.iter().map(|c| c.records_written).sum()
+    }
+
+    /// Blobs fetched over all content types.
+    pub fn blobs_fetched(&self) -> u64 {
+        self.content_types.iter().map(|c| c.blobs_fetched).sum()
+    }
+}
+
+impl fmt::Display for JobReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let range = match self.range {
+            Some((a, b)) => format!(" [{a}, {b})"),
+            None => String::new(),
+        };
+        writeln!(
+            f,
+            "{} {}{}: {} (exit {}) in {:.1}s; {} requests, {} throttled, {} retried",
+            self.kind,
+            self.job,
+            range,
+            self.outcome,
+            self.exit_code,
+            self.duration_seconds,
+            self.requests,
+            self.throttled,
+            self.retries
+        )?;
+        for c in &self.content_types {
+            let name = c.content_type.map(|c| c.as_str()).unwrap_or("?");
+            writeln!(
+                f,
+                "  {name}: windows {} listed/{} completed/{} failed; blobs {} fetched, {} skipped, {} failed, {} gaps; \
+                 records {} written, {} duplicate; watermark {}",
+                c.windows_listed,
+                c.windows_completed,
+                c.windows_failed,
+                c.blobs_fetched,
+                c.blobs_skipped,
+                c.blobs_failed,
+                c.blob_gaps + c.window_gaps,
+                c.records_written,
+                c.records_duplicate,
+                c.watermark
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "none".into())
+            )?;
+            if let Some(e) = &c.error {
+                writeln!(f, "    last error: {e}")?;
+            }
+        }
+        if self.gaps_recorded > 0 {
+            writeln!(
+                f,
+                "  {} data gaps recorded: see `o365sync state show` for the job",
+                self.gaps_recorded
+            )?;
+        }
+        if self.interrupted {
+            writeln!(
+                f,
+                "  interrupted: what completed is committed; the next run continues from there"
+            )?;
+        }
+        if self.output_closed {
+            writeln!(
+                f,
+                "  standard output was closed: what was acknowledged is committed"
+            )?;
+        }
+        if let Some(e) = &self.error {
+            writeln!(f, "  error: {e}")?;
+        }
+        Ok(())
+    }
+}
