@@ -471,6 +471,8 @@ async fn online_checks(loaded: &Loaded, options: &Options, report: &mut Report) 
                     endpoints.scope,
                     endpoints.login_host(),
                     t.expires_at()
+                        .round(jiff::Unit::Second)
+                        .unwrap_or(t.expires_at())
                 ),
             ));
             t
