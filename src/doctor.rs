@@ -5,7 +5,8 @@
 //!
 //! 1. **job file**: the job loads (parse, validate, certificate and key checked offline). A job that does not load is
 //!    exit code 2 with the loader's located diagnostics (this covers a key that does not match the certificate, an
-//!    expired or not-yet-valid certificate, a weak key and a wrong passphrase); nothing else runs.
+//!    expired or not-yet-valid certificate, a weak key and a wrong passphrase); when the certificate file it names can
+//!    be read, its facts are printed too (thumbprints, validity; `fail` when expired), and nothing else runs.
 //! 2. **file permissions**: the private key (and passphrase file) must not be readable by group or others.
 //! 3. **certificate**: subject, issuer, validity, and the thumbprints as the Entra portal shows them (SHA-1 hex), plus
 //!    the JWT header values `x5t` / `x5t#S256`.
@@ -23,6 +24,7 @@
 
 use std::fmt;
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +32,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::api::{ApiClient, ApiConfig, ApiRoot, RetryPolicy, Subscription, Window};
 use crate::auth::{
-    AccessToken, CredentialWarning, EXPIRY_WARNING_DAYS, MIN_RSA_BITS, TokenProvider,
+    AccessToken, CredentialWarning, EXPIRY_WARNING_DAYS, MIN_RSA_BITS, Thumbprints, TokenProvider,
     TokenProviderConfig,
 };
 use crate::cli::DoctorArgs;
@@ -149,8 +151,15 @@ impl Report {
     }
 }
 
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Report {
+    /// The checks as printed, without the summary line.
+    pub fn render_checks(&self) -> String {
+        let mut out = String::new();
+        let _ = self.write_checks(&mut out);
+        out
+    }
+
+    fn write_checks(&self, f: &mut dyn fmt::Write) -> fmt::Result {
         let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
         for c in &self.checks {
             let mut lines = c.detail.lines();
@@ -169,6 +178,13 @@ impl fmt::Display for Report {
                 writeln!(f, "{indent}fix: {fix}")?;
             }
         }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_checks(f)?;
         writeln!(
             f,
             "doctor: {} passed, {} warnings, {} failed, {} skipped",
@@ -224,16 +240,22 @@ pub fn run(args: DoctorArgs) -> Outcome {
 
 /// Loads `file` against the process environment and the current time, runs every check and writes the report to
 /// `out`. A job that does not load writes its diagnostics and returns [`Outcome::Invalid`].
-pub async fn doctor_file(
-    file: &std::path::Path,
-    options: &Options,
-    out: &mut dyn Write,
-) -> Outcome {
+pub async fn doctor_file(file: &Path, options: &Options, out: &mut dyn Write) -> Outcome {
     let loaded = match crate::job::load_current(file) {
         Ok(l) => l,
         Err(diagnostics) => {
             let _ = writeln!(out, "fail  job file  {} does not load", file.display());
             let _ = writeln!(out, "{diagnostics}");
+            if let Some(check) = certificate_of_unloadable_job(file, Timestamp::now()) {
+                let _ = write!(
+                    out,
+                    "{}",
+                    Report {
+                        checks: vec![check]
+                    }
+                    .render_checks()
+                );
+            }
             let _ = writeln!(
                 out,
                 "doctor: the job file is invalid; fix the errors above (`o365sync validate {}` shows them too), the other checks need a valid job",
@@ -245,6 +267,53 @@ pub async fn doctor_file(
     let report = diagnose(&loaded, options).await;
     let _ = write!(out, "{report}");
     report.outcome()
+}
+
+/// For a job file that does not load: the facts of the certificate it names, when the file can be found and read
+/// (the located diagnostics say what is wrong; this adds the thumbprints and validity an operator looks for in the
+/// portal). `fail` for a certificate outside its validity at `now`, else `pass`.
+pub fn certificate_of_unloadable_job(file: &Path, now: Timestamp) -> Option<Check> {
+    use x509_parser::prelude::{FromDer as _, X509Certificate};
+
+    let text = std::fs::read_to_string(file).ok()?;
+    let raw = crate::job::parse(&text).ok()?;
+    let named =
+        crate::job::expand::expand(&raw.tenant.value.certificate.value, &crate::job::ProcessEnv)
+            .ok()?;
+    let path = file.parent().unwrap_or(Path::new("")).join(named);
+    let pem = std::fs::read(&path).ok()?;
+    let der = x509_parser::pem::Pem::iter_from_buffer(&pem)
+        .filter_map(Result::ok)
+        .find(|block| block.label == "CERTIFICATE")?
+        .contents;
+    let (_, cert) = X509Certificate::from_der(&der).ok()?;
+    let validity = cert.validity();
+    let not_before = Timestamp::from_second(validity.not_before.timestamp()).ok()?;
+    let not_after = Timestamp::from_second(validity.not_after.timestamp()).ok()?;
+    let t = Thumbprints::of_der(&der);
+    let detail = format!(
+        "{}: subject {}\nvalid {not_before} .. {not_after}\nthumbprint (SHA-1, as the Entra portal shows it): {}\nx5t: {}   x5t#S256: {}",
+        path.display(),
+        cert.subject(),
+        t.sha1_hex,
+        t.x5t,
+        t.x5t_s256
+    );
+    Some(if now >= not_after {
+        Check::fail(
+            "certificate",
+            format!("expired at {not_after}\n{detail}"),
+            "create a new certificate, upload it to the app registration (remove this one by its thumbprint) and point `tenant.certificate` at it",
+        )
+    } else if now < not_before {
+        Check::fail(
+            "certificate",
+            format!("not valid before {not_before}\n{detail}"),
+            "check the system clock, or wait until the certificate is valid",
+        )
+    } else {
+        Check::pass("certificate", detail)
+    })
 }
 
 /// Runs every check of a loaded job.

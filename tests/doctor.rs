@@ -440,6 +440,10 @@ async fn a_key_mismatch_is_refused_at_job_load_with_exit_2() {
         stdout.contains("use the key generated together with this certificate"),
         "{stdout}"
     );
+    // The certificate itself is fine: its facts are shown as a pass.
+    let sha1 = o365sync::auth::Thumbprints::of_der(&cert.der).sha1_hex;
+    assert!(stdout.contains("pass  certificate  "), "{stdout}");
+    assert!(stdout.contains(&sha1), "{stdout}");
     assert!(!state, "doctor wrote state");
 }
 
@@ -459,6 +463,14 @@ async fn an_expired_certificate_is_refused_at_job_load_with_exit_2() {
         stdout.contains("create a new certificate, upload it to the app registration"),
         "{stdout}"
     );
+    // Doctor adds the certificate's facts, so the operator can find it in the portal.
+    let sha1 = o365sync::auth::Thumbprints::of_der(&cert.der).sha1_hex;
+    assert!(stdout.contains("fail  certificate  expired at"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("as the Entra portal shows it): {sha1}")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("fix: create a new certificate"), "{stdout}");
     assert!(!state, "doctor wrote state");
 }
 
