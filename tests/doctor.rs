@@ -196,6 +196,11 @@ async fn a_good_job_passes_every_check() {
         "{text}"
     );
 
+    // No secret in the report: no JWT (access token or assertion; they start with `eyJ`), no key material.
+    assert!(!text.contains("eyJ"), "{text}");
+    let key_line = cert.key_pem.lines().nth(1).expect("key body");
+    assert!(!text.contains(key_line), "{text}");
+
     // Through the binary: exit 0, the same report, no state directory, no subscription started.
     let out = binary(dir.path()).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
