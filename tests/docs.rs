@@ -208,3 +208,43 @@ fn every_o365sync_command_in_the_readme_parses() {
         "expected the quick start's o365sync commands, found {seen}"
     );
 }
+
+/// Every quoted message of the troubleshooting page (`> …` lines) is what o365sync prints: each fragment between the
+/// `…` placeholders appears in the source of the module that prints it.
+#[test]
+fn troubleshooting_quotes_are_the_printed_messages() {
+    let page = read("docs/troubleshooting.md");
+    let mut sources = String::new();
+    for file in [
+        "src/auth/aadsts.rs",
+        "src/auth/token.rs",
+        "src/api/error.rs",
+        "src/api/window.rs",
+        "src/state/error.rs",
+    ] {
+        sources.push_str(&read(file));
+    }
+    // Rust string continuations (`\` + newline + indentation) join into one space-free seam.
+    let mut joined = String::with_capacity(sources.len());
+    let mut rest = sources.as_str();
+    while let Some(i) = rest.find("\\\n") {
+        joined.push_str(&rest[..i]);
+        rest = rest[i + 2..].trim_start();
+    }
+    joined.push_str(rest);
+    let mut quotes = 0;
+    for line in page.lines().filter_map(|l| l.strip_prefix("> ")) {
+        quotes += 1;
+        for fragment in line.split('…') {
+            let fragment = fragment.trim();
+            if fragment.len() < 4 {
+                continue;
+            }
+            assert!(
+                joined.contains(fragment),
+                "docs/troubleshooting.md quotes `{fragment}`, which o365sync does not print (from: {line})"
+            );
+        }
+    }
+    assert!(quotes >= 30, "expected a quote per code, found {quotes}");
+}
