@@ -193,7 +193,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Backfill(_) => not_implemented("backfill"),
         Command::State(_) => not_implemented("state"),
         Command::Normalize(args) => crate::normalize::cli::run(args),
-        Command::Doctor(args) => crate::doctor::run(args),
+        Command::Doctor(args) => crate::doctor::run(args, &cli.global),
         Command::Demo(_) => not_implemented("demo"),
         Command::Schema => crate::job::cli::schema(),
     }

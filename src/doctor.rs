@@ -8,6 +8,8 @@
 //!    expired or not-yet-valid certificate, a weak key and a wrong passphrase); when the certificate file it names can
 //!    be read, its facts are printed too (thumbprints, validity; `fail` when expired), and nothing else runs.
 //! 2. **file permissions**: the private key (and passphrase file) must not be readable by group or others.
+//!    **state and output**: the state directory and the sink's directory exist as writable directories or can be
+//!    created (inspected only, never created).
 //! 3. **certificate**: subject, issuer, validity, and the thumbprints as the Entra portal shows them (SHA-1 hex), plus
 //!    the JWT header values `x5t` / `x5t#S256`.
 //! 4. **key match** and **key size** (≥ 2048 bits), **expiry** (warn within 30 days).
@@ -24,7 +26,7 @@
 
 use std::fmt;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,11 +37,11 @@ use crate::auth::{
     AccessToken, CredentialWarning, EXPIRY_WARNING_DAYS, MIN_RSA_BITS, Thumbprints, TokenProvider,
     TokenProviderConfig,
 };
-use crate::cli::DoctorArgs;
+use crate::cli::{DoctorArgs, GlobalArgs};
 use crate::cloud::EndpointOverrides;
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
-use crate::job::{Loaded, Passphrase};
+use crate::job::{Loaded, Passphrase, Sink};
 
 /// The role every token must carry.
 pub const READ_ROLE: &str = "ActivityFeed.Read";
@@ -205,6 +207,8 @@ pub struct Options {
     pub token_timeout: Duration,
     /// Retry policy of the API calls.
     pub api_retry: RetryPolicy,
+    /// The state directory `run` would use (`--state-dir`), inspected but never created; `None` skips it.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -218,12 +222,13 @@ impl Default for Options {
                 min_delay: Duration::from_millis(200),
                 max_delay: Duration::from_secs(5),
             },
+            state_dir: None,
         }
     }
 }
 
 /// `o365sync doctor JOB`: loads the job, runs every check and prints the report on stdout.
-pub fn run(args: DoctorArgs) -> Outcome {
+pub fn run(args: DoctorArgs, global: &GlobalArgs) -> Outcome {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -235,7 +240,11 @@ pub fn run(args: DoctorArgs) -> Outcome {
         }
     };
     let mut out = std::io::stdout().lock();
-    runtime.block_on(doctor_file(&args.job, &Options::default(), &mut out))
+    let options = Options {
+        state_dir: Some(global.state_dir.clone()),
+        ..Options::default()
+    };
+    runtime.block_on(doctor_file(&args.job, &options, &mut out))
 }
 
 /// Loads `file` against the process environment and the current time, runs every check and writes the report to
@@ -364,6 +373,9 @@ pub async fn diagnose(loaded: &Loaded, options: &Options) -> Report {
         )
     });
     report.checks.push(permissions(loaded));
+    report
+        .checks
+        .push(paths_check(options.state_dir.as_deref(), &job.sink));
     offline_checks(loaded, &mut report);
     online_checks(loaded, options, &mut report).await;
     report
@@ -409,6 +421,83 @@ fn permissions(loaded: &Loaded) -> Check {
                 "restrict it to the user running o365sync: chmod 600 {}",
                 paths.join(" ")
             ),
+        )
+    }
+}
+
+/// Where a directory `run` writes stands, without creating anything.
+fn directory_state(path: &Path) -> Result<String, String> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_dir() => Err(format!("{} exists but is not a directory", path.display())),
+        Ok(m) if m.permissions().readonly() => Err(format!(
+            "{} is not writable (no write permission bits)",
+            path.display()
+        )),
+        Ok(_) => Ok(format!("{} exists", path.display())),
+        Err(_) => {
+            let ancestor = path
+                .ancestors()
+                .skip(1)
+                .find(|a| a.as_os_str().is_empty() || a.exists())
+                .unwrap_or(Path::new(""));
+            let shown = if ancestor.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                ancestor
+            };
+            if shown.is_dir() {
+                Ok(format!("{} will be created by `run`", path.display()))
+            } else {
+                Err(format!(
+                    "{} cannot be created: {} is not a directory",
+                    path.display(),
+                    shown.display()
+                ))
+            }
+        }
+    }
+}
+
+/// The state directory and the sink's output location, inspected read-only.
+fn paths_check(state_dir: Option<&Path>, sink: &Sink) -> Check {
+    let mut lines = Vec::new();
+    let mut problems = Vec::new();
+    if let Some(dir) = state_dir {
+        match directory_state(dir) {
+            Ok(line) => lines.push(format!("state directory {line}")),
+            Err(problem) => problems.push(format!("state directory {problem}")),
+        }
+    }
+    let output = match sink {
+        Sink::Jsonl { path, .. } => Some(("output directory", path.clone())),
+        Sink::Sqlite { path } => match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => {
+                if path.is_dir() {
+                    problems.push(format!("sqlite database {} is a directory", path.display()));
+                }
+                Some(("database directory", parent.to_path_buf()))
+            }
+            _ => None,
+        },
+        Sink::Stdout => {
+            lines.push("sink: standard output".to_owned());
+            None
+        }
+    };
+    if let Some((what, path)) = output {
+        match directory_state(&path) {
+            Ok(line) => lines.push(format!("{what} {line}")),
+            Err(problem) => problems.push(format!("{what} {problem}")),
+        }
+    }
+    if problems.is_empty() {
+        Check::pass("state and output", lines.join("\n"))
+    } else {
+        problems.extend(lines);
+        Check::fail(
+            "state and output",
+            problems.join("\n"),
+            "move the file out of the way or fix `--state-dir` / `sink.path` (relative sink paths are relative to the job file), and make the directory writable by the user running o365sync",
         )
     }
 }
@@ -553,8 +642,11 @@ async fn online_checks(loaded: &Loaded, options: &Options, report: &mut Report) 
         }
         Err(e) => {
             let fix = match e.aadsts() {
+                Some(code) if matches!(code.0, 700027 | 50012 | 50013 | 50032) => format!(
+                    "see {code} in docs/troubleshooting.md; compare the SHA-1 thumbprint above with the app registration's Certificates & secrets"
+                ),
                 Some(code) => format!(
-                    "{code}: see the advice above and docs/troubleshooting.md; compare the SHA-1 thumbprint above with the app registration's Certificates & secrets"
+                    "see {code} in docs/troubleshooting.md; the message above says what to change"
                 ),
                 None => "check the network path to the token endpoint, `tenant.cloud` and `endpoints.login`; see docs/troubleshooting.md".to_owned(),
             };

@@ -116,7 +116,11 @@ fn options() -> Options {
 /// Runs the checks in-process; returns the report and the printed text.
 async fn doctor(dir: &Path) -> (Report, String) {
     let loaded = o365sync::job::load_current(&dir.join("job.yaml")).expect("job loads");
-    let report = diagnose(&loaded, &options()).await;
+    let options = Options {
+        state_dir: Some(dir.join("state")),
+        ..options()
+    };
+    let report = diagnose(&loaded, &options).await;
     let text = report.to_string();
     (report, text)
 }
@@ -158,6 +162,7 @@ async fn a_good_job_passes_every_check() {
     for name in [
         "job file",
         "file permissions",
+        "state and output",
         "certificate",
         "key match",
         "key size",
@@ -192,8 +197,16 @@ async fn a_good_job_passes_every_check() {
         "{text}"
     );
     assert!(
-        text.contains("doctor: 15 passed, 0 warnings, 0 failed, 0 skipped"),
+        text.contains("doctor: 16 passed, 0 warnings, 0 failed, 0 skipped"),
         "{text}"
+    );
+
+    let paths = &status(&report, "state and output").detail;
+    assert!(paths.contains("state will be created by `run`"), "{text}");
+    assert!(paths.contains("out will be created by `run`"), "{text}");
+    assert!(
+        !dir.path().join("state").exists(),
+        "doctor created the state directory"
     );
 
     // No secret in the report: no JWT (access token or assertion; they start with `eyJ`), no key material.
@@ -496,4 +509,30 @@ async fn doctor_file_captures_the_report() {
         "{text}"
     );
     assert!(text.contains("pass  listing DLP.All"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_in_place_of_the_output_directory_fails_the_paths_check() {
+    let cert = good_cert();
+    let emu = emulator(&cert, |_| {}).await;
+    let dir = job_dir(&cert, &cert.key_pem, &emu.url(), Cloud::Commercial);
+    std::fs::write(dir.path().join("out"), "not a directory").expect("write");
+    let (report, text) = doctor(dir.path()).await;
+    let paths = status(&report, "state and output");
+    assert_eq!(paths.status, Status::Fail, "{text}");
+    assert!(
+        paths.detail.contains("out exists but is not a directory"),
+        "{text}"
+    );
+    assert!(
+        fix(&report, "state and output").contains("sink.path"),
+        "{text}"
+    );
+    // The other checks are independent of it and still pass.
+    assert_eq!(
+        status(&report, "listing Audit.General").status,
+        Status::Pass,
+        "{text}"
+    );
+    assert_eq!(report.outcome(), Outcome::Failed);
 }
