@@ -1,7 +1,6 @@
 //! The command tree of design brief §1 and the dispatch from each command to the library.
 //!
-//! Each command's arguments live here; each handler lives in the module that owns the concept. A command that is not
-//! built yet answers "not implemented yet" with exit code 2, never a silent success.
+//! Each command's arguments live here; each handler lives in the module that owns the concept.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -193,14 +192,8 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Backfill(args) => crate::exec::cli::backfill(&cli.global, args),
         Command::State(cmd) => crate::exec::cli::state(&cli.global, cmd),
         Command::Normalize(args) => crate::normalize::cli::run(args),
-        Command::Doctor(_) => not_implemented("doctor"),
+        Command::Doctor(args) => crate::doctor::run(args, &cli.global),
         Command::Demo(args) => crate::exec::demo::run(&cli.global, args),
         Command::Schema => crate::job::cli::schema(),
     }
-}
-
-fn not_implemented(command: &str) -> Outcome {
-    eprintln!("error: `o365sync {command}` is not implemented yet");
-    eprintln!("help: see the open issues; until then no data is read or written");
-    Outcome::Invalid
 }

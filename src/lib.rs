@@ -6,6 +6,8 @@ pub mod auth;
 pub mod cli;
 pub mod cloud;
 pub mod content_type;
+pub mod docs;
+pub mod doctor;
 pub mod emulator;
 pub mod exec;
 pub mod exit;

@@ -1,0 +1,915 @@
+//! `o365sync doctor JOB`: preflight checks of one job, each printed as `pass`, `warn`, `fail` or `skip` with what to
+//! do about it.
+//!
+//! # Checks, in order
+//!
+//! 1. **job file**: the job loads (parse, validate, certificate and key checked offline). A job that does not load is
+//!    exit code 2 with the loader's located diagnostics (this covers a key that does not match the certificate, an
+//!    expired or not-yet-valid certificate, a weak key and a wrong passphrase); when the certificate file it names can
+//!    be read, its facts are printed too (thumbprints, validity; `fail` when expired), and nothing else runs.
+//! 2. **file permissions**: the private key (and passphrase file) must not be readable by group or others.
+//!    **state and output**: the state directory and the sink's directory exist as writable directories or can be
+//!    created (inspected only, never created).
+//! 3. **certificate**: subject, issuer, validity, and the thumbprints as the Entra portal shows them (SHA-1 hex), plus
+//!    the JWT header values `x5t` / `x5t#S256`.
+//! 4. **key match** and **key size** (≥ 2048 bits), **expiry** (warn within 30 days).
+//! 5. **clock skew**: local clock minus the token endpoint's `Date` header (warn beyond 2 minutes, fail beyond 5).
+//! 6. **token**: one client-credentials request; a refusal carries the AADSTS advice.
+//! 7. **role**: the token's `roles` claim holds `ActivityFeed.Read` (and `ActivityFeed.ReadDlp` when the job reads
+//!    `DLP.All`).
+//! 8. **subscriptions**: listed, never started; a missing or disabled one is a warning (`run` starts it).
+//! 9. **listing CT**: one content listing of the last hour per subscribed content type.
+//!
+//! A check whose input failed is reported as `skip` with the check it depends on. Exit code: 0 when no check failed
+//! (warnings allowed), 1 when one failed, 2 for a job file that does not load. Doctor never writes to the state
+//! directory and never starts a subscription.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::api::{ApiClient, ApiConfig, ApiRoot, RetryPolicy, Subscription, Window};
+use crate::auth::{
+    AccessToken, CredentialWarning, EXPIRY_WARNING_DAYS, MIN_RSA_BITS, Thumbprints, TokenProvider,
+    TokenProviderConfig,
+};
+use crate::cli::{DoctorArgs, GlobalArgs};
+use crate::cloud::EndpointOverrides;
+use crate::content_type::ContentType;
+use crate::exit::Outcome;
+use crate::job::{Loaded, Passphrase, Sink};
+
+/// The role every token must carry.
+pub const READ_ROLE: &str = "ActivityFeed.Read";
+/// The role that adds detected values to DLP events.
+pub const DLP_ROLE: &str = "ActivityFeed.ReadDlp";
+/// Clock skew above which `doctor` warns.
+pub const SKEW_WARN: SignedDuration = SignedDuration::from_mins(2);
+/// Clock skew above which `doctor` fails (Entra ID's tolerance for assertion times is about 5 minutes).
+pub const SKEW_FAIL: SignedDuration = SignedDuration::from_mins(5);
+
+/// The verdict of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Fine.
+    Pass,
+    /// Works, but something needs attention.
+    Warn,
+    /// Broken: `run` would fail.
+    Fail,
+    /// Not run because a check it depends on failed.
+    Skip,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Skip => "skip",
+        })
+    }
+}
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// Short name, e.g. `token` or `listing Audit.Exchange`.
+    pub name: String,
+    /// The verdict.
+    pub status: Status,
+    /// What was found (one or more lines).
+    pub detail: String,
+    /// What to do, for `warn` and `fail`.
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn new(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Check {
+        Check {
+            name: name.into(),
+            status,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    fn pass(name: impl Into<String>, detail: impl Into<String>) -> Check {
+        Check::new(name, Status::Pass, detail)
+    }
+
+    fn warn(name: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check::new(name, Status::Warn, detail).with_fix(fix)
+    }
+
+    fn fail(name: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check::new(name, Status::Fail, detail).with_fix(fix)
+    }
+
+    fn skip(name: impl Into<String>, depends_on: &str) -> Check {
+        Check::new(
+            name,
+            Status::Skip,
+            format!("skipped: depends on `{depends_on}`, which failed"),
+        )
+    }
+
+    fn with_fix(mut self, fix: impl Into<String>) -> Check {
+        self.fix = Some(fix.into());
+        self
+    }
+}
+
+/// Every check of one job, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// The checks.
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// The first check with this name.
+    pub fn get(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+
+    /// How many checks have this status.
+    pub fn count(&self, status: Status) -> usize {
+        self.checks.iter().filter(|c| c.status == status).count()
+    }
+
+    /// Exit code: 1 when a check failed, else 0.
+    pub fn outcome(&self) -> Outcome {
+        if self.count(Status::Fail) > 0 {
+            Outcome::Failed
+        } else {
+            Outcome::Done
+        }
+    }
+}
+
+impl Report {
+    /// The checks as printed, without the summary line.
+    pub fn render_checks(&self) -> String {
+        let mut out = String::new();
+        let _ = self.write_checks(&mut out);
+        out
+    }
+
+    fn write_checks(&self, f: &mut dyn fmt::Write) -> fmt::Result {
+        let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+        for c in &self.checks {
+            let mut lines = c.detail.lines();
+            writeln!(
+                f,
+                "{}  {:width$}  {}",
+                c.status,
+                c.name,
+                lines.next().unwrap_or_default()
+            )?;
+            let indent = " ".repeat(width + 8);
+            for line in lines {
+                writeln!(f, "{indent}{line}")?;
+            }
+            if let Some(fix) = &c.fix {
+                writeln!(f, "{indent}fix: {fix}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_checks(f)?;
+        writeln!(
+            f,
+            "doctor: {} passed, {} warnings, {} failed, {} skipped",
+            self.count(Status::Pass),
+            self.count(Status::Warn),
+            self.count(Status::Fail),
+            self.count(Status::Skip)
+        )
+    }
+}
+
+/// Tuning of the network checks (tests shorten the retries).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Extra attempts of the token request after a transient failure.
+    pub token_retries: u32,
+    /// Timeout of each token request.
+    pub token_timeout: Duration,
+    /// Retry policy of the API calls.
+    pub api_retry: RetryPolicy,
+    /// The state directory `run` would use (`--state-dir`), inspected but never created; `None` skips it.
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Default for Options {
+    /// One retry of the token request, three attempts per API call with short backoff: doctor answers quickly.
+    fn default() -> Self {
+        Options {
+            token_retries: 1,
+            token_timeout: Duration::from_secs(20),
+            api_retry: RetryPolicy {
+                max_attempts: 3,
+                min_delay: Duration::from_millis(200),
+                max_delay: Duration::from_secs(5),
+            },
+            state_dir: None,
+        }
+    }
+}
+
+/// `o365sync doctor JOB`: loads the job, runs every check and prints the report on stdout.
+pub fn run(args: DoctorArgs, global: &GlobalArgs) -> Outcome {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Outcome::Failed;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let options = Options {
+        state_dir: Some(global.state_dir.clone()),
+        ..Options::default()
+    };
+    runtime.block_on(doctor_file(&args.job, &options, &mut out))
+}
+
+/// Loads `file` against the process environment and the current time, runs every check and writes the report to
+/// `out`. A job that does not load writes its diagnostics and returns [`Outcome::Invalid`].
+pub async fn doctor_file(file: &Path, options: &Options, out: &mut dyn Write) -> Outcome {
+    let loaded = match crate::job::load_current(file) {
+        Ok(l) => l,
+        Err(diagnostics) => {
+            let _ = writeln!(out, "fail  job file  {} does not load", file.display());
+            let _ = writeln!(out, "{diagnostics}");
+            if let Some(check) = certificate_of_unloadable_job(file, Timestamp::now()) {
+                let _ = write!(
+                    out,
+                    "{}",
+                    Report {
+                        checks: vec![check]
+                    }
+                    .render_checks()
+                );
+            }
+            let _ = writeln!(
+                out,
+                "doctor: the job file is invalid; fix the errors above (`o365sync validate {}` shows them too), the other checks need a valid job",
+                file.display()
+            );
+            return Outcome::Invalid;
+        }
+    };
+    let report = diagnose(&loaded, options).await;
+    let _ = write!(out, "{report}");
+    report.outcome()
+}
+
+/// For a job file that does not load: the facts of the certificate it names, when the file can be found and read
+/// (the located diagnostics say what is wrong; this adds the thumbprints and validity an operator looks for in the
+/// portal). `fail` for a certificate outside its validity at `now`, else `pass`.
+pub fn certificate_of_unloadable_job(file: &Path, now: Timestamp) -> Option<Check> {
+    use x509_parser::prelude::{FromDer as _, X509Certificate};
+
+    let text = std::fs::read_to_string(file).ok()?;
+    let raw = crate::job::parse(&text).ok()?;
+    let named =
+        crate::job::expand::expand(&raw.tenant.value.certificate.value, &crate::job::ProcessEnv)
+            .ok()?;
+    let path = file.parent().unwrap_or(Path::new("")).join(named);
+    let pem = std::fs::read(&path).ok()?;
+    let der = x509_parser::pem::Pem::iter_from_buffer(&pem)
+        .filter_map(Result::ok)
+        .find(|block| block.label == "CERTIFICATE")?
+        .contents;
+    let (_, cert) = X509Certificate::from_der(&der).ok()?;
+    let validity = cert.validity();
+    let not_before = Timestamp::from_second(validity.not_before.timestamp()).ok()?;
+    let not_after = Timestamp::from_second(validity.not_after.timestamp()).ok()?;
+    let t = Thumbprints::of_der(&der);
+    let detail = format!(
+        "{}: subject {}\nvalid {not_before} .. {not_after}\nthumbprint (SHA-1, as the Entra portal shows it): {}\nx5t: {}   x5t#S256: {}",
+        path.display(),
+        cert.subject(),
+        t.sha1_hex,
+        t.x5t,
+        t.x5t_s256
+    );
+    Some(if now >= not_after {
+        Check::fail(
+            "certificate",
+            format!("expired at {not_after}\n{detail}"),
+            "create a new certificate, upload it to the app registration (remove this one by its thumbprint) and point `tenant.certificate` at it",
+        )
+    } else if now < not_before {
+        Check::fail(
+            "certificate",
+            format!("not valid before {not_before}\n{detail}"),
+            "check the system clock, or wait until the certificate is valid",
+        )
+    } else {
+        Check::pass("certificate", detail)
+    })
+}
+
+/// Runs every check of a loaded job.
+pub async fn diagnose(loaded: &Loaded, options: &Options) -> Report {
+    let job = &loaded.job;
+    let mut report = Report::default();
+    let credential_warnings: Vec<String> = loaded
+        .credential
+        .info()
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let other_warnings: Vec<String> = loaded
+        .warnings
+        .iter()
+        .filter(|w| !credential_warnings.contains(&w.message))
+        .map(|w| {
+            format!(
+                "{}:{}:{}: {}",
+                w.file.display(),
+                w.line,
+                w.column,
+                w.message
+            )
+        })
+        .collect();
+    report.checks.push(if other_warnings.is_empty() {
+        Check::pass(
+            "job file",
+            format!(
+                "{} loads: job {}, {} cloud, tenant {}, client {}",
+                job.file.display(),
+                job.name,
+                job.tenant.cloud,
+                job.tenant.id,
+                job.tenant.client_id
+            ),
+        )
+    } else {
+        Check::warn(
+            "job file",
+            other_warnings.join("\n"),
+            format!(
+                "see `o365sync validate {}` for each warning's help",
+                job.file.display()
+            ),
+        )
+    });
+    report.checks.push(permissions(loaded));
+    report
+        .checks
+        .push(paths_check(options.state_dir.as_deref(), &job.sink));
+    offline_checks(loaded, &mut report);
+    online_checks(loaded, options, &mut report).await;
+    report
+}
+
+/// Group/other permission bits of the secret files.
+fn permissions(loaded: &Loaded) -> Check {
+    let tenant = &loaded.job.tenant;
+    let mut secret_files = vec![("private key", tenant.private_key.clone())];
+    if let Some(Passphrase::File(p)) = &tenant.passphrase {
+        secret_files.push(("passphrase file", p.clone()));
+    }
+    let mut open = Vec::new();
+    for (what, path) in &secret_files {
+        if let Some(mode) = mode_of(path)
+            && mode & 0o077 != 0
+        {
+            open.push(format!(
+                "{what} {} has mode {:04o}: group or others can read it",
+                path.display(),
+                mode & 0o7777
+            ));
+        }
+    }
+    if open.is_empty() {
+        Check::pass(
+            "file permissions",
+            format!(
+                "certificate {} readable; private key {} readable by its owner only",
+                tenant.certificate.display(),
+                tenant.private_key.display()
+            ),
+        )
+    } else {
+        let paths: Vec<String> = secret_files
+            .iter()
+            .map(|(_, p)| p.display().to_string())
+            .collect();
+        Check::warn(
+            "file permissions",
+            open.join("\n"),
+            format!(
+                "restrict it to the user running o365sync: chmod 600 {}",
+                paths.join(" ")
+            ),
+        )
+    }
+}
+
+/// Where a directory `run` writes stands, without creating anything.
+fn directory_state(path: &Path) -> Result<String, String> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_dir() => Err(format!("{} exists but is not a directory", path.display())),
+        Ok(m) if m.permissions().readonly() => Err(format!(
+            "{} is not writable (no write permission bits)",
+            path.display()
+        )),
+        Ok(_) => Ok(format!("{} exists", path.display())),
+        Err(_) => {
+            let ancestor = path
+                .ancestors()
+                .skip(1)
+                .find(|a| a.as_os_str().is_empty() || a.exists())
+                .unwrap_or(Path::new(""));
+            let shown = if ancestor.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                ancestor
+            };
+            if shown.is_dir() {
+                Ok(format!("{} will be created by `run`", path.display()))
+            } else {
+                Err(format!(
+                    "{} cannot be created: {} is not a directory",
+                    path.display(),
+                    shown.display()
+                ))
+            }
+        }
+    }
+}
+
+/// The state directory and the sink's output location, inspected read-only.
+fn paths_check(state_dir: Option<&Path>, sink: &Sink) -> Check {
+    let mut lines = Vec::new();
+    let mut problems = Vec::new();
+    if let Some(dir) = state_dir {
+        match directory_state(dir) {
+            Ok(line) => lines.push(format!("state directory {line}")),
+            Err(problem) => problems.push(format!("state directory {problem}")),
+        }
+    }
+    let output = match sink {
+        Sink::Jsonl { path, .. } => Some(("output directory", path.clone())),
+        Sink::Sqlite { path } => match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => {
+                if path.is_dir() {
+                    problems.push(format!("sqlite database {} is a directory", path.display()));
+                }
+                Some(("database directory", parent.to_path_buf()))
+            }
+            _ => None,
+        },
+        Sink::Stdout => {
+            lines.push("sink: standard output".to_owned());
+            None
+        }
+    };
+    if let Some((what, path)) = output {
+        match directory_state(&path) {
+            Ok(line) => lines.push(format!("{what} {line}")),
+            Err(problem) => problems.push(format!("{what} {problem}")),
+        }
+    }
+    if problems.is_empty() {
+        Check::pass("state and output", lines.join("\n"))
+    } else {
+        problems.extend(lines);
+        Check::fail(
+            "state and output",
+            problems.join("\n"),
+            "move the file out of the way or fix `--state-dir` / `sink.path` (relative sink paths are relative to the job file), and make the directory writable by the user running o365sync",
+        )
+    }
+}
+
+#[cfg(unix)]
+fn mode_of(path: &std::path::Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).ok().map(|m| m.permissions().mode())
+}
+
+#[cfg(not(unix))]
+fn mode_of(_path: &std::path::Path) -> Option<u32> {
+    None
+}
+
+/// Certificate facts, key match, key size, expiry: all from the credential the job loader checked.
+fn offline_checks(loaded: &Loaded, report: &mut Report) {
+    let info = loaded.credential.info();
+    let t = &info.thumbprints;
+    report.checks.push(Check::pass(
+        "certificate",
+        format!(
+            "subject {}, issuer {}, serial {}\nvalid {} .. {}, {} certificate(s) in the file\nthumbprint (SHA-1, as the Entra portal shows it): {}\nSHA-256: {}\nx5t: {}   x5t#S256: {}   signing: {}",
+            info.subject,
+            info.issuer,
+            info.serial,
+            info.not_before,
+            info.not_after,
+            info.chain_len,
+            t.sha1_hex,
+            t.sha256_hex,
+            t.x5t,
+            t.x5t_s256,
+            loaded.credential.signing()
+        ),
+    ));
+    report.checks.push(Check::pass(
+        "key match",
+        format!(
+            "the private key in {} belongs to the certificate",
+            loaded.job.tenant.private_key.display()
+        ),
+    ));
+    report.checks.push(if info.key_bits >= MIN_RSA_BITS {
+        Check::pass("key size", format!("RSA {} bits", info.key_bits))
+    } else {
+        Check::fail(
+            "key size",
+            format!("RSA {} bits", info.key_bits),
+            "Entra ID requires at least 2048 bits (AADSTS50032): create a new certificate with a 2048-bit key",
+        )
+    });
+    let expiring = info.warnings.iter().find_map(|w| match w {
+        CredentialWarning::ExpiresSoon {
+            not_after,
+            days_left,
+        } => Some((*not_after, *days_left)),
+        CredentialWarning::PassphraseUnused => None,
+    });
+    report.checks.push(match expiring {
+        Some((not_after, days_left)) => Check::warn(
+            "expiry",
+            format!("the certificate expires at {not_after}: {days_left} days left (under {EXPIRY_WARNING_DAYS})"),
+            "create a new certificate (`openssl req -newkey rsa:2048 -nodes -keyout key.pem -x509 -days 365 -out certificate.pem`), upload it to the app registration next to the old one, then point the job at it",
+        ),
+        None => {
+            let days = info.not_after.duration_since(Timestamp::now()).as_hours() / 24;
+            Check::pass(
+                "expiry",
+                format!("the certificate expires at {}: {days} days left", info.not_after),
+            )
+        }
+    });
+    if info.warnings.contains(&CredentialWarning::PassphraseUnused) {
+        report.checks.push(Check::warn(
+            "passphrase",
+            "a private key passphrase is configured but the key is not encrypted",
+            "remove `private_key_passphrase_env` / `private_key_passphrase_file` from the job",
+        ));
+    }
+}
+
+/// Token, clock skew, role, subscriptions and one listing per content type.
+async fn online_checks(loaded: &Loaded, options: &Options, report: &mut Report) {
+    let job = &loaded.job;
+    let tenant = job.tenant.id.to_string();
+    let overrides = EndpointOverrides {
+        login: job
+            .endpoints
+            .login
+            .as_ref()
+            .map(|u| u.origin().ascii_serialization()),
+        api: job
+            .endpoints
+            .api
+            .as_ref()
+            .map(|u| u.origin().ascii_serialization()),
+    };
+    let endpoints = match job.tenant.cloud.endpoints(&tenant, &overrides) {
+        Ok(e) => e,
+        Err(e) => {
+            report.checks.push(Check::fail(
+                "endpoints",
+                e.to_string(),
+                "fix `tenant.id` or `endpoints` in the job file",
+            ));
+            for name in ["clock skew", "token", "role", "subscriptions"] {
+                report.checks.push(Check::skip(name, "endpoints"));
+            }
+            for ct in &job.content_types {
+                report
+                    .checks
+                    .push(Check::skip(format!("listing {ct}"), "endpoints"));
+            }
+            return;
+        }
+    };
+    let mut config = TokenProviderConfig::new(job.tenant.client_id.to_string(), endpoints.clone());
+    config.retries = options.token_retries;
+    config.timeout = options.token_timeout;
+    let provider = TokenProvider::new(Arc::clone(&loaded.credential), config);
+    let token = provider.token().await;
+
+    report.checks.push(match provider.clock_skew() {
+        None => Check::skip("clock skew", "token"),
+        Some(skew) => skew_check(skew, &endpoints.login_host()),
+    });
+    let token = match token {
+        Ok(t) => {
+            report.checks.push(Check::pass(
+                "token",
+                format!(
+                    "access token for {} from {} (expires at {})",
+                    endpoints.scope,
+                    endpoints.login_host(),
+                    t.expires_at()
+                        .round(jiff::Unit::Second)
+                        .unwrap_or(t.expires_at())
+                ),
+            ));
+            t
+        }
+        Err(e) => {
+            let fix = match e.aadsts() {
+                Some(code) if matches!(code.0, 700027 | 50012 | 50013 | 50032) => format!(
+                    "see {code} in docs/troubleshooting.md; compare the SHA-1 thumbprint above with the app registration's Certificates & secrets"
+                ),
+                Some(code) => format!(
+                    "see {code} in docs/troubleshooting.md; the message above says what to change"
+                ),
+                None => "check the network path to the token endpoint, `tenant.cloud` and `endpoints.login`; see docs/troubleshooting.md".to_owned(),
+            };
+            report.checks.push(Check::fail("token", e.to_string(), fix));
+            report.checks.push(Check::skip("role", "token"));
+            report.checks.push(Check::skip("subscriptions", "token"));
+            for ct in &job.content_types {
+                report
+                    .checks
+                    .push(Check::skip(format!("listing {ct}"), "token"));
+            }
+            return;
+        }
+    };
+    report.checks.push(role_check(&token, &job.content_types));
+
+    let root = match ApiRoot::from_root_url(
+        endpoints.api_root.clone(),
+        &job.tenant.publisher_id.to_string(),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            report.checks.push(Check::fail(
+                "subscriptions",
+                e.to_string(),
+                "fix `endpoints.api` in the job file",
+            ));
+            return;
+        }
+    };
+    let mut api_config = ApiConfig::new(root);
+    api_config.retry = options.api_retry;
+    api_config.max_requests_per_minute = job.sync.max_requests_per_minute;
+    api_config.connect_timeout = Duration::from_secs(10);
+    api_config.read_timeout = Duration::from_secs(30);
+    let client = match ApiClient::new(api_config, provider) {
+        Ok(c) => c,
+        Err(e) => {
+            report.checks.push(Check::fail(
+                "subscriptions",
+                e.to_string(),
+                "check the system's TLS set-up",
+            ));
+            return;
+        }
+    };
+    let subscriptions = match client.list_subscriptions().await {
+        Ok(list) => list,
+        Err(e) => {
+            report.checks.push(Check::fail(
+                "subscriptions",
+                e.to_string(),
+                "grant the app ActivityFeed.Read (Office 365 Management APIs, application permission) with admin consent, and check `tenant.cloud` and `endpoints.api`; see docs/troubleshooting.md",
+            ));
+            for ct in &job.content_types {
+                report
+                    .checks
+                    .push(Check::skip(format!("listing {ct}"), "subscriptions"));
+            }
+            return;
+        }
+    };
+    let (check, enabled) = subscription_check(&subscriptions, &job.content_types);
+    report.checks.push(check);
+
+    let now = client.server_now();
+    let window = Window::new(now - SignedDuration::from_hours(1), now);
+    for ct in &job.content_types {
+        let name = format!("listing {ct}");
+        if !enabled.contains(ct) {
+            report.checks.push(Check::new(
+                name,
+                Status::Skip,
+                format!("skipped: no enabled subscription to {ct} (`o365sync run` starts it)"),
+            ));
+            continue;
+        }
+        let window = match &window {
+            Ok(w) => *w,
+            Err(e) => {
+                report
+                    .checks
+                    .push(Check::fail(name, e.to_string(), "check the local clock"));
+                continue;
+            }
+        };
+        report.checks.push(match client.list_content(*ct, window).await {
+            Ok(listing) => Check::pass(
+                name,
+                format!(
+                    "{} blobs available in {} ({} pages)",
+                    listing.blobs.len(),
+                    listing.window,
+                    listing.pages
+                ),
+            ),
+            Err(e) => Check::fail(
+                name,
+                e.to_string(),
+                "see docs/troubleshooting.md for the AF code; `o365sync run` would fail the same way",
+            ),
+        });
+    }
+}
+
+fn skew_check(skew: SignedDuration, host: &str) -> Check {
+    let detail = format!(
+        "local clock minus the `Date` of {host}: {}s",
+        skew.as_secs()
+    );
+    let fix = "synchronise the clock (NTP: `timedatectl set-ntp true`, chrony): Entra ID refuses client assertions outside their time range (AADSTS700024) and the API's 7-day rule depends on the clock";
+    if skew.abs() > SKEW_FAIL {
+        Check::fail("clock skew", detail, fix)
+    } else if skew.abs() > SKEW_WARN {
+        Check::warn("clock skew", detail, fix)
+    } else {
+        Check::pass("clock skew", detail)
+    }
+}
+
+fn role_check(token: &AccessToken, content_types: &[ContentType]) -> Check {
+    let roles = token.roles();
+    let shown = if roles.is_empty() {
+        "none".to_owned()
+    } else {
+        roles.join(", ")
+    };
+    if !roles.iter().any(|r| r == READ_ROLE) {
+        return Check::warn(
+            "role",
+            format!("the token's roles: {shown}; {READ_ROLE} is missing"),
+            format!(
+                "in the app registration: API permissions > Add a permission > Office 365 Management APIs > Application permissions > {READ_ROLE} (and {DLP_ROLE} for DLP detail), then Grant admin consent; a new token carries the role after consent"
+            ),
+        );
+    }
+    if content_types.contains(&ContentType::DlpAll) && !roles.iter().any(|r| r == DLP_ROLE) {
+        return Check::warn(
+            "role",
+            format!("the token's roles: {shown}; DLP.All is collected without {DLP_ROLE}"),
+            format!(
+                "DLP events arrive without their detected values: add the {DLP_ROLE} application permission with admin consent, or accept the reduced detail"
+            ),
+        );
+    }
+    Check::pass("role", format!("the token's roles: {shown}"))
+}
+
+/// The subscriptions check and the content types whose subscription is enabled.
+fn subscription_check(
+    subscriptions: &[Subscription],
+    wanted: &[ContentType],
+) -> (Check, Vec<ContentType>) {
+    let mut enabled = Vec::new();
+    let mut lines = Vec::new();
+    let mut missing = Vec::new();
+    for ct in wanted {
+        let found = subscriptions
+            .iter()
+            .find(|s| s.content_type.eq_ignore_ascii_case(ct.as_str()));
+        match found {
+            Some(s) if s.is_enabled() => {
+                enabled.push(*ct);
+                lines.push(format!("{ct}: enabled"));
+            }
+            Some(s) => {
+                missing.push(*ct);
+                lines.push(format!("{ct}: {} (disabled)", s.status));
+            }
+            None => {
+                missing.push(*ct);
+                lines.push(format!("{ct}: missing"));
+            }
+        }
+    }
+    let detail = lines.join("\n");
+    let check = if missing.is_empty() {
+        Check::pass("subscriptions", detail)
+    } else {
+        Check::warn(
+            "subscriptions",
+            detail,
+            format!(
+                "`o365sync run` starts the missing or disabled subscriptions ({}); doctor never starts them. The first content can take up to 12 hours to appear",
+                missing
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    };
+    (check, enabled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skew_thresholds() {
+        assert_eq!(
+            skew_check(SignedDuration::from_secs(30), "h").status,
+            Status::Pass
+        );
+        assert_eq!(
+            skew_check(SignedDuration::from_secs(-200), "h").status,
+            Status::Warn
+        );
+        assert_eq!(
+            skew_check(SignedDuration::from_secs(400), "h").status,
+            Status::Fail
+        );
+    }
+
+    #[test]
+    fn subscriptions_missing_and_disabled_are_warnings_naming_run() {
+        let subs = vec![
+            Subscription {
+                content_type: "Audit.Exchange".into(),
+                status: "enabled".into(),
+            },
+            Subscription {
+                content_type: "Audit.General".into(),
+                status: "disabled".into(),
+            },
+        ];
+        let (check, enabled) = subscription_check(
+            &subs,
+            &[
+                ContentType::Exchange,
+                ContentType::General,
+                ContentType::SharePoint,
+            ],
+        );
+        assert_eq!(enabled, [ContentType::Exchange]);
+        assert_eq!(check.status, Status::Warn);
+        assert!(check.detail.contains("Audit.General: disabled (disabled)"));
+        assert!(check.detail.contains("Audit.SharePoint: missing"));
+        let fix = check.fix.unwrap_or_default();
+        assert!(fix.contains("`o365sync run` starts"), "{fix}");
+        assert!(fix.contains("Audit.General, Audit.SharePoint"), "{fix}");
+    }
+
+    #[test]
+    fn report_renders_fix_lines_and_counts() {
+        let report = Report {
+            checks: vec![
+                Check::pass("a", "fine"),
+                Check::fail("bb", "broken\nsecond line", "do this"),
+                Check::skip("c", "bb"),
+            ],
+        };
+        let text = report.to_string();
+        assert!(text.contains("pass  a   fine\n"), "{text}");
+        assert!(text.contains("fail  bb  broken\n"), "{text}");
+        assert!(text.contains("          second line\n"), "{text}");
+        assert!(text.contains("          fix: do this\n"), "{text}");
+        assert!(
+            text.contains("skip  c   skipped: depends on `bb`"),
+            "{text}"
+        );
+        assert!(text.ends_with("doctor: 1 passed, 0 warnings, 1 failed, 1 skipped\n"));
+        assert_eq!(report.outcome(), Outcome::Failed);
+    }
+}
