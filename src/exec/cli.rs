@@ -303,16 +303,5 @@ pub fn plan(global: &GlobalArgs, args: crate::cli::PlanArgs) -> Outcome {
             .unwrap_or_default()
     };
     let plan = job::cli::job_plan(&job, Timestamp::now(), checkpoint);
-    if args.json {
-        match serde_json::to_string_pretty(&plan) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("error: cannot print the plan as JSON: {e}");
-                return Outcome::Failed;
-            }
-        }
-    } else {
-        print!("{}", job::cli::render(&plan));
-    }
-    Outcome::Done
+    job::cli::print_plan(&plan, args.json)
 }

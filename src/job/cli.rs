@@ -1,4 +1,5 @@
-//! The `validate`, `plan` and `schema` commands.
+//! The `validate` and `schema` commands, and the plan `o365sync plan` prints (its checkpoints come from state, read by
+//! `exec::cli::plan`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,8 +8,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::duration::format_duration;
-use super::{Context, Job, ProcessEnv, load_all, load_current, schema_text};
-use crate::cli::{PlanArgs, ValidateArgs};
+use super::{Context, Job, ProcessEnv, load_all, schema_text};
+use crate::cli::ValidateArgs;
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
 use crate::plan::{LiveInput, PlanReport, Window, plan_live};
@@ -63,21 +64,10 @@ pub fn schema() -> Outcome {
     Outcome::Done
 }
 
-/// `o365sync plan JOB [--json]`: what `run` would do, without network.
-pub fn plan(args: PlanArgs) -> Outcome {
-    let loaded = match load_current(&args.job) {
-        Ok(l) => l,
-        Err(d) => {
-            eprintln!("{d}");
-            return Outcome::Invalid;
-        }
-    };
-    for w in &loaded.warnings {
-        eprintln!("{w}");
-    }
-    let plan = job_plan(&loaded.job, Timestamp::now(), checkpoint);
-    if args.json {
-        match serde_json::to_string_pretty(&plan) {
+/// Prints a job's plan for `o365sync plan JOB [--json]` (the caller reads the checkpoints from state).
+pub fn print_plan(plan: &JobPlan, json: bool) -> Outcome {
+    if json {
+        match serde_json::to_string_pretty(plan) {
             Ok(s) => println!("{s}"),
             Err(e) => {
                 eprintln!("error: cannot print the plan as JSON: {e}");
@@ -85,7 +75,7 @@ pub fn plan(args: PlanArgs) -> Outcome {
             }
         }
     } else {
-        print!("{}", render(&plan));
+        print!("{}", render(plan));
     }
     Outcome::Done
 }
@@ -97,14 +87,6 @@ pub struct Checkpoint {
     pub watermark: Option<Timestamp>,
     /// Completed windows (merged or not).
     pub completed: Vec<Window>,
-}
-
-/// The checkpoint of one content type of a job.
-///
-/// The state module is not wired in yet, so every content type plans as a first run; this is the one call to replace
-/// with the state lookup (watermark and completed windows for `(job.name, content_type)`).
-fn checkpoint(_job: &Job, _content_type: ContentType) -> Checkpoint {
-    Checkpoint::default()
 }
 
 /// The plan of a whole job, as `plan` prints it.
