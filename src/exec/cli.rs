@@ -5,7 +5,8 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
-use super::{JobReport, Mode, Settings, Stop, run_job};
+use super::metrics::{self, JobMetrics};
+use super::{JobReport, Mode, Progress, Settings, Stop, run_job};
 use crate::cli::{BackfillArgs, GlobalArgs, LogFormat, RunArgs, StateCommand};
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
@@ -103,29 +104,60 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Outcome {
         }
         return Outcome::Invalid;
     }
-    if args.metrics_file.is_some() {
-        tracing::warn!("--metrics-file is not supported yet: no metrics are written");
-    }
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(o) => return o,
     };
     let jobs = batch.loaded;
-    let settings = Settings {
-        state_dir: global.state_dir.clone(),
-        stop: Stop::new(),
-        budgets: crate::api::Budgets::new(),
-    };
+    let settings = settings(global);
     let reports = rt.block_on(async {
         install_signals(&settings.stop);
         // Jobs are independent: they run side by side, each under its own lock and budget.
         futures::future::join_all(jobs.iter().map(|j| run_job(j, &settings, Mode::Live))).await
     });
+    settings.progress.finish();
     for r in &reports {
         print_report(r, global.log_format);
         outcome = outcome.worst(r.outcome());
     }
+    if let Some(path) = &args.metrics_file {
+        outcome = outcome.worst(write_metrics(path, &jobs, &reports));
+    }
     outcome
+}
+
+/// The settings of a run from the global options: bars on a terminal unless `-q`.
+pub(crate) fn settings(global: &GlobalArgs) -> Settings {
+    Settings {
+        state_dir: global.state_dir.clone(),
+        stop: Stop::new(),
+        budgets: crate::api::Budgets::new(),
+        progress: Progress::for_stderr(global.quiet == 0),
+    }
+}
+
+/// Writes the metrics of the run's jobs to `path`; a failure is reported and makes the run's exit code 1 (the
+/// monitoring that reads the file would otherwise go stale unnoticed), but changes nothing that was synced.
+fn write_metrics(path: &Path, jobs: &[Loaded], reports: &[JobReport]) -> Outcome {
+    let metrics: Vec<JobMetrics<'_>> = jobs
+        .iter()
+        .zip(reports)
+        .map(|(l, r)| JobMetrics {
+            report: r,
+            certificate_not_after: Some(l.credential.info().not_after),
+        })
+        .collect();
+    let text = metrics::render(&metrics, Timestamp::now());
+    match metrics::write_file(path, &text) {
+        Ok(()) => {
+            tracing::debug!(path = %path.display(), "metrics written");
+            Outcome::Done
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            Outcome::Failed
+        }
+    }
 }
 
 fn parse_instant(flag: &str, value: &str, now: Timestamp) -> Result<Timestamp, Outcome> {
@@ -155,15 +187,12 @@ pub fn backfill(global: &GlobalArgs, args: BackfillArgs) -> Outcome {
         Ok(rt) => rt,
         Err(o) => return o,
     };
-    let settings = Settings {
-        state_dir: global.state_dir.clone(),
-        stop: Stop::new(),
-        budgets: crate::api::Budgets::new(),
-    };
+    let settings = settings(global);
     let report = rt.block_on(async {
         install_signals(&settings.stop);
         run_job(&job, &settings, Mode::Backfill { from, to }).await
     });
+    settings.progress.finish();
     print_report(&report, global.log_format);
     report.outcome()
 }
