@@ -328,6 +328,38 @@ async fn json_logs_are_one_object_per_line_with_the_executor_fields() {
         finished[0]["records_written"].as_u64(),
         Some(total(report, "records_written"))
     );
+
+    // A job file that does not load: its diagnostic is a JSON event too, and the valid job still runs.
+    std::fs::write(
+        env.job_file.with_file_name("bad.yaml"),
+        "version: 1\nname: Bad Name\n",
+    )
+    .unwrap();
+    let dir = env.job_file.parent().unwrap().display().to_string();
+    let mut c = env.command(&["--log-format", "json", "run", &dir]);
+    c.env_remove("RUST_LOG");
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let lines = json_lines(&out.stderr);
+    let rejected: Vec<_> = lines
+        .iter()
+        .filter(|l| l["level"] == "ERROR" && l["status"] == "invalid")
+        .collect();
+    assert_eq!(rejected.len(), 1, "{lines:?}");
+    assert!(
+        rejected[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bad.yaml"),
+        "{rejected:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "job finished" && l["job"] == "t")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

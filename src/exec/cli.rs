@@ -64,16 +64,27 @@ pub(crate) fn print_report(report: &JobReport, format: LogFormat) {
     }
 }
 
-fn load_one(path: &Path) -> Result<Loaded, Outcome> {
+/// Prints a problem found before any job runs (a job file's diagnostic or warning, a bad flag): as it is with text
+/// logs; with `--log-format json` as a log event (the text in `message`), so standard error stays one JSON object
+/// per line.
+fn problem(format: LogFormat, error: bool, text: &str) {
+    match (format, error) {
+        (LogFormat::Text, _) => eprintln!("{text}"),
+        (LogFormat::Json, true) => tracing::error!(status = "invalid", "{text}"),
+        (LogFormat::Json, false) => tracing::warn!("{text}"),
+    }
+}
+
+fn load_one(path: &Path, format: LogFormat) -> Result<Loaded, Outcome> {
     match job::load_current(path) {
         Ok(l) => {
             for w in &l.warnings {
-                eprintln!("{w}");
+                problem(format, false, &w.to_string());
             }
             Ok(l)
         }
         Err(d) => {
-            eprintln!("{d}");
+            problem(format, true, &d.to_string());
             Err(Outcome::Invalid)
         }
     }
@@ -88,18 +99,20 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Outcome {
     let batch = job::load_all(&args.paths, &ctx);
     let mut outcome = Outcome::Done;
     for failed in &batch.failed {
-        eprintln!("{failed}");
+        problem(global.log_format, true, &failed.to_string());
         outcome = outcome.worst(Outcome::Invalid);
     }
     for l in &batch.loaded {
         for w in &l.warnings {
-            eprintln!("{w}");
+            problem(global.log_format, false, &w.to_string());
         }
     }
     if batch.loaded.is_empty() {
         if batch.failed.is_empty() {
-            eprintln!(
-                "error: no job files found: give a job file or a directory holding *.yaml job files"
+            problem(
+                global.log_format,
+                true,
+                "error: no job files found: give a job file or a directory holding *.yaml job files",
             );
         }
         return Outcome::Invalid;
@@ -160,25 +173,30 @@ fn write_metrics(path: &Path, jobs: &[Loaded], reports: &[JobReport]) -> Outcome
     }
 }
 
-fn parse_instant(flag: &str, value: &str, now: Timestamp) -> Result<Timestamp, Outcome> {
+fn parse_instant(
+    flag: &str,
+    value: &str,
+    now: Timestamp,
+    format: LogFormat,
+) -> Result<Timestamp, Outcome> {
     job::duration::parse_when(value)
         .map(|w| w.resolve(now))
         .map_err(|e| {
-            eprintln!("error: {flag}: {e}");
+            problem(format, true, &format!("error: {flag}: {e}"));
             Outcome::Invalid
         })
 }
 
 /// `o365sync backfill JOB --from T --to T`.
 pub fn backfill(global: &GlobalArgs, args: BackfillArgs) -> Outcome {
-    let job = match load_one(&args.job) {
+    let job = match load_one(&args.job, global.log_format) {
         Ok(j) => j,
         Err(o) => return o,
     };
     let now = Timestamp::now();
     let (from, to) = match (
-        parse_instant("--from", &args.from, now),
-        parse_instant("--to", &args.to, now),
+        parse_instant("--from", &args.from, now, global.log_format),
+        parse_instant("--to", &args.to, now, global.log_format),
     ) {
         (Ok(f), Ok(t)) => (f, t),
         (Err(o), _) | (_, Err(o)) => return o,
@@ -200,17 +218,18 @@ pub fn backfill(global: &GlobalArgs, args: BackfillArgs) -> Outcome {
 /// `o365sync state show|reset`.
 pub fn state(global: &GlobalArgs, cmd: StateCommand) -> Outcome {
     match cmd {
-        StateCommand::Show { job, json } => show(&global.state_dir, &job, json),
+        StateCommand::Show { job, json } => show(global, &job, json),
         StateCommand::Reset {
             job,
             content_type,
             to,
-        } => reset(&global.state_dir, &job, content_type.as_deref(), &to),
+        } => reset(global, &job, content_type.as_deref(), &to),
     }
 }
 
-fn show(state_dir: &Path, job_file: &Path, json: bool) -> Outcome {
-    let job = match load_one(job_file) {
+fn show(global: &GlobalArgs, job_file: &Path, json: bool) -> Outcome {
+    let state_dir = &global.state_dir;
+    let job = match load_one(job_file, global.log_format) {
         Ok(l) => l.job,
         Err(o) => return o,
     };
@@ -239,13 +258,14 @@ fn show(state_dir: &Path, job_file: &Path, json: bool) -> Outcome {
     }
 }
 
-fn reset(state_dir: &Path, job_file: &Path, content_type: Option<&str>, to: &str) -> Outcome {
-    let job = match load_one(job_file) {
+fn reset(global: &GlobalArgs, job_file: &Path, content_type: Option<&str>, to: &str) -> Outcome {
+    let state_dir = &global.state_dir;
+    let job = match load_one(job_file, global.log_format) {
         Ok(l) => l.job,
         Err(o) => return o,
     };
     let now = Timestamp::now();
-    let to = match parse_instant("--to", to, now) {
+    let to = match parse_instant("--to", to, now, global.log_format) {
         Ok(t) => t,
         Err(o) => return o,
     };
@@ -305,7 +325,7 @@ fn reset(state_dir: &Path, job_file: &Path, content_type: Option<&str>, to: &str
 /// `o365sync plan JOB [--json]` with the job's real checkpoints: the planner's input read (without the lock, from
 /// one snapshot) from the state, so `plan` shows what the next `run` will list.
 pub fn plan(global: &GlobalArgs, args: crate::cli::PlanArgs) -> Outcome {
-    let job = match load_one(&args.job) {
+    let job = match load_one(&args.job, global.log_format) {
         Ok(l) => l.job,
         Err(o) => return o,
     };
