@@ -230,6 +230,37 @@ async fn metrics_file_matches_the_run_the_sink_and_the_state() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_skipped_by_the_lock_still_reports_exit_75_and_the_state_watermarks() {
+    let env = setup(content(46, 2, 0), Faults::default(), DEFAULT_SYNC).await;
+    let job = env.job();
+    let path = env.dir.path().join("o365sync.prom");
+    let metrics = path.display().to_string();
+    let mut paused = env.start_paused(&["run", &job], "listed:1").await;
+    let out = env.run(&["run", "--metrics-file", &metrics, &job]).await;
+    assert_eq!(out.status.code(), Some(75));
+    let samples = parse_metrics(&std::fs::read_to_string(&path).expect("metrics written"));
+    paused.kill().unwrap();
+    let _ = paused.wait();
+    assert_eq!(value(&samples, "o365sync_last_run_exit_code", None), 75.0);
+    // The first run saved its origin as the watermark before listing: the skipped run reports it.
+    let state = env.state_json().await;
+    let cts = state["content_types"].as_array().unwrap();
+    assert!(!cts.is_empty());
+    for st in cts {
+        let ct = st["content_type"].as_str().unwrap();
+        let wm: jiff::Timestamp = st["watermark"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            value(&samples, "o365sync_watermark_timestamp_seconds", Some(ct)),
+            wm.as_second() as f64
+        );
+        assert_eq!(
+            value(&samples, "o365sync_last_run_records_written", Some(ct)),
+            0.0
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_metrics_file_that_cannot_be_written_is_an_error_naming_it_and_exit_1() {
     let env = setup(content(42, 1, 0), Faults::default(), DEFAULT_SYNC).await;
     let path = env.dir.path().join("no-such-dir").join("o365sync.prom");

@@ -134,7 +134,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Outcome {
         outcome = outcome.worst(r.outcome());
     }
     if let Some(path) = &args.metrics_file {
-        outcome = outcome.worst(write_metrics(path, &jobs, &reports));
+        outcome = outcome.worst(write_metrics(path, &global.state_dir, &jobs, &reports));
     }
     outcome
 }
@@ -151,10 +151,15 @@ pub(crate) fn settings(global: &GlobalArgs) -> Settings {
 
 /// Writes the metrics of the run's jobs to `path`; a failure is reported and makes the run's exit code 1 (the
 /// monitoring that reads the file would otherwise go stale unnoticed), but changes nothing that was synced.
-fn write_metrics(path: &Path, jobs: &[Loaded], reports: &[JobReport]) -> Outcome {
-    let metrics: Vec<JobMetrics<'_>> = jobs
+fn write_metrics(path: &Path, state_dir: &Path, jobs: &[Loaded], reports: &[JobReport]) -> Outcome {
+    let reports: Vec<JobReport> = jobs
         .iter()
         .zip(reports)
+        .map(|(l, r)| with_state_watermarks(r, &l.job, state_dir))
+        .collect();
+    let metrics: Vec<JobMetrics<'_>> = jobs
+        .iter()
+        .zip(&reports)
         .map(|(l, r)| JobMetrics {
             report: r,
             certificate_not_after: Some(l.credential.info().not_after),
@@ -185,6 +190,25 @@ fn parse_instant(
             problem(format, true, &format!("error: {flag}: {e}"));
             Outcome::Invalid
         })
+}
+
+/// A job that stopped before syncing (its lock was held, its state could not be opened) has no content types in its
+/// report: for the metrics they are added with nothing done and the watermarks read, without the lock, from the
+/// state, so the watermark series do not vanish while another run holds the job.
+fn with_state_watermarks(report: &JobReport, job: &Job, state_dir: &Path) -> JobReport {
+    let mut r = report.clone();
+    if r.content_types.is_empty() {
+        let summary = crate::state::show(state_dir, &job.name, 0).ok();
+        for &ct in &job.content_types {
+            let mut c = super::ContentTypeReport::new(ct);
+            c.watermark = summary
+                .as_ref()
+                .and_then(|s| s.content_types.iter().find(|c| c.content_type == ct))
+                .and_then(|c| c.watermark);
+            r.content_types.push(c);
+        }
+    }
+    r
 }
 
 /// `o365sync backfill JOB --from T --to T`.
