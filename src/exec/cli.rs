@@ -5,7 +5,8 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
-use super::{JobReport, Mode, Settings, Stop, run_job};
+use super::metrics::{self, JobMetrics};
+use super::{JobReport, Mode, Progress, Settings, Stop, run_job};
 use crate::cli::{BackfillArgs, GlobalArgs, LogFormat, RunArgs, StateCommand};
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
@@ -63,16 +64,27 @@ pub(crate) fn print_report(report: &JobReport, format: LogFormat) {
     }
 }
 
-fn load_one(path: &Path) -> Result<Loaded, Outcome> {
+/// Prints a problem found before any job runs (a job file's diagnostic or warning, a bad flag): as it is with text
+/// logs; with `--log-format json` as a log event (the text in `message`), so standard error stays one JSON object
+/// per line.
+fn problem(format: LogFormat, error: bool, text: &str) {
+    match (format, error) {
+        (LogFormat::Text, _) => eprintln!("{text}"),
+        (LogFormat::Json, true) => tracing::error!(status = "invalid", "{text}"),
+        (LogFormat::Json, false) => tracing::warn!("{text}"),
+    }
+}
+
+fn load_one(path: &Path, format: LogFormat) -> Result<Loaded, Outcome> {
     match job::load_current(path) {
         Ok(l) => {
             for w in &l.warnings {
-                eprintln!("{w}");
+                problem(format, false, &w.to_string());
             }
             Ok(l)
         }
         Err(d) => {
-            eprintln!("{d}");
+            problem(format, true, &d.to_string());
             Err(Outcome::Invalid)
         }
     }
@@ -87,66 +99,128 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Outcome {
     let batch = job::load_all(&args.paths, &ctx);
     let mut outcome = Outcome::Done;
     for failed in &batch.failed {
-        eprintln!("{failed}");
+        problem(global.log_format, true, &failed.to_string());
         outcome = outcome.worst(Outcome::Invalid);
     }
     for l in &batch.loaded {
         for w in &l.warnings {
-            eprintln!("{w}");
+            problem(global.log_format, false, &w.to_string());
         }
     }
     if batch.loaded.is_empty() {
         if batch.failed.is_empty() {
-            eprintln!(
-                "error: no job files found: give a job file or a directory holding *.yaml job files"
+            problem(
+                global.log_format,
+                true,
+                "error: no job files found: give a job file or a directory holding *.yaml job files",
             );
         }
         return Outcome::Invalid;
-    }
-    if args.metrics_file.is_some() {
-        tracing::warn!("--metrics-file is not supported yet: no metrics are written");
     }
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(o) => return o,
     };
     let jobs = batch.loaded;
-    let settings = Settings {
-        state_dir: global.state_dir.clone(),
-        stop: Stop::new(),
-        budgets: crate::api::Budgets::new(),
-    };
+    let settings = settings(global);
     let reports = rt.block_on(async {
         install_signals(&settings.stop);
         // Jobs are independent: they run side by side, each under its own lock and budget.
         futures::future::join_all(jobs.iter().map(|j| run_job(j, &settings, Mode::Live))).await
     });
+    settings.progress.finish();
     for r in &reports {
         print_report(r, global.log_format);
         outcome = outcome.worst(r.outcome());
     }
+    if let Some(path) = &args.metrics_file {
+        outcome = outcome.worst(write_metrics(path, &global.state_dir, &jobs, &reports));
+    }
     outcome
 }
 
-fn parse_instant(flag: &str, value: &str, now: Timestamp) -> Result<Timestamp, Outcome> {
+/// The settings of a run from the global options: bars on a terminal unless `-q`.
+pub(crate) fn settings(global: &GlobalArgs) -> Settings {
+    Settings {
+        state_dir: global.state_dir.clone(),
+        stop: Stop::new(),
+        budgets: crate::api::Budgets::new(),
+        progress: Progress::for_stderr(global.quiet == 0),
+    }
+}
+
+/// Writes the metrics of the run's jobs to `path`; a failure is reported and makes the run's exit code 1 (the
+/// monitoring that reads the file would otherwise go stale unnoticed), but changes nothing that was synced.
+fn write_metrics(path: &Path, state_dir: &Path, jobs: &[Loaded], reports: &[JobReport]) -> Outcome {
+    let reports: Vec<JobReport> = jobs
+        .iter()
+        .zip(reports)
+        .map(|(l, r)| with_state_watermarks(r, &l.job, state_dir))
+        .collect();
+    let metrics: Vec<JobMetrics<'_>> = jobs
+        .iter()
+        .zip(&reports)
+        .map(|(l, r)| JobMetrics {
+            report: r,
+            certificate_not_after: Some(l.credential.info().not_after),
+        })
+        .collect();
+    let text = metrics::render(&metrics, Timestamp::now());
+    match metrics::write_file(path, &text) {
+        Ok(()) => {
+            tracing::debug!(path = %path.display(), "metrics written");
+            Outcome::Done
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            Outcome::Failed
+        }
+    }
+}
+
+fn parse_instant(
+    flag: &str,
+    value: &str,
+    now: Timestamp,
+    format: LogFormat,
+) -> Result<Timestamp, Outcome> {
     job::duration::parse_when(value)
         .map(|w| w.resolve(now))
         .map_err(|e| {
-            eprintln!("error: {flag}: {e}");
+            problem(format, true, &format!("error: {flag}: {e}"));
             Outcome::Invalid
         })
 }
 
+/// A job that stopped before syncing (its lock was held, its state could not be opened) has no content types in its
+/// report: for the metrics they are added with nothing done and the watermarks read, without the lock, from the
+/// state, so the watermark series do not vanish while another run holds the job.
+fn with_state_watermarks(report: &JobReport, job: &Job, state_dir: &Path) -> JobReport {
+    let mut r = report.clone();
+    if r.content_types.is_empty() {
+        let summary = crate::state::show(state_dir, &job.name, 0).ok();
+        for &ct in &job.content_types {
+            let mut c = super::ContentTypeReport::new(ct);
+            c.watermark = summary
+                .as_ref()
+                .and_then(|s| s.content_types.iter().find(|c| c.content_type == ct))
+                .and_then(|c| c.watermark);
+            r.content_types.push(c);
+        }
+    }
+    r
+}
+
 /// `o365sync backfill JOB --from T --to T`.
 pub fn backfill(global: &GlobalArgs, args: BackfillArgs) -> Outcome {
-    let job = match load_one(&args.job) {
+    let job = match load_one(&args.job, global.log_format) {
         Ok(j) => j,
         Err(o) => return o,
     };
     let now = Timestamp::now();
     let (from, to) = match (
-        parse_instant("--from", &args.from, now),
-        parse_instant("--to", &args.to, now),
+        parse_instant("--from", &args.from, now, global.log_format),
+        parse_instant("--to", &args.to, now, global.log_format),
     ) {
         (Ok(f), Ok(t)) => (f, t),
         (Err(o), _) | (_, Err(o)) => return o,
@@ -155,15 +229,12 @@ pub fn backfill(global: &GlobalArgs, args: BackfillArgs) -> Outcome {
         Ok(rt) => rt,
         Err(o) => return o,
     };
-    let settings = Settings {
-        state_dir: global.state_dir.clone(),
-        stop: Stop::new(),
-        budgets: crate::api::Budgets::new(),
-    };
+    let settings = settings(global);
     let report = rt.block_on(async {
         install_signals(&settings.stop);
         run_job(&job, &settings, Mode::Backfill { from, to }).await
     });
+    settings.progress.finish();
     print_report(&report, global.log_format);
     report.outcome()
 }
@@ -171,17 +242,18 @@ pub fn backfill(global: &GlobalArgs, args: BackfillArgs) -> Outcome {
 /// `o365sync state show|reset`.
 pub fn state(global: &GlobalArgs, cmd: StateCommand) -> Outcome {
     match cmd {
-        StateCommand::Show { job, json } => show(&global.state_dir, &job, json),
+        StateCommand::Show { job, json } => show(global, &job, json),
         StateCommand::Reset {
             job,
             content_type,
             to,
-        } => reset(&global.state_dir, &job, content_type.as_deref(), &to),
+        } => reset(global, &job, content_type.as_deref(), &to),
     }
 }
 
-fn show(state_dir: &Path, job_file: &Path, json: bool) -> Outcome {
-    let job = match load_one(job_file) {
+fn show(global: &GlobalArgs, job_file: &Path, json: bool) -> Outcome {
+    let state_dir = &global.state_dir;
+    let job = match load_one(job_file, global.log_format) {
         Ok(l) => l.job,
         Err(o) => return o,
     };
@@ -210,13 +282,14 @@ fn show(state_dir: &Path, job_file: &Path, json: bool) -> Outcome {
     }
 }
 
-fn reset(state_dir: &Path, job_file: &Path, content_type: Option<&str>, to: &str) -> Outcome {
-    let job = match load_one(job_file) {
+fn reset(global: &GlobalArgs, job_file: &Path, content_type: Option<&str>, to: &str) -> Outcome {
+    let state_dir = &global.state_dir;
+    let job = match load_one(job_file, global.log_format) {
         Ok(l) => l.job,
         Err(o) => return o,
     };
     let now = Timestamp::now();
-    let to = match parse_instant("--to", to, now) {
+    let to = match parse_instant("--to", to, now, global.log_format) {
         Ok(t) => t,
         Err(o) => return o,
     };
@@ -276,7 +349,7 @@ fn reset(state_dir: &Path, job_file: &Path, content_type: Option<&str>, to: &str
 /// `o365sync plan JOB [--json]` with the job's real checkpoints: the planner's input read (without the lock, from
 /// one snapshot) from the state, so `plan` shows what the next `run` will list.
 pub fn plan(global: &GlobalArgs, args: crate::cli::PlanArgs) -> Outcome {
-    let job = match load_one(&args.job) {
+    let job = match load_one(&args.job, global.log_format) {
         Ok(l) => l.job,
         Err(o) => return o,
     };

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use jiff::{SignedDuration, Timestamp};
 
 use super::cli::{install_signals, print_report, runtime};
-use super::{Mode, Settings, Stop, run_job};
+use super::{Mode, Settings, run_job};
 use crate::cli::{DemoArgs, GlobalArgs};
 use crate::cloud::Cloud;
 use crate::content_type::ContentType;
@@ -232,11 +232,11 @@ fn demo(global: &GlobalArgs, dir: &Path) -> Result<Outcome, DemoError> {
             .map_err(|d| DemoError::Job(d.to_string()))?;
         let settings = Settings {
             state_dir,
-            stop: Stop::new(),
-            budgets: crate::api::Budgets::new(),
+            ..super::cli::settings(global)
         };
         install_signals(&settings.stop);
         let report = run_job(&loaded, &settings, Mode::Live).await;
+        settings.progress.finish();
         emu.shutdown().await;
         print_report(&report, global.log_format);
         let events_dir = match &loaded.job.sink {

@@ -18,6 +18,8 @@
 pub mod cli;
 pub mod demo;
 mod hook;
+pub mod metrics;
+pub mod progress;
 mod report;
 
 use std::collections::HashSet;
@@ -43,6 +45,7 @@ use crate::plan::{self, BackfillInput, LiveInput};
 use crate::sink::{self, Batch, SharedSink, SinkConfig, SinkError, SinkEvent, SinkKind};
 use crate::state::{self, GapReason, JobState, ListedBlob, RunKind, StateDir, StateError, Track};
 
+pub use progress::{ContentProgress, Progress};
 pub use report::{ContentTypeReport, JobReport};
 
 /// A failure that stops a job (or one content type of it).
@@ -171,6 +174,8 @@ pub struct Settings {
     pub stop: Stop,
     /// One request budget per tenant for the whole run: jobs reading the same tenant share it.
     pub budgets: api::Budgets,
+    /// The progress display (bars on a terminal, counters only otherwise).
+    pub progress: Progress,
 }
 
 /// Everything the content types of one job share during a run.
@@ -184,6 +189,19 @@ struct Ctx<'a> {
     commit: tokio::sync::Mutex<()>,
     options: normalize::Options,
     tenant: String,
+    /// The progress of each content type.
+    progress: Vec<(ContentType, ContentProgress)>,
+}
+
+impl Ctx<'_> {
+    /// The progress of `ct` (counters only for a content type the job does not collect, which never happens).
+    fn progress(&self, ct: ContentType) -> ContentProgress {
+        self.progress
+            .iter()
+            .find(|(c, _)| *c == ct)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(ContentProgress::hidden)
+    }
 }
 
 /// A content type's run ended early.
@@ -206,7 +224,20 @@ pub async fn run_job(loaded: &Loaded, settings: &Settings, mode: Mode) -> JobRep
     let job = &loaded.job;
     let started = Instant::now();
     let started_at = Timestamp::now();
-    let mut report = JobReport::new(job, mode, started_at);
+    let mut report = JobReport::new(&job.name, mode, started_at);
+    match mode {
+        Mode::Live => {
+            tracing::info!(job = %job.name, kind = report.kind, status = "started", "job started")
+        }
+        Mode::Backfill { from, to } => tracing::info!(
+            job = %job.name,
+            kind = report.kind,
+            from = %from,
+            to = %to,
+            status = "started",
+            "job started"
+        ),
+    }
     // 1. the lock: a held lock means exit 75 at once, nothing changed
     let state = match StateDir::open(&settings.state_dir).and_then(|dir| {
         let lock = dir.lock(&job.name)?;
@@ -215,6 +246,7 @@ pub async fn run_job(loaded: &Loaded, settings: &Settings, mode: Mode) -> JobRep
         Ok(s) => s,
         Err(e) => {
             report.fail(ExecError::State(e), started);
+            log_finish(&report);
             return report;
         }
     };
@@ -228,6 +260,7 @@ pub async fn run_job(loaded: &Loaded, settings: &Settings, mode: Mode) -> JobRep
         Ok(id) => Some(id),
         Err(e) => {
             report.fail(e.into(), started);
+            log_finish(&report);
             return report;
         }
     };
@@ -249,7 +282,39 @@ pub async fn run_job(loaded: &Loaded, settings: &Settings, mode: Mode) -> JobRep
     {
         tracing::warn!(job = %job.name, "could not record the run in the state: {e}");
     }
+    log_finish(&report);
     report
+}
+
+/// One line per finished job: info when it did all it had to, a warning otherwise (the report follows).
+fn log_finish(r: &JobReport) {
+    let records = r.records_written();
+    let blobs = r.blobs_fetched();
+    let duration = (r.duration_seconds * 1000.0).round() / 1000.0;
+    if r.outcome() == Outcome::Done {
+        tracing::info!(
+            job = %r.job,
+            kind = r.kind,
+            status = r.outcome,
+            exit_code = r.exit_code,
+            blobs_fetched = blobs,
+            records_written = records,
+            duration_seconds = duration,
+            "job finished"
+        );
+    } else {
+        tracing::warn!(
+            job = %r.job,
+            kind = r.kind,
+            status = r.outcome,
+            exit_code = r.exit_code,
+            blobs_fetched = blobs,
+            records_written = records,
+            duration_seconds = duration,
+            error = r.error.as_deref().unwrap_or(""),
+            "job finished"
+        );
+    }
 }
 
 async fn run_locked(
@@ -280,6 +345,11 @@ async fn run_locked(
             include_raw: job.output.include_raw,
         },
         tenant: job.tenant.id.to_string(),
+        progress: job
+            .content_types
+            .iter()
+            .map(|&ct| (ct, settings.progress.content_type(&job.name, ct)))
+            .collect(),
     };
     // Backfill ranges are checked before any request.
     if let Mode::Backfill { from, to } = mode {
@@ -316,6 +386,9 @@ async fn run_locked(
                 (_, h) => halt = Some(h),
             }
         }
+    }
+    for (_, p) in &ctx.progress {
+        p.finish();
     }
     let stats = ctx.client.stats();
     report.requests = stats.requests;
@@ -435,7 +508,7 @@ async fn run_live(ctx: &Ctx<'_>, ct: ContentType, r: &mut ContentTypeReport) -> 
     }
     for gap in &report.gaps {
         if let Some(w) = state::Window::new(gap.start, gap.end) {
-            tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, "never synced and now beyond the API's retention: recording a gap");
+            tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, status = "gap", "never synced and now beyond the API's retention: recording a gap");
             ctx.state.record_window_gap(
                 ct,
                 Track::Live,
@@ -448,6 +521,8 @@ async fn run_live(ctx: &Ctx<'_>, ct: ContentType, r: &mut ContentTypeReport) -> 
         }
     }
     r.windows_planned = report.windows.len();
+    ctx.progress(ct)
+        .windows_planned(report.windows.len() as u64);
     // On a first run clamped to retention nothing before the (moving) limit was promised: a listing cut there is
     // no gap.
     let cut_is_gap = report.clamped_start.is_none();
@@ -495,7 +570,7 @@ async fn run_backfill(
         // Only the part nothing ever delivered is a gap.
         for part in subtract(u, &completed) {
             if let Some(w) = state::Window::new(part.start, part.end) {
-                tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, "backfill range beyond the API's retention: recording a gap");
+                tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, status = "gap", "backfill range beyond the API's retention: recording a gap");
                 ctx.state.record_window_gap(
                     ct,
                     Track::Backfill,
@@ -512,6 +587,7 @@ async fn run_backfill(
         tracing::info!(job = %ctx.job.name, content_type = %ct, window = %f, "the part of the range in the future is left out");
     }
     r.windows_planned = bp.windows.len();
+    ctx.progress(ct).windows_planned(bp.windows.len() as u64);
     run_windows(ctx, ct, Track::Backfill, &bp.windows, true, r).await
 }
 
@@ -559,7 +635,9 @@ async fn run_windows(
         })
         .buffered(WINDOWS_IN_FLIGHT);
     tokio::pin!(runs);
+    let progress = ctx.progress(ct);
     while let Some((part, res)) = runs.next().await {
+        progress.window_done();
         r.absorb(&part);
         // a halt drops the windows in flight: their blobs stay pending, which the protocol tolerates
         res?;
@@ -617,7 +695,7 @@ async fn run_window(
         Ok(l) => l,
         Err(e) if e.is_fatal() => return Err(Halt::Fatal(e.into())),
         Err(e) => {
-            tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, "{e}");
+            tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, status = "list_failed", "listing failed, the next run lists the window again: {e}");
             r.windows_failed += 1;
             r.error.get_or_insert_with(|| e.to_string());
             return Ok(());
@@ -628,18 +706,21 @@ async fn run_window(
         record_cut(ctx, ct, track, plan::Window::new(from, to), cut_is_gap, r)?;
     }
     r.blobs_listed += listing.blobs.len() as u64;
+    let progress = ctx.progress(ct);
+    progress.blobs_listed(listing.blobs.len() as u64);
     let now = Timestamp::now();
     let listed: Vec<ListedBlob> = listing.blobs.iter().map(|b| listed_blob(b, &w)).collect();
     let terminal = ctx.state.register_listed(ct, &listed, now)?;
     hook::reached(hook::Point::Listed);
     r.blobs_skipped += terminal.len() as u64;
+    progress.blobs_done(terminal.len() as u64);
     let ids: Vec<&str> = listed.iter().map(|b| b.content_id.as_str()).collect();
     let pending: Vec<ContentBlob> = listing
         .blobs
         .into_iter()
         .filter(|b| !terminal.contains(&b.content_id))
         .collect();
-    tracing::debug!(job = %ctx.job.name, content_type = %ct, window = %w, listed = ids.len(), pending = pending.len(), "listed");
+    tracing::debug!(job = %ctx.job.name, content_type = %ct, window = %w, status = "listed", listed = ids.len(), pending = pending.len(), "window listed");
     let mut complete = true;
     if !pending.is_empty() {
         if ctx.stop.is_requested() {
@@ -658,13 +739,16 @@ async fn run_window(
             };
             let Some(fetched) = next else { break };
             let lb = listed_blob(&fetched.blob, &w);
+            progress.blobs_done(1);
             match fetched.outcome {
                 BlobOutcome::Delivered { .. } => {
-                    deliver(ctx, ct, &lb, fetched.sink, r).await?;
+                    let written = deliver(ctx, ct, &lb, fetched.sink, r).await?;
                     r.blobs_fetched += 1;
+                    progress.records_written(written);
+                    tracing::debug!(job = %ctx.job.name, content_type = %ct, window = %w, content_id = %lb.content_id, status = "delivered", records_written = written, "blob delivered");
                 }
                 BlobOutcome::Gap { reason, detail } => {
-                    tracing::warn!(job = %ctx.job.name, content_type = %ct, content_id = %lb.content_id, "content can no longer be fetched ({reason}): recording a gap");
+                    tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, content_id = %lb.content_id, status = "gap", "content can no longer be fetched ({reason}): recording a gap");
                     ctx.state.record_blob_gap(
                         ct,
                         &lb,
@@ -680,7 +764,7 @@ async fn run_window(
                     if error.is_fatal() {
                         return Err(Halt::Fatal(error.into()));
                     }
-                    tracing::warn!(job = %ctx.job.name, content_type = %ct, content_id = %lb.content_id, "{error}");
+                    tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, content_id = %lb.content_id, status = "failed", "blob not fetched, the next run fetches it again: {error}");
                     r.error.get_or_insert_with(|| error.to_string());
                 }
             }
@@ -699,7 +783,10 @@ async fn run_window(
             .state
             .complete_window(ct, track, sw, &ids, Timestamp::now())
         {
-            Ok(_) => r.windows_completed += 1,
+            Ok(_) => {
+                r.windows_completed += 1;
+                tracing::debug!(job = %ctx.job.name, content_type = %ct, window = %w, status = "completed", "window completed");
+            }
             Err(StateError::WindowIncomplete { .. }) => {}
             Err(e) => return Err(e.into()),
         }
@@ -734,7 +821,7 @@ fn record_cut(
     );
     for part in subtract(cut, &plan::merge(&covered)) {
         if let Some(w) = state::Window::new(part.start, part.end) {
-            tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, "reached the API's retention limit before it was listed: recording a gap");
+            tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, status = "gap", "reached the API's retention limit before it was listed: recording a gap");
             ctx.state.record_window_gap(
                 ct,
                 track,
@@ -756,7 +843,7 @@ async fn deliver(
     blob: &ListedBlob,
     records: Vec<RawRecord>,
     r: &mut ContentTypeReport,
-) -> Result<(), Halt> {
+) -> Result<u64, Halt> {
     let mut events = Vec::with_capacity(records.len());
     let mut seen = HashSet::with_capacity(records.len());
     for rec in records {
@@ -809,9 +896,10 @@ async fn deliver(
     ctx.state
         .commit_blob(ct, blob, &fresh_ids, Timestamp::now())?;
     hook::reached(hook::Point::Commit);
-    r.records_written += fresh_ids.len() as u64;
+    let written = fresh_ids.len() as u64;
+    r.records_written += written;
     let _ = ack;
-    Ok(())
+    Ok(written)
 }
 
 fn normalize_record<'a>(

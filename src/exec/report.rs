@@ -11,7 +11,6 @@ use serde::Serialize;
 use super::{ExecError, Mode};
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
-use crate::job::Job;
 
 /// What one content type did during a run.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -127,9 +126,9 @@ fn outcome_name(o: Outcome) -> &'static str {
 }
 
 impl JobReport {
-    pub(crate) fn new(job: &Job, mode: Mode, started: Timestamp) -> Self {
+    pub(crate) fn new(job: &str, mode: Mode, started: Timestamp) -> Self {
         JobReport {
-            job: job.name.clone(),
+            job: job.to_owned(),
             kind: match mode {
                 Mode::Live => "run",
                 Mode::Backfill { .. } => "backfill",
