@@ -125,9 +125,25 @@ impl ArrayParser {
         chunk: &[u8],
         emit: &mut impl FnMut(RawRecord) -> Result<(), E>,
     ) -> Result<(), Result<BlobError, E>> {
-        for &b in chunk {
-            self.step(b, emit)?;
+        let mut i = 0;
+        while i < chunk.len() {
+            if self.state == State::InElement && self.in_string && !self.escape {
+                // Fast path: inside a string only `"` and `\` matter; copy everything before them at once.
+                let rest = &chunk[i..];
+                let n = rest
+                    .iter()
+                    .position(|&c| c == b'"' || c == b'\\')
+                    .unwrap_or(rest.len());
+                self.buf.extend_from_slice(&rest[..n]);
+                self.offset += n as u64;
+                i += n;
+                if i == chunk.len() {
+                    break;
+                }
+            }
+            self.step(chunk[i], emit)?;
             self.offset += 1;
+            i += 1;
         }
         Ok(())
     }

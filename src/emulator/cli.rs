@@ -93,6 +93,12 @@ pub struct EmulatorArgs {
     /// Records per blob.
     #[arg(long, default_value_t = 10)]
     pub records_per_blob: u32,
+    /// Large blobs per content type: its first N blobs hold --large-blob-records records each.
+    #[arg(long, default_value_t = 0)]
+    pub large_blobs: u32,
+    /// Records in each large blob (about 1 KB each: 50000 make a blob of about 50 MB).
+    #[arg(long, default_value_t = 0)]
+    pub large_blob_records: u32,
     /// Fraction of record slots repeating a record of an earlier blob.
     #[arg(long, default_value_t = 0.05)]
     pub duplicate_rate: f64,
@@ -154,6 +160,8 @@ impl EmulatorArgs {
                 seed: self.seed,
                 hours: self.hours,
                 records_per_blob: self.records_per_blob,
+                large_blobs: self.large_blobs,
+                large_blob_records: self.large_blob_records,
                 duplicate_record_rate: self.duplicate_rate,
                 blob_listed_twice: !self.no_blob_listed_twice,
                 large_record_rate: self.large_record_rate,

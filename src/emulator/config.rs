@@ -106,8 +106,15 @@ pub struct ContentSettings {
     pub hours: u32,
     /// Blobs per hour for each content type (a type missing here has no content).
     pub blobs_per_hour: BTreeMap<ContentType, u32>,
-    /// Records in each blob.
+    /// Records in each blob (except the large blobs).
     pub records_per_blob: u32,
+    /// Large blobs per content type: the first `large_blobs` blobs (by position) of each content type hold
+    /// `large_blob_records` records instead of `records_per_blob` (for memory benchmarks: tens of MB per blob).
+    #[serde(default)]
+    pub large_blobs: u32,
+    /// Records in each large blob.
+    #[serde(default)]
+    pub large_blob_records: u32,
     /// Fraction (0..=1) of record slots that repeat a record of an earlier blob of the same content type.
     pub duplicate_record_rate: f64,
     /// One blob per content type is listed twice.
@@ -130,6 +137,8 @@ impl Default for ContentSettings {
             hours: 24,
             blobs_per_hour: ContentType::ALL.into_iter().map(|ct| (ct, 2)).collect(),
             records_per_blob: 10,
+            large_blobs: 0,
+            large_blob_records: 0,
             duplicate_record_rate: 0.05,
             blob_listed_twice: true,
             large_record_rate: 0.002,

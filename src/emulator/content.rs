@@ -256,16 +256,27 @@ impl Catalog {
         let seed = self.settings.seed;
         let t = type_no(ct);
         let rate = self.settings.duplicate_record_rate;
-        let per_blob = self.settings.records_per_blob.max(1);
         while k > 0 && unit(hash(&[seed, t, u64::from(k), u64::from(j), D_DUP])) < rate {
             let nk =
                 (hash(&[seed, t, u64::from(k), u64::from(j), D_DUP_BLOB]) % u64::from(k)) as u32;
+            // the slot must exist in the blob it points at (large blobs hold more records)
+            let per_blob = self.records_in(nk).max(1);
             let nj = (hash(&[seed, t, u64::from(k), u64::from(j), D_DUP_SLOT])
                 % u64::from(per_blob)) as u32;
             k = nk;
             j = nj;
         }
         (k, j)
+    }
+
+    /// Records held by the blob at position `k` of its content type: `large_blob_records` for the first
+    /// `large_blobs` regular blobs, `records_per_blob` for the others.
+    fn records_in(&self, k: u32) -> u32 {
+        if k < self.settings.large_blobs {
+            self.settings.large_blob_records
+        } else {
+            self.settings.records_per_blob
+        }
     }
 
     fn record_id(&self, ct: ContentType, k: u32, j: u32) -> String {
@@ -282,7 +293,7 @@ impl Catalog {
     /// The `Id` of every record of a blob, in order.
     pub fn record_ids(&self, blob: usize) -> Vec<String> {
         let b = &self.blobs[blob];
-        (0..self.settings.records_per_blob)
+        (0..self.records_in(b.index))
             .map(|j| {
                 let (k0, j0) = self.origin(b.content_type, b.index, j);
                 self.record_id(b.content_type, k0, j0)
@@ -295,7 +306,7 @@ impl Catalog {
         let b = &self.blobs[blob];
         let ct = b.content_type;
         let per_type = &self.per_type[&ct];
-        let records: Vec<serde_json::Value> = (0..self.settings.records_per_blob)
+        let records: Vec<serde_json::Value> = (0..self.records_in(b.index))
             .map(|j| {
                 let (k0, j0) = self.origin(ct, b.index, j);
                 let origin_blob = &self.blobs[per_type[k0 as usize]];
@@ -405,6 +416,32 @@ mod tests {
             }
         }
         assert!(repeats > 0, "a 30% duplicate rate produced no repeats");
+    }
+
+    #[test]
+    fn large_blobs_hold_their_own_record_count_and_repeats_stay_consistent() {
+        let settings = ContentSettings {
+            large_blobs: 2,
+            large_blob_records: 40,
+            ..settings()
+        };
+        let cat = Catalog::new(&settings, "t", 1_700_000_000_000);
+        let mut seen: HashMap<String, serde_json::Value> = HashMap::new();
+        for i in 0..cat.blobs.len() {
+            let body: Vec<serde_json::Value> = serde_json::from_slice(&cat.body(i)).expect("json");
+            let expected = if cat.blobs[i].index < 2 { 40 } else { 6 };
+            assert_eq!(body.len(), expected, "blob {i}");
+            assert_eq!(cat.record_ids(i).len(), expected);
+            for (rec, id) in body.iter().zip(cat.record_ids(i)) {
+                let rec_id = rec.get("Id").or_else(|| rec.get("id"));
+                assert_eq!(rec_id.and_then(|v| v.as_str()), Some(id.as_str()));
+                if let Some(prev) = seen.get(&id) {
+                    assert_eq!(prev, rec);
+                } else {
+                    seen.insert(id, rec.clone());
+                }
+            }
+        }
     }
 
     #[test]

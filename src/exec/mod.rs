@@ -33,7 +33,7 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Notify;
 
 use crate::api::{
-    self, ApiClient, ApiConfig, ApiError, ApiRoot, BlobOutcome, ContentBlob, RawRecord,
+    self, ApiClient, ApiConfig, ApiError, ApiRoot, BlobOutcome, ContentBlob, RawRecord, RecordSink,
 };
 use crate::auth::{Credential, TokenProvider, TokenProviderConfig};
 use crate::cloud::EndpointOverrides;
@@ -187,6 +187,9 @@ struct Ctx<'a> {
     stop: Stop,
     /// Serializes check-ledger → sink write → commit across the job's content types.
     commit: tokio::sync::Mutex<()>,
+    /// Blobs fetched or being fetched and not yet committed, across the job's content types and windows: bounds
+    /// the memory a run holds while the sink is slower than the API.
+    held: tokio::sync::Semaphore,
     options: normalize::Options,
     tenant: String,
     /// The progress of each content type.
@@ -337,6 +340,7 @@ async fn run_locked(
         sink,
         stop: settings.stop.clone(),
         commit: tokio::sync::Mutex::new(()),
+        held: tokio::sync::Semaphore::new(BLOBS_HELD),
         options: normalize::Options {
             format: match job.output.format {
                 model::OutputFormat::Ocsf => normalize::Format::Ocsf,
@@ -614,6 +618,10 @@ fn subtract(w: plan::Window, cut: &[plan::Window]) -> Vec<plan::Window> {
 /// watermark only across contiguous completed windows.
 const WINDOWS_IN_FLIGHT: usize = 4;
 
+/// Blobs a job holds at once (being fetched, or fetched and waiting for the sink), whatever the number of content
+/// types and windows in flight: memory is bounded by this many blobs' normalized events.
+const BLOBS_HELD: usize = 16;
+
 async fn run_windows(
     ctx: &Ctx<'_>,
     ct: ContentType,
@@ -729,7 +737,15 @@ async fn run_window(
         for b in &pending {
             ctx.state.begin_attempt(ct, &listed_blob(b, &w), now)?;
         }
-        let stream = ctx.client.fetch_blobs(pending, |_| Vec::<RawRecord>::new());
+        let stream = futures::stream::iter(pending)
+            .map(|blob| async move {
+                // The permit is released once the blob is committed (or abandoned). The semaphore is never closed.
+                let permit = ctx.held.acquire().await.ok();
+                let mut events = Normalized::new(ctx, ct, listed_blob(&blob, &w).created);
+                let outcome = ctx.client.fetch_blob(&blob, &mut events).await;
+                (blob, outcome, events, permit)
+            })
+            .buffer_unordered(api::DEFAULT_CONCURRENCY);
         tokio::pin!(stream);
         loop {
             let next = tokio::select! {
@@ -737,12 +753,14 @@ async fn run_window(
                 () = ctx.stop.requested() => None,
                 f = stream.next() => f,
             };
-            let Some(fetched) = next else { break };
-            let lb = listed_blob(&fetched.blob, &w);
+            let Some((blob, outcome, events, _permit)) = next else {
+                break;
+            };
+            let lb = listed_blob(&blob, &w);
             progress.blobs_done(1);
-            match fetched.outcome {
+            match outcome {
                 BlobOutcome::Delivered { .. } => {
-                    let written = deliver(ctx, ct, &lb, fetched.sink, r).await?;
+                    let written = deliver(ctx, ct, &lb, events, r).await?;
                     r.blobs_fetched += 1;
                     progress.records_written(written);
                     tracing::debug!(job = %ctx.job.name, content_type = %ct, window = %w, content_id = %lb.content_id, status = "delivered", records_written = written, "blob delivered");
@@ -836,41 +854,79 @@ fn record_cut(
     Ok(())
 }
 
-/// Normalize → drop delivered Ids → sink → ack → commit, for one fetched blob.
-async fn deliver(
-    ctx: &Ctx<'_>,
+/// The events of one blob, normalized record by record as the body streams in: only their output lines are held,
+/// never the parsed records. Repeated record Ids within the blob are kept once.
+struct Normalized<'a> {
     ct: ContentType,
-    blob: &ListedBlob,
-    records: Vec<RawRecord>,
-    r: &mut ContentTypeReport,
-) -> Result<u64, Halt> {
-    let mut events = Vec::with_capacity(records.len());
-    let mut seen = HashSet::with_capacity(records.len());
-    for rec in records {
-        let event = normalize_record(&rec, ct, &ctx.options);
+    options: &'a normalize::Options,
+    tenant: &'a str,
+    /// The time of events whose record has none: the blob's creation.
+    created: Timestamp,
+    seen: HashSet<String>,
+    events: Vec<SinkEvent>,
+    duplicates: u64,
+}
+
+impl<'a> Normalized<'a> {
+    fn new(ctx: &'a Ctx<'_>, ct: ContentType, created: Timestamp) -> Self {
+        Normalized {
+            ct,
+            options: &ctx.options,
+            tenant: &ctx.tenant,
+            created,
+            seen: HashSet::new(),
+            events: Vec::new(),
+            duplicates: 0,
+        }
+    }
+}
+
+impl RecordSink for Normalized<'_> {
+    type Error = std::convert::Infallible;
+
+    fn record(&mut self, rec: RawRecord) -> Result<(), Self::Error> {
+        let event = normalize_record(&rec, self.ct, self.options);
         let id = match event.id() {
             Some(id) if !id.is_empty() => id.to_owned(),
             // No Id: a stable digest of the record keeps re-deliveries idempotent.
             _ => format!("sha256:{}", hex_digest(rec.json.as_bytes())),
         };
-        if !seen.insert(id.clone()) {
-            r.records_duplicate += 1;
-            continue;
+        if !self.seen.insert(id.clone()) {
+            self.duplicates += 1;
+            return Ok(());
         }
         let mut line = Vec::new();
         event.write_json(&mut line);
-        let time = event
-            .time_ms()
-            .and_then(|ms| Timestamp::from_millisecond(ms).ok())
-            .unwrap_or(blob.created);
-        events.push(SinkEvent {
+        self.events.push(SinkEvent {
             id,
-            time,
+            time: event
+                .time_ms()
+                .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+                .unwrap_or(self.created),
             class_uid: event.class_uid().unwrap_or(0),
-            tenant: ctx.tenant.clone(),
+            tenant: self.tenant.to_owned(),
             line,
         });
+        Ok(())
     }
+
+    fn discard(&mut self) {
+        self.seen.clear();
+        self.events.clear();
+        self.duplicates = 0;
+    }
+}
+
+/// Drop delivered Ids → sink → ack → commit, for one fetched and normalized blob.
+async fn deliver(
+    ctx: &Ctx<'_>,
+    ct: ContentType,
+    blob: &ListedBlob,
+    normalized: Normalized<'_>,
+    r: &mut ContentTypeReport,
+) -> Result<u64, Halt> {
+    r.records_duplicate += normalized.duplicates;
+    let events = normalized.events;
     let _guard = ctx.commit.lock().await;
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let delivered = ctx.state.delivered_record_ids(&ids)?;
