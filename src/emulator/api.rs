@@ -272,6 +272,20 @@ fn content_type(query: &Query) -> Result<ContentType, Box<Response>> {
     })
 }
 
+/// The gate and the `contentType` of a subscription start or stop: the content type, or the response refusing it.
+async fn subscription_target(
+    shared: &Shared,
+    kind: Kind,
+    version: &str,
+    tenant: &str,
+    headers: &HeaderMap,
+    raw: Option<String>,
+) -> Result<ContentType, Response> {
+    let query = Query::parse(raw);
+    gate(shared, kind, version, tenant, headers, &query).await?;
+    content_type(&query).map_err(|r| *r)
+}
+
 async fn start(
     State(shared): State<Arc<Shared>>,
     Path((version, tenant)): Path<(String, String)>,
@@ -279,13 +293,10 @@ async fn start(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let _in_flight = InFlight::enter(&shared.counters);
-    let query = Query::parse(raw);
-    if let Err(r) = gate(&shared, Kind::Start, &version, &tenant, &headers, &query).await {
-        return r;
-    }
-    let ct = match content_type(&query) {
+    let ct = match subscription_target(&shared, Kind::Start, &version, &tenant, &headers, raw).await
+    {
         Ok(ct) => ct,
-        Err(r) => return *r,
+        Err(r) => return r,
     };
     let now = time::now_ms();
     let mut inner = shared.inner();
@@ -317,13 +328,10 @@ async fn stop(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let _in_flight = InFlight::enter(&shared.counters);
-    let query = Query::parse(raw);
-    if let Err(r) = gate(&shared, Kind::Stop, &version, &tenant, &headers, &query).await {
-        return r;
-    }
-    let ct = match content_type(&query) {
+    let ct = match subscription_target(&shared, Kind::Stop, &version, &tenant, &headers, raw).await
+    {
         Ok(ct) => ct,
-        Err(r) => return *r,
+        Err(r) => return r,
     };
     let mut inner = shared.inner();
     let sub = inner.subscriptions.entry(ct).or_default();
