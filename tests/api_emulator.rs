@@ -1,6 +1,8 @@
 //! The Management Activity API client against the embedded emulator over real HTTP, with real certificate auth
 //! (auth's `TokenProvider`) and the emulator's faults switched on.
 
+mod api_support;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,8 +13,7 @@ use o365sync::api::{
     ApiClient, ApiConfig, ApiError, ApiRoot, BlobOutcome, ContentBlob, Fetched, GapReason, Listing,
     RawRecord, RetryPolicy, SubscriptionAction, UriError, Window,
 };
-use o365sync::auth::{Credential, SigningAlgorithm, TokenProvider, TokenProviderConfig};
-use o365sync::cloud::{Cloud, EndpointOverrides};
+use o365sync::auth::TokenProvider;
 use o365sync::content_type::ContentType;
 use o365sync::emulator::{
     ContentSettings, Emulator, EmulatorConfig, EmulatorHandle, Faults, Throttle, ThrottleStyle,
@@ -55,27 +56,7 @@ fn client_for(
     key_pem: &str,
     tune: impl FnOnce(&mut ApiConfig),
 ) -> Client {
-    let credential = Credential::from_pem(
-        cert_pem.as_bytes(),
-        key_pem.as_bytes(),
-        None,
-        SigningAlgorithm::Rs256,
-        Timestamp::now(),
-    )
-    .expect("credential");
-    let endpoints = Cloud::Commercial
-        .endpoints(
-            emu.tenant_id(),
-            &EndpointOverrides {
-                login: Some(emu.url()),
-                api: Some(emu.url()),
-            },
-        )
-        .expect("endpoints");
-    let provider = TokenProvider::new(
-        Arc::new(credential),
-        TokenProviderConfig::new(emu.client_id(), endpoints.clone()),
-    );
+    let (provider, endpoints) = api_support::provider(emu, cert_pem, key_pem, emu.url());
     let root = ApiRoot::from_root_url(endpoints.api_root, emu.tenant_id()).expect("root");
     let mut config = ApiConfig::new(root);
     config.retry = RetryPolicy {

@@ -3,6 +3,8 @@
 //! clocks, bodies that end cleanly mid-array. Tokens come from auth's `TokenProvider` against the emulator's token
 //! endpoint.
 
+mod api_support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,8 +19,7 @@ use o365sync::api::{
     ApiClient, ApiConfig, ApiError, ApiRoot, BlobOutcome, ContentBlob, RawRecord, RetryPolicy,
     Window,
 };
-use o365sync::auth::{Credential, SigningAlgorithm, TokenProvider, TokenProviderConfig};
-use o365sync::cloud::{Cloud, EndpointOverrides};
+use o365sync::auth::TokenProvider;
 use o365sync::content_type::ContentType;
 use o365sync::emulator::{Emulator, EmulatorConfig, EmulatorHandle, throwaway_certificate};
 
@@ -101,26 +102,11 @@ async fn setup_with(
         script: Box::new(script),
     });
     let base = serve(Arc::clone(&hostile)).await;
-    let credential = Credential::from_pem(
-        cert.certificate_pem.as_bytes(),
-        cert.private_key_pem.as_bytes(),
-        None,
-        SigningAlgorithm::Rs256,
-        Timestamp::now(),
-    )
-    .unwrap();
-    let endpoints = Cloud::Commercial
-        .endpoints(
-            emu.tenant_id(),
-            &EndpointOverrides {
-                login: Some(emu.url()),
-                api: Some(base.clone()),
-            },
-        )
-        .unwrap();
-    let provider = TokenProvider::new(
-        Arc::new(credential),
-        TokenProviderConfig::new(emu.client_id(), endpoints.clone()),
+    let (provider, endpoints) = api_support::provider(
+        &emu,
+        &cert.certificate_pem,
+        &cert.private_key_pem,
+        base.clone(),
     );
     let mut config = ApiConfig::new(ApiRoot::from_root_url(endpoints.api_root, "pub-id").unwrap());
     config.retry = RetryPolicy {

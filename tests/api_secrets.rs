@@ -3,14 +3,14 @@
 //!
 //! One test in its own binary: it installs the process-wide subscriber.
 
+mod api_support;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use o365sync::api::{ApiClient, ApiConfig, ApiRoot, BlobOutcome, ContentBlob, RetryPolicy, Window};
-use o365sync::auth::{Credential, SigningAlgorithm, TokenProvider, TokenProviderConfig};
-use o365sync::cloud::{Cloud, EndpointOverrides};
 use o365sync::content_type::ContentType;
 use o365sync::emulator::{
     ContentSettings, Emulator, EmulatorConfig, Faults, Throttle, ThrottleStyle,
@@ -61,26 +61,11 @@ async fn tokens_never_reach_logs_errors_or_debug_output() {
         ..Faults::default()
     };
     let emu = Emulator::start(config).await.unwrap();
-    let credential = Credential::from_pem(
-        cert.certificate_pem.as_bytes(),
-        cert.private_key_pem.as_bytes(),
-        None,
-        SigningAlgorithm::Rs256,
-        Timestamp::now(),
-    )
-    .unwrap();
-    let endpoints = Cloud::Commercial
-        .endpoints(
-            emu.tenant_id(),
-            &EndpointOverrides {
-                login: Some(emu.url()),
-                api: Some(emu.url()),
-            },
-        )
-        .unwrap();
-    let provider = TokenProvider::new(
-        Arc::new(credential),
-        TokenProviderConfig::new(emu.client_id(), endpoints.clone()),
+    let (provider, endpoints) = api_support::provider(
+        &emu,
+        &cert.certificate_pem,
+        &cert.private_key_pem,
+        emu.url(),
     );
     let mut api =
         ApiConfig::new(ApiRoot::from_root_url(endpoints.api_root, emu.tenant_id()).unwrap());
