@@ -96,7 +96,7 @@ impl Synced {
         self.fetched
             .iter()
             .filter(|f| matches!(f.outcome, BlobOutcome::Delivered { .. }))
-            .flat_map(|f| f.sink.iter().filter_map(|r| r.id().map(str::to_owned)))
+            .flat_map(|f| f.sink.iter().filter_map(|r| r.id()))
             .collect()
     }
 

@@ -7,19 +7,26 @@
 
 use serde_json::Value;
 
-/// One audit record: its exact JSON text as served and the parsed value.
-#[derive(Debug, Clone, PartialEq)]
+/// One audit record: its exact JSON text as served, already checked to be one valid JSON value. It is not kept
+/// parsed: the normalizer reads the bytes itself, so building a `serde_json::Value` per record would be wasted work.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawRecord {
     /// The record's JSON text exactly as the service sent it (for `format: raw`).
     pub json: String,
-    /// The parsed record.
-    pub value: Value,
 }
 
 impl RawRecord {
+    /// The record parsed into a `serde_json::Value` (parsed on each call).
+    pub fn value(&self) -> Value {
+        // The parser accepted this text as JSON, so this does not fail; `Null` keeps the signature total.
+        serde_json::from_str(&self.json).unwrap_or(Value::Null)
+    }
+
     /// The record's `Id` (the dedup key), matched case-insensitively; `None` when absent or not a string.
-    pub fn id(&self) -> Option<&str> {
-        let obj = self.value.as_object()?;
+    pub fn id(&self) -> Option<String> {
+        let Value::Object(obj) = self.value() else {
+            return None;
+        };
         obj.get("Id")
             .or_else(|| {
                 obj.iter()
@@ -27,6 +34,7 @@ impl RawRecord {
                     .map(|(_, v)| v)
             })
             .and_then(Value::as_str)
+            .map(str::to_owned)
     }
 }
 
@@ -242,7 +250,8 @@ impl ArrayParser {
         emit: &mut impl FnMut(RawRecord) -> Result<(), E>,
     ) -> Result<(), Result<BlobError, E>> {
         self.high_water = self.high_water.max(self.buf.len());
-        let value: Value = serde_json::from_slice(&self.buf).map_err(|e| {
+        // A full syntax check without building the value (IgnoredAny accepts any JSON value and allocates nothing).
+        serde_json::from_slice::<serde::de::IgnoredAny>(&self.buf).map_err(|e| {
             Ok(self.invalid(format!(
                 "record {} is not valid JSON: {e}",
                 self.records + 1
@@ -254,7 +263,7 @@ impl ArrayParser {
         self.buf = Vec::with_capacity(json.len().min(1 << 20));
         self.state = State::AfterElement;
         self.records += 1;
-        emit(RawRecord { json, value }).map_err(Err)
+        emit(RawRecord { json }).map_err(Err)
     }
 
     /// The body ended: succeeds with the record count only if the array was closed.
@@ -290,10 +299,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn ids(records: &[RawRecord]) -> Vec<String> {
-        records
-            .iter()
-            .filter_map(|r| r.id().map(str::to_owned))
-            .collect()
+        records.iter().filter_map(|r| r.id()).collect()
     }
 
     #[test]
@@ -311,7 +317,7 @@ mod tests {
         assert!(parse_all(b"\xEF\xBB\xBF[ ]\n").unwrap().is_empty());
         let recs = parse_all(br#"[1, "two" ,null,{"Id":"x"}]"#).unwrap();
         assert_eq!(recs.len(), 4);
-        assert_eq!(recs[1].value, Value::String("two".into()));
+        assert_eq!(recs[1].value(), Value::String("two".into()));
     }
 
     #[test]
@@ -398,7 +404,7 @@ mod tests {
             let mut i = 0;
             while !rest.is_empty() {
                 let n = cuts[i % cuts.len()].min(rest.len());
-                p.feed(&rest[..n], &mut |r: RawRecord| { got.push(r.value); Ok::<(), ()>(()) }).unwrap();
+                p.feed(&rest[..n], &mut |r: RawRecord| { got.push(r.value()); Ok::<(), ()>(()) }).unwrap();
                 rest = &rest[n..];
                 i += 1;
             }

@@ -966,7 +966,7 @@ fn normalize_record<'a>(
     // The record's exact bytes: raw output and `raw_data` keep them, and OCSF events copy unmapped values verbatim.
     match normalize::normalize_bytes(rec.json.as_bytes(), Some(ct), options) {
         Ok(e) => e,
-        Err(_) => normalize::normalize_value(rec.value.clone(), Some(ct), options),
+        Err(_) => normalize::normalize_value(rec.value(), Some(ct), options),
     }
 }
 
