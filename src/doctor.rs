@@ -38,7 +38,6 @@ use crate::auth::{
     TokenProviderConfig,
 };
 use crate::cli::{DoctorArgs, GlobalArgs};
-use crate::cloud::EndpointOverrides;
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
 use crate::job::{Loaded, Passphrase, Sink};
@@ -583,20 +582,7 @@ fn offline_checks(loaded: &Loaded, report: &mut Report) {
 /// Token, clock skew, role, subscriptions and one listing per content type.
 async fn online_checks(loaded: &Loaded, options: &Options, report: &mut Report) {
     let job = &loaded.job;
-    let tenant = job.tenant.id.to_string();
-    let overrides = EndpointOverrides {
-        login: job
-            .endpoints
-            .login
-            .as_ref()
-            .map(|u| u.origin().ascii_serialization()),
-        api: job
-            .endpoints
-            .api
-            .as_ref()
-            .map(|u| u.origin().ascii_serialization()),
-    };
-    let endpoints = match job.tenant.cloud.endpoints(&tenant, &overrides) {
+    let endpoints = match job.endpoints() {
         Ok(e) => e,
         Err(e) => {
             report.checks.push(Check::fail(

@@ -36,7 +36,6 @@ use crate::api::{
     self, ApiClient, ApiConfig, ApiError, ApiRoot, BlobOutcome, ContentBlob, RawRecord, RecordSink,
 };
 use crate::auth::{Credential, TokenProvider, TokenProviderConfig};
-use crate::cloud::EndpointOverrides;
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
 use crate::job::{Job, Loaded, model};
@@ -442,13 +441,7 @@ fn build_client(
     credential: Arc<Credential>,
     budgets: &api::Budgets,
 ) -> Result<ApiClient<TokenProvider>, ExecError> {
-    let endpoints = job.tenant.cloud.endpoints(
-        &job.tenant.id.to_string(),
-        &EndpointOverrides {
-            login: job.endpoints.login.as_ref().map(|u| u.to_string()),
-            api: job.endpoints.api.as_ref().map(|u| u.to_string()),
-        },
-    )?;
+    let endpoints = job.endpoints()?;
     let provider = TokenProvider::new(
         credential,
         TokenProviderConfig::new(job.tenant.client_id.to_string(), endpoints.clone()),

@@ -158,6 +158,19 @@ impl Job {
         }
     }
 
+    /// The endpoints a run calls (token URL, API root, scope), resolved by the cloud module from the job's cloud and
+    /// host overrides.
+    pub fn endpoints(&self) -> Result<crate::cloud::Endpoints, crate::cloud::EndpointError> {
+        let origin = |u: &Option<Url>| u.as_ref().map(|u| u.origin().ascii_serialization());
+        self.tenant.cloud.endpoints(
+            &self.tenant.id.to_string(),
+            &crate::cloud::EndpointOverrides {
+                login: origin(&self.endpoints.login),
+                api: origin(&self.endpoints.api),
+            },
+        )
+    }
+
     /// `{login}/{tenant}/oauth2/v2.0/token`.
     pub fn token_url(&self) -> String {
         format!("{}/{}/oauth2/v2.0/token", self.login_base(), self.tenant.id)
