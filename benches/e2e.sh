@@ -8,7 +8,8 @@
 # directory (E2E_TMP, default: mktemp -d) that is deleted at the end (E2E_KEEP=1 keeps it). Needs: cargo, curl,
 # python3, /usr/bin/time. Not part of `cargo test` (a shell script, not a registered bench or test).
 #
-# Knobs (environment): LAT_BLOBS_PER_HOUR (12), CPU_RECORDS_PER_BLOB (5000), MEM_LARGE_RECORDS (50000).
+# Knobs (environment): LAT_BLOBS_PER_HOUR (12), CPU_RECORDS (1000000), CPU_RECORDS_PER_BLOB (5000),
+# MEM_LARGE_RECORDS (50000).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -167,9 +168,10 @@ fi
 # End to end, CPU-bound: one million records, no latency, no throttle.
 if [ "$WHAT" = cpu ] || [ "$WHAT" = all ]; then
     RPB=${CPU_RECORDS_PER_BLOB:-5000}
-    BPH=$(calc "1000000 // ($RPB * 5 * 20)")
+    BPH=$(calc "${CPU_RECORDS:-1000000} // ($RPB * 5 * 20)")
+    # the emulator keeps every body it generated (the raw run below warms it): serving, not generating, in the run
     start_emulator --hours 20 --blobs-per-hour "$BPH" --records-per-blob "$RPB" --late-blobs 0 \
-        --no-blob-listed-twice --duplicate-rate 0
+        --no-blob-listed-twice --duplicate-rate 0 --body-cache-mb 4096
     # the same records, unchanged (format: raw), as the input of the normalize-only measurement
     write_job raw 21h 24h 10000 raw
     run_job raw
@@ -206,7 +208,7 @@ fi
 if [ "$WHAT" = memory ] || [ "$WHAT" = all ]; then
     LARGE=${MEM_LARGE_RECORDS:-50000}
     start_emulator --hours 20 --blobs-per-hour 10 --records-per-blob 1000 --large-blobs 1 \
-        --large-blob-records "$LARGE" --late-blobs 0 --no-blob-listed-twice --duplicate-rate 0
+        --large-blob-records "$LARGE" --late-blobs 0 --no-blob-listed-twice --duplicate-rate 0 --body-cache-mb 4096
     write_job mem 21h 1h 10000 ocsf
     run_job mem
     N=$(records_written mem)

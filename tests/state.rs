@@ -7,8 +7,8 @@ use std::path::Path;
 use jiff::{SignedDuration, Timestamp};
 use o365sync::content_type::ContentType::{self, Exchange, General, SharePoint};
 use o365sync::state::{
-    self, ContentStatus, GapReason, GapScope, JobState, ListedBlob, RunKind, StateDir, StateError,
-    Track, Window,
+    self, ContentStatus, GapReason, GapScope, JobState, ListedBlob, RecordKey, RunKind, StateDir,
+    StateError, Track, Window,
 };
 
 fn base() -> Timestamp {
@@ -148,7 +148,7 @@ fn an_uncommitted_transaction_dropped_with_its_connection_leaves_nothing() {
         let mut raw = rusqlite::Connection::open(&path).unwrap();
         let tx = raw.transaction().unwrap();
         tx.execute(
-            "INSERT INTO record (record_id, content_type, first_seen_ns) VALUES ('r-1', 'Audit.Exchange', 0)",
+            "INSERT INTO record (bucket, record_id, first_seen_ns) VALUES (-1, 'r-1', 0)",
             [],
         )
         .unwrap();
@@ -757,7 +757,7 @@ fn show_summarizes_the_state_for_humans_and_json() {
     assert!(text.contains("interrupted or still running"), "{text}");
     let json = serde_json::to_value(&summary).unwrap();
     assert_eq!(json["job"], "job1");
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], state::schema::CURRENT_VERSION);
     assert_eq!(json["content_types"][0]["content_type"], "Audit.Exchange");
     assert_eq!(json["content_types"][0]["watermark"], t(2).to_string());
     assert_eq!(json["content_types"][0]["ledger"]["pending"], 1);
@@ -934,7 +934,7 @@ fn a_database_from_a_newer_version_is_refused_and_left_untouched() {
             err,
             StateError::NewerSchema {
                 found: 99,
-                supported: 1,
+                supported: state::schema::CURRENT_VERSION,
                 ..
             }
         ),
@@ -1073,4 +1073,109 @@ fn the_reset_command_moves_each_given_content_type() {
     assert_eq!(err.outcome().code(), 2);
     // the lock was released after each reset
     open(dir.path(), "job1");
+}
+
+fn timed(id: &str, created: Timestamp) -> RecordKey {
+    RecordKey {
+        id: id.to_owned(),
+        created: Some(created),
+    }
+}
+
+#[test]
+fn the_record_ledger_finds_copies_of_a_record_by_its_id_and_creation_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path(), "job1");
+    // 3000 records created over three hours, committed by two blobs of two content types
+    let keys: Vec<RecordKey> = (0..3000)
+        .map(|i| {
+            timed(
+                &format!("r-{i:05}"),
+                t(0) + SignedDuration::from_secs(i * 3),
+            )
+        })
+        .collect();
+    s.commit_blob(Exchange, &blob("a", 3), &keys[..2000], t(4))
+        .unwrap();
+    s.commit_blob(General, &blob("b", 3), &keys[2000..], t(4))
+        .unwrap();
+    assert_eq!(s.record_ledger_len().unwrap(), 3000);
+    // copies (same Id, same time) are found whichever blob or content type delivered them
+    let found = s.delivered_record_ids(&keys[1500..2500]).unwrap();
+    assert_eq!(found.len(), 1000);
+    assert!(found.contains("r-01999") && found.contains("r-02000"));
+    // an unknown Id is not, nor is an Id that never came with that time
+    let fresh = [timed("r-99999", t(1)), timed("r-00001", t(30))];
+    assert!(s.delivered_record_ids(&fresh).unwrap().is_empty());
+    // records without a time have a bucket of their own
+    s.commit_blob(Exchange, &blob("c", 3), &["untimed-1"], t(4))
+        .unwrap();
+    assert_eq!(s.delivered_record_ids(&["untimed-1"]).unwrap().len(), 1);
+    assert!(
+        s.delivered_record_ids(&[timed("untimed-1", t(1))])
+            .unwrap()
+            .is_empty()
+    );
+    // committing a copy again adds nothing
+    let again = s
+        .commit_blob(Exchange, &blob("d", 3), &keys[..10], t(5))
+        .unwrap();
+    assert_eq!(again.new_record_ids, 0);
+    // pruning still goes by first sight
+    let pruned = s.prune(t(4) + state::RECORD_LEDGER_RETENTION + SignedDuration::from_hours(1));
+    assert_eq!(pruned.unwrap().records, 3001);
+}
+
+#[test]
+fn a_version_1_record_ledger_is_migrated_and_its_ids_still_deduplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("job1.sqlite3");
+    {
+        // a database as version 1 of o365sync left it
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(state::schema::MIGRATIONS[0]).unwrap();
+        c.execute_batch(&format!(
+            "PRAGMA user_version = 1; PRAGMA application_id = {};",
+            state::schema::APPLICATION_ID
+        ))
+        .unwrap();
+        c.execute("INSERT INTO meta (key, value) VALUES ('job', 'job1')", [])
+            .unwrap();
+        for id in ["old-1", "old-2"] {
+            c.execute(
+                "INSERT INTO record (record_id, content_type, first_seen_ns) VALUES (?1, 'Audit.Exchange', ?2)",
+                rusqlite::params![id, t(1).as_nanosecond() as i64],
+            )
+            .unwrap();
+        }
+    }
+    let s = open(dir.path(), "job1");
+    assert_eq!(s.record_ledger_len().unwrap(), 2);
+    // the old Ids carry no time: a copy arriving with its time is still recognized
+    let found = s
+        .delivered_record_ids(&[
+            timed("old-1", t(0)),
+            timed("new-1", t(0)),
+            timed("old-2", t(5)),
+        ])
+        .unwrap();
+    assert_eq!(
+        found,
+        HashSet::from(["old-1".to_owned(), "old-2".to_owned()])
+    );
+    // and they are pruned like any other Id
+    let pruned = s
+        .prune(t(1) + state::RECORD_LEDGER_RETENTION + SignedDuration::from_hours(1))
+        .unwrap();
+    assert_eq!(pruned.records, 2);
+    assert!(
+        s.delivered_record_ids(&[timed("old-1", t(0))])
+            .unwrap()
+            .is_empty()
+    );
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, state::schema::CURRENT_VERSION);
 }

@@ -138,10 +138,7 @@ impl ArrayParser {
             if self.state == State::InElement && self.in_string && !self.escape {
                 // Fast path: inside a string only `"` and `\` matter; copy everything before them at once.
                 let rest = &chunk[i..];
-                let n = rest
-                    .iter()
-                    .position(|&c| c == b'"' || c == b'\\')
-                    .unwrap_or(rest.len());
+                let n = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
                 self.buf.extend_from_slice(&rest[..n]);
                 self.offset += n as u64;
                 i += n;

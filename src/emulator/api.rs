@@ -534,7 +534,7 @@ async fn list_content(
     let mut resp =
         if faults.truncated_body_rate > 0.0 && draw(&shared, n, 21) < faults.truncated_body_rate {
             bump(&shared.counters.truncated);
-            truncated(body)
+            truncated(body.into())
         } else {
             json_body(body)
         };
@@ -564,8 +564,8 @@ async fn list_content(
     resp
 }
 
-fn json_body(body: Vec<u8>) -> Response {
-    let mut resp = Response::new(Body::from(body));
+fn json_body(body: impl Into<Body>) -> Response {
+    let mut resp = Response::new(body.into());
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
@@ -574,7 +574,7 @@ fn json_body(body: Vec<u8>) -> Response {
 }
 
 /// A 200 response announcing the full length but dropping the connection half-way.
-fn truncated(body: Vec<u8>) -> Response {
+fn truncated(body: Bytes) -> Response {
     let len = body.len();
     let cut = (len / 2).clamp(1, len.max(1));
     let first = Bytes::copy_from_slice(&body[..cut.min(len)]);
@@ -644,7 +644,7 @@ async fn blob(
     if refetch {
         bump(&shared.counters.blob_refetches);
     }
-    let body = shared.catalog.body(i);
+    let body = shared.body(i);
     if faults.truncated_body_rate > 0.0 && draw(&shared, n, 22) < faults.truncated_body_rate {
         bump(&shared.counters.truncated);
         return truncated(body);

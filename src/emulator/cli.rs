@@ -138,6 +138,9 @@ pub struct EmulatorArgs {
     /// Every N-th API request finds every access token issued so far expired (401).
     #[arg(long)]
     pub expire_tokens_every: Option<u64>,
+    /// MiB of generated blob bodies kept in memory for later fetches (benchmarks raise it).
+    #[arg(long, default_value_t = 64)]
+    pub body_cache_mb: usize,
 }
 
 impl EmulatorArgs {
@@ -187,6 +190,7 @@ impl EmulatorArgs {
                 foreign_next_page: self.foreign_next_page,
                 expire_tokens_every: self.expire_tokens_every,
             },
+            body_cache_bytes: self.body_cache_mb.saturating_mul(1 << 20),
         }
     }
 }

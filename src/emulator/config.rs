@@ -35,6 +35,10 @@ pub struct EmulatorConfig {
     pub content: ContentSettings,
     /// Fault injection at start (switchable later through the handle or the control endpoint).
     pub faults: Faults,
+    /// Bytes of generated blob bodies kept for later fetches (generating a body costs far more than serving it;
+    /// benchmarks raise this so the emulator does not compete with the collector for CPU). Bodies beyond it are
+    /// generated again at each fetch.
+    pub body_cache_bytes: usize,
 }
 
 impl std::fmt::Debug for EmulatorConfig {
@@ -51,6 +55,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("page_size", &self.page_size)
             .field("content", &self.content)
             .field("faults", &self.faults)
+            .field("body_cache_bytes", &self.body_cache_bytes)
             .finish()
     }
 }
@@ -77,9 +82,13 @@ impl Default for EmulatorConfig {
             page_size: 100,
             content: ContentSettings::default(),
             faults: Faults::default(),
+            body_cache_bytes: DEFAULT_BODY_CACHE_BYTES,
         }
     }
 }
+
+/// Default of [`EmulatorConfig::body_cache_bytes`]: 64 MiB.
+pub const DEFAULT_BODY_CACHE_BYTES: usize = 64 << 20;
 
 impl EmulatorConfig {
     /// The default configuration trusting one certificate (DER).

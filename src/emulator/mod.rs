@@ -58,6 +58,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use bytes::Bytes;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -158,6 +159,7 @@ pub(crate) struct Shared {
     late_after_ms: Option<i64>,
     certs: Vec<cert::RegisteredCertificate>,
     catalog: content::Catalog,
+    bodies: Mutex<BodyCache>,
     counters: stats::Counters,
     faults: Mutex<Faults>,
     inner: Mutex<Inner>,
@@ -166,7 +168,39 @@ pub(crate) struct Shared {
     foreign_addr: SocketAddr,
 }
 
+/// Generated blob bodies kept for later fetches, up to a byte cap (first come, first kept; never evicted).
+struct BodyCache {
+    bodies: HashMap<usize, Bytes>,
+    bytes: usize,
+    cap: usize,
+}
+
+impl BodyCache {
+    fn new(cap: usize) -> Self {
+        BodyCache {
+            bodies: HashMap::new(),
+            bytes: 0,
+            cap,
+        }
+    }
+}
+
 impl Shared {
+    /// The body of blob `i`, generated once and kept while the cache has room.
+    fn body(&self, i: usize) -> Bytes {
+        let lock = || self.bodies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = lock().bodies.get(&i) {
+            return b.clone();
+        }
+        let body = Bytes::from(self.catalog.body(i));
+        let mut cache = lock();
+        if cache.bytes + body.len() <= cache.cap {
+            cache.bytes += body.len();
+            cache.bodies.insert(i, body.clone());
+        }
+        body
+    }
+
     fn inner(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -309,6 +343,7 @@ impl Emulator {
                 .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)),
             certs,
             catalog: content::Catalog::new(&config.content, &config.tenant_id, anchor_ms),
+            bodies: Mutex::new(BodyCache::new(config.body_cache_bytes)),
             counters: stats::Counters::default(),
             faults: Mutex::new(config.faults.clone()),
             inner: Mutex::new(Inner {

@@ -42,7 +42,9 @@ use crate::job::{Job, Loaded, model};
 use crate::normalize::{self, Event};
 use crate::plan::{self, BackfillInput, LiveInput};
 use crate::sink::{self, Batch, SharedSink, SinkConfig, SinkError, SinkEvent, SinkKind};
-use crate::state::{self, GapReason, JobState, ListedBlob, RunKind, StateDir, StateError, Track};
+use crate::state::{
+    self, GapReason, JobState, ListedBlob, RecordKey, RunKind, StateDir, StateError, Track,
+};
 
 pub use progress::{ContentProgress, Progress};
 pub use report::{ContentTypeReport, JobReport};
@@ -190,7 +192,7 @@ struct Ctx<'a> {
     /// the memory a run holds while the sink is slower than the API.
     held: tokio::sync::Semaphore,
     options: normalize::Options,
-    tenant: String,
+    tenant: Arc<str>,
     /// The progress of each content type.
     progress: Vec<(ContentType, ContentProgress)>,
 }
@@ -347,7 +349,7 @@ async fn run_locked(
             },
             include_raw: job.output.include_raw,
         },
-        tenant: job.tenant.id.to_string(),
+        tenant: job.tenant.id.to_string().into(),
         progress: job
             .content_types
             .iter()
@@ -734,9 +736,19 @@ async fn run_window(
             .map(|blob| async move {
                 // The permit is released once the blob is committed (or abandoned). The semaphore is never closed.
                 let permit = ctx.held.acquire().await.ok();
-                let mut events = Normalized::new(ctx, ct, listed_blob(&blob, &w).created);
-                let outcome = ctx.client.fetch_blob(&blob, &mut events).await;
-                (blob, outcome, events, permit)
+                let events = Normalized::new(ctx, ct, listed_blob(&blob, &w).created);
+                // Fetching, parsing and normalizing run as a task of their own, so the blobs in flight spread over
+                // every core; a dropped task (stop, halt) is aborted.
+                let client = ctx.client.clone();
+                let task = AbortOnDrop(tokio::spawn(async move {
+                    let mut events = events;
+                    let outcome = client.fetch_blob(&blob, &mut events).await;
+                    (blob, outcome, events)
+                }));
+                match task.await {
+                    Ok((blob, outcome, events)) => Ok((blob, outcome, events, permit)),
+                    Err(e) => Err(e),
+                }
             })
             .buffer_unordered(api::DEFAULT_CONCURRENCY);
         tokio::pin!(stream);
@@ -746,9 +758,14 @@ async fn run_window(
                 () = ctx.stop.requested() => None,
                 f = stream.next() => f,
             };
-            let Some((blob, outcome, events, _permit)) = next else {
+            let Some(next) = next else {
                 break;
             };
+            let (blob, outcome, events, _permit) = next.map_err(|e| {
+                Halt::Fatal(ExecError::Client(format!(
+                    "a blob's fetch task ended abnormally ({e}); report this as a bug"
+                )))
+            })?;
             let lb = listed_blob(&blob, &w);
             progress.blobs_done(1);
             match outcome {
@@ -849,36 +866,39 @@ fn record_cut(
 
 /// The events of one blob, normalized record by record as the body streams in: only their output lines are held,
 /// never the parsed records. Repeated record Ids within the blob are kept once.
-struct Normalized<'a> {
+struct Normalized {
     ct: ContentType,
-    options: &'a normalize::Options,
-    tenant: &'a str,
+    options: normalize::Options,
+    tenant: Arc<str>,
     /// The time of events whose record has none: the blob's creation.
     created: Timestamp,
     seen: HashSet<String>,
     events: Vec<SinkEvent>,
+    /// The record's own creation time of each event (its ledger bucket).
+    record_times: Vec<Option<Timestamp>>,
     duplicates: u64,
 }
 
-impl<'a> Normalized<'a> {
-    fn new(ctx: &'a Ctx<'_>, ct: ContentType, created: Timestamp) -> Self {
+impl Normalized {
+    fn new(ctx: &Ctx<'_>, ct: ContentType, created: Timestamp) -> Self {
         Normalized {
             ct,
-            options: &ctx.options,
-            tenant: &ctx.tenant,
+            options: ctx.options,
+            tenant: Arc::clone(&ctx.tenant),
             created,
             seen: HashSet::new(),
             events: Vec::new(),
+            record_times: Vec::new(),
             duplicates: 0,
         }
     }
 }
 
-impl RecordSink for Normalized<'_> {
+impl RecordSink for Normalized {
     type Error = std::convert::Infallible;
 
     fn record(&mut self, rec: RawRecord) -> Result<(), Self::Error> {
-        let event = normalize_record(&rec, self.ct, self.options);
+        let event = normalize_record(&rec, self.ct, &self.options);
         let id = match event.id() {
             Some(id) if !id.is_empty() => id.to_owned(),
             // No Id: a stable digest of the record keeps re-deliveries idempotent.
@@ -888,16 +908,18 @@ impl RecordSink for Normalized<'_> {
             self.duplicates += 1;
             return Ok(());
         }
-        let mut line = Vec::new();
+        // An OCSF line is about twice its record; reserving once saves the reallocations of a growing buffer.
+        let mut line = Vec::with_capacity(rec.json.len() * 2 + 256);
         event.write_json(&mut line);
+        let created = event
+            .time_ms()
+            .and_then(|ms| Timestamp::from_millisecond(ms).ok());
+        self.record_times.push(created);
         self.events.push(SinkEvent {
             id,
-            time: event
-                .time_ms()
-                .and_then(|ms| Timestamp::from_millisecond(ms).ok())
-                .unwrap_or(self.created),
+            time: created.unwrap_or(self.created),
             class_uid: event.class_uid().unwrap_or(0),
-            tenant: self.tenant.to_owned(),
+            tenant: self.tenant.to_string(),
             line,
         });
         Ok(())
@@ -906,7 +928,28 @@ impl RecordSink for Normalized<'_> {
     fn discard(&mut self) {
         self.seen.clear();
         self.events.clear();
+        self.record_times.clear();
         self.duplicates = 0;
+    }
+}
+
+/// A spawned task that is aborted when its handle is dropped (a stopped or halted run leaves no fetch behind).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
     }
 }
 
@@ -915,20 +958,30 @@ async fn deliver(
     ctx: &Ctx<'_>,
     ct: ContentType,
     blob: &ListedBlob,
-    normalized: Normalized<'_>,
+    normalized: Normalized,
     r: &mut ContentTypeReport,
 ) -> Result<u64, Halt> {
     r.records_duplicate += normalized.duplicates;
     let events = normalized.events;
+    let keys: Vec<RecordKey> = events
+        .iter()
+        .zip(normalized.record_times)
+        .map(|(e, created)| RecordKey {
+            id: e.id.clone(),
+            created,
+        })
+        .collect();
     let _guard = ctx.commit.lock().await;
-    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let delivered = ctx.state.delivered_record_ids(&ids)?;
+    let delivered = ctx.state.delivered_record_ids(&keys)?;
     r.records_duplicate += delivered.len() as u64;
     let fresh: Vec<SinkEvent> = events
         .into_iter()
         .filter(|e| !delivered.contains(&e.id))
         .collect();
-    let fresh_ids: Vec<String> = fresh.iter().map(|e| e.id.clone()).collect();
+    let fresh_ids: Vec<RecordKey> = keys
+        .into_iter()
+        .filter(|k| !delivered.contains(&k.id))
+        .collect();
     // Written even when empty: the sink then removes what an unacknowledged earlier delivery may have left.
     let batch = Batch {
         content_type: ct,

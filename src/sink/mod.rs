@@ -245,7 +245,7 @@ pub(crate) fn unique_events(batch: &Batch) -> Result<Vec<&SinkEvent>, SinkError>
         if event.line.is_empty() {
             return Err(invalid("its JSON line is empty"));
         }
-        if event.line.iter().any(|&b| b == b'\n' || b == b'\r') {
+        if memchr::memchr2(b'\n', b'\r', &event.line).is_some() {
             return Err(invalid("its JSON line contains a line break"));
         }
         if std::str::from_utf8(&event.line).is_err() {

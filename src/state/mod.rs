@@ -36,14 +36,15 @@ pub mod window;
 pub use error::StateError;
 pub use lock::JobLock;
 pub use store::{
-    CONTENT_LEDGER_GRACE, JobState, RECORD_LEDGER_RETENTION, RUN_HISTORY_KEPT,
-    SUBSCRIPTION_START_INTERVAL, StateDir, WINDOW_RETENTION,
+    BUCKET_MIGRATED, BUCKET_UNTIMED, CONTENT_LEDGER_GRACE, JobState, LedgerKey,
+    RECORD_LEDGER_RETENTION, RUN_HISTORY_KEPT, SUBSCRIPTION_START_INTERVAL, StateDir,
+    WINDOW_RETENTION,
 };
 pub use summary::{
     ContentTypeSummary, DEFAULT_RUNS_SHOWN, LedgerCounts, StateSummary, reset, show,
 };
 pub use types::{
     BackfillProgress, CommitReport, ContentEntry, ContentStatus, Gap, GapReason, GapScope,
-    ListedBlob, PruneReport, ResetReport, RunId, RunKind, RunRecord, Track,
+    ListedBlob, PruneReport, RecordKey, ResetReport, RunId, RunKind, RunRecord, Track,
 };
 pub use window::Window;

@@ -20,7 +20,7 @@ pub const APPLICATION_ID: i64 = 0x4F33_3635;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The forward migrations; `MIGRATIONS[i]` upgrades version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -119,6 +119,28 @@ CREATE TABLE run (
 );
 ";
 
+/// Version 2: the record ledger is keyed by `(bucket, record_id)`, where `bucket` is the hour (since the Unix epoch)
+/// of the record's own creation time: copies of a record share it, and one blob's records fall in a few adjacent
+/// buckets, so a blob's inserts and look-ups touch a few pages instead of pages all over an index of random Ids.
+/// Ids of version 1 (no time known) move to the [`super::store::BUCKET_MIGRATED`] bucket, which look-ups also
+/// search until pruning has emptied it; records without a time go to [`super::store::BUCKET_UNTIMED`].
+const V2: &str = "
+CREATE TABLE record_v2 (
+    bucket        INTEGER NOT NULL,
+    record_id     TEXT NOT NULL,
+    first_seen_ns INTEGER NOT NULL,
+    PRIMARY KEY (bucket, record_id)
+) WITHOUT ROWID;
+INSERT INTO record_v2 (bucket, record_id, first_seen_ns) SELECT -2, record_id, first_seen_ns FROM record;
+DROP TABLE record;
+ALTER TABLE record_v2 RENAME TO record;
+CREATE INDEX record_by_first_seen ON record (first_seen_ns);
+";
+
+/// Pages of the state database kept in memory per connection, as SQLite's negative KiB count (8 MiB): the
+/// record ledger's pages touched by a blob's look-ups and inserts stay cached between the two.
+const CACHE_KIB: i64 = 8192;
+
 /// Creates the state directory (mode 0700) when it is missing and checks that it is a directory.
 pub fn ensure_dir(dir: &Path) -> Result<(), StateError> {
     use std::os::unix::fs::DirBuilderExt;
@@ -167,8 +189,10 @@ pub fn open(path: &Path, job: &str, create: bool) -> Result<Option<Connection>, 
             mode,
         });
     }
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-        .map_err(sql)?;
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -{CACHE_KIB};"
+    ))
+    .map_err(sql)?;
     let mut conn = conn;
     migrate(&mut conn, path, MIGRATIONS)?;
     check_tables(&conn, path)?;

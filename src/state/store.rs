@@ -24,8 +24,58 @@ pub const SUBSCRIPTION_START_INTERVAL: SignedDuration = SignedDuration::from_min
 /// How many run history entries are kept.
 pub const RUN_HISTORY_KEPT: i64 = 1000;
 
-/// Ids per `IN (...)` batch in ledger look-ups.
+/// Ids per `IN (...)` batch in content ledger look-ups.
 const BATCH: usize = 500;
+
+/// Record ledger bucket of records without a creation time.
+pub const BUCKET_UNTIMED: i64 = -1;
+/// Record ledger bucket of the Ids carried over from schema version 1 (whose times were not kept).
+pub const BUCKET_MIGRATED: i64 = -2;
+
+/// A record `Id` as the record ledger keys it: the Id and, when the record has one, its own creation time.
+/// Copies of a record carry the same time, so they meet in the same bucket (the hour of that time).
+pub trait LedgerKey {
+    /// The record `Id`.
+    fn record_id(&self) -> &str;
+    /// The record's creation time (`CreationTime`), when it has one.
+    fn created(&self) -> Option<Timestamp>;
+}
+
+impl<S: AsRef<str>> LedgerKey for S {
+    fn record_id(&self) -> &str {
+        self.as_ref()
+    }
+
+    fn created(&self) -> Option<Timestamp> {
+        None
+    }
+}
+
+impl LedgerKey for RecordKey {
+    fn record_id(&self) -> &str {
+        &self.id
+    }
+
+    fn created(&self) -> Option<Timestamp> {
+        self.created
+    }
+}
+
+/// The ledger bucket of a record created at `created`: the hour since the Unix epoch (never negative, so never one
+/// of the special buckets).
+pub fn ledger_bucket(created: Option<Timestamp>) -> i64 {
+    created.map_or(BUCKET_UNTIMED, |t| t.as_second().div_euclid(3600).max(0))
+}
+
+/// `(bucket, id)` of each key, sorted (B-tree order: neighbouring keys share pages).
+fn sorted_keys<K: LedgerKey>(keys: &[K]) -> Vec<(i64, &str)> {
+    let mut v: Vec<(i64, &str)> = keys
+        .iter()
+        .map(|k| (ledger_bucket(k.created()), k.record_id()))
+        .collect();
+    v.sort_unstable();
+    v
+}
 
 impl ToSql for ContentType {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -384,23 +434,24 @@ impl JobState {
     /// The commit step of the protocol, after the sink acknowledged a durable write: in one transaction, adds the
     /// record Ids the sink wrote from `blob` to the record ledger and marks the blob done. Either both happen or
     /// neither does.
-    pub fn commit_blob<S: AsRef<str>>(
+    pub fn commit_blob<K: LedgerKey>(
         &self,
         ct: ContentType,
         blob: &ListedBlob,
-        record_ids_written: &[S],
+        record_ids_written: &[K],
         now: Timestamp,
     ) -> Result<CommitReport, StateError> {
         let (c, x, now_ns) = (ns(blob.created)?, ns(blob.expiration)?, ns(now)?);
         let written = i64::try_from(record_ids_written.len()).unwrap_or(i64::MAX);
+        let keys = sorted_keys(record_ids_written);
         self.write(|tx| {
             let mut new_record_ids = 0;
             {
                 let mut stmt = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO record (record_id, content_type, first_seen_ns) VALUES (?1, ?2, ?3)",
+                    "INSERT OR IGNORE INTO record (bucket, record_id, first_seen_ns) VALUES (?1, ?2, ?3)",
                 )?;
-                for id in record_ids_written {
-                    new_record_ids += stmt.execute(params![id.as_ref(), ct, now_ns])?;
+                for (bucket, id) in &keys {
+                    new_record_ids += stmt.execute(params![bucket, id, now_ns])?;
                 }
             }
             tx.execute(
@@ -419,25 +470,30 @@ impl JobState {
 
     // ---- record ledger ----------------------------------------------------------------------------------------
 
-    /// Which of `record_ids` were already delivered (by any blob of any content type of this job). Batched.
-    pub fn delivered_record_ids<S: AsRef<str>>(
+    /// Which of `record_ids` were already delivered (by any blob of any content type of this job): a point look-up
+    /// per key, in key order.
+    pub fn delivered_record_ids<K: LedgerKey>(
         &self,
-        record_ids: &[S],
+        record_ids: &[K],
     ) -> Result<HashSet<String>, StateError> {
+        let keys = sorted_keys(record_ids);
         self.read(|tx| {
             let mut found = HashSet::new();
-            for chunk in record_ids.chunks(BATCH) {
-                let sql = format!(
-                    "SELECT record_id FROM record WHERE record_id IN ({})",
-                    placeholders(chunk.len(), 1)
-                );
-                let mut stmt = tx.prepare_cached(&sql)?;
-                let rows = stmt.query_map(
-                    rusqlite::params_from_iter(chunk.iter().map(AsRef::as_ref)),
-                    |r| r.get::<_, String>(0),
-                )?;
-                for row in rows {
-                    found.insert(row?);
+            if keys.is_empty() {
+                return Ok(found);
+            }
+            let migrated: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM record WHERE bucket = ?1)",
+                [BUCKET_MIGRATED],
+                |r| r.get(0),
+            )?;
+            let mut stmt =
+                tx.prepare_cached("SELECT 1 FROM record WHERE bucket = ?1 AND record_id = ?2")?;
+            for (bucket, id) in &keys {
+                if stmt.exists(params![bucket, id])?
+                    || (migrated && stmt.exists(params![BUCKET_MIGRATED, id])?)
+                {
+                    found.insert((*id).to_owned());
                 }
             }
             Ok(found)

@@ -221,6 +221,15 @@ pub struct BackfillProgress {
     pub finished: Option<Timestamp>,
 }
 
+/// A record `Id` with the record's own creation time, as the executor hands it to the record ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RecordKey {
+    /// The record `Id` (or the digest standing in for a missing one).
+    pub id: String,
+    /// The record's `CreationTime`, when it has one.
+    pub created: Option<Timestamp>,
+}
+
 /// What `commit_blob` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommitReport {
