@@ -41,7 +41,7 @@ fn crash_between_write_and_ack_loses_nothing_and_duplicates_nothing() {
     for b in &batches[..3] {
         let _ = sink.write_blob(b).unwrap();
     }
-    let crashed = sink.paths(&batches[3]);
+    let crashed = sink.paths(&batches[3].meta());
     fs::create_dir_all(&crashed.dir).unwrap();
     fs::write(&crashed.temp, &batches[3].events[0].line[..20]).unwrap();
     drop(sink);
@@ -221,7 +221,7 @@ fn stale_temporaries_are_swept_and_never_look_final() {
     let sink = JsonlSink::open(dir.path(), None).unwrap();
     let mut temps = Vec::new();
     for n in 0..3 {
-        let paths = sink.paths(&batch(ContentType::General, n * 100_000, 1));
+        let paths = sink.paths(&batch(ContentType::General, n * 100_000, 1).meta());
         fs::create_dir_all(&paths.dir).unwrap();
         fs::write(&paths.temp, b"{\"partial").unwrap();
         let name = paths.temp.file_name().unwrap().to_str().unwrap().to_owned();

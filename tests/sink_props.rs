@@ -105,7 +105,7 @@ proptest! {
             &steps,
             || JsonlSink::open(dir.path(), compress).unwrap(),
             |sink, b| {
-                let paths = sink.paths(b);
+                let paths = sink.paths(&b.meta());
                 fs::create_dir_all(&paths.dir).unwrap();
                 fs::write(&paths.temp, &b.events[0].line[..10]).unwrap();
             },

@@ -21,8 +21,8 @@ mod hook;
 pub mod metrics;
 pub mod progress;
 mod report;
+mod spool;
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,7 +41,7 @@ use crate::exit::Outcome;
 use crate::job::{Job, Loaded, model};
 use crate::normalize::{self, Event};
 use crate::plan::{self, BackfillInput, LiveInput};
-use crate::sink::{self, Batch, SharedSink, SinkConfig, SinkError, SinkEvent, SinkKind};
+use crate::sink::{self, BlobMeta, SharedSink, SinkConfig, SinkError, SinkEvent, SinkKind};
 use crate::state::{
     self, GapReason, JobState, ListedBlob, RecordKey, RunKind, StateDir, StateError, Track,
 };
@@ -189,8 +189,12 @@ struct Ctx<'a> {
     /// Serializes check-ledger → sink write → commit across the job's content types.
     commit: tokio::sync::Mutex<()>,
     /// Blobs fetched or being fetched and not yet committed, across the job's content types and windows: bounds
-    /// the memory a run holds while the sink is slower than the API.
+    /// the work a run holds while the sink is slower than the API.
     held: tokio::sync::Semaphore,
+    /// The bytes of event lines those blobs may keep in memory together; the rest is spilled to `spool_dir`.
+    memory: Arc<spool::MemoryBudget>,
+    /// Where blobs over the memory budget are spilled (the state directory).
+    spool_dir: PathBuf,
     options: normalize::Options,
     tenant: Arc<str>,
     /// The progress of each content type.
@@ -342,6 +346,8 @@ async fn run_locked(
         stop: settings.stop.clone(),
         commit: tokio::sync::Mutex::new(()),
         held: tokio::sync::Semaphore::new(BLOBS_HELD),
+        memory: spool::MemoryBudget::new(spool::SPOOL_MEMORY),
+        spool_dir: settings.state_dir.clone(),
         options: normalize::Options {
             format: match job.output.format {
                 model::OutputFormat::Ocsf => normalize::Format::Ocsf,
@@ -615,7 +621,7 @@ const WINDOWS_IN_FLIGHT: usize = 4;
 
 /// Blobs a job holds at once (being fetched, or fetched and waiting for the sink), whatever the number of content
 /// types and windows in flight: memory is bounded by this many blobs' normalized events.
-const BLOBS_HELD: usize = 16;
+const BLOBS_HELD: usize = 8;
 
 async fn run_windows(
     ctx: &Ctx<'_>,
@@ -864,18 +870,16 @@ fn record_cut(
     Ok(())
 }
 
-/// The events of one blob, normalized record by record as the body streams in: only their output lines are held,
-/// never the parsed records. Repeated record Ids within the blob are kept once.
+/// The events of one blob, normalized record by record as the body streams in: only their output lines are held
+/// (in memory within the job's budget, else in a spill file), never the parsed records. Repeated record Ids within
+/// the blob are kept once.
 struct Normalized {
     ct: ContentType,
     options: normalize::Options,
     tenant: Arc<str>,
     /// The time of events whose record has none: the blob's creation.
     created: Timestamp,
-    seen: HashSet<String>,
-    events: Vec<SinkEvent>,
-    /// The record's own creation time of each event (its ledger bucket).
-    record_times: Vec<Option<Timestamp>>,
+    spool: spool::Spool,
     duplicates: u64,
 }
 
@@ -886,16 +890,19 @@ impl Normalized {
             options: ctx.options,
             tenant: Arc::clone(&ctx.tenant),
             created,
-            seen: HashSet::new(),
-            events: Vec::new(),
-            record_times: Vec::new(),
+            spool: spool::Spool::new(
+                Arc::clone(&ctx.memory),
+                &ctx.spool_dir,
+                Arc::clone(&ctx.tenant),
+            ),
             duplicates: 0,
         }
     }
 }
 
 impl RecordSink for Normalized {
-    type Error = std::convert::Infallible;
+    /// Spilling to the state directory failed.
+    type Error = std::io::Error;
 
     fn record(&mut self, rec: RawRecord) -> Result<(), Self::Error> {
         let event = normalize_record(&rec, self.ct, &self.options);
@@ -904,7 +911,7 @@ impl RecordSink for Normalized {
             // No Id: a stable digest of the record keeps re-deliveries idempotent.
             _ => format!("sha256:{}", hex_digest(rec.json.as_bytes())),
         };
-        if !self.seen.insert(id.clone()) {
+        if self.spool.contains(&id) {
             self.duplicates += 1;
             return Ok(());
         }
@@ -914,21 +921,24 @@ impl RecordSink for Normalized {
         let created = event
             .time_ms()
             .and_then(|ms| Timestamp::from_millisecond(ms).ok());
-        self.record_times.push(created);
-        self.events.push(SinkEvent {
-            id,
-            time: created.unwrap_or(self.created),
-            class_uid: event.class_uid().unwrap_or(0),
-            tenant: self.tenant.to_string(),
-            line,
-        });
-        Ok(())
+        let key = RecordKey {
+            id: id.clone(),
+            created,
+        };
+        self.spool.push(
+            key,
+            SinkEvent {
+                id,
+                time: created.unwrap_or(self.created),
+                class_uid: event.class_uid().unwrap_or(0),
+                tenant: self.tenant.to_string(),
+                line,
+            },
+        )
     }
 
     fn discard(&mut self) {
-        self.seen.clear();
-        self.events.clear();
-        self.record_times.clear();
+        self.spool.clear();
         self.duplicates = 0;
     }
 }
@@ -962,34 +972,23 @@ async fn deliver(
     r: &mut ContentTypeReport,
 ) -> Result<u64, Halt> {
     r.records_duplicate += normalized.duplicates;
-    let events = normalized.events;
-    let keys: Vec<RecordKey> = events
-        .iter()
-        .zip(normalized.record_times)
-        .map(|(e, created)| RecordKey {
-            id: e.id.clone(),
-            created,
-        })
-        .collect();
+    let spool = normalized.spool;
+    if spool.is_spilled() {
+        tracing::debug!(job = %ctx.job.name, content_type = %ct, content_id = %blob.content_id, records = spool.keys().len(), "blob over the memory budget: its events were spilled to the state directory");
+    }
     let _guard = ctx.commit.lock().await;
-    let delivered = ctx.state.delivered_record_ids(&keys)?;
+    let delivered = ctx.state.delivered_record_ids(spool.keys())?;
     r.records_duplicate += delivered.len() as u64;
-    let fresh: Vec<SinkEvent> = events
-        .into_iter()
-        .filter(|e| !delivered.contains(&e.id))
-        .collect();
-    let fresh_ids: Vec<RecordKey> = keys
-        .into_iter()
-        .filter(|k| !delivered.contains(&k.id))
-        .collect();
+    let (parts, fresh_ids) = spool
+        .into_parts(&delivered)
+        .map_err(|cause| Halt::Fatal(ExecError::Sink(SinkError::Spool { cause })))?;
     // Written even when empty: the sink then removes what an unacknowledged earlier delivery may have left.
-    let batch = Batch {
+    let meta = BlobMeta {
         content_type: ct,
         content_id: blob.content_id.clone(),
         content_created: blob.created,
-        events: fresh,
     };
-    let ack = match ctx.sink.write_blob(batch).await {
+    let ack = match ctx.sink.write_parts(meta, parts).await {
         Ok(a) => a,
         Err(e) if e.is_output_closed() => return Err(Halt::OutputClosed),
         Err(e) => return Err(Halt::Fatal(e.into())),

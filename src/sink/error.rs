@@ -75,6 +75,16 @@ pub enum SinkError {
         reason: &'static str,
     },
 
+    /// A large blob's events, spilled to a temporary file in the state directory, could not be read back.
+    #[error(
+        "cannot read a blob's events back from its temporary file in the state directory: {cause}; check the free \
+         space and permissions of the state directory (--state-dir); {REDELIVERED}"
+    )]
+    Spool {
+        /// The operating system's error.
+        cause: io::Error,
+    },
+
     /// The sink section of the job is inconsistent.
     #[error("invalid sink configuration: {0}")]
     Config(String),

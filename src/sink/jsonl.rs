@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::write::GzEncoder;
 
-use super::{Ack, Batch, Compression, Sink, SinkError, unique_events};
+use super::{Ack, BlobMeta, Compression, EventParts, Sink, SinkError, UniqueEvents};
 
 /// Suffix of plain files.
 pub const PLAIN_SUFFIX: &str = ".jsonl";
@@ -97,11 +97,11 @@ impl JsonlSink {
     }
 
     /// The paths one blob is written to (pure: touches nothing).
-    pub fn paths(&self, batch: &Batch) -> BlobPaths {
-        let at = jiff::tz::Offset::UTC.to_datetime(batch.content_created);
+    pub fn paths(&self, blob: &BlobMeta) -> BlobPaths {
+        let at = jiff::tz::Offset::UTC.to_datetime(blob.content_created);
         let dir = self
             .root
-            .join(batch.content_type.as_str())
+            .join(blob.content_type.as_str())
             .join(format!("{:04}", at.year()))
             .join(format!("{:02}", at.month()))
             .join(format!("{:02}", at.day()));
@@ -110,7 +110,7 @@ impl JsonlSink {
             at.hour(),
             at.minute(),
             at.second(),
-            content_id_hash(&batch.content_id)
+            content_id_hash(&blob.content_id)
         );
         let (name, other) = match self.compress {
             Some(Compression::Gzip) => (
@@ -176,28 +176,32 @@ impl JsonlSink {
 }
 
 impl Sink for JsonlSink {
-    fn write_blob(&mut self, batch: &Batch) -> Result<Ack, SinkError> {
-        let events = unique_events(batch)?;
-        let paths = self.paths(batch);
-        if events.is_empty() {
-            // Nothing to write, not even a directory; but a file left by an unacknowledged earlier delivery must go.
-            let removed = remove_if_present(&paths.file)? | remove_if_present(&paths.other)?;
-            if removed {
-                sync_dir(&paths.dir)?;
+    fn write_parts(
+        &mut self,
+        blob: &BlobMeta,
+        parts: &mut dyn EventParts,
+    ) -> Result<Ack, SinkError> {
+        let paths = self.paths(blob);
+        let mut unique = UniqueEvents::new(blob);
+        let mut temp = None;
+        let written = self.write_temp(&paths, &mut unique, parts, &mut temp);
+        let file = match (written, temp) {
+            (Ok(()), Some(temp)) => temp.finish(&paths.temp),
+            (Ok(()), None) => {
+                // Nothing to write, not even a directory; but a file left by an unacknowledged earlier delivery
+                // must go.
+                let removed = remove_if_present(&paths.file)? | remove_if_present(&paths.other)?;
+                if removed {
+                    sync_dir(&paths.dir)?;
+                }
+                return Ok(Ack {
+                    events: 0,
+                    written: 0,
+                });
             }
-            return Ok(Ack {
-                events: 0,
-                written: 0,
-            });
-        }
-        self.prepare_dir(&paths.dir)?;
-
-        // An unacknowledged earlier delivery may have left a file of this blob under either name: the one we are
-        // about to write is replaced by the rename, the other must go first (if we crash after removing it, the blob
-        // is still not done and comes again).
-        remove_if_present(&paths.other)?;
-
-        if let Err(e) = write_temp(&paths.temp, self.compress, &events) {
+            (Err(e), _) => Err(e),
+        };
+        if let Err(e) = file {
             // Best effort: a leftover is hidden from readers and swept on the next write into this directory.
             let _ = fs::remove_file(&paths.temp);
             return Err(e);
@@ -208,8 +212,8 @@ impl Sink for JsonlSink {
         }
         sync_dir(&paths.dir)?;
         Ok(Ack {
-            events: events.len(),
-            written: events.len(),
+            events: unique.len(),
+            written: unique.len(),
         })
     }
 
@@ -242,44 +246,84 @@ pub fn is_temp_name(name: &str) -> bool {
         && (name.contains(PLAIN_SUFFIX) || name.contains(GZIP_SUFFIX))
 }
 
-/// Writes the lines to `temp` (truncating a stale one) and syncs it.
-fn write_temp(
-    temp: &Path,
-    compress: Option<Compression>,
-    events: &[&super::SinkEvent],
-) -> Result<(), SinkError> {
-    let err = |action| move |e| SinkError::io(action, temp, e);
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(temp)
-        .map_err(err("create temporary file"))?;
-    let mut out = BufWriter::with_capacity(256 * 1024, file);
-    let file = match compress {
-        Some(Compression::Gzip) => {
-            let mut gz = GzEncoder::new(out, flate2::Compression::default());
-            write_lines(&mut gz, events).map_err(err("write"))?;
-            out = gz.finish().map_err(err("write"))?;
-            out.into_inner()
-                .map_err(|e| SinkError::io("write", temp, e.into_error()))?
+impl JsonlSink {
+    /// Writes the events of `parts` that `unique` admits to the blob's temporary file, created (truncating a
+    /// stale one) at the first event: `temp` stays `None` for a blob without events.
+    fn write_temp(
+        &mut self,
+        paths: &BlobPaths,
+        unique: &mut UniqueEvents,
+        parts: &mut dyn EventParts,
+        temp: &mut Option<TempFile>,
+    ) -> Result<(), SinkError> {
+        let err = |e| SinkError::io("write", &paths.temp, e);
+        while let Some(part) = parts.next_part()? {
+            for event in part {
+                if !unique.admit(event)? {
+                    continue;
+                }
+                let out = match temp {
+                    Some(t) => t,
+                    None => {
+                        self.prepare_dir(&paths.dir)?;
+                        // An unacknowledged earlier delivery may have left a file of this blob under either name:
+                        // the one we are about to write is replaced by the rename, the other must go first (if we
+                        // crash after removing it, the blob is still not done and comes again).
+                        remove_if_present(&paths.other)?;
+                        temp.insert(TempFile::create(&paths.temp, self.compress)?)
+                    }
+                };
+                out.write_line(&event.line).map_err(err)?;
+            }
         }
-        None => {
-            write_lines(&mut out, events).map_err(err("write"))?;
-            out.into_inner()
-                .map_err(|e| SinkError::io("write", temp, e.into_error()))?
-        }
-    };
-    file.sync_all().map_err(err("sync"))?;
-    Ok(())
+        Ok(())
+    }
 }
 
-fn write_lines(out: &mut impl Write, events: &[&super::SinkEvent]) -> io::Result<()> {
-    for event in events {
-        out.write_all(&event.line)?;
-        out.write_all(b"\n")?;
+/// A blob's temporary file being written, plain or gzip.
+enum TempFile {
+    Plain(BufWriter<File>),
+    Gzip(GzEncoder<BufWriter<File>>),
+}
+
+impl TempFile {
+    fn create(temp: &Path, compress: Option<Compression>) -> Result<TempFile, SinkError> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(temp)
+            .map_err(|e| SinkError::io("create temporary file", temp, e))?;
+        let out = BufWriter::with_capacity(256 * 1024, file);
+        Ok(match compress {
+            Some(Compression::Gzip) => {
+                TempFile::Gzip(GzEncoder::new(out, flate2::Compression::default()))
+            }
+            None => TempFile::Plain(out),
+        })
     }
-    out.flush()
+
+    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        let out: &mut dyn Write = match self {
+            TempFile::Plain(w) => w,
+            TempFile::Gzip(w) => w,
+        };
+        out.write_all(line)?;
+        out.write_all(b"\n")
+    }
+
+    /// Flushes everything (the gzip trailer included) and syncs the file.
+    fn finish(self, temp: &Path) -> Result<(), SinkError> {
+        let err = |e| SinkError::io("write", temp, e);
+        let out = match self {
+            TempFile::Plain(w) => w,
+            TempFile::Gzip(gz) => gz.finish().map_err(err)?,
+        };
+        let file = out
+            .into_inner()
+            .map_err(|e| SinkError::io("write", temp, e.into_error()))?;
+        file.sync_all().map_err(|e| SinkError::io("sync", temp, e))
+    }
 }
 
 /// Creates `dir` and its missing ancestors, syncing the parent of each directory created so the new entries survive
@@ -347,6 +391,7 @@ fn sync_dir(dir: &Path) -> Result<(), SinkError> {
 mod tests {
     use super::*;
     use crate::content_type::ContentType;
+    use crate::sink::Batch;
 
     #[test]
     fn names_are_stable_hidden_when_temporary_and_dated_in_utc() {
@@ -362,7 +407,7 @@ mod tests {
             content_created: "2026-11-26T23:45:02.093-05:00".parse().unwrap(),
             events: vec![],
         };
-        let paths = sink.paths(&batch);
+        let paths = sink.paths(&batch.meta());
         assert_eq!(paths.dir, Path::new("/out/Audit.SharePoint/2026/11/27"));
         let name = paths.file.file_name().unwrap().to_str().unwrap();
         assert!(name.starts_with("044502-"), "{name}");
@@ -372,9 +417,9 @@ mod tests {
         let temp = paths.temp.file_name().unwrap().to_str().unwrap();
         assert!(is_temp_name(temp) && !is_final_name(temp), "{temp}");
         assert!(paths.other.to_str().unwrap().ends_with(GZIP_SUFFIX));
-        assert_eq!(sink.paths(&batch), paths, "same blob, same paths");
+        assert_eq!(sink.paths(&batch.meta()), paths, "same blob, same paths");
         let mut other = batch.clone();
         other.content_id.push('x');
-        assert_ne!(sink.paths(&other).file, paths.file);
+        assert_ne!(sink.paths(&other.meta()).file, paths.file);
     }
 }

@@ -92,11 +92,59 @@ pub struct Ack {
     pub written: usize,
 }
 
-/// A sink: writes one blob's batch durably, idempotently on re-delivery.
+/// A blob's identity: what a sink needs to know besides its events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobMeta {
+    /// The blob's content type.
+    pub content_type: ContentType,
+    /// The blob's `contentId`.
+    pub content_id: String,
+    /// The blob's `contentCreated`.
+    pub content_created: jiff::Timestamp,
+}
+
+impl Batch {
+    /// The blob's identity.
+    pub fn meta(&self) -> BlobMeta {
+        BlobMeta {
+            content_type: self.content_type,
+            content_id: self.content_id.clone(),
+            content_created: self.content_created,
+        }
+    }
+}
+
+/// A blob's events handed to a sink part by part, in order: a large blob never has to be in memory whole.
+pub trait EventParts: Send {
+    /// The next part, or `Ok(None)` after the last. An error abandons the write: the sink acknowledges nothing
+    /// and leaves nothing partial under a final name.
+    fn next_part(&mut self) -> Result<Option<&[SinkEvent]>, SinkError>;
+}
+
+/// A batch's events as one part.
+struct WholeBatch<'a>(Option<&'a [SinkEvent]>);
+
+impl EventParts for WholeBatch<'_> {
+    fn next_part(&mut self) -> Result<Option<&[SinkEvent]>, SinkError> {
+        Ok(self.0.take())
+    }
+}
+
+/// A sink: writes one blob's events durably, idempotently on re-delivery.
 pub trait Sink: Send {
-    /// Writes `batch` and returns once it is durable. On error nothing is acknowledged and nothing partial is left
-    /// under a final name; the caller must not mark the blob done.
-    fn write_blob(&mut self, batch: &Batch) -> Result<Ack, SinkError>;
+    /// Writes the events of `blob`, read part by part from `parts`, and returns once they are durable. On error
+    /// nothing is acknowledged and nothing partial is left under a final name; the caller must not mark the blob
+    /// done.
+    fn write_parts(
+        &mut self,
+        blob: &BlobMeta,
+        parts: &mut dyn EventParts,
+    ) -> Result<Ack, SinkError>;
+
+    /// Writes a whole batch: [`Sink::write_parts`] with one part.
+    fn write_blob(&mut self, batch: &Batch) -> Result<Ack, SinkError> {
+        self.write_parts(&batch.meta(), &mut WholeBatch(Some(&batch.events)))
+    }
 
     /// A short description for logs, e.g. `jsonl:/var/lib/o365sync/out (gzip)`.
     fn describe(&self) -> String;
@@ -212,31 +260,79 @@ impl SharedSink {
         &self.description
     }
 
-    /// Writes `batch` on the blocking pool; writes from several tasks are serialized. Must be called within a tokio
-    /// runtime.
-    pub async fn write_blob(&self, batch: Batch) -> Result<Ack, SinkError> {
+    /// Writes `blob`'s events, read from `parts`, on the blocking pool; writes from several tasks are serialized.
+    /// Must be called within a tokio runtime.
+    pub async fn write_parts(
+        &self,
+        blob: BlobMeta,
+        mut parts: Box<dyn EventParts>,
+    ) -> Result<Ack, SinkError> {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             // A panic in an earlier write poisons the mutex; the on-disk protocol is atomic, so carrying on is safe.
             let mut sink = inner.lock().unwrap_or_else(PoisonError::into_inner);
-            sink.write_blob(&batch)
+            sink.write_parts(&blob, parts.as_mut())
         })
         .await
         .map_err(|e| SinkError::Worker(e.to_string()))?
     }
+
+    /// Writes `batch` on the blocking pool: [`SharedSink::write_parts`] with one part.
+    pub async fn write_blob(&self, batch: Batch) -> Result<Ack, SinkError> {
+        let meta = batch.meta();
+        self.write_parts(
+            meta,
+            Box::new(OwnedBatch {
+                events: batch.events,
+                given: false,
+            }),
+        )
+        .await
+    }
 }
 
-/// Validates the lines of a batch and drops repeated record `Id`s (first occurrence wins).
-pub(crate) fn unique_events(batch: &Batch) -> Result<Vec<&SinkEvent>, SinkError> {
-    let mut seen = HashSet::with_capacity(batch.events.len());
-    let mut out = Vec::with_capacity(batch.events.len());
-    for event in &batch.events {
-        if !seen.insert(event.id.as_str()) {
-            continue;
+/// A batch's events, owned, as one part.
+struct OwnedBatch {
+    events: Vec<SinkEvent>,
+    given: bool,
+}
+
+impl EventParts for OwnedBatch {
+    fn next_part(&mut self) -> Result<Option<&[SinkEvent]>, SinkError> {
+        if std::mem::replace(&mut self.given, true) {
+            return Ok(None);
+        }
+        Ok(Some(&self.events))
+    }
+}
+
+/// Checks each event of one blob and drops repeated record `Id`s (first occurrence wins), across parts.
+pub(crate) struct UniqueEvents {
+    seen: HashSet<String>,
+    content_id: String,
+}
+
+impl UniqueEvents {
+    pub(crate) fn new(blob: &BlobMeta) -> Self {
+        UniqueEvents {
+            seen: HashSet::new(),
+            content_id: blob.content_id.clone(),
+        }
+    }
+
+    /// Events admitted so far.
+    pub(crate) fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Whether `event` is the first of its `Id` in the blob; an error for an event no sink may write.
+    pub(crate) fn admit(&mut self, event: &SinkEvent) -> Result<bool, SinkError> {
+        if self.seen.contains(event.id.as_str()) {
+            return Ok(false);
         }
         let invalid = |reason| SinkError::InvalidEvent {
             id: event.id.clone(),
-            content_id: batch.content_id.clone(),
+            content_id: self.content_id.clone(),
             reason,
         };
         if event.id.is_empty() {
@@ -251,9 +347,9 @@ pub(crate) fn unique_events(batch: &Batch) -> Result<Vec<&SinkEvent>, SinkError>
         if std::str::from_utf8(&event.line).is_err() {
             return Err(invalid("its JSON line is not UTF-8"));
         }
-        out.push(event);
+        self.seen.insert(event.id.clone());
+        Ok(true)
     }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -304,30 +400,35 @@ mod tests {
 
     #[test]
     fn unique_events_drops_repeats_and_rejects_bad_lines() {
-        let mut batch = Batch {
+        let meta = BlobMeta {
             content_type: ContentType::Exchange,
             content_id: "a$b".into(),
             content_created: jiff::Timestamp::UNIX_EPOCH,
-            events: vec![
-                event("1", b"{}"),
-                event("2", b"{}"),
-                event("1", b"{\"x\":1}"),
-            ],
         };
-        let unique = unique_events(&batch).unwrap();
+        let mut unique = UniqueEvents::new(&meta);
+        assert!(unique.admit(&event("1", b"{}")).unwrap());
+        assert!(unique.admit(&event("2", b"{}")).unwrap());
+        assert!(!unique.admit(&event("1", b"{\"x\":1}")).unwrap());
         assert_eq!(unique.len(), 2);
-        assert_eq!(unique[0].line, b"{}");
-
-        batch.events.push(event("3", b"{\n}"));
-        let err = unique_events(&batch).unwrap_err();
+        let err = unique.admit(&event("3", b"{\n}")).unwrap_err();
         assert!(err.to_string().contains("line break"), "{err}");
-        batch.events.pop();
-        batch.events.push(event("4", b"\xff"));
-        assert!(
-            unique_events(&batch)
-                .unwrap_err()
-                .to_string()
-                .contains("UTF-8")
-        );
+        let err = unique.admit(&event("4", b"\xff")).unwrap_err();
+        assert!(err.to_string().contains("UTF-8"), "{err}");
+        assert!(unique.admit(&event("", b"{}")).is_err());
+        assert!(unique.admit(&event("5", b"")).is_err());
+    }
+
+    #[test]
+    fn a_batch_is_one_part() {
+        let events = vec![event("1", b"{}")];
+        let mut whole = WholeBatch(Some(&events));
+        assert_eq!(whole.next_part().unwrap().map(<[SinkEvent]>::len), Some(1));
+        assert!(whole.next_part().unwrap().is_none());
+        let mut owned = OwnedBatch {
+            events,
+            given: false,
+        };
+        assert_eq!(owned.next_part().unwrap().map(<[SinkEvent]>::len), Some(1));
+        assert!(owned.next_part().unwrap().is_none());
     }
 }

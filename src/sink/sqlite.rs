@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, params};
 
-use super::{Ack, Batch, Sink, SinkError, unique_events};
+use super::{Ack, BlobMeta, EventParts, Sink, SinkError, UniqueEvents};
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -147,16 +147,15 @@ fn create_private(path: &Path) -> Result<(), SinkError> {
 }
 
 impl Sink for SqliteSink {
-    fn write_blob(&mut self, batch: &Batch) -> Result<Ack, SinkError> {
-        let events = unique_events(batch)?;
-        if events.is_empty() {
-            return Ok(Ack {
-                events: 0,
-                written: 0,
-            });
-        }
+    fn write_parts(
+        &mut self,
+        blob: &BlobMeta,
+        parts: &mut dyn EventParts,
+    ) -> Result<Ack, SinkError> {
+        let mut unique = UniqueEvents::new(blob);
         let path = &self.path;
         let err = |action| move |e| SinkError::sqlite(action, path, e);
+        // One transaction for the whole blob: an error (or a failing part) rolls it back when `tx` drops.
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -166,25 +165,35 @@ impl Sink for SqliteSink {
             let mut insert = tx
                 .prepare_cached(INSERT)
                 .map_err(err("prepare the insert"))?;
-            for event in &events {
-                // unique_events checked the line is UTF-8.
-                let json = std::str::from_utf8(&event.line).unwrap_or_default();
-                written += insert
-                    .execute(params![
-                        event.id,
-                        event.time.as_millisecond(),
-                        event.class_uid,
-                        batch.content_type.as_str(),
-                        event.tenant,
-                        batch.content_id,
-                        json,
-                    ])
-                    .map_err(err("insert events"))?;
+            while let Some(part) = parts.next_part()? {
+                for event in part {
+                    if !unique.admit(event)? {
+                        continue;
+                    }
+                    // admit checked the line is UTF-8.
+                    let json = std::str::from_utf8(&event.line).unwrap_or_default();
+                    written += insert
+                        .execute(params![
+                            event.id,
+                            event.time.as_millisecond(),
+                            event.class_uid,
+                            blob.content_type.as_str(),
+                            event.tenant,
+                            blob.content_id,
+                            json,
+                        ])
+                        .map_err(err("insert events"))?;
+                }
             }
         }
-        tx.commit().map_err(err("commit the batch"))?;
+        if unique.len() == 0 {
+            // nothing was written: no commit to sync
+            drop(tx);
+        } else {
+            tx.commit().map_err(err("commit the batch"))?;
+        }
         Ok(Ack {
-            events: events.len(),
+            events: unique.len(),
             written,
         })
     }

@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 use std::io::{self, Write};
 
-use super::{Ack, Batch, Sink, SinkError, unique_events};
+use super::{Ack, BlobMeta, EventParts, Sink, SinkError, UniqueEvents};
 
 /// The `stdout` sink.
 pub struct StdoutSink {
@@ -49,40 +49,46 @@ impl StdoutSink {
 }
 
 impl Sink for StdoutSink {
-    fn write_blob(&mut self, batch: &Batch) -> Result<Ack, SinkError> {
-        let events = unique_events(batch)?;
-        if self.delivered.contains(&batch.content_id) {
-            return Ok(Ack {
-                events: events.len(),
-                written: 0,
-            });
+    fn write_parts(
+        &mut self,
+        blob: &BlobMeta,
+        parts: &mut dyn EventParts,
+    ) -> Result<Ack, SinkError> {
+        let mut unique = UniqueEvents::new(blob);
+        // A blob this process already wrote is checked, not written again.
+        let again = self.delivered.contains(&blob.content_id);
+        while let Some(part) = parts.next_part()? {
+            self.buf.clear();
+            for event in part {
+                if unique.admit(event)? && !again {
+                    self.buf.extend_from_slice(&event.line);
+                    self.buf.push(b'\n');
+                }
+            }
+            if !self.buf.is_empty() {
+                self.out.write_all(&self.buf).map_err(write_error)?;
+            }
         }
-        self.buf.clear();
-        for event in &events {
-            self.buf.extend_from_slice(&event.line);
-            self.buf.push(b'\n');
-        }
-        let result = self
-            .out
-            .write_all(&self.buf)
-            .and_then(|()| self.out.flush());
+        self.out.flush().map_err(write_error)?;
         if self.buf.capacity() > 16 * 1024 * 1024 {
             self.buf = Vec::new();
         }
-        match result {
-            Ok(()) => {
-                self.delivered.insert(batch.content_id.clone());
-                Ok(Ack {
-                    events: events.len(),
-                    written: events.len(),
-                })
-            }
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(SinkError::OutputClosed),
-            Err(cause) => Err(SinkError::Stdout { cause }),
-        }
+        self.delivered.insert(blob.content_id.clone());
+        Ok(Ack {
+            events: unique.len(),
+            written: if again { 0 } else { unique.len() },
+        })
     }
 
     fn describe(&self) -> String {
         self.name.to_owned()
+    }
+}
+
+fn write_error(e: io::Error) -> SinkError {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        SinkError::OutputClosed
+    } else {
+        SinkError::Stdout { cause: e }
     }
 }

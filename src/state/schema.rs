@@ -429,9 +429,9 @@ mod tests {
             )
             .unwrap();
         }
-        let v2 = "ALTER TABLE watermark ADD COLUMN note TEXT NOT NULL DEFAULT 'migrated'";
+        let v3 = "ALTER TABLE watermark ADD COLUMN note TEXT NOT NULL DEFAULT 'migrated'";
         let mut conn = connect(&path).unwrap();
-        migrate(&mut conn, &path, &[V1, v2]).unwrap();
+        migrate(&mut conn, &path, &[V1, V2, v3]).unwrap();
         let (at, note, version): (i64, String, i64) = conn
             .query_row(
                 "SELECT at_ns, note, (SELECT user_version FROM pragma_user_version) FROM watermark",
@@ -439,18 +439,18 @@ mod tests {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .unwrap();
-        assert_eq!((at, note.as_str(), version), (5, "migrated", 2));
+        assert_eq!((at, note.as_str(), version), (5, "migrated", 3));
         // running the same migrations again is a no-op
-        migrate(&mut conn, &path, &[V1, v2]).unwrap();
-        // and this build (which only knows version 1) now refuses the file
+        migrate(&mut conn, &path, &[V1, V2, v3]).unwrap();
+        // and this build (which only knows version 2) now refuses the file
         drop(conn);
         let err = open(&path, "t", false).unwrap_err();
         assert!(
             matches!(
                 err,
                 StateError::NewerSchema {
-                    found: 2,
-                    supported: 1,
+                    found: 3,
+                    supported: 2,
                     ..
                 }
             ),
@@ -465,7 +465,7 @@ mod tests {
         initialize(&path, "t").unwrap();
         let mut conn = connect(&path).unwrap();
         let bad = "CREATE TABLE extra (x INTEGER); INSERT INTO no_such_table VALUES (1);";
-        assert!(migrate(&mut conn, &path, &[V1, bad]).is_err());
+        assert!(migrate(&mut conn, &path, &[V1, V2, bad]).is_err());
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
@@ -476,6 +476,6 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!((version, extra), (1, 0));
+        assert_eq!((version, extra), (2, 0));
     }
 }
