@@ -89,6 +89,9 @@ impl Drop for Reservation {
     }
 }
 
+/// The ledger keys of the events a sink write takes, shared with the parts that read them back.
+pub(crate) type Keys = Arc<Vec<RecordKey>>;
+
 /// The heap an event held in memory takes: its buffers' capacities and the event itself.
 fn footprint(event: &SinkEvent) -> usize {
     event.line.capacity()
@@ -210,10 +213,10 @@ impl Spool {
     pub(crate) fn into_parts(
         mut self,
         skip: &HashSet<String>,
-    ) -> io::Result<(Box<dyn EventParts>, Arc<Vec<RecordKey>>)> {
+    ) -> io::Result<(Box<dyn EventParts>, Keys)> {
         self.index = hashbrown::HashTable::new();
         let keep: Vec<bool> = self.keys.iter().map(|k| !skip.contains(&k.id)).collect();
-        let keys: Arc<Vec<RecordKey>> = Arc::new(
+        let keys: Keys = Arc::new(
             std::mem::take(&mut self.keys)
                 .into_iter()
                 .zip(&keep)
@@ -269,7 +272,7 @@ pub(crate) struct SpoolParts {
     reader: BufReader<File>,
     spilled: std::iter::Zip<std::vec::IntoIter<Spilled>, std::vec::IntoIter<bool>>,
     /// The keys of the events kept, in order, and the next one's position.
-    keys: Arc<Vec<RecordKey>>,
+    keys: Keys,
     next_key: usize,
     tenant: Arc<str>,
     part: Vec<SinkEvent>,
