@@ -480,6 +480,62 @@ async fn a_sink_error_fails_the_blob_without_retrying() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_that_checks_json_itself_gets_invalid_records_treated_as_a_corrupt_body() {
+    let s = setup(move |n, _| match n {
+        // well-formed structure, but the second record is not JSON: only the sink's own parse can tell
+        0 => json(StatusCode::OK, r#"[{"Id":"r1"},{"Id":tru}]"#.to_owned()),
+        _ => json(StatusCode::OK, r#"[{"Id":"r1"},{"Id":"r2"}]"#.to_owned()),
+    })
+    .await;
+    /// Parses each record (as the executor's normalizer does) and asks the parser not to check them twice.
+    #[derive(Default)]
+    struct Parsing {
+        ids: Vec<String>,
+        discards: usize,
+    }
+    impl o365sync::api::RecordSink for Parsing {
+        type Error = String;
+        fn record(&mut self, record: RawRecord) -> Result<(), String> {
+            let v: serde_json::Value =
+                serde_json::from_str(&record.json).map_err(|e| format!("invalid: {e}"))?;
+            self.ids
+                .push(v["Id"].as_str().unwrap_or_default().to_owned());
+            Ok(())
+        }
+        fn discard(&mut self) {
+            self.discards += 1;
+            self.ids.clear();
+        }
+        fn checks_json(&self) -> bool {
+            true
+        }
+        fn is_invalid_record(error: &String) -> bool {
+            error.starts_with("invalid: ")
+        }
+    }
+    let blob = ContentBlob {
+        content_type: "Audit.Exchange".into(),
+        content_id: "x$z".into(),
+        content_uri: format!("{}/api/v1.0/t/activity/feed/audit/x$z", s.base),
+        content_created: None,
+        content_expiration: None,
+    };
+    let mut sink = Parsing::default();
+    match s.client.fetch_blob(&blob, &mut sink).await {
+        BlobOutcome::Delivered { records } => assert_eq!(records, 2),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sink.ids, ["r1", "r2"]);
+    assert_eq!(
+        sink.discards, 1,
+        "the half-taken first attempt was discarded"
+    );
+    assert_eq!(s.client.stats().bad_bodies, 1, "counted as a corrupt body");
+    assert_eq!(s.seen().len(), 2, "and fetched again");
+    s.emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_budget_paces_requests() {
     // 120 per minute = 2 per second with a burst of 2: 8 requests take at least 3 seconds
     let s = setup_with(

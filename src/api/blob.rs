@@ -86,6 +86,8 @@ pub struct ArrayParser {
     offset: u64,
     records: u64,
     high_water: usize,
+    /// Whether each record's JSON syntax is checked here (off when the consumer parses every record anyway).
+    check_json: bool,
 }
 
 impl Default for ArrayParser {
@@ -106,6 +108,17 @@ impl ArrayParser {
             offset: 0,
             records: 0,
             high_water: 0,
+            check_json: true,
+        }
+    }
+
+    /// A parser that only follows the array's structure (strings, nesting, separators) and leaves each record's
+    /// JSON syntax to the consumer, which must reject an invalid record itself (see
+    /// [`crate::api::RecordSink::checks_json`]): one parse per record instead of two.
+    pub fn without_json_check() -> ArrayParser {
+        ArrayParser {
+            check_json: false,
+            ..ArrayParser::new()
         }
     }
 
@@ -248,12 +261,14 @@ impl ArrayParser {
     ) -> Result<(), Result<BlobError, E>> {
         self.high_water = self.high_water.max(self.buf.len());
         // A full syntax check without building the value (IgnoredAny accepts any JSON value and allocates nothing).
-        serde_json::from_slice::<serde::de::IgnoredAny>(&self.buf).map_err(|e| {
-            Ok(self.invalid(format!(
-                "record {} is not valid JSON: {e}",
-                self.records + 1
-            )))
-        })?;
+        if self.check_json {
+            serde_json::from_slice::<serde::de::IgnoredAny>(&self.buf).map_err(|e| {
+                Ok(self.invalid(format!(
+                    "record {} is not valid JSON: {e}",
+                    self.records + 1
+                )))
+            })?;
+        }
         let json = String::from_utf8(std::mem::take(&mut self.buf))
             .map_err(|_| Ok(self.invalid("record is not UTF-8")))?;
         // keep the allocation for the next record

@@ -24,6 +24,18 @@ pub trait RecordSink: Send {
 
     /// Forget every record delivered for this blob so far.
     fn discard(&mut self);
+
+    /// Whether the sink parses every record itself and refuses one that is not valid JSON with an error for which
+    /// [`RecordSink::is_invalid_record`] is true; the parser then skips its own syntax check.
+    fn checks_json(&self) -> bool {
+        false
+    }
+
+    /// Whether `error` means the record was not valid JSON: the body is then treated as corrupt (counted, and the
+    /// blob fetched again) rather than refused.
+    fn is_invalid_record(_error: &Self::Error) -> bool {
+        false
+    }
 }
 
 /// Collects records in memory (small blobs, tests, tools).
@@ -130,7 +142,11 @@ impl<B: BearerSource> ApiClient<B> {
     ) -> Result<u64, Failure> {
         let resp = self.attempt(Method::GET, url).await?;
         let mut body = resp.bytes_stream();
-        let mut parser = ArrayParser::new();
+        let mut parser = if sink.checks_json() {
+            ArrayParser::without_json_check()
+        } else {
+            ArrayParser::new()
+        };
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| {
                 // the connection dropped mid-body: a cut-off blob
@@ -146,6 +162,10 @@ impl<B: BearerSource> ApiClient<B> {
                     Ok(bad) => {
                         self.count_bad_body();
                         Failure::Body(bad.to_string())
+                    }
+                    Err(invalid) if S::is_invalid_record(&invalid) => {
+                        self.count_bad_body();
+                        Failure::Body(invalid.to_string())
                     }
                     Err(refused) => Failure::Sink(refused.to_string()),
                 })?;

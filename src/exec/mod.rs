@@ -39,7 +39,7 @@ use crate::auth::{Credential, TokenProvider, TokenProviderConfig};
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
 use crate::job::{Job, Loaded, model};
-use crate::normalize::{self, Event};
+use crate::normalize;
 use crate::plan::{self, BackfillInput, LiveInput};
 use crate::sink::{self, BlobMeta, SharedSink, SinkConfig, SinkError, SinkEvent, SinkKind};
 use crate::state::{
@@ -900,12 +900,32 @@ impl Normalized {
     }
 }
 
-impl RecordSink for Normalized {
+/// Why a record of a blob was not taken.
+#[derive(Debug, thiserror::Error)]
+enum RecordError {
+    /// The record is not valid JSON (the body is treated as corrupt and fetched again).
+    #[error("record is not valid JSON: {0}")]
+    Invalid(serde_json::Error),
     /// Spilling to the state directory failed.
-    type Error = std::io::Error;
+    #[error("cannot spill the blob's events to the state directory: {0}")]
+    Spool(#[from] std::io::Error),
+}
+
+impl RecordSink for Normalized {
+    type Error = RecordError;
 
     fn record(&mut self, rec: RawRecord) -> Result<(), Self::Error> {
-        let event = normalize_record(&rec, self.ct, &self.options);
+        // The record's exact bytes: raw output and `raw_data` keep them, and OCSF events copy unmapped values
+        // verbatim. What the byte-level normalizer cannot read goes through a `serde_json::Value` if it is JSON.
+        let event =
+            match normalize::normalize_bytes(rec.json.as_bytes(), Some(self.ct), &self.options) {
+                Ok(e) => e,
+                Err(_) => {
+                    serde_json::from_str::<serde::de::IgnoredAny>(&rec.json)
+                        .map_err(RecordError::Invalid)?;
+                    normalize::normalize_value(rec.value(), Some(self.ct), &self.options)
+                }
+            };
         let id = match event.id() {
             Some(id) if !id.is_empty() => id.to_owned(),
             // No Id: a stable digest of the record keeps re-deliveries idempotent.
@@ -921,12 +941,8 @@ impl RecordSink for Normalized {
         let created = event
             .time_ms()
             .and_then(|ms| Timestamp::from_millisecond(ms).ok());
-        let key = RecordKey {
-            id: id.clone(),
+        Ok(self.spool.push(
             created,
-        };
-        self.spool.push(
-            key,
             SinkEvent {
                 id,
                 time: created.unwrap_or(self.created),
@@ -934,7 +950,15 @@ impl RecordSink for Normalized {
                 tenant: self.tenant.to_string(),
                 line,
             },
-        )
+        )?)
+    }
+
+    fn checks_json(&self) -> bool {
+        true
+    }
+
+    fn is_invalid_record(error: &RecordError) -> bool {
+        matches!(error, RecordError::Invalid(_))
     }
 
     fn discard(&mut self) {
@@ -972,16 +996,21 @@ async fn deliver(
     r: &mut ContentTypeReport,
 ) -> Result<u64, Halt> {
     r.records_duplicate += normalized.duplicates;
-    let spool = normalized.spool;
+    let mut spool = normalized.spool;
     if spool.is_spilled() {
-        tracing::debug!(job = %ctx.job.name, content_type = %ct, content_id = %blob.content_id, records = spool.keys().len(), "blob over the memory budget: its events were spilled to the state directory");
+        tracing::debug!(job = %ctx.job.name, content_type = %ct, content_id = %blob.content_id, records = spool.len(), "blob over the memory budget: its events were spilled to the state directory");
     }
+    let spool_error = |cause| Halt::Fatal(ExecError::Sink(SinkError::Spool { cause }));
     let _guard = ctx.commit.lock().await;
-    let delivered = ctx.state.delivered_record_ids(spool.keys())?;
+    // The keys of one blob at a time are in memory: the one being delivered.
+    let keys = spool.keys().map_err(spool_error)?;
+    let delivered = ctx.state.delivered_record_ids(&keys)?;
     r.records_duplicate += delivered.len() as u64;
-    let (parts, fresh_ids) = spool
-        .into_parts(&delivered)
-        .map_err(|cause| Halt::Fatal(ExecError::Sink(SinkError::Spool { cause })))?;
+    let fresh_ids: Vec<RecordKey> = keys
+        .into_iter()
+        .filter(|k| !delivered.contains(&k.id))
+        .collect();
+    let parts = spool.into_parts(&delivered).map_err(spool_error)?;
     // Written even when empty: the sink then removes what an unacknowledged earlier delivery may have left.
     let meta = BlobMeta {
         content_type: ct,
@@ -1001,18 +1030,6 @@ async fn deliver(
     r.records_written += written;
     let _ = ack;
     Ok(written)
-}
-
-fn normalize_record<'a>(
-    rec: &'a RawRecord,
-    ct: ContentType,
-    options: &normalize::Options,
-) -> Event<'a> {
-    // The record's exact bytes: raw output and `raw_data` keep them, and OCSF events copy unmapped values verbatim.
-    match normalize::normalize_bytes(rec.json.as_bytes(), Some(ct), options) {
-        Ok(e) => e,
-        Err(_) => normalize::normalize_value(rec.value(), Some(ct), options),
-    }
 }
 
 fn hex_digest(bytes: &[u8]) -> String {

@@ -89,42 +89,39 @@ impl Drop for Reservation {
     }
 }
 
-/// The ledger keys of the events a sink write takes, shared with the parts that read them back.
-pub(crate) type Keys = Arc<Vec<RecordKey>>;
-
-/// The heap an event held in memory takes: its buffers' capacities and the event itself.
+/// The heap an event held in memory takes: its buffers' capacities, the event itself and its creation time.
 fn footprint(event: &SinkEvent) -> usize {
     event.line.capacity()
         + event.id.capacity()
         + event.tenant.capacity()
         + std::mem::size_of::<SinkEvent>()
+        + std::mem::size_of::<Option<Timestamp>>()
 }
 
-/// A spilled event: everything but its line, which is in the file.
-#[derive(Debug)]
-struct Spilled {
-    time: Timestamp,
-    class_uid: u32,
-    len: usize,
-}
-
-/// One blob's normalized events, in order, with their ledger keys.
+/// One blob's normalized events, in order, with what the record ledger needs of each (its `Id` and the record's
+/// creation time).
+///
+/// Per event, a spool keeps in memory only a 128-bit digest of the record `Id` (to drop repeats within the blob)
+/// once it has spilled; everything else is in the file, one entry per event: a fixed header ([`HEADER`]: line
+/// length, `class_uid`, `Id` length, event time, creation time), the `Id`, the line.
 #[derive(Debug)]
 pub(crate) struct Spool {
     dir: PathBuf,
     tenant: Arc<str>,
-    /// The ledger key of every event, in order.
-    keys: Vec<RecordKey>,
-    /// The positions in `keys`, by record `Id` (the Ids are not stored twice).
-    index: hashbrown::HashTable<usize>,
-    hasher: RandomState,
-    /// The events, while they are in memory.
+    /// Digests of the record `Id`s in the spool: two independently keyed 64-bit hashes (a false match needs both
+    /// to collide, about one chance in 2^128 per pair of Ids).
+    digests: hashbrown::HashSet<u128>,
+    hashers: (RandomState, RandomState),
+    /// The events and their records' creation times, while they are in memory.
     events: Vec<SinkEvent>,
+    created: Vec<Option<Timestamp>>,
     reservation: Reservation,
-    /// Once spilled: every event's line, in order, and the rest of each event.
+    /// Once spilled: every event, in order.
     file: Option<BufWriter<File>>,
-    spilled: Vec<Spilled>,
 }
+
+/// Bytes of the header of each event in a spill file.
+const HEADER: usize = 4 + 4 + 4 + 12 + 1 + 12;
 
 impl Spool {
     /// An empty spool drawing memory from `budget` and spilling into `dir`.
@@ -132,19 +129,18 @@ impl Spool {
         Spool {
             dir: dir.to_owned(),
             tenant,
-            keys: Vec::new(),
-            index: hashbrown::HashTable::new(),
-            hasher: RandomState::new(),
+            digests: hashbrown::HashSet::new(),
+            hashers: (RandomState::new(), RandomState::new()),
             events: Vec::new(),
+            created: Vec::new(),
             reservation: Reservation { budget, bytes: 0 },
             file: None,
-            spilled: Vec::new(),
         }
     }
 
-    /// The events' ledger keys, in order.
-    pub(crate) fn keys(&self) -> &[RecordKey] {
-        &self.keys
+    /// Events in the spool.
+    pub(crate) fn len(&self) -> usize {
+        self.digests.len()
     }
 
     /// Whether the events went to a file.
@@ -152,48 +148,41 @@ impl Spool {
         self.file.is_some()
     }
 
-    /// Whether an event of record `id` is in the spool.
-    pub(crate) fn contains(&self, id: &str) -> bool {
-        let hash = self.hasher.hash_one(id);
-        self.index.find(hash, |&i| self.keys[i].id == id).is_some()
+    fn digest(&self, id: &str) -> u128 {
+        (u128::from(self.hashers.0.hash_one(id)) << 64) | u128::from(self.hashers.1.hash_one(id))
     }
 
-    /// Appends one event (the caller checked with [`Spool::contains`] that its `Id` is new).
-    pub(crate) fn push(&mut self, key: RecordKey, event: SinkEvent) -> io::Result<()> {
+    /// Whether an event of record `id` is in the spool.
+    pub(crate) fn contains(&self, id: &str) -> bool {
+        self.digests.contains(&self.digest(id))
+    }
+
+    /// Appends one event whose record was created at `created` (the caller checked with [`Spool::contains`] that
+    /// its `Id` is new).
+    pub(crate) fn push(&mut self, created: Option<Timestamp>, event: SinkEvent) -> io::Result<()> {
         if self.file.is_none() && !self.reservation.take(footprint(&event)) {
             self.spill()?;
         }
+        let digest = self.digest(&event.id);
         match &mut self.file {
-            Some(file) => {
-                file.write_all(&event.line)?;
-                self.spilled.push(Spilled {
-                    time: event.time,
-                    class_uid: event.class_uid,
-                    len: event.line.len(),
-                });
+            Some(file) => write_entry(file, created, &event)?,
+            None => {
+                self.events.push(event);
+                self.created.push(created);
             }
-            None => self.events.push(event),
         }
-        let (keys, hasher) = (&self.keys, &self.hasher);
-        let hash = hasher.hash_one(key.id.as_str());
-        self.index
-            .insert_unique(hash, keys.len(), |&i| hasher.hash_one(keys[i].id.as_str()));
-        self.keys.push(key);
+        self.digests.insert(digest);
         Ok(())
     }
 
     /// Moves the events held in memory to a new anonymous file and gives their memory back.
     fn spill(&mut self) -> io::Result<()> {
         let mut file = BufWriter::with_capacity(256 * 1024, tempfile::tempfile_in(&self.dir)?);
-        for event in self.events.drain(..) {
-            file.write_all(&event.line)?;
-            self.spilled.push(Spilled {
-                time: event.time,
-                class_uid: event.class_uid,
-                len: event.line.len(),
-            });
+        for (event, created) in self.events.drain(..).zip(self.created.drain(..)) {
+            write_entry(&mut file, created, &event)?;
         }
         self.events = Vec::new();
+        self.created = Vec::new();
         self.reservation.release();
         self.file = Some(file);
         Ok(())
@@ -201,54 +190,131 @@ impl Spool {
 
     /// Forgets every event (a fetch attempt failed half-way and the blob starts again).
     pub(crate) fn clear(&mut self) {
-        self.keys.clear();
-        self.index.clear();
+        self.digests.clear();
         self.events.clear();
+        self.created.clear();
         self.reservation.release();
         self.file = None;
-        self.spilled.clear();
     }
 
-    /// The events whose record `Id` is not in `skip`, as sink parts, and the keys of those events.
-    pub(crate) fn into_parts(
-        mut self,
-        skip: &HashSet<String>,
-    ) -> io::Result<(Box<dyn EventParts>, Keys)> {
-        self.index = hashbrown::HashTable::new();
-        let keep: Vec<bool> = self.keys.iter().map(|k| !skip.contains(&k.id)).collect();
-        let keys: Keys = Arc::new(
-            std::mem::take(&mut self.keys)
-                .into_iter()
-                .zip(&keep)
-                .filter_map(|(k, &kept)| kept.then_some(k))
-                .collect(),
-        );
+    /// The ledger key of every event, in order (read back from the file when spilled). Call it after the last
+    /// [`Spool::push`].
+    pub(crate) fn keys(&mut self) -> io::Result<Vec<RecordKey>> {
+        let Some(file) = &mut self.file else {
+            return Ok(self
+                .events
+                .iter()
+                .zip(&self.created)
+                .map(|(e, &created)| RecordKey {
+                    id: e.id.clone(),
+                    created,
+                })
+                .collect());
+        };
+        file.flush()?;
+        let mut reader = BufReader::with_capacity(256 * 1024, file.get_ref());
+        reader.rewind()?;
+        let mut keys = Vec::with_capacity(self.digests.len());
+        while let Some(h) = read_header(&mut reader)? {
+            let id = read_id(&mut reader, h.id_len)?;
+            reader.seek_relative(h.line_len as i64)?;
+            keys.push(RecordKey {
+                id,
+                created: h.created,
+            });
+        }
+        drop(reader);
+        file.get_ref().seek(io::SeekFrom::End(0))?;
+        Ok(keys)
+    }
+
+    /// The events whose record `Id` is not in `skip`, as sink parts.
+    pub(crate) fn into_parts(mut self, skip: &HashSet<String>) -> io::Result<Box<dyn EventParts>> {
         let Some(file) = self.file.take() else {
-            let mut kept = keep.iter();
-            self.events
-                .retain(|_| kept.next().copied().unwrap_or(false));
-            let parts = InMemory {
+            self.events.retain(|e| !skip.contains(&e.id));
+            return Ok(Box::new(InMemory {
                 events: std::mem::take(&mut self.events),
                 given: false,
                 _reservation: Reservation {
                     budget: Arc::clone(&self.reservation.budget),
                     bytes: std::mem::take(&mut self.reservation.bytes),
                 },
-            };
-            return Ok((Box::new(parts), keys));
+            }));
         };
         let mut file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
         file.rewind()?;
-        let parts = SpoolParts {
+        Ok(Box::new(SpoolParts {
             reader: BufReader::with_capacity(256 * 1024, file),
-            spilled: std::mem::take(&mut self.spilled).into_iter().zip(keep),
-            keys: Arc::clone(&keys),
-            next_key: 0,
+            skip: skip.clone(),
             tenant: Arc::clone(&self.tenant),
             part: Vec::new(),
-        };
-        Ok((Box::new(parts), keys))
+        }))
     }
+}
+
+/// The fixed part of a spilled event.
+struct Header {
+    line_len: usize,
+    class_uid: u32,
+    id_len: usize,
+    time: Timestamp,
+    created: Option<Timestamp>,
+}
+
+fn put_time(out: &mut Vec<u8>, t: Timestamp) {
+    out.extend_from_slice(&t.as_second().to_le_bytes());
+    out.extend_from_slice(&t.subsec_nanosecond().to_le_bytes());
+}
+
+fn write_entry(
+    out: &mut impl Write,
+    created: Option<Timestamp>,
+    event: &SinkEvent,
+) -> io::Result<()> {
+    let len = |n: usize| {
+        u32::try_from(n).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "event too large"))
+    };
+    let mut header = Vec::with_capacity(HEADER);
+    header.extend_from_slice(&len(event.line.len())?.to_le_bytes());
+    header.extend_from_slice(&event.class_uid.to_le_bytes());
+    header.extend_from_slice(&len(event.id.len())?.to_le_bytes());
+    put_time(&mut header, event.time);
+    header.push(u8::from(created.is_some()));
+    put_time(&mut header, created.unwrap_or(Timestamp::UNIX_EPOCH));
+    out.write_all(&header)?;
+    out.write_all(event.id.as_bytes())?;
+    out.write_all(&event.line)
+}
+
+/// The next header, or `None` at the end of the file.
+fn read_header(input: &mut impl Read) -> io::Result<Option<Header>> {
+    let mut h = [0u8; HEADER];
+    let n = input.read(&mut h[..1])?;
+    if n == 0 {
+        return Ok(None);
+    }
+    input.read_exact(&mut h[1..])?;
+    let u32_at = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+    let time_at = |i: usize| {
+        let mut s = [0u8; 8];
+        s.copy_from_slice(&h[i..i + 8]);
+        let nanos = u32_at(i + 8) as i32;
+        Timestamp::new(i64::from_le_bytes(s), nanos)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    };
+    Ok(Some(Header {
+        line_len: u32_at(0) as usize,
+        class_uid: u32_at(4),
+        id_len: u32_at(8) as usize,
+        time: time_at(12)?,
+        created: if h[24] == 1 { Some(time_at(25)?) } else { None },
+    }))
+}
+
+fn read_id(input: &mut impl Read, len: usize) -> io::Result<String> {
+    let mut id = vec![0u8; len];
+    input.read_exact(&mut id)?;
+    String::from_utf8(id).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// The events of a spool that stayed in memory, as one part; their memory is given back when the write is over.
@@ -268,77 +334,62 @@ impl EventParts for InMemory {
 }
 
 /// The events of a spilled spool, read back about [`PART_BYTES`] of lines at a time.
-pub(crate) struct SpoolParts {
+struct SpoolParts {
     reader: BufReader<File>,
-    spilled: std::iter::Zip<std::vec::IntoIter<Spilled>, std::vec::IntoIter<bool>>,
-    /// The keys of the events kept, in order, and the next one's position.
-    keys: Keys,
-    next_key: usize,
+    /// The record `Id`s to leave out (already delivered).
+    skip: HashSet<String>,
     tenant: Arc<str>,
     part: Vec<SinkEvent>,
 }
 
-impl EventParts for SpoolParts {
-    fn next_part(&mut self) -> Result<Option<&[SinkEvent]>, SinkError> {
+impl SpoolParts {
+    fn fill(&mut self) -> io::Result<()> {
         self.part.clear();
         let mut bytes = 0;
         while bytes < PART_BYTES {
-            let Some((event, kept)) = self.spilled.next() else {
+            let Some(h) = read_header(&mut self.reader)? else {
                 break;
             };
-            let len = u64::try_from(event.len).unwrap_or(u64::MAX);
-            if !kept {
-                self.reader
-                    .seek_relative(event.len as i64)
-                    .map_err(spool_error)?;
+            let id = read_id(&mut self.reader, h.id_len)?;
+            if self.skip.contains(&id) {
+                self.reader.seek_relative(h.line_len as i64)?;
                 continue;
             }
-            let mut line = Vec::with_capacity(event.len);
-            (&mut self.reader)
-                .take(len)
-                .read_to_end(&mut line)
-                .map_err(spool_error)?;
-            if line.len() != event.len {
-                return Err(spool_error(io::ErrorKind::UnexpectedEof.into()));
-            }
+            let mut line = vec![0u8; h.line_len];
+            self.reader.read_exact(&mut line)?;
             bytes += line.len();
-            let id = self
-                .keys
-                .get(self.next_key)
-                .map(|k| k.id.clone())
-                .unwrap_or_default();
-            self.next_key += 1;
             self.part.push(SinkEvent {
                 id,
-                time: event.time,
-                class_uid: event.class_uid,
+                time: h.time,
+                class_uid: h.class_uid,
                 tenant: self.tenant.to_string(),
                 line,
             });
         }
-        Ok((!self.part.is_empty()).then_some(&self.part[..]))
+        Ok(())
     }
 }
 
-fn spool_error(cause: io::Error) -> SinkError {
-    SinkError::Spool { cause }
+impl EventParts for SpoolParts {
+    fn next_part(&mut self) -> Result<Option<&[SinkEvent]>, SinkError> {
+        self.fill().map_err(|cause| SinkError::Spool { cause })?;
+        Ok((!self.part.is_empty()).then_some(&self.part[..]))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn event(i: usize, len: usize) -> (RecordKey, SinkEvent) {
-        let id = format!("id-{i}");
+    fn event(i: usize, len: usize) -> (Option<Timestamp>, SinkEvent) {
         let line = format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(len));
+        let created =
+            (!i.is_multiple_of(3)).then(|| Timestamp::new(1_800_000_000 + i as i64, 123).unwrap());
         (
-            RecordKey {
-                id: id.clone(),
-                created: None,
-            },
+            created,
             SinkEvent {
-                id,
-                time: Timestamp::from_second(i as i64).unwrap(),
+                id: format!("id-{i}"),
+                time: Timestamp::new(1_700_000_000 + i as i64, 456_789).unwrap(),
                 class_uid: 6003,
                 tenant: "t".into(),
                 line: line.into_bytes(),
@@ -346,14 +397,35 @@ mod tests {
         )
     }
 
-    fn drain(parts: &mut dyn EventParts) -> (Vec<Vec<SinkEvent>>, usize) {
+    fn fill(spool: &mut Spool, n: usize, len: usize) -> Vec<(Option<Timestamp>, SinkEvent)> {
+        let mut all = Vec::new();
+        for i in 0..n {
+            let (c, e) = event(i, len + i % 7);
+            assert!(!spool.contains(&e.id));
+            all.push((c, e.clone()));
+            spool.push(c, e).unwrap();
+        }
+        all
+    }
+
+    fn drain(parts: &mut dyn EventParts) -> Vec<Vec<SinkEvent>> {
         let mut out = Vec::new();
-        let mut n = 0;
         while let Some(p) = parts.next_part().unwrap() {
-            n += p.len();
             out.push(p.to_vec());
         }
-        (out, n)
+        out
+    }
+
+    fn check_round_trip(spool: &mut Spool, all: &[(Option<Timestamp>, SinkEvent)]) {
+        let keys = spool.keys().unwrap();
+        let want_keys: Vec<RecordKey> = all
+            .iter()
+            .map(|(c, e)| RecordKey {
+                id: e.id.clone(),
+                created: *c,
+            })
+            .collect();
+        assert_eq!(keys, want_keys);
     }
 
     #[test]
@@ -361,20 +433,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let budget = MemoryBudget::new(1 << 20);
         let mut spool = Spool::new(Arc::clone(&budget), dir.path(), "t".into());
-        for i in 0..10 {
-            let (k, e) = event(i, 100);
-            assert!(!spool.contains(&k.id));
-            spool.push(k, e).unwrap();
-        }
+        let all = fill(&mut spool, 10, 100);
         assert!(spool.contains("id-3") && !spool.contains("id-10"));
         assert!(!spool.is_spilled());
+        assert_eq!(spool.len(), 10);
         assert!(budget.used() > 1000);
+        check_round_trip(&mut spool, &all);
         let skip = HashSet::from(["id-3".to_owned()]);
-        let (mut parts, keys) = spool.into_parts(&skip).unwrap();
-        assert_eq!(keys.len(), 9);
-        let (all, n) = drain(parts.as_mut());
-        assert_eq!((all.len(), n), (1, 9));
-        assert!(all[0].iter().all(|e| e.id != "id-3"));
+        let mut parts = spool.into_parts(&skip).unwrap();
+        let got = drain(parts.as_mut());
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].len(), 9);
+        assert!(got[0].iter().all(|e| e.id != "id-3"));
         drop(parts);
         assert_eq!(budget.used(), 0);
     }
@@ -384,29 +454,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let budget = MemoryBudget::new(64 * 1024);
         let mut spool = Spool::new(Arc::clone(&budget), dir.path(), "t".into());
-        let mut expected = Vec::new();
-        for i in 0..3000 {
-            let (k, e) = event(i, 500 + i % 7);
-            expected.push(e.clone());
-            spool.push(k, e).unwrap();
-        }
+        let all = fill(&mut spool, 3000, 500);
         assert!(spool.is_spilled());
+        assert!(spool.contains("id-2999") && !spool.contains("id-3000"));
         assert_eq!(budget.used(), 0, "a spilled spool holds no budget");
         // the spill file is anonymous: nothing in the directory
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-        let skip: HashSet<String> = (0..3000).step_by(10).map(|i| format!("id-{i}")).collect();
-        let (mut parts, keys) = spool.into_parts(&skip).unwrap();
-        let (all, n) = drain(parts.as_mut());
-        assert_eq!(n, 2700);
-        assert_eq!(keys.len(), 2700);
-        assert!(all.len() > 1, "read back in several parts");
-        let got: Vec<SinkEvent> = all.into_iter().flatten().collect();
-        let want: Vec<SinkEvent> = expected
+        check_round_trip(&mut spool, &all);
+        // reading the keys leaves the spool writable at its end
+        let (c, e) = event(3000, 10);
+        spool.push(c, e.clone()).unwrap();
+        let mut all = all;
+        all.push((c, e));
+        check_round_trip(&mut spool, &all);
+        let skip: HashSet<String> = (0..3001).step_by(10).map(|i| format!("id-{i}")).collect();
+        let mut parts = spool.into_parts(&skip).unwrap();
+        let got = drain(parts.as_mut());
+        assert!(got.len() > 1, "read back in several parts");
+        let got: Vec<SinkEvent> = got.into_iter().flatten().collect();
+        let want: Vec<SinkEvent> = all
             .into_iter()
+            .map(|(_, e)| e)
             .filter(|e| !skip.contains(&e.id))
             .collect();
+        assert_eq!(got.len(), 2700);
         assert_eq!(got, want);
-        assert!(keys.iter().zip(&got).all(|(k, e)| k.id == e.id));
     }
 
     #[test]
@@ -414,21 +486,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let budget = MemoryBudget::new(4096);
         let mut spool = Spool::new(Arc::clone(&budget), dir.path(), "t".into());
-        for i in 0..100 {
-            let (k, e) = event(i, 100);
-            spool.push(k, e).unwrap();
-        }
+        fill(&mut spool, 100, 100);
         assert!(spool.is_spilled());
         assert!(spool.contains("id-99"));
         spool.clear();
         assert!(!spool.is_spilled());
         assert!(!spool.contains("id-99"));
-        assert!(spool.keys().is_empty());
-        let (k, e) = event(7, 10);
-        spool.push(k, e).unwrap();
-        let (mut parts, keys) = spool.into_parts(&HashSet::new()).unwrap();
-        assert_eq!(keys.len(), 1);
-        assert_eq!(drain(parts.as_mut()).1, 1);
+        assert_eq!(spool.len(), 0);
+        let (c, e) = event(7, 10);
+        spool.push(c, e).unwrap();
+        assert_eq!(spool.keys().unwrap().len(), 1);
+        let mut parts = spool.into_parts(&HashSet::new()).unwrap();
+        assert_eq!(drain(parts.as_mut()).concat().len(), 1);
         drop(parts);
         assert_eq!(budget.used(), 0);
     }
