@@ -35,7 +35,7 @@ fn blob(n: u64) -> Batch {
                 id,
                 time: jiff::Timestamp::from_millisecond(time).expect("in range"),
                 class_uid: 3002,
-                tenant: TENANT.to_owned(),
+                tenant: TENANT.into(),
                 line: serde_json::to_vec(&line).expect("serializable"),
             }
         })

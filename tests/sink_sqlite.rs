@@ -53,7 +53,7 @@ fn ground_truth(batches: &[Batch]) -> Vec<Row> {
                 time: e.time.as_millisecond(),
                 class_uid: e.class_uid,
                 content_type: b.content_type.as_str().to_owned(),
-                tenant: e.tenant.clone(),
+                tenant: e.tenant.to_string(),
                 content_id: b.content_id.clone(),
                 event: String::from_utf8(e.line.clone()).unwrap(),
             });

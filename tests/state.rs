@@ -1179,3 +1179,37 @@ fn a_version_1_record_ledger_is_migrated_and_its_ids_still_deduplicate() {
         .unwrap();
     assert_eq!(version, state::schema::CURRENT_VERSION);
 }
+
+#[test]
+fn guid_ids_are_stored_as_16_bytes_and_other_ids_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path(), "job1");
+    let guid = "8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718";
+    let digest = "sha256:0123abcd";
+    s.commit_blob(
+        Exchange,
+        &blob("a", 1),
+        &[timed(guid, t(0)), timed(digest, t(0))],
+        t(2),
+    )
+    .unwrap();
+    let types: Vec<String> = rusqlite::Connection::open(s.path())
+        .unwrap()
+        .prepare("SELECT typeof(record_id) FROM record ORDER BY 1")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(types, ["blob", "text"]);
+    // the same GUID written another way is the same record; the text Id is found as it is
+    let found = s
+        .delivered_record_ids(&[
+            timed(&guid.to_uppercase(), t(0)),
+            timed(digest, t(0)),
+            timed("sha256:0123ABCD", t(0)),
+        ])
+        .unwrap();
+    assert_eq!(found.len(), 2);
+    assert!(found.contains(digest) && !found.contains("sha256:0123ABCD"));
+}

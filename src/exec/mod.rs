@@ -935,8 +935,9 @@ impl RecordSink for Normalized {
             self.duplicates += 1;
             return Ok(());
         }
-        // An OCSF line is about twice its record; reserving once saves the reallocations of a growing buffer.
-        let mut line = Vec::with_capacity(rec.json.len() * 2 + 256);
+        // An OCSF line is about 1.7 times its record (measured over the emulator's and the corpus' records):
+        // reserving once saves the reallocations of a growing buffer.
+        let mut line = Vec::with_capacity(rec.json.len() * 7 / 4 + 256);
         event.write_json(&mut line);
         let created = event
             .time_ms()
@@ -947,7 +948,7 @@ impl RecordSink for Normalized {
                 id,
                 time: created.unwrap_or(self.created),
                 class_uid: event.class_uid().unwrap_or(0),
-                tenant: self.tenant.to_string(),
+                tenant: Arc::clone(&self.tenant),
                 line,
             },
         )?)

@@ -93,7 +93,6 @@ impl Drop for Reservation {
 fn footprint(event: &SinkEvent) -> usize {
     event.line.capacity()
         + event.id.capacity()
-        + event.tenant.capacity()
         + std::mem::size_of::<SinkEvent>()
         + std::mem::size_of::<Option<Timestamp>>()
 }
@@ -362,7 +361,7 @@ impl SpoolParts {
                 id,
                 time: h.time,
                 class_uid: h.class_uid,
-                tenant: self.tenant.to_string(),
+                tenant: Arc::clone(&self.tenant),
                 line,
             });
         }

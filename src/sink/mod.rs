@@ -63,8 +63,8 @@ pub struct SinkEvent {
     pub time: jiff::Timestamp,
     /// The OCSF `class_uid` (0 for `format: raw`).
     pub class_uid: u32,
-    /// The tenant (directory) ID the record belongs to.
-    pub tenant: String,
+    /// The tenant (directory) ID the record belongs to (shared by every event of a job).
+    pub tenant: Arc<str>,
     /// The event serialized as one line of UTF-8 JSON, without the trailing newline.
     pub line: Vec<u8>,
 }

@@ -122,6 +122,7 @@ CREATE TABLE run (
 /// Version 2: the record ledger is keyed by `(bucket, record_id)`, where `bucket` is the hour (since the Unix epoch)
 /// of the record's own creation time: copies of a record share it, and one blob's records fall in a few adjacent
 /// buckets, so a blob's inserts and look-ups touch a few pages instead of pages all over an index of random Ids.
+/// `record_id` holds a GUID `Id` as its 16 bytes (a BLOB), any other `Id` as text.
 /// Ids of version 1 (no time known) move to the [`super::store::BUCKET_MIGRATED`] bucket, which look-ups also
 /// search until pruning has emptied it; records without a time go to [`super::store::BUCKET_UNTIMED`].
 const V2: &str = "

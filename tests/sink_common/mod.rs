@@ -39,7 +39,7 @@ pub fn event(ct: ContentType, id: &str, time_ms: i64, class_uid: u32) -> SinkEve
         id: id.to_owned(),
         time: jiff::Timestamp::from_millisecond(time_ms).expect("time in range"),
         class_uid,
-        tenant: TENANT.to_owned(),
+        tenant: TENANT.into(),
         line: serde_json::to_vec(&line).expect("serializable"),
     }
 }
