@@ -142,6 +142,11 @@ CREATE INDEX record_by_first_seen ON record (first_seen_ns);
 /// record ledger's pages touched by a blob's look-ups and inserts stay cached between the two.
 const CACHE_KIB: i64 = 8192;
 
+/// WAL pages after which a commit checkpoints them into the database (SQLite's default is 1000): consecutive blobs
+/// dirty the same ledger pages, so a larger WAL copies each page back once for many commits. The WAL file may grow
+/// to about this many 4 KiB pages (40 MiB) on disk.
+const WAL_CHECKPOINT_PAGES: i64 = 10_000;
+
 /// Creates the state directory (mode 0700) when it is missing and checks that it is a directory.
 pub fn ensure_dir(dir: &Path) -> Result<(), StateError> {
     use std::os::unix::fs::DirBuilderExt;
@@ -191,7 +196,8 @@ pub fn open(path: &Path, job: &str, create: bool) -> Result<Option<Connection>, 
         });
     }
     conn.execute_batch(&format!(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -{CACHE_KIB};"
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -{CACHE_KIB}; \
+         PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES};"
     ))
     .map_err(sql)?;
     let mut conn = conn;
