@@ -86,6 +86,8 @@ EOF
 # run_job NAME : runs the job under /usr/bin/time -v; sets WALL (s) and RSS_KIB; the report (JSON) in $W/NAME.report.
 run_job() {
     local t0 t1
+    # the previous step's written files are flushed first, so their writeback is not charged to this run's fsyncs
+    sync
     t0=$(date +%s.%N)
     /usr/bin/time -v -o "$W/$1.time" "$BIN" --state-dir "$W/state" --log-format json -q run "$W/$1.yaml" \
         2>"$W/$1.stderr" || { log "run $1 failed:"; tail -5 "$W/$1.stderr" >&2; exit 1; }
@@ -182,6 +184,7 @@ if [ "$WHAT" = cpu ] || [ "$WHAT" = all ]; then
     done
     rm -rf "$W/out-raw" "$W/state"
     RAW_BYTES=$(cat "$W"/raw-*.jsonl | wc -c)
+    sync
     t0=$(date +%s.%N)
     for ct in Audit.AzureActiveDirectory Audit.Exchange Audit.SharePoint Audit.General DLP.All; do
         "$BIN" normalize --content-type "$ct" "$W/raw-$ct.jsonl" >/dev/null
