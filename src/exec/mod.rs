@@ -620,7 +620,8 @@ fn subtract(w: plan::Window, cut: &[plan::Window]) -> Vec<plan::Window> {
 const WINDOWS_IN_FLIGHT: usize = 4;
 
 /// Blobs a job holds at once (being fetched, or fetched and waiting for the sink), whatever the number of content
-/// types and windows in flight: memory is bounded by this many blobs' normalized events.
+/// types and windows in flight. Their events share the job's memory budget ([`spool::SPOOL_MEMORY`]); what does not
+/// fit is spilled to the state directory.
 const BLOBS_HELD: usize = 8;
 
 async fn run_windows(
@@ -751,10 +752,8 @@ async fn run_window(
                     let outcome = client.fetch_blob(&blob, &mut events).await;
                     (blob, outcome, events)
                 }));
-                match task.await {
-                    Ok((blob, outcome, events)) => Ok((blob, outcome, events, permit)),
-                    Err(e) => Err(e),
-                }
+                task.await
+                    .map(|(blob, outcome, events)| (blob, outcome, events, permit))
             })
             .buffer_unordered(api::DEFAULT_CONCURRENCY);
         tokio::pin!(stream);

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jiff::Timestamp;
 
-use crate::sink::{EventParts, SinkError, SinkEvent};
+use crate::sink::{EventParts, OnePart, SinkError, SinkEvent};
 use crate::state::RecordKey;
 
 /// Bytes of event lines the spools of one job may hold in memory together.
@@ -232,8 +232,7 @@ impl Spool {
         let Some(file) = self.file.take() else {
             self.events.retain(|e| !skip.contains(&e.id));
             return Ok(Box::new(InMemory {
-                events: std::mem::take(&mut self.events),
-                given: false,
+                part: OnePart::new(std::mem::take(&mut self.events)),
                 _reservation: Reservation {
                     budget: Arc::clone(&self.reservation.budget),
                     bytes: std::mem::take(&mut self.reservation.bytes),
@@ -318,17 +317,13 @@ fn read_id(input: &mut impl Read, len: usize) -> io::Result<String> {
 
 /// The events of a spool that stayed in memory, as one part; their memory is given back when the write is over.
 struct InMemory {
-    events: Vec<SinkEvent>,
-    given: bool,
+    part: OnePart,
     _reservation: Reservation,
 }
 
 impl EventParts for InMemory {
     fn next_part(&mut self) -> Result<Option<&[SinkEvent]>, SinkError> {
-        if std::mem::replace(&mut self.given, true) {
-            return Ok(None);
-        }
-        Ok(Some(&self.events))
+        self.part.next_part()
     }
 }
 

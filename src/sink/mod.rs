@@ -280,24 +280,29 @@ impl SharedSink {
     /// Writes `batch` on the blocking pool: [`SharedSink::write_parts`] with one part.
     pub async fn write_blob(&self, batch: Batch) -> Result<Ack, SinkError> {
         let meta = batch.meta();
-        self.write_parts(
-            meta,
-            Box::new(OwnedBatch {
-                events: batch.events,
-                given: false,
-            }),
-        )
-        .await
+        self.write_parts(meta, Box::new(OnePart::new(batch.events)))
+            .await
     }
 }
 
-/// A batch's events, owned, as one part.
-struct OwnedBatch {
+/// Events owned in memory, handed over as one part.
+#[derive(Debug)]
+pub struct OnePart {
     events: Vec<SinkEvent>,
     given: bool,
 }
 
-impl EventParts for OwnedBatch {
+impl OnePart {
+    /// `events` as a single part.
+    pub fn new(events: Vec<SinkEvent>) -> Self {
+        OnePart {
+            events,
+            given: false,
+        }
+    }
+}
+
+impl EventParts for OnePart {
     fn next_part(&mut self) -> Result<Option<&[SinkEvent]>, SinkError> {
         if std::mem::replace(&mut self.given, true) {
             return Ok(None);
@@ -424,10 +429,7 @@ mod tests {
         let mut whole = WholeBatch(Some(&events));
         assert_eq!(whole.next_part().unwrap().map(<[SinkEvent]>::len), Some(1));
         assert!(whole.next_part().unwrap().is_none());
-        let mut owned = OwnedBatch {
-            events,
-            given: false,
-        };
+        let mut owned = OnePart::new(events);
         assert_eq!(owned.next_part().unwrap().map(<[SinkEvent]>::len), Some(1));
         assert!(owned.next_part().unwrap().is_none());
     }
