@@ -1191,7 +1191,12 @@ async fn same_seed_same_content_other_seed_other_content() {
     let mut anchored = config();
     anchored.content.anchor = Some(jiff::Timestamp::now());
     let a = start(anchored.clone()).await;
-    let b = start(anchored).await;
+    // b keeps no generated body: every fetch generates it again
+    let b = start(EmulatorConfig {
+        body_cache_bytes: 0,
+        ..anchored
+    })
+    .await;
     assert_eq!(a.blobs(), b.blobs());
     assert_eq!(a.ground_truth(), b.ground_truth());
     let mut other = config();
@@ -1213,6 +1218,14 @@ async fn same_seed_same_content_other_seed_other_content() {
         .await
         .expect("b");
     assert_eq!(body_a, body_b);
+    // a second fetch from a is served from its cache, byte for byte the same
+    let again = api_a
+        .get(&api_a.url(&format!("audit/{}", blob.content_id)))
+        .await
+        .bytes()
+        .await
+        .expect("again");
+    assert_eq!(again, body_a);
 }
 
 #[tokio::test]
