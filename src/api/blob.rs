@@ -158,6 +158,20 @@ impl ArrayParser {
                 if i == chunk.len() {
                     break;
                 }
+            } else if self.state == State::InElement && self.depth > 0 && !self.in_string {
+                // Inside a record, outside strings, only the start of a string and brackets change the state
+                // (separators and whitespace matter between records only): copy the run before the next one.
+                let rest = &chunk[i..];
+                let n = rest
+                    .iter()
+                    .position(|&c| matches!(c, b'"' | b'{' | b'}' | b'[' | b']'))
+                    .unwrap_or(rest.len());
+                self.buf.extend_from_slice(&rest[..n]);
+                self.offset += n as u64;
+                i += n;
+                if i == chunk.len() {
+                    break;
+                }
             }
             self.step(chunk[i], emit)?;
             self.offset += 1;
