@@ -138,9 +138,9 @@ ALTER TABLE record_v2 RENAME TO record;
 CREATE INDEX record_by_first_seen ON record (first_seen_ns);
 ";
 
-/// Pages of the state database kept in memory per connection, as SQLite's negative KiB count (8 MiB): the
+/// Pages of the state database kept in memory per connection, as SQLite's negative KiB count (4 MiB): the
 /// record ledger's pages touched by a blob's look-ups and inserts stay cached between the two.
-const CACHE_KIB: i64 = 8192;
+const CACHE_KIB: i64 = 4096;
 
 /// WAL pages after which a commit checkpoints them into the database (SQLite's default is 1000): consecutive blobs
 /// dirty the same ledger pages, so a larger WAL copies each page back once for many commits. The WAL file may grow
