@@ -287,9 +287,13 @@ fn write_entry(
 /// The next header, or `None` at the end of the file.
 fn read_header(input: &mut impl Read) -> io::Result<Option<Header>> {
     let mut h = [0u8; HEADER];
-    let n = input.read(&mut h[..1])?;
-    if n == 0 {
-        return Ok(None);
+    loop {
+        match input.read(&mut h[..1]) {
+            Ok(0) => return Ok(None),
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
     }
     input.read_exact(&mut h[1..])?;
     let u32_at = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
