@@ -143,14 +143,17 @@ fn a_good_job_resolves_paths_defaults_and_endpoints() {
         }
     );
     assert_eq!(
-        job.token_url(),
+        job.endpoints().unwrap().token_url.as_str(),
         "https://login.microsoftonline.com/8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718/oauth2/v2.0/token"
     );
     assert_eq!(
-        job.api_root(),
+        job.endpoints().unwrap().api_root.as_str(),
         "https://manage-gcc.office.com/api/v1.0/8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718/activity/feed"
     );
-    assert_eq!(job.scope(), "https://manage-gcc.office.com/.default");
+    assert_eq!(
+        job.endpoints().unwrap().scope,
+        "https://manage-gcc.office.com/.default"
+    );
 }
 
 #[test]
@@ -200,15 +203,15 @@ endpoints:
         }
     );
     assert_eq!(
-        job.token_url(),
+        job.endpoints().unwrap().token_url.as_str(),
         "http://127.0.0.1:8400/8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718/oauth2/v2.0/token"
     );
     assert_eq!(
-        job.api_root(),
+        job.endpoints().unwrap().api_root.as_str(),
         "https://[::1]:9443/api/v1.0/8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718/activity/feed"
     );
     assert_eq!(
-        job.scope(),
+        job.endpoints().unwrap().scope,
         "https://manage.office365.us/.default",
         "overrides never change the scope"
     );

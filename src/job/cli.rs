@@ -127,6 +127,25 @@ pub struct EndpointsView {
     pub scope: String,
 }
 
+impl EndpointsView {
+    /// What `job` resolves to, through the same [`Job::endpoints`] a run uses.
+    fn of(job: &Job) -> EndpointsView {
+        match job.endpoints() {
+            Ok(e) => EndpointsView {
+                token_url: e.token_url.to_string(),
+                api_root: e.api_root.to_string(),
+                scope: e.scope,
+            },
+            // Not for a loaded job (its tenant and overrides were checked when it loaded); shown, never hidden.
+            Err(err) => EndpointsView {
+                token_url: format!("cannot be resolved: {err}"),
+                api_root: format!("cannot be resolved: {err}"),
+                scope: job.tenant.cloud.scope(),
+            },
+        }
+    }
+}
+
 /// The plan of one content type.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContentTypePlan {
@@ -171,11 +190,7 @@ pub fn job_plan(
         tenant: job.tenant.id.to_string(),
         cloud: job.tenant.cloud.to_string(),
         publisher_id: job.tenant.publisher_id.to_string(),
-        endpoints: EndpointsView {
-            token_url: job.token_url(),
-            api_root: job.api_root(),
-            scope: job.scope(),
-        },
+        endpoints: EndpointsView::of(job),
         window: format_duration(job.sync.window),
         lookback: format_duration(job.sync.lookback),
         start: job.sync.start.to_string(),

@@ -142,22 +142,6 @@ pub struct Endpoints {
 }
 
 impl Job {
-    /// The login authority in use: the override's origin, or the cloud's (no trailing slash).
-    pub fn login_base(&self) -> String {
-        match &self.endpoints.login {
-            Some(u) => u.origin().ascii_serialization(),
-            None => self.tenant.cloud.profile().authority.to_string(),
-        }
-    }
-
-    /// The API base in use: the override's origin, or `https://{cloud api host}` (no trailing slash).
-    pub fn api_base(&self) -> String {
-        match &self.endpoints.api {
-            Some(u) => u.origin().ascii_serialization(),
-            None => format!("https://{}", self.tenant.cloud.profile().api_host),
-        }
-    }
-
     /// The endpoints a run calls (token URL, API root, scope), resolved by the cloud module from the job's cloud and
     /// host overrides.
     pub fn endpoints(&self) -> Result<crate::cloud::Endpoints, crate::cloud::EndpointError> {
@@ -169,24 +153,5 @@ impl Job {
                 api: origin(&self.endpoints.api),
             },
         )
-    }
-
-    /// `{login}/{tenant}/oauth2/v2.0/token`.
-    pub fn token_url(&self) -> String {
-        format!("{}/{}/oauth2/v2.0/token", self.login_base(), self.tenant.id)
-    }
-
-    /// `{api}/api/v1.0/{tenant}/activity/feed`.
-    pub fn api_root(&self) -> String {
-        format!(
-            "{}/api/v1.0/{}/activity/feed",
-            self.api_base(),
-            self.tenant.id
-        )
-    }
-
-    /// The OAuth scope: the cloud's resource + `/.default` (endpoint overrides never change it).
-    pub fn scope(&self) -> String {
-        self.tenant.cloud.scope()
     }
 }
