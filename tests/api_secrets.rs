@@ -4,12 +4,11 @@
 //! One test in its own binary: it installs the process-wide subscriber.
 
 mod api_support;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod log_capture;
 
 use futures::StreamExt;
 use jiff::{SignedDuration, Timestamp};
+use log_capture::Capture;
 use o365sync::api::{ApiClient, ApiConfig, ApiRoot, BlobOutcome, ContentBlob, RetryPolicy, Window};
 use o365sync::content_type::ContentType;
 use o365sync::emulator::{
@@ -17,29 +16,9 @@ use o365sync::emulator::{
     throwaway_certificate,
 };
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_never_reach_logs_errors_or_debug_output() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .try_init()
-        .expect("the only subscriber of this binary");
+    let capture = Capture::install();
 
     let cert = throwaway_certificate("o365sync api secrets").unwrap();
     let mut config = EmulatorConfig::trusting(cert.certificate_der.clone());
@@ -135,7 +114,7 @@ async fn tokens_never_reach_logs_errors_or_debug_output() {
     );
     let stats_line = format!("{:?}", client.stats());
     assert!(stats_line.contains("token_refreshes: 1"), "{stats_line}");
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let logs = capture.text();
     assert!(logs.len() > 1000, "trace logging was captured");
     for token in &tokens {
         // the whole token, and its signature part alone

@@ -4,30 +4,18 @@
 //! One test in its own binary: it installs the process-wide subscriber.
 
 mod auth_support;
+mod log_capture;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use auth_support::emu;
+use log_capture::Capture;
 use o365sync::auth::{
     Credential, CredentialSource, PassphraseSource, Secret, SigningAlgorithm, TokenProvider,
     TokenProviderConfig,
 };
 use o365sync::cloud::{Cloud, EndpointOverrides};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// The base64 body lines of every PEM block in `pem` (each line is a slice of key material).
 fn pem_body_lines(pem: &str) -> Vec<String> {
@@ -40,14 +28,7 @@ fn pem_body_lines(pem: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_reach_logs_errors_or_debug_output() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .try_init()
-        .expect("the only subscriber of this binary");
+    let capture = Capture::install();
 
     let passphrase = "pass-phrase-9f1c2d7a";
     let env_var = "O365SYNC_TEST_AUTH_SECRETS_PASS";
@@ -209,7 +190,7 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
         .await
         .unwrap_err();
     visible.push(format!("{err} {err:?}"));
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(
         logs.contains("requesting an access token"),
         "the capture saw our trace output"
