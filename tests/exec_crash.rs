@@ -57,23 +57,12 @@ async fn sigkill_at_several_points_then_rerun_ends_with_exactly_the_ground_truth
 }
 
 fn assert_no_partial_files(dir: &std::path::Path) {
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let name = e.file_name().to_string_lossy().into_owned();
-                assert!(
-                    name.starts_with('.') || name.ends_with(".jsonl"),
-                    "unexpected file {}",
-                    p.display()
-                );
-            }
-        }
+    for p in o365sync::sink::jsonl::files_below(dir) {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with('.') || name.ends_with(".jsonl"),
+            "unexpected file {}",
+            p.display()
+        );
     }
 }

@@ -15,19 +15,10 @@ const PASSPHRASE: &str = "tr0ub4dor&3-never-in-a-log";
 
 /// Every file below `dir`, as bytes, with its path.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out
+    o365sync::sink::jsonl::files_below(dir)
+        .into_iter()
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect()
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -148,32 +148,27 @@ fn tidy(path: &Path) -> PathBuf {
 /// Counts the events under the jsonl output by OCSF class.
 fn count_classes(dir: &Path) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
+    for p in crate::sink::jsonl::files_below(dir) {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !name.ends_with(".jsonl") || name.starts_with('.') {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&p) else {
             continue;
         };
-        for e in entries.flatten() {
-            let p = e.path();
-            let name = e.file_name().to_string_lossy().into_owned();
-            if p.is_dir() {
-                stack.push(p);
-            } else if name.ends_with(".jsonl") && !name.starts_with('.') {
-                let Ok(text) = std::fs::read_to_string(&p) else {
-                    continue;
-                };
-                for line in text.lines() {
-                    let class = serde_json::from_str::<serde_json::Value>(line)
-                        .ok()
-                        .and_then(|v| {
-                            v.get("class_name")
-                                .and_then(|c| c.as_str())
-                                .map(str::to_owned)
-                        })
-                        .unwrap_or_else(|| "unknown".into());
-                    *counts.entry(class).or_insert(0) += 1;
-                }
-            }
+        for line in text.lines() {
+            let class = serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| {
+                    v.get("class_name")
+                        .and_then(|c| c.as_str())
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| "unknown".into());
+            *counts.entry(class).or_insert(0) += 1;
         }
     }
     counts

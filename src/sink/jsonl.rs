@@ -234,6 +234,27 @@ pub fn content_id_hash(content_id: &str) -> String {
         .collect()
 }
 
+/// Every file below `dir`, at any depth (directories that cannot be read are passed over): what a reader of the
+/// output tree walks.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files
+}
+
 /// True if `name` is a final file name of this sink (what a tailing reader should pick up).
 pub fn is_final_name(name: &str) -> bool {
     !name.starts_with('.') && (name.ends_with(PLAIN_SUFFIX) || name.ends_with(GZIP_SUFFIX))

@@ -217,29 +217,20 @@ pub fn total(report: &serde_json::Value, key: &str) -> u64 {
 
 pub fn delivered_ids(dir: &Path) -> Vec<String> {
     let mut ids = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
+    for p in o365sync::sink::jsonl::files_below(dir) {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with('.') {
             continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            let name = e.file_name().to_string_lossy().into_owned();
-            if p.is_dir() {
-                stack.push(p);
-            } else if !name.starts_with('.') {
-                assert!(name.ends_with(".jsonl"), "unexpected file {}", p.display());
-                for line in std::fs::read_to_string(&p).expect("read").lines() {
-                    let v: serde_json::Value =
-                        serde_json::from_str(line).expect("each line is JSON");
-                    ids.push(
-                        v["metadata"]["uid"]
-                            .as_str()
-                            .expect("metadata.uid")
-                            .to_owned(),
-                    );
-                }
-            }
+        }
+        assert!(name.ends_with(".jsonl"), "unexpected file {}", p.display());
+        for line in std::fs::read_to_string(&p).expect("read").lines() {
+            let v: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
+            ids.push(
+                v["metadata"]["uid"]
+                    .as_str()
+                    .expect("metadata.uid")
+                    .to_owned(),
+            );
         }
     }
     ids
