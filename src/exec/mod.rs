@@ -1010,7 +1010,7 @@ async fn deliver(
         .into_iter()
         .filter(|k| !delivered.contains(&k.id))
         .collect();
-    let parts = spool.into_parts(&delivered).map_err(spool_error)?;
+    let parts = spool.into_parts(delivered).map_err(spool_error)?;
     // Written even when empty: the sink then removes what an unacknowledged earlier delivery may have left.
     let meta = BlobMeta {
         content_type: ct,

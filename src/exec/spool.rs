@@ -228,7 +228,7 @@ impl Spool {
     }
 
     /// The events whose record `Id` is not in `skip`, as sink parts.
-    pub(crate) fn into_parts(mut self, skip: &HashSet<String>) -> io::Result<Box<dyn EventParts>> {
+    pub(crate) fn into_parts(mut self, skip: HashSet<String>) -> io::Result<Box<dyn EventParts>> {
         let Some(file) = self.file.take() else {
             self.events.retain(|e| !skip.contains(&e.id));
             return Ok(Box::new(InMemory {
@@ -243,7 +243,7 @@ impl Spool {
         file.rewind()?;
         Ok(Box::new(SpoolParts {
             reader: BufReader::with_capacity(256 * 1024, file),
-            skip: skip.clone(),
+            skip,
             tenant: Arc::clone(&self.tenant),
             part: Vec::new(),
         }))
@@ -438,7 +438,7 @@ mod tests {
         assert!(budget.used() > 1000);
         check_round_trip(&mut spool, &all);
         let skip = HashSet::from(["id-3".to_owned()]);
-        let mut parts = spool.into_parts(&skip).unwrap();
+        let mut parts = spool.into_parts(skip.clone()).unwrap();
         let got = drain(parts.as_mut());
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].len(), 9);
@@ -466,7 +466,7 @@ mod tests {
         all.push((c, e));
         check_round_trip(&mut spool, &all);
         let skip: HashSet<String> = (0..3001).step_by(10).map(|i| format!("id-{i}")).collect();
-        let mut parts = spool.into_parts(&skip).unwrap();
+        let mut parts = spool.into_parts(skip.clone()).unwrap();
         let got = drain(parts.as_mut());
         assert!(got.len() > 1, "read back in several parts");
         let got: Vec<SinkEvent> = got.into_iter().flatten().collect();
@@ -494,7 +494,7 @@ mod tests {
         let (c, e) = event(7, 10);
         spool.push(c, e).unwrap();
         assert_eq!(spool.keys().unwrap().len(), 1);
-        let mut parts = spool.into_parts(&HashSet::new()).unwrap();
+        let mut parts = spool.into_parts(HashSet::new()).unwrap();
         assert_eq!(drain(parts.as_mut()).concat().len(), 1);
         drop(parts);
         assert_eq!(budget.used(), 0);
