@@ -148,24 +148,25 @@ impl ArrayParser {
     ) -> Result<(), Result<BlobError, E>> {
         let mut i = 0;
         while i < chunk.len() {
-            if self.state == State::InElement && self.in_string && !self.escape {
-                // Fast path: inside a string only `"` and `\` matter; copy everything before them at once.
-                let rest = &chunk[i..];
-                let n = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
-                self.buf.extend_from_slice(&rest[..n]);
-                self.offset += n as u64;
-                i += n;
-                if i == chunk.len() {
-                    break;
-                }
-            } else if self.state == State::InElement && self.depth > 0 && !self.in_string {
-                // Inside a record, outside strings, only the start of a string and brackets change the state
-                // (separators and whitespace matter between records only): copy the run before the next one.
-                let rest = &chunk[i..];
-                let n = rest
-                    .iter()
-                    .position(|&c| matches!(c, b'"' | b'{' | b'}' | b'[' | b']'))
-                    .unwrap_or(rest.len());
+            // Fast paths inside a record: copy at once the run of bytes that cannot change the state.
+            let rest = &chunk[i..];
+            let run = if self.state != State::InElement {
+                None
+            } else if self.in_string && !self.escape {
+                // inside a string only `"` and `\` matter
+                Some(memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len()))
+            } else if !self.in_string && self.depth > 0 {
+                // outside strings only the start of a string and brackets matter (separators and whitespace matter
+                // between records only)
+                Some(
+                    rest.iter()
+                        .position(|&c| matches!(c, b'"' | b'{' | b'}' | b'[' | b']'))
+                        .unwrap_or(rest.len()),
+                )
+            } else {
+                None
+            };
+            if let Some(n) = run {
                 self.buf.extend_from_slice(&rest[..n]);
                 self.offset += n as u64;
                 i += n;
