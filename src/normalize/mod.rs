@@ -74,6 +74,8 @@ use serde_json::value::RawValue;
 
 pub use classify::Class;
 pub use event::OcsfEvent;
+/// The audit record keys the mapping reads (any other key goes to `unmapped`).
+pub use record::KNOWN as MAPPED_KEYS;
 
 use crate::content_type::ContentType;
 

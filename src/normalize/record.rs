@@ -90,7 +90,7 @@ impl Serialize for Fields<'_> {
 }
 
 /// The keys the mapping reads, each with a slot in [`Record`]'s index.
-const KNOWN: [&str; KNOWN_LEN] = [
+pub const KNOWN: [&str; KNOWN_LEN] = [
     "Id",
     "RecordType",
     "CreationTime",
