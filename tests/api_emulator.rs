@@ -135,6 +135,37 @@ fn emulator_blob_ids(emu: &EmulatorHandle) -> BTreeSet<String> {
     emu.blobs().into_iter().map(|b| b.content_id).collect()
 }
 
+/// Revokes every token the emulator issued once it has served `blob_fetches` blob fetches (checked every `poll`).
+fn expire_tokens_after(
+    emu: &Arc<EmulatorHandle>,
+    blob_fetches: u64,
+    poll: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let emu = Arc::clone(emu);
+    tokio::spawn(async move {
+        while emu.stats().requests.blob_fetch < blob_fetches {
+            tokio::time::sleep(poll).await;
+        }
+        emu.expire_tokens();
+    })
+}
+
+/// Every blob reached a terminal outcome, and exactly the emulator's blobs and records were delivered.
+fn assert_delivered_everything(synced: &Synced, emu: &EmulatorHandle) {
+    let failed: Vec<_> = synced
+        .fetched
+        .iter()
+        .filter(|f| !f.outcome.is_terminal())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{:?}",
+        failed.iter().map(|f| &f.outcome).collect::<Vec<_>>()
+    );
+    assert_eq!(synced.delivered_blob_ids(), emulator_blob_ids(emu));
+    assert_eq!(synced.delivered_ids(), emu.ground_truth().all());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_sync_delivers_every_blob_and_record_once() {
     let (emu, client) = emulator(|c| {
@@ -185,30 +216,11 @@ async fn transient_errors_truncation_and_token_expiry_lose_nothing() {
     .await;
     let emu = Arc::new(emu);
     // revoke every token once the run is well under way
-    let watcher = {
-        let emu = Arc::clone(&emu);
-        tokio::spawn(async move {
-            while emu.stats().requests.blob_fetch < 60 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            emu.expire_tokens();
-        })
-    };
+    let watcher = expire_tokens_after(&emu, 60, Duration::from_millis(5));
     let synced = sync(&client, 12).await.expect("sync");
     watcher.await.expect("watcher");
 
-    let failed: Vec<_> = synced
-        .fetched
-        .iter()
-        .filter(|f| !f.outcome.is_terminal())
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{:?}",
-        failed.iter().map(|f| &f.outcome).collect::<Vec<_>>()
-    );
-    assert_eq!(synced.delivered_blob_ids(), emulator_blob_ids(&emu));
-    assert_eq!(synced.delivered_ids(), emu.ground_truth().all());
+    assert_delivered_everything(&synced, &emu);
 
     let stats = emu.stats();
     let ours = client.stats();
@@ -492,30 +504,11 @@ async fn full_fault_scenario_at_300_requests_per_minute() {
     )
     .await;
     let emu = Arc::new(emu);
-    let watcher = {
-        let emu = Arc::clone(&emu);
-        tokio::spawn(async move {
-            while emu.stats().requests.blob_fetch < 150 {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            emu.expire_tokens();
-        })
-    };
+    let watcher = expire_tokens_after(&emu, 150, Duration::from_millis(20));
     let synced = sync(&client, 20).await.expect("sync");
     watcher.await.expect("watcher");
 
-    let failed: Vec<_> = synced
-        .fetched
-        .iter()
-        .filter(|f| !f.outcome.is_terminal())
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{:?}",
-        failed.iter().map(|f| &f.outcome).collect::<Vec<_>>()
-    );
-    assert_eq!(synced.delivered_blob_ids(), emulator_blob_ids(&emu));
-    assert_eq!(synced.delivered_ids(), emu.ground_truth().all());
+    assert_delivered_everything(&synced, &emu);
     let dups: usize = synced.listings.iter().map(|l| l.duplicates).sum();
     assert_eq!(dups, ContentType::ALL.len());
 
