@@ -1,15 +1,16 @@
 //! How much bounded concurrency speeds up a sync when every request has 50 ms latency (the emulator's latency
 //! fault): the same listing + blob fetches with 1 and with 8 blobs in flight, over real HTTP with real auth.
 
-use std::sync::Arc;
+#[path = "../tests/api_support/mod.rs"]
+mod api_support;
+
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use o365sync::api::{ApiClient, ApiConfig, ApiRoot, ContentBlob, Window};
-use o365sync::auth::{Credential, SigningAlgorithm, TokenProvider, TokenProviderConfig};
-use o365sync::cloud::{Cloud, EndpointOverrides};
+use o365sync::auth::TokenProvider;
 use o365sync::content_type::ContentType;
 use o365sync::emulator::{
     ContentSettings, Emulator, EmulatorConfig, EmulatorHandle, Faults, throwaway_certificate,
@@ -36,26 +37,11 @@ fn setup(
             ..Faults::default()
         };
         let emu = Emulator::start(config).await.expect("emulator");
-        let credential = Credential::from_pem(
-            cert.certificate_pem.as_bytes(),
-            cert.private_key_pem.as_bytes(),
-            None,
-            SigningAlgorithm::Rs256,
-            Timestamp::now(),
-        )
-        .expect("credential");
-        let endpoints = Cloud::Commercial
-            .endpoints(
-                emu.tenant_id(),
-                &EndpointOverrides {
-                    login: Some(emu.url()),
-                    api: Some(emu.url()),
-                },
-            )
-            .expect("endpoints");
-        let provider = TokenProvider::new(
-            Arc::new(credential),
-            TokenProviderConfig::new(emu.client_id(), endpoints.clone()),
+        let (provider, endpoints) = api_support::provider(
+            &emu,
+            &cert.certificate_pem,
+            &cert.private_key_pem,
+            emu.url(),
         );
         let mut api = ApiConfig::new(
             ApiRoot::from_root_url(endpoints.api_root, emu.tenant_id()).expect("root"),
