@@ -29,6 +29,8 @@ async fn backfill_fills_resumes_never_moves_the_watermark_and_adds_nothing_twice
     let env = setup(content(31, 30, 0), hostile(), sync).await;
     let truth = env.emu.ground_truth().all();
     let job = env.job();
+    let backfill = ["backfill", &job, "--from", "31h", "--to", "5h"];
+    let backfill_json = [&["--log-format", "json"][..], &backfill[..]].concat();
 
     let (out, report) = env.sync().await;
     assert_eq!(out.status.code(), Some(0), "{report}");
@@ -40,12 +42,7 @@ async fn backfill_fills_resumes_never_moves_the_watermark_and_adds_nothing_twice
     let marks = watermarks(&env.state_json().await);
 
     // interrupted backfill (SIGKILL after 10 commits) over a range overlapping the live sync
-    let mut child = env
-        .start_paused(
-            &["backfill", &job, "--from", "31h", "--to", "5h"],
-            "commit:10",
-        )
-        .await;
+    let mut child = env.start_paused(&backfill, "commit:10").await;
     child.kill().unwrap();
     let _ = child.wait();
     let after_kill = env.delivered().len();
@@ -57,18 +54,7 @@ async fn backfill_fills_resumes_never_moves_the_watermark_and_adds_nothing_twice
     );
 
     // resumed: completes the range with exactly the ground truth
-    let out = env
-        .run(&[
-            "--log-format",
-            "json",
-            "backfill",
-            &job,
-            "--from",
-            "31h",
-            "--to",
-            "5h",
-        ])
-        .await;
+    let out = env.run(&backfill_json).await;
     let report = last_json(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{report}");
     assert!(
@@ -90,18 +76,7 @@ async fn backfill_fills_resumes_never_moves_the_watermark_and_adds_nothing_twice
     );
 
     // again over the same range: nothing to list or add
-    let out = env
-        .run(&[
-            "--log-format",
-            "json",
-            "backfill",
-            &job,
-            "--from",
-            "31h",
-            "--to",
-            "5h",
-        ])
-        .await;
+    let out = env.run(&backfill_json).await;
     let report = last_json(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{report}");
     assert_eq!(total(&report, "blobs_fetched"), 0);
