@@ -107,16 +107,15 @@ async fn metrics_file_matches_the_run_the_sink_and_the_state() {
     let path = dir.join("o365sync.prom");
     let metrics = path.display().to_string();
     let job = env.job();
-    let out = env
-        .run(&[
-            "--log-format",
-            "json",
-            "run",
-            "--metrics-file",
-            &metrics,
-            &job,
-        ])
-        .await;
+    let run = [
+        "--log-format",
+        "json",
+        "run",
+        "--metrics-file",
+        &metrics,
+        &job,
+    ];
+    let out = env.run(&run).await;
     let report = last_json(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{report}");
     let text = std::fs::read_to_string(&path).expect("metrics file written");
@@ -204,16 +203,7 @@ async fn metrics_file_matches_the_run_the_sink_and_the_state() {
     );
 
     // A second run replaces the file: nothing new, everything listed again is skipped.
-    let out = env
-        .run(&[
-            "--log-format",
-            "json",
-            "run",
-            "--metrics-file",
-            &metrics,
-            &job,
-        ])
-        .await;
+    let out = env.run(&run).await;
     assert_eq!(out.status.code(), Some(0));
     let samples = parse_metrics(&std::fs::read_to_string(&path).unwrap());
     let sum = |name: &str| -> f64 {
