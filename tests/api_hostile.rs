@@ -172,6 +172,17 @@ fn shared_base() -> Arc<Mutex<String>> {
     Arc::new(Mutex::new(String::new()))
 }
 
+/// A listed blob of `content_type` whose `contentUri` is on the stand-in server at `base`.
+fn blob_at(base: &str, content_type: &str, content_id: &str) -> ContentBlob {
+    ContentBlob {
+        content_type: content_type.into(),
+        content_id: content_id.into(),
+        content_uri: format!("{base}/api/v1.0/t/activity/feed/audit/{content_id}"),
+        content_created: None,
+        content_expiration: None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paging_follows_any_header_case_and_stops_on_a_loop() {
     let base = shared_base();
@@ -406,13 +417,7 @@ async fn a_blob_ending_mid_array_is_refetched_and_never_half_delivered() {
         _ => json(StatusCode::OK, full.to_owned()),
     })
     .await;
-    let blob = ContentBlob {
-        content_type: "Audit.Exchange".into(),
-        content_id: "x$y".into(),
-        content_uri: format!("{}/api/v1.0/t/activity/feed/audit/x$y", s.base),
-        content_created: None,
-        content_expiration: None,
-    };
+    let blob = blob_at(&s.base, "Audit.Exchange", "x$y");
 
     /// A sink that records every call, to see the discards.
     #[derive(Default)]
@@ -462,13 +467,7 @@ async fn a_sink_error_fails_the_blob_without_retrying() {
         }
         fn discard(&mut self) {}
     }
-    let blob = ContentBlob {
-        content_type: String::new(),
-        content_id: "b".into(),
-        content_uri: format!("{}/api/v1.0/t/activity/feed/audit/b", s.base),
-        content_created: None,
-        content_expiration: None,
-    };
+    let blob = blob_at(&s.base, "", "b");
     match s.client.fetch_blob(&blob, &mut Full).await {
         BlobOutcome::Failed {
             error: ApiError::Sink { detail, .. },
@@ -513,13 +512,7 @@ async fn a_sink_that_checks_json_itself_gets_invalid_records_treated_as_a_corrup
             error.starts_with("invalid: ")
         }
     }
-    let blob = ContentBlob {
-        content_type: "Audit.Exchange".into(),
-        content_id: "x$z".into(),
-        content_uri: format!("{}/api/v1.0/t/activity/feed/audit/x$z", s.base),
-        content_created: None,
-        content_expiration: None,
-    };
+    let blob = blob_at(&s.base, "Audit.Exchange", "x$z");
     let mut sink = Parsing::default();
     match s.client.fetch_blob(&blob, &mut sink).await {
         BlobOutcome::Delivered { records } => assert_eq!(records, 2),
@@ -612,13 +605,7 @@ async fn client_futures_run_on_spawned_tasks() {
         }
     })
     .await;
-    let blob = ContentBlob {
-        content_type: String::new(),
-        content_id: "b".into(),
-        content_uri: format!("{}/api/v1.0/t/activity/feed/audit/b", s.base),
-        content_created: None,
-        content_expiration: None,
-    };
+    let blob = blob_at(&s.base, "", "b");
     let client = s.client.clone();
     let listed =
         tokio::spawn(async move { client.list_content(ContentType::General, window()).await });
