@@ -161,33 +161,30 @@ fn normalize_lines(
         if text.is_empty() {
             continue;
         }
-        if text.starts_with(b"[") {
+        let blob;
+        let records: &[&[u8]] = if text.starts_with(b"[") {
             // A whole blob (array of records) on one line.
-            match blob_records(text) {
-                Ok(records) => {
-                    for record in records {
-                        match normalize_bytes(record, content_type, opts) {
-                            Ok(event) => {
-                                buf.clear();
-                                event.write_json(&mut buf);
-                                emit(out, &mut buf, &mut summary)?;
-                            }
-                            // Not expected (the blob parsed), but never dropped silently.
-                            Err(e) => skip(diag, number, &e.0, &mut summary)?,
-                        }
-                    }
+            blob = match blob_records(text) {
+                Ok(records) => records,
+                Err(e) => {
+                    skip(diag, number, &e.0, &mut summary)?;
+                    continue;
                 }
+            };
+            &blob
+        } else {
+            std::slice::from_ref(&text)
+        };
+        for &record in records {
+            match normalize_bytes(record, content_type, opts) {
+                Ok(event) => {
+                    buf.clear();
+                    event.write_json(&mut buf);
+                    emit(out, &mut buf, &mut summary)?;
+                }
+                // Inside a blob that parsed this is not expected, but never dropped silently.
                 Err(e) => skip(diag, number, &e.0, &mut summary)?,
             }
-            continue;
-        }
-        match normalize_bytes(text, content_type, opts) {
-            Ok(event) => {
-                buf.clear();
-                event.write_json(&mut buf);
-                emit(out, &mut buf, &mut summary)?;
-            }
-            Err(e) => skip(diag, number, &e.0, &mut summary)?,
         }
     }
 }
