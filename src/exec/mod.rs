@@ -349,10 +349,7 @@ async fn run_locked(
         memory: spool::MemoryBudget::new(spool::SPOOL_MEMORY),
         spool_dir: settings.state_dir.clone(),
         options: normalize::Options {
-            format: match job.output.format {
-                model::OutputFormat::Ocsf => normalize::Format::Ocsf,
-                model::OutputFormat::Raw => normalize::Format::Raw,
-            },
+            format: job.output.format,
             include_raw: job.output.include_raw,
         },
         tenant: job.tenant.id.to_string().into(),

@@ -102,16 +102,8 @@ pub struct Output {
     pub include_raw: bool,
 }
 
-/// Event format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputFormat {
-    /// OCSF 1.8.0 events.
-    #[default]
-    Ocsf,
-    /// The original records unchanged.
-    Raw,
-}
+/// Event format: the normalizer's own.
+pub use crate::normalize::Format as OutputFormat;
 
 /// Where events go.
 #[derive(Debug, Clone, PartialEq, Eq)]
