@@ -123,7 +123,7 @@ fn a_good_job_resolves_paths_defaults_and_endpoints() {
         job.tenant.publisher_id, job.tenant.id,
         "publisher_id defaults to the tenant"
     );
-    assert_eq!(job.tenant.signing, Signing::RS256);
+    assert_eq!(job.tenant.signing, Signing::Rs256);
     assert_eq!(job.tenant.passphrase, None);
     assert_eq!(
         job.content_types,
@@ -185,7 +185,7 @@ endpoints:
         job.tenant.id.to_string(),
         "8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718"
     );
-    assert_eq!(job.tenant.signing, Signing::PS256);
+    assert_eq!(job.tenant.signing, Signing::Ps256);
     assert_eq!(
         job.tenant.passphrase,
         Some(Passphrase::Env("KEY_PASS".into()))

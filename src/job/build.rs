@@ -9,11 +9,9 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use super::diag::{Issue, Loc};
-use super::model::{Job, Passphrase, Signing, Sink};
+use super::model::{Job, Passphrase, Sink};
 use super::validate::{Checked, PathLocs};
-use crate::auth::{
-    Credential, CredentialError, CredentialSource, PassphraseSource, SigningAlgorithm,
-};
+use crate::auth::{Credential, CredentialError, CredentialSource};
 
 /// A resolved job with its loaded credential and the credential's warnings.
 pub(crate) struct Built {
@@ -89,14 +87,8 @@ impl Job {
         CredentialSource {
             certificate: self.tenant.certificate.clone(),
             private_key: self.tenant.private_key.clone(),
-            passphrase: self.tenant.passphrase.as_ref().map(|p| match p {
-                Passphrase::Env(var) => PassphraseSource::Env(var.clone()),
-                Passphrase::File(path) => PassphraseSource::File(path.clone()),
-            }),
-            signing: match self.tenant.signing {
-                Signing::RS256 => SigningAlgorithm::Rs256,
-                Signing::PS256 => SigningAlgorithm::Ps256,
-            },
+            passphrase: self.tenant.passphrase.clone(),
+            signing: self.tenant.signing,
         }
     }
 }

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
 use url::Url;
 use uuid::Uuid;
 
@@ -54,24 +53,12 @@ pub struct Tenant {
     pub publisher_id: Uuid,
 }
 
-/// Where an encrypted private key's passphrase comes from. Holds the source only, never the secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Passphrase {
-    /// This environment variable (set when the job loaded).
-    Env(String),
-    /// This file (exists and is readable when the job loaded).
-    File(PathBuf),
-}
+/// Where an encrypted private key's passphrase comes from (the source only, never the secret): the auth module's
+/// own type; the variable was set and the file readable when the job loaded.
+pub use crate::auth::PassphraseSource as Passphrase;
 
-/// Client assertion signing algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub enum Signing {
-    /// RS256 with header `x5t` (SHA-1 thumbprint). The default.
-    #[default]
-    RS256,
-    /// PS256 with header `x5t#S256` (SHA-256 thumbprint).
-    PS256,
-}
+/// Client assertion signing algorithm: the auth module's own type.
+pub use crate::auth::SigningAlgorithm as Signing;
 
 /// How the job walks time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

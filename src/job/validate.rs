@@ -246,9 +246,9 @@ impl V<'_, '_> {
             None => Some(Signing::default()),
             Some(s) => self.text(s).and_then(|v| {
                 if v.eq_ignore_ascii_case("RS256") {
-                    Some(Signing::RS256)
+                    Some(Signing::Rs256)
                 } else if v.eq_ignore_ascii_case("PS256") {
-                    Some(Signing::PS256)
+                    Some(Signing::Ps256)
                 } else {
                     self.err(
                         Loc::of(s),
