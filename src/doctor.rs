@@ -37,10 +37,16 @@ use crate::auth::{
     AccessToken, CredentialWarning, EXPIRY_WARNING_DAYS, MIN_RSA_BITS, Thumbprints, TokenProvider,
     TokenProviderConfig,
 };
-use crate::cli::{DoctorArgs, GlobalArgs};
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
+use crate::global::GlobalArgs;
 use crate::job::{Loaded, Passphrase, Sink};
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// The job file.
+    pub job: PathBuf,
+}
 
 /// The role every token must carry.
 pub const READ_ROLE: &str = "ActivityFeed.Read";

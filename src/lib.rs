@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod emulator;
 pub mod exec;
 pub mod exit;
+pub mod global;
 pub mod job;
 pub mod logging;
 pub mod normalize;

@@ -10,7 +10,12 @@ use indicatif::MultiProgress;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::cli::LogFormat;
+/// Log line formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 /// The bars log lines are printed above, while a run shows them.
 static BARS: Mutex<Option<MultiProgress>> = Mutex::new(None);

@@ -1,16 +1,71 @@
 //! The `run`, `backfill`, `state show` and `state reset` commands.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
 use super::metrics::{self, JobMetrics};
 use super::{JobReport, Mode, Progress, Settings, Stop, run_job};
-use crate::cli::{BackfillArgs, GlobalArgs, LogFormat, RunArgs, StateCommand};
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
+use crate::global::GlobalArgs;
 use crate::job::{self, Context, Job, Loaded, ProcessEnv};
+use crate::logging::LogFormat;
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The job file.
+    pub job: PathBuf,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Job files or directories of job files.
+    #[arg(default_value = "jobs")]
+    pub paths: Vec<PathBuf>,
+    /// Write Prometheus text-format metrics here at the end of the run.
+    #[arg(long)]
+    pub metrics_file: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BackfillArgs {
+    /// The job file.
+    pub job: PathBuf,
+    /// Start of the range: an RFC 3339 instant or a duration before now such as `3d`.
+    #[arg(long)]
+    pub from: String,
+    /// End of the range: an RFC 3339 instant or a duration before now.
+    #[arg(long)]
+    pub to: String,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum StateCommand {
+    /// Show the watermarks, completed windows, gaps and recent runs of a job
+    Show {
+        /// The job file.
+        job: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a watermark deliberately
+    Reset {
+        /// The job file.
+        job: PathBuf,
+        /// Only this content type (default: all of the job's).
+        #[arg(long)]
+        content_type: Option<String>,
+        /// The new watermark: an RFC 3339 instant or a duration before now.
+        #[arg(long)]
+        to: String,
+    },
+}
 
 /// Builds the runtime the executor runs on.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
@@ -348,7 +403,7 @@ fn reset(global: &GlobalArgs, job_file: &Path, content_type: Option<&str>, to: &
 
 /// `o365sync plan JOB [--json]` with the job's real checkpoints: the planner's input read (without the lock, from
 /// one snapshot) from the state, so `plan` shows what the next `run` will list.
-pub fn plan(global: &GlobalArgs, args: crate::cli::PlanArgs) -> Outcome {
+pub fn plan(global: &GlobalArgs, args: PlanArgs) -> Outcome {
     let job = match load_one(&args.job, global.log_format) {
         Ok(l) => l.job,
         Err(o) => return o,

@@ -14,12 +14,19 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::cli::{install_signals, print_report, runtime};
 use super::{Mode, Settings, run_job};
-use crate::cli::{DemoArgs, GlobalArgs};
 use crate::cloud::Cloud;
 use crate::content_type::ContentType;
 use crate::emulator::{ContentSettings, Emulator, EmulatorConfig};
 use crate::exit::Outcome;
+use crate::global::GlobalArgs;
 use crate::job::{self, Context, Env, ProcessEnv};
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Directory the demo works in (its certificate, state and output go below it).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+}
 
 /// The demo job as shipped (written to `jobs/demo.yaml` when the demo directory has none).
 const DEMO_JOB: &str = include_str!("../../jobs/demo.yaml");

@@ -9,10 +9,16 @@ use serde::Serialize;
 
 use super::duration::format_duration;
 use super::{Context, Job, ProcessEnv, load_all, schema_text};
-use crate::cli::ValidateArgs;
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
 use crate::plan::{LiveInput, PlanReport, Window, plan_live};
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Job files or directories of job files.
+    #[arg(default_value = "jobs")]
+    pub paths: Vec<PathBuf>,
+}
 
 /// `o365sync validate [PATH…]`: every file is checked and every bad one reported; exit 0 when all are valid, else 2.
 pub fn validate(args: ValidateArgs) -> Outcome {

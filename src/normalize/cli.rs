@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
@@ -18,9 +18,25 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::{Options, blob_records, normalize_bytes, normalize_value};
-use crate::cli::NormalizeArgs;
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
+
+/// Exit codes: 0 done, 3 malformed lines were skipped (each reported with its line number), 1 the input could not be
+/// read to its end, 2 usage.
+#[derive(Debug, clap::Args)]
+pub struct NormalizeArgs {
+    /// The content type the records came from (guessed from each record when absent).
+    #[arg(long)]
+    pub content_type: Option<String>,
+    /// Output OCSF events, or the records unchanged.
+    #[arg(long, value_enum, default_value_t = crate::normalize::Format::Ocsf)]
+    pub format: crate::normalize::Format,
+    /// Add the original record to each OCSF event as `raw_data`.
+    #[arg(long)]
+    pub include_raw: bool,
+    /// Input file (a JSON array or JSON lines); `-` or nothing reads standard input.
+    pub file: Option<PathBuf>,
+}
 
 /// What a stream produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
