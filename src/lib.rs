@@ -16,5 +16,6 @@ pub mod job;
 pub mod logging;
 pub mod normalize;
 pub mod plan;
+pub mod reconcile;
 pub mod sink;
 pub mod state;

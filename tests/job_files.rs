@@ -430,7 +430,12 @@ fn start_older_than_retention_is_clamped_with_a_located_warning() {
         (11, 10)
     );
     // The planner does what the warning says.
-    let plan = o365sync::job::cli::job_plan(&loaded.job, now(), |_, _| Default::default());
+    let plan = o365sync::exec::plan_view::job_plan(
+        &loaded.job,
+        now(),
+        |_, _| Default::default(),
+        &Default::default(),
+    );
     for ct in &plan.content_types {
         assert_eq!(
             ct.plan.clamped_start,

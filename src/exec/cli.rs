@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use super::metrics::{self, JobMetrics};
+use super::plan_view::{self, Checkpoint};
 use super::{JobReport, Mode, Progress, Settings, Stop, run_job};
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
@@ -42,6 +43,10 @@ pub struct BackfillArgs {
     /// End of the range: an RFC 3339 instant or a duration before now.
     #[arg(long)]
     pub to: String,
+    /// Deliver the range again to the current sink, ignoring the record ledger (after a sink change; idempotent
+    /// sinks absorb repeats). Needs --from and --to.
+    #[arg(long)]
+    pub redeliver: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -64,6 +69,21 @@ pub enum StateCommand {
         /// The new watermark: an RFC 3339 instant or a duration before now.
         #[arg(long)]
         to: String,
+    },
+    /// Move a job's state to a new job name (after renaming the job in its job file)
+    Rename {
+        /// The old job name (`name:` of the job file before the rename).
+        old: String,
+        /// The new job name.
+        new: String,
+    },
+    /// Remove the state of a content type the job file no longer collects
+    Forget {
+        /// The job file.
+        job: PathBuf,
+        /// The content type to forget (one the job file no longer lists).
+        #[arg(long)]
+        content_type: String,
     },
 }
 
@@ -177,6 +197,13 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Outcome {
         Err(o) => return o,
     };
     let jobs = batch.loaded;
+    let fresh: Vec<&Loaded> = jobs
+        .iter()
+        .filter(|l| crate::state::show(&global.state_dir, &l.job.name, 0).is_ok_and(|s| !s.exists))
+        .collect();
+    if !fresh.is_empty() {
+        warn_renamed(&global.state_dir, &fresh, global.log_format);
+    }
     let settings = settings(global);
     let reports = rt.block_on(async {
         install_signals(&settings.stop);
@@ -287,7 +314,16 @@ pub fn backfill(global: &GlobalArgs, args: BackfillArgs) -> Outcome {
     let settings = settings(global);
     let report = rt.block_on(async {
         install_signals(&settings.stop);
-        run_job(&job, &settings, Mode::Backfill { from, to }).await
+        run_job(
+            &job,
+            &settings,
+            Mode::Backfill {
+                from,
+                to,
+                redeliver: args.redeliver,
+            },
+        )
+        .await
     });
     settings.progress.finish();
     print_report(&report, global.log_format);
@@ -303,6 +339,61 @@ pub fn state(global: &GlobalArgs, cmd: StateCommand) -> Outcome {
             content_type,
             to,
         } => reset(global, &job, content_type.as_deref(), &to),
+        StateCommand::Rename { old, new } => rename(global, &old, &new),
+        StateCommand::Forget { job, content_type } => forget(global, &job, &content_type),
+    }
+}
+
+/// Maps a state error of a `state` subcommand to its message and exit code.
+fn state_failure(e: &crate::state::StateError) -> Outcome {
+    eprintln!("error: {e}");
+    e.outcome()
+}
+
+fn rename(global: &GlobalArgs, old: &str, new: &str) -> Outcome {
+    match crate::state::StateDir::open(&global.state_dir).and_then(|d| d.rename(old, new)) {
+        Ok(path) => {
+            println!(
+                "state of job `{old}` is now the state of job `{new}` ({})",
+                path.display()
+            );
+            Outcome::Done
+        }
+        Err(e) => state_failure(&e),
+    }
+}
+
+fn forget(global: &GlobalArgs, job_file: &Path, content_type: &str) -> Outcome {
+    let job = match load_one(job_file, global.log_format) {
+        Ok(l) => l.job,
+        Err(o) => return o,
+    };
+    let ct = match content_type.parse::<ContentType>() {
+        Ok(ct) => ct,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::Invalid;
+        }
+    };
+    if job.content_types.contains(&ct) {
+        eprintln!(
+            "error: job {} still collects {ct}: remove it from `content_types` in {} first",
+            job.name,
+            job.file.display()
+        );
+        return Outcome::Invalid;
+    }
+    match crate::state::StateDir::open(&global.state_dir)
+        .and_then(|d| d.lock_and_open(&job.name))
+        .and_then(|s| s.forget(ct))
+    {
+        Ok(rows) => {
+            println!(
+                "{ct}: state forgotten ({rows} rows removed; recorded gaps and the record ledger kept)"
+            );
+            Outcome::Done
+        }
+        Err(e) => state_failure(&e),
     }
 }
 
@@ -402,34 +493,91 @@ fn reset(global: &GlobalArgs, job_file: &Path, content_type: Option<&str>, to: &
 }
 
 /// `o365sync plan JOB [--json]` with the job's real checkpoints: the planner's input read (without the lock, from
-/// one snapshot) from the state, so `plan` shows what the next `run` will list.
+/// one snapshot) from the state, so `plan` shows what the next `run` will do, and how the job file differs from what
+/// the state recorded at the last run. A state of another tenant is the same located error (exit 2) as for `run`.
 pub fn plan(global: &GlobalArgs, args: PlanArgs) -> Outcome {
-    let job = match load_one(&args.job, global.log_format) {
-        Ok(l) => l.job,
+    let loaded = match load_one(&args.job, global.log_format) {
+        Ok(l) => l,
         Err(o) => return o,
     };
+    let job = &loaded.job;
     let summary = match crate::state::show(&global.state_dir, &job.name, 0) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return Outcome::Failed;
+            return e.outcome();
         }
     };
+    let now = Timestamp::now();
+    let changes = crate::reconcile::reconcile(&loaded, &summary, now);
+    if let Some(refusal) = &changes.refusal {
+        eprintln!("{}", refusal.diagnostic(&loaded));
+        return Outcome::Invalid;
+    }
+    if !summary.exists {
+        warn_renamed(&global.state_dir, &[&loaded], global.log_format);
+    }
+    let window = |w: &crate::state::Window| crate::plan::Window::new(w.start, w.end);
     let checkpoint = |_: &Job, ct: ContentType| {
         summary
             .content_types
             .iter()
             .find(|c| c.content_type == ct)
-            .map(|c| job::cli::Checkpoint {
+            .map(|c| Checkpoint {
                 watermark: c.watermark,
-                completed: c
-                    .completed_windows
+                completed: c.completed_windows.iter().map(window).collect(),
+                backfill_completed: c.backfill_windows.iter().map(window).collect(),
+                start_ranges: c
+                    .backfills
                     .iter()
-                    .map(|w| crate::plan::Window::new(w.start, w.end))
+                    .filter(|b| b.kind == crate::state::BackfillKind::Start && b.finished.is_none())
+                    .map(|b| window(&b.range))
                     .collect(),
             })
             .unwrap_or_default()
     };
-    let plan = job::cli::job_plan(&job, Timestamp::now(), checkpoint);
-    job::cli::print_plan(&plan, args.json)
+    let plan = plan_view::job_plan(job, now, checkpoint, &changes);
+    plan_view::print_plan(&plan, args.json)
+}
+
+/// For each of `jobs` that has no state yet: when the state directory holds state of the same tenant under a name
+/// no job file next to it uses, the job was probably renamed; say so and name the command that moves the state.
+fn warn_renamed(state_dir: &Path, jobs: &[&Loaded], format: LogFormat) {
+    let Ok(names) = crate::state::job_names(state_dir) else {
+        return;
+    };
+    let files: Vec<&Path> = jobs.iter().map(|l| l.job.file.as_path()).collect();
+    let mut used = job::names_near(&files);
+    used.extend(jobs.iter().map(|l| l.job.name.clone()));
+    let orphans: Vec<(String, crate::state::StateSummary)> = names
+        .into_iter()
+        .filter(|n| !used.contains(n))
+        .filter_map(|n| {
+            crate::state::show(state_dir, &n, 0)
+                .ok()
+                .map(|summary| (n, summary))
+        })
+        .collect();
+    for loaded in jobs {
+        let tenant = loaded.job.tenant.id.to_string();
+        for (old, summary) in &orphans {
+            if summary
+                .identity
+                .tenant_id
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case(&tenant))
+            {
+                problem(
+                    format,
+                    false,
+                    &format!(
+                        "warning: job `{new}` has no state yet, but the state directory holds state of the same \
+                         tenant under `{old}`, which no job file uses\nhelp: if the job was renamed, run `o365sync \
+                         state rename {old} {new}` before its first run, or it starts over from `start`",
+                        new = loaded.job.name
+                    ),
+                );
+            }
+        }
+    }
 }

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod demo;
 mod hook;
 pub mod metrics;
+pub mod plan_view;
 pub mod progress;
 mod report;
 mod spool;
@@ -41,9 +42,11 @@ use crate::exit::Outcome;
 use crate::job::{Job, Loaded, model};
 use crate::normalize;
 use crate::plan::{self, BackfillInput, LiveInput};
+use crate::reconcile::{self, ContentTypeChange, Reconciliation};
 use crate::sink::{self, BlobMeta, SharedSink, SinkConfig, SinkError, SinkEvent, SinkKind};
 use crate::state::{
-    self, GapReason, JobState, ListedBlob, RecordKey, RunKind, StateDir, StateError, Track,
+    self, BackfillKind, GapReason, JobState, ListedBlob, RecordKey, RunKind, StateDir, StateError,
+    Track,
 };
 
 pub use progress::{ContentProgress, Progress};
@@ -94,6 +97,9 @@ pub enum ExecError {
     /// The backfill range is empty or reversed.
     #[error(transparent)]
     Range(#[from] plan::PlanError),
+    /// The job's state belongs to another tenant or cloud (refused before any request).
+    #[error("{0}")]
+    OtherTenant(Box<crate::job::Diagnostic>),
 }
 
 impl ExecError {
@@ -102,9 +108,11 @@ impl ExecError {
         match self {
             ExecError::State(e) if e.is_locked() => Outcome::Locked,
             ExecError::Credential(e) => e.outcome(),
-            ExecError::Endpoint(_) | ExecError::BeyondRetention { .. } | ExecError::Range(_) => {
-                Outcome::Invalid
-            }
+            ExecError::State(e) => e.outcome(),
+            ExecError::Endpoint(_)
+            | ExecError::BeyondRetention { .. }
+            | ExecError::Range(_)
+            | ExecError::OtherTenant(_) => Outcome::Invalid,
             _ => Outcome::Failed,
         }
     }
@@ -115,12 +123,14 @@ impl ExecError {
 pub enum Mode {
     /// `o365sync run`.
     Live,
-    /// `o365sync backfill --from --to`.
+    /// `o365sync backfill --from --to [--redeliver]`.
     Backfill {
         /// Inclusive start.
         from: Timestamp,
         /// Exclusive end.
         to: Timestamp,
+        /// Ignore the record ledger in the range and deliver again to the current sink.
+        redeliver: bool,
     },
 }
 
@@ -237,11 +247,16 @@ pub async fn run_job(loaded: &Loaded, settings: &Settings, mode: Mode) -> JobRep
         Mode::Live => {
             tracing::info!(job = %job.name, kind = report.kind, status = "started", "job started")
         }
-        Mode::Backfill { from, to } => tracing::info!(
+        Mode::Backfill {
+            from,
+            to,
+            redeliver,
+        } => tracing::info!(
             job = %job.name,
             kind = report.kind,
             from = %from,
             to = %to,
+            redeliver,
             status = "started",
             "job started"
         ),
@@ -254,6 +269,15 @@ pub async fn run_job(loaded: &Loaded, settings: &Settings, mode: Mode) -> JobRep
         Ok(s) => s,
         Err(e) => {
             report.fail(ExecError::State(e), started);
+            log_finish(&report);
+            return report;
+        }
+    };
+    // 2. the job file against what the state recorded: another tenant is refused before anything is written
+    let changes = match reconcile_state(loaded, &state, started_at) {
+        Ok(c) => c,
+        Err(e) => {
+            report.fail(e, started);
             log_finish(&report);
             return report;
         }
@@ -272,7 +296,7 @@ pub async fn run_job(loaded: &Loaded, settings: &Settings, mode: Mode) -> JobRep
             return report;
         }
     };
-    let result = run_locked(loaded, settings, mode, &state, &mut report).await;
+    let result = run_locked(loaded, settings, mode, &state, &changes, &mut report).await;
     match result {
         Ok(()) => {}
         Err(Halt::Fatal(e)) => report.set_error(e),
@@ -292,6 +316,41 @@ pub async fn run_job(loaded: &Loaded, settings: &Settings, mode: Mode) -> JobRep
     }
     log_finish(&report);
     report
+}
+
+/// Compares the job file with the state (see [`crate::reconcile`]): refuses a state of another tenant or cloud,
+/// logs a credential rotation, a sink change and content types added or removed once (at the run that sees them),
+/// then records what this run uses.
+fn reconcile_state(
+    loaded: &Loaded,
+    state: &JobState,
+    now: Timestamp,
+) -> Result<Reconciliation, ExecError> {
+    let job = &loaded.job.name;
+    let summary = state.summary(0)?;
+    let changes = reconcile::reconcile(loaded, &summary, now);
+    if let Some(refusal) = &changes.refusal {
+        return Err(ExecError::OtherTenant(Box::new(refusal.diagnostic(loaded))));
+    }
+    for rotation in &changes.rotations {
+        tracing::info!(job = %job, "credential rotation: {rotation}");
+    }
+    if let Some(sink) = &changes.sink {
+        tracing::warn!(job = %job, "the sink changed from {} to {}: only new data goes to the new sink; to send what the API still serves again: {}", sink.from, sink.to, sink.redeliver);
+    }
+    for change in &changes.content_types {
+        match change {
+            ContentTypeChange::Added { content_type } => {
+                tracing::info!(job = %job, content_type = %content_type, "content type added: it starts at the job's start");
+            }
+            ContentTypeChange::Removed { content_type, .. } => {
+                tracing::warn!(job = %job, content_type = %content_type, "content type no longer in the job file: its state is kept (see `o365sync plan`)");
+            }
+            ContentTypeChange::StartEarlier { .. } | ContentTypeChange::StartLater { .. } => {}
+        }
+    }
+    state.record_identity(&reconcile::identity(loaded))?;
+    Ok(changes)
 }
 
 /// One line per finished job: info when it did all it had to, a warning otherwise (the report follows).
@@ -330,6 +389,7 @@ async fn run_locked(
     settings: &Settings,
     mode: Mode,
     state: &JobState,
+    changes: &Reconciliation,
     report: &mut JobReport,
 ) -> Result<(), Halt> {
     let job = &loaded.job;
@@ -360,7 +420,12 @@ async fn run_locked(
             .collect(),
     };
     // Backfill ranges are checked before any request.
-    if let Mode::Backfill { from, to } = mode {
+    if let Mode::Backfill {
+        from,
+        to,
+        redeliver,
+    } = mode
+    {
         let now = Timestamp::now();
         let floor = plan::retention_floor(now);
         if from >= to {
@@ -368,6 +433,10 @@ async fn run_locked(
         }
         if to <= floor {
             return Err(Halt::Fatal(ExecError::BeyondRetention { from, to, floor }));
+        }
+        if redeliver && let Some(range) = state::Window::new(from.max(floor), to.min(now)) {
+            let resumed = state.begin_redelivery(&job.content_types, range, now)?;
+            tracing::info!(job = %job.name, window = %range, resumed, "redelivering to the current sink: the record ledger is ignored in this range");
         }
     }
     ensure_subscriptions(&ctx).await?;
@@ -377,8 +446,19 @@ async fn run_locked(
         async move {
             let mut r = ContentTypeReport::new(ct);
             let res = match mode {
-                Mode::Live => run_live(ctx, ct, &mut r).await,
-                Mode::Backfill { from, to } => run_backfill(ctx, ct, from, to, &mut r).await,
+                Mode::Live => run_live(ctx, ct, changes, &mut r).await,
+                Mode::Backfill {
+                    from,
+                    to,
+                    redeliver,
+                } => {
+                    let kind = if redeliver {
+                        BackfillKind::Redeliver
+                    } else {
+                        BackfillKind::Command
+                    };
+                    run_backfill(ctx, ct, from, to, kind, &mut r).await
+                }
             };
             r.watermark = ctx.state.watermark(ct).ok().flatten();
             (r, res)
@@ -484,7 +564,12 @@ fn to_plan(w: &state::Window) -> plan::Window {
     plan::Window::new(w.start, w.end)
 }
 
-async fn run_live(ctx: &Ctx<'_>, ct: ContentType, r: &mut ContentTypeReport) -> Result<(), Halt> {
+async fn run_live(
+    ctx: &Ctx<'_>,
+    ct: ContentType,
+    changes: &Reconciliation,
+    r: &mut ContentTypeReport,
+) -> Result<(), Halt> {
     let now = Timestamp::now();
     let watermark = ctx.state.watermark(ct)?;
     let completed: Vec<plan::Window> = ctx
@@ -501,9 +586,40 @@ async fn run_live(ctx: &Ctx<'_>, ct: ContentType, r: &mut ContentTypeReport) -> 
         window: ctx.job.sync.window,
         lookback: ctx.job.sync.lookback,
     });
+    let start = ctx.job.sync.start.to_string();
     if watermark.is_none() {
         // A duration start is relative to now: pin the first run's origin so later runs agree on it.
         ctx.state.init_watermark(ct, report.origin, now)?;
+    }
+    // `start` moved earlier than the recorded origin: the added time becomes a range of the backfill track (the live
+    // watermark stays), its part beyond retention a gap; the origin moves back so the next run sees no change.
+    let earlier = changes.content_types.iter().find_map(|c| match c {
+        ContentTypeChange::StartEarlier {
+            content_type,
+            new_origin,
+            readable,
+            beyond_retention,
+            ..
+        } if *content_type == ct => Some((*new_origin, *readable, *beyond_retention)),
+        _ => None,
+    });
+    if let Some((new_origin, readable, beyond)) = earlier {
+        let to_state = |w: Option<plan::Window>| w.and_then(|w| state::Window::new(w.start, w.end));
+        tracing::info!(job = %ctx.job.name, content_type = %ct, start = %start, "start moved earlier than the recorded origin: reading the added time on the backfill track");
+        if let Some(b) = to_state(beyond) {
+            tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %b, status = "gap", "the job file's start reaches beyond the API's retention: recording a gap");
+            r.window_gaps += 1;
+        }
+        ctx.state.extend_origin(
+            ct,
+            new_origin,
+            &start,
+            to_state(readable),
+            to_state(beyond),
+            now,
+        )?;
+    } else {
+        ctx.state.record_start(ct, &start, now)?;
     }
     if let Some(clamped) = report.clamped_start {
         tracing::info!(job = %ctx.job.name, content_type = %ct, "start {clamped} is older than the API's retention: starting at {}", report.origin);
@@ -528,30 +644,36 @@ async fn run_live(ctx: &Ctx<'_>, ct: ContentType, r: &mut ContentTypeReport) -> 
     // On a first run clamped to retention nothing before the (moving) limit was promised: a listing cut there is
     // no gap.
     let cut_is_gap = report.clamped_start.is_none();
-    run_windows(ctx, ct, Track::Live, &report.windows, cut_is_gap, r).await
+    run_windows(ctx, ct, Track::Live, &report.windows, cut_is_gap, r).await?;
+    // Ranges a `start` moved earlier added (this run's or an interrupted earlier run's), after the live windows.
+    for b in ctx.state.backfills(Some(ct))? {
+        if b.kind == BackfillKind::Start && b.finished.is_none() && !ctx.stop.is_requested() {
+            run_backfill(ctx, ct, b.range.start, b.range.end, BackfillKind::Start, r).await?;
+        }
+    }
+    Ok(())
 }
 
+/// A backfill range of `kind`: `command` and `start` ranges skip time the live sync or other backfills completed
+/// (their blobs are in the ledgers); a redelivery reads everything again and skips only its own completed windows.
 async fn run_backfill(
     ctx: &Ctx<'_>,
     ct: ContentType,
     from: Timestamp,
     to: Timestamp,
+    kind: BackfillKind,
     r: &mut ContentTypeReport,
 ) -> Result<(), Halt> {
     let now = Timestamp::now();
-    // Time already completed by the live sync or earlier backfills needs no listing: its blobs are in the ledger.
-    let mut completed: Vec<plan::Window> = ctx
-        .state
-        .completed_windows(ct, Track::Backfill)?
-        .iter()
-        .map(to_plan)
-        .collect();
-    completed.extend(
-        ctx.state
-            .completed_windows(ct, Track::Live)?
-            .iter()
-            .map(to_plan),
-    );
+    let track = kind.track();
+    let tracks: &[Track] = match kind {
+        BackfillKind::Redeliver => &[Track::Redeliver],
+        BackfillKind::Command | BackfillKind::Start => &[Track::Backfill, Track::Live],
+    };
+    let mut completed: Vec<plan::Window> = Vec::new();
+    for &t in tracks {
+        completed.extend(ctx.state.completed_windows(ct, t)?.iter().map(to_plan));
+    }
     let completed = plan::merge(&completed);
     let bp = plan::plan_backfill(&BackfillInput {
         now,
@@ -562,13 +684,18 @@ async fn run_backfill(
     })
     .map_err(|e| Halt::Fatal(e.into()))?;
     let range_end = to.min(bp.now);
-    if let Some(range) = state::Window::new(
-        from.max(plan::retention_floor(now)).min(range_end),
-        range_end,
-    ) {
-        ctx.state.begin_backfill(ct, range, now)?;
+    // A `start` range was entered by `extend_origin`, a redelivery by `begin_redelivery`.
+    if kind == BackfillKind::Command
+        && let Some(range) = state::Window::new(
+            from.max(plan::retention_floor(now)).min(range_end),
+            range_end,
+        )
+    {
+        ctx.state.begin_backfill_of(ct, kind, range, now)?;
     }
-    if let Some(u) = bp.unavailable {
+    if let Some(u) = bp.unavailable.filter(|_| kind == BackfillKind::Redeliver) {
+        tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %u, "the part of the range beyond the API's 7-day retention cannot be sent again");
+    } else if let Some(u) = bp.unavailable {
         // Only the part nothing ever delivered is a gap.
         for part in subtract(u, &completed) {
             if let Some(w) = state::Window::new(part.start, part.end) {
@@ -588,9 +715,10 @@ async fn run_backfill(
     if let Some(f) = bp.future {
         tracing::info!(job = %ctx.job.name, content_type = %ct, window = %f, "the part of the range in the future is left out");
     }
-    r.windows_planned = bp.windows.len();
+    r.windows_planned += bp.windows.len();
     ctx.progress(ct).windows_planned(bp.windows.len() as u64);
-    run_windows(ctx, ct, Track::Backfill, &bp.windows, true, r).await
+    let cut_is_gap = kind != BackfillKind::Redeliver;
+    run_windows(ctx, ct, track, &bp.windows, cut_is_gap, r).await
 }
 
 /// `w` minus the (sorted, merged) windows `cut`.
@@ -717,7 +845,11 @@ async fn run_window(
     progress.blobs_listed(listing.blobs.len() as u64);
     let now = Timestamp::now();
     let listed: Vec<ListedBlob> = listing.blobs.iter().map(|b| listed_blob(b, &w)).collect();
-    let terminal = ctx.state.register_listed(ct, &listed, now)?;
+    let mut terminal = ctx.state.register_listed(ct, &listed, now)?;
+    if track == Track::Redeliver {
+        // A redelivery fetches every blob again; its own ledger keeps a record in two blobs from going twice.
+        terminal.clear();
+    }
     hook::reached(hook::Point::Listed);
     r.blobs_skipped += terminal.len() as u64;
     progress.blobs_done(terminal.len() as u64);
@@ -772,7 +904,7 @@ async fn run_window(
             progress.blobs_done(1);
             match outcome {
                 BlobOutcome::Delivered { .. } => {
-                    let written = deliver(ctx, ct, &lb, events, r).await?;
+                    let written = deliver(ctx, ct, track, &lb, events, r).await?;
                     r.blobs_fetched += 1;
                     progress.records_written(written);
                     tracing::debug!(job = %ctx.job.name, content_type = %ct, window = %w, content_id = %lb.content_id, status = "delivered", records_written = written, "blob delivered");
@@ -988,6 +1120,7 @@ impl<T> std::future::Future for AbortOnDrop<T> {
 async fn deliver(
     ctx: &Ctx<'_>,
     ct: ContentType,
+    track: Track,
     blob: &ListedBlob,
     normalized: Normalized,
     r: &mut ContentTypeReport,
@@ -1001,7 +1134,10 @@ async fn deliver(
     let _guard = ctx.commit.lock().await;
     // The keys of one blob at a time are in memory: the one being delivered.
     let keys = spool.keys().map_err(spool_error)?;
-    let delivered = ctx.state.delivered_record_ids(&keys)?;
+    let delivered = match track {
+        Track::Redeliver => ctx.state.redelivered_record_ids(&keys)?,
+        Track::Live | Track::Backfill => ctx.state.delivered_record_ids(&keys)?,
+    };
     r.records_duplicate += delivered.len() as u64;
     let fresh_ids: Vec<RecordKey> = keys
         .into_iter()
@@ -1020,8 +1156,16 @@ async fn deliver(
         Err(e) => return Err(Halt::Fatal(e.into())),
     };
     hook::reached(hook::Point::Ack);
-    ctx.state
-        .commit_blob(ct, blob, &fresh_ids, Timestamp::now())?;
+    match track {
+        Track::Redeliver => {
+            ctx.state
+                .commit_redelivered_blob(ct, blob, &fresh_ids, Timestamp::now())?
+        }
+        Track::Live | Track::Backfill => {
+            ctx.state
+                .commit_blob(ct, blob, &fresh_ids, Timestamp::now())?
+        }
+    };
     hook::reached(hook::Point::Commit);
     let written = fresh_ids.len() as u64;
     r.records_written += written;

@@ -131,11 +131,16 @@ impl JobReport {
             job: job.to_owned(),
             kind: match mode {
                 Mode::Live => "run",
-                Mode::Backfill { .. } => "backfill",
+                Mode::Backfill {
+                    redeliver: false, ..
+                } => "backfill",
+                Mode::Backfill {
+                    redeliver: true, ..
+                } => "redeliver",
             },
             range: match mode {
                 Mode::Live => None,
-                Mode::Backfill { from, to } => Some((from, to)),
+                Mode::Backfill { from, to, .. } => Some((from, to)),
             },
             started,
             duration_seconds: 0.0,

@@ -42,6 +42,10 @@ pub struct Loaded {
     pub job: Job,
     /// Where `name:` was written (for duplicate-name errors across files).
     pub name_at: Loc,
+    /// Where `tenant.id` was written (for a job whose state belongs to another tenant).
+    pub tenant_id_at: Loc,
+    /// Where `tenant.cloud` was written.
+    pub cloud_at: Loc,
     /// Warnings; the job is usable anyway.
     pub warnings: Vec<Diagnostic>,
     /// The certificate credential, loaded and checked (key match, validity, key size) when the job loaded.
@@ -124,6 +128,8 @@ pub fn load_str(text: &str, file: &Path, ctx: &Context<'_>) -> Result<Loaded, Di
         Ok(built) => Ok(Loaded {
             job: built.job,
             name_at: Loc::of(&raw.name),
+            tenant_id_at: Loc::of(&raw.tenant.value.id),
+            cloud_at: Loc::of(&raw.tenant.value.cloud),
             warnings: warnings
                 .into_iter()
                 .chain(built.warnings.into_iter().map(|i| i.in_file(file)))
@@ -255,6 +261,27 @@ pub fn load_all(paths: &[PathBuf], ctx: &Context<'_>) -> Batch {
         }
     }
     batch
+}
+
+/// The job names written in the job files of the directories holding `files` (a file that does not parse is
+/// skipped): which state names job files still use, for the rename hint.
+pub fn names_near(files: &[&Path]) -> std::collections::HashSet<String> {
+    let mut dirs: Vec<PathBuf> = files
+        .iter()
+        .map(|f| match f.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    let (found, _) = job_files(&dirs);
+    found
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .filter_map(|text| parse(&text).ok())
+        .map(|raw| raw.name.value)
+        .collect()
 }
 
 /// The job file's JSON Schema, generated from the [`raw`] types.

@@ -109,6 +109,31 @@ pub enum StateError {
         /// The requested watermark.
         to: Timestamp,
     },
+    /// `state rename` of a job that has no state.
+    #[error(
+        "job `{job}` has no state in this state directory ({} does not exist): check the name with `ls` in the state directory, or --state-dir",
+        path.display()
+    )]
+    NoState {
+        /// The job name.
+        job: String,
+        /// Where its database would be.
+        path: PathBuf,
+    },
+    /// `state rename` onto a name that already has state.
+    #[error(
+        "job `{job}` already has state ({}): choose another new name, or move that state aside first if it is not needed",
+        path.display()
+    )]
+    RenameTargetExists {
+        /// The new name.
+        job: String,
+        /// Its database.
+        path: PathBuf,
+    },
+    /// `state rename` with the same old and new name.
+    #[error("cannot rename job `{0}` to itself: give a different new name")]
+    RenameToItself(String),
     /// A timestamp outside the range the state can store (years 1678 ..= 2261).
     #[error("timestamp {0} is out of the range the state stores (years 1678 to 2261)")]
     TimeOutOfRange(Timestamp),
@@ -136,7 +161,11 @@ impl StateError {
     pub fn outcome(&self) -> Outcome {
         match self {
             StateError::Locked { .. } => Outcome::Locked,
-            StateError::InvalidJobName(_) | StateError::ResetInFuture { .. } => Outcome::Invalid,
+            StateError::InvalidJobName(_)
+            | StateError::ResetInFuture { .. }
+            | StateError::NoState { .. }
+            | StateError::RenameTargetExists { .. }
+            | StateError::RenameToItself(_) => Outcome::Invalid,
             _ => Outcome::Failed,
         }
     }

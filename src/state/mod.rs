@@ -38,13 +38,14 @@ pub use lock::JobLock;
 pub use store::{
     BUCKET_MIGRATED, BUCKET_UNTIMED, CONTENT_LEDGER_GRACE, JobState, LedgerKey,
     RECORD_LEDGER_RETENTION, RUN_HISTORY_KEPT, SUBSCRIPTION_START_INTERVAL, StateDir,
-    WINDOW_RETENTION,
+    WINDOW_RETENTION, job_names,
 };
 pub use summary::{
     ContentTypeSummary, DEFAULT_RUNS_SHOWN, LedgerCounts, StateSummary, reset, show,
 };
 pub use types::{
-    BackfillProgress, CommitReport, ContentEntry, ContentStatus, Gap, GapReason, GapScope,
-    ListedBlob, PruneReport, RecordKey, ResetReport, RunId, RunKind, RunRecord, Track,
+    BackfillKind, BackfillProgress, CommitReport, ContentEntry, ContentStatus, Gap, GapReason,
+    GapScope, Identity, ListedBlob, Origin, PruneReport, RecordKey, ResetReport, RunId, RunKind,
+    RunRecord, Track,
 };
 pub use window::Window;

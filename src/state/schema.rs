@@ -20,7 +20,7 @@ pub const APPLICATION_ID: i64 = 0x4F33_3635;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The forward migrations; `MIGRATIONS[i]` upgrades version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -36,6 +36,8 @@ const TABLES: &[&str] = &[
     "backfill",
     "gap",
     "run",
+    "origin",
+    "redelivered",
 ];
 
 /// Version 1. All instants are integer nanoseconds since the Unix epoch (UTC).
@@ -136,6 +138,66 @@ INSERT INTO record_v2 (bucket, record_id, first_seen_ns) SELECT -2, record_id, f
 DROP TABLE record;
 ALTER TABLE record_v2 RENAME TO record;
 CREATE INDEX record_by_first_seen ON record (first_seen_ns);
+";
+
+/// Version 3: what the job file asked for, so a changed job file can be reconciled with the state.
+/// - `origin`: per content type, where the job's history begins (the first run's start, moved earlier when the job
+///   file's `start` moves earlier) and the `start` as the job file wrote it at the last run. Existing content types
+///   get the earlier of their watermark and their oldest completed live window, and an unknown (empty) `start`.
+/// - `backfill.kind`: `command` (`o365sync backfill`), `start` (the range a `start` moved earlier added, read by
+///   `run`) or `redeliver` (`backfill --redeliver`); part of the key, so the three never share progress.
+/// - `completed_window.track` may be `redeliver`: a redelivery's own progress, never mixed with the live or
+///   backfill windows it reads again.
+/// - `redelivered`: the record Ids a redelivery has delivered to the current sink (keyed like `record`), so a record
+///   in two blobs is redelivered once; emptied when no redelivery is left unfinished.
+///
+/// The tenant, cloud, client ID, certificate thumbprint and sink the state was last run with live in `meta`.
+const V3: &str = "
+CREATE TABLE origin (
+    content_type TEXT PRIMARY KEY NOT NULL,
+    at_ns        INTEGER NOT NULL,
+    start        TEXT NOT NULL,
+    updated_ns   INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO origin (content_type, at_ns, start, updated_ns)
+    SELECT w.content_type,
+           min(w.at_ns, coalesce((SELECT min(c.start_ns) FROM completed_window c
+                                  WHERE c.content_type = w.content_type AND c.track = 'live'), w.at_ns)),
+           '', w.updated_ns
+    FROM watermark w;
+
+CREATE TABLE backfill_v3 (
+    content_type TEXT NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('command', 'start', 'redeliver')),
+    from_ns      INTEGER NOT NULL,
+    to_ns        INTEGER NOT NULL,
+    position_ns  INTEGER NOT NULL,
+    started_ns   INTEGER NOT NULL,
+    updated_ns   INTEGER NOT NULL,
+    finished_ns  INTEGER,
+    PRIMARY KEY (content_type, kind, from_ns, to_ns)
+) WITHOUT ROWID;
+INSERT INTO backfill_v3 (content_type, kind, from_ns, to_ns, position_ns, started_ns, updated_ns, finished_ns)
+    SELECT content_type, 'command', from_ns, to_ns, position_ns, started_ns, updated_ns, finished_ns FROM backfill;
+DROP TABLE backfill;
+ALTER TABLE backfill_v3 RENAME TO backfill;
+
+CREATE TABLE completed_window_v3 (
+    content_type TEXT NOT NULL,
+    track        TEXT NOT NULL CHECK (track IN ('live', 'backfill', 'redeliver')),
+    start_ns     INTEGER NOT NULL,
+    end_ns       INTEGER NOT NULL CHECK (end_ns > start_ns),
+    PRIMARY KEY (content_type, track, start_ns)
+) WITHOUT ROWID;
+INSERT INTO completed_window_v3 SELECT content_type, track, start_ns, end_ns FROM completed_window;
+DROP TABLE completed_window;
+ALTER TABLE completed_window_v3 RENAME TO completed_window;
+
+CREATE TABLE redelivered (
+    bucket    INTEGER NOT NULL,
+    record_id TEXT NOT NULL,
+    PRIMARY KEY (bucket, record_id)
+) WITHOUT ROWID;
 ";
 
 /// Pages of the state database kept in memory per connection, as SQLite's negative KiB count (4 MiB): the

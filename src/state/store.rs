@@ -193,11 +193,114 @@ impl StateDir {
         Ok(JobState::new(lock.job().to_owned(), path, conn, Some(lock)))
     }
 
+    /// `state rename OLD NEW`: moves the state of job `old` to job `new`, holding both jobs' locks. Refused when
+    /// `new` already has state. The database is copied to a temporary file (a consistent snapshot, `VACUUM INTO`),
+    /// renamed to `new` there, synced and moved into place; only then is the old file removed. A crash leaves the
+    /// old state, or both (the old one stays authoritative until removed), never neither.
+    pub fn rename(&self, old: &str, new: &str) -> Result<PathBuf, StateError> {
+        check_job_name(old)?;
+        check_job_name(new)?;
+        if old == new {
+            return Err(StateError::RenameToItself(old.to_owned()));
+        }
+        let _old_lock = self.lock(old)?;
+        let _new_lock = self.lock(new)?;
+        let (from, to) = (self.database_path(old), self.database_path(new));
+        if to.exists() {
+            return Err(StateError::RenameTargetExists {
+                job: new.to_owned(),
+                path: to,
+            });
+        }
+        let conn = schema::open(&from, old, false)?.ok_or_else(|| StateError::NoState {
+            job: old.to_owned(),
+            path: from.clone(),
+        })?;
+        let mut tmp = to.clone().into_os_string();
+        tmp.push(format!(".rename-{}", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let unwritable = |p: &Path| {
+            let p = p.to_owned();
+            move |source| StateError::Unwritable { path: p, source }
+        };
+        let _ = std::fs::remove_file(&tmp);
+        let copied = (|| {
+            let tmp_str = tmp.to_str().ok_or_else(|| StateError::Unwritable {
+                path: tmp.clone(),
+                source: std::io::Error::other("the path is not UTF-8"),
+            })?;
+            conn.execute("VACUUM INTO ?1", [tmp_str])
+                .map_err(|e| StateError::sqlite(&from, e))?;
+            drop(conn);
+            std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .map_err(unwritable(&tmp))?;
+            let copy = Connection::open(&tmp).map_err(|e| StateError::sqlite(&tmp, e))?;
+            copy.execute("UPDATE meta SET value = ?1 WHERE key = 'job'", [new])
+                .map_err(|e| StateError::sqlite(&tmp, e))?;
+            copy.close().map_err(|(_, e)| StateError::sqlite(&tmp, e))?;
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(unwritable(&tmp))?;
+            std::fs::rename(&tmp, &to).map_err(unwritable(&to))?;
+            sync_dir(&self.path);
+            Ok(())
+        })();
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut s = from.clone().into_os_string();
+            s.push(suffix);
+            match std::fs::remove_file(PathBuf::from(&s)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(unwritable(Path::new(&s))(e)),
+            }
+        }
+        sync_dir(&self.path);
+        Ok(to)
+    }
+
+    /// The names of the jobs that have a state database in this directory, sorted.
+    pub fn jobs(&self) -> Result<Vec<String>, StateError> {
+        job_names(&self.path)
+    }
+
     /// Takes the lock and opens the state in one step.
     pub fn lock_and_open(&self, job: &str) -> Result<JobState, StateError> {
         let lock = self.lock(job)?;
         self.open_job(lock)
     }
+}
+
+/// The names of the jobs that have a state database in `dir`, sorted; none when the directory does not exist
+/// (nothing is created).
+pub fn job_names(dir: &Path) -> Result<Vec<String>, StateError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(StateError::Unwritable {
+                path: dir.to_owned(),
+                source,
+            });
+        }
+    };
+    let mut jobs: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let job = name.strip_suffix(".sqlite3")?;
+            check_job_name(job).is_ok().then(|| job.to_owned())
+        })
+        .collect();
+    jobs.sort();
+    Ok(jobs)
+}
+
+fn sync_dir(dir: &Path) {
+    let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
 }
 
 pub(crate) fn database_path(dir: &Path, job: &str) -> PathBuf {
@@ -300,7 +403,8 @@ impl JobState {
         self.read(|tx| get_watermark(tx, ct))
     }
 
-    /// Sets the live watermark of `ct` to `start` unless it has one already; returns the watermark in force.
+    /// Sets the live watermark of `ct` to `start` unless it has one already (and its origin, where its history
+    /// begins, unless it has one); returns the watermark in force.
     pub fn init_watermark(
         &self,
         ct: ContentType,
@@ -311,6 +415,10 @@ impl JobState {
         self.write(|tx| {
             tx.execute(
                 "INSERT OR IGNORE INTO watermark (content_type, at_ns, updated_ns) VALUES (?1, ?2, ?3)",
+                params![ct, start_ns, now_ns],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO origin (content_type, at_ns, start, updated_ns) VALUES (?1, ?2, '', ?3)",
                 params![ct, start_ns, now_ns],
             )?;
             Ok(get_watermark(tx, ct)?.unwrap_or(start))
@@ -470,6 +578,29 @@ impl JobState {
         record_ids_written: &[K],
         now: Timestamp,
     ) -> Result<CommitReport, StateError> {
+        self.commit(ct, blob, record_ids_written, false, now)
+    }
+
+    /// [`JobState::commit_blob`] for a blob of a redelivery: its record Ids also enter the redelivery's own ledger
+    /// (see [`JobState::redelivered_record_ids`]), in the same transaction.
+    pub fn commit_redelivered_blob<K: LedgerKey>(
+        &self,
+        ct: ContentType,
+        blob: &ListedBlob,
+        record_ids_written: &[K],
+        now: Timestamp,
+    ) -> Result<CommitReport, StateError> {
+        self.commit(ct, blob, record_ids_written, true, now)
+    }
+
+    fn commit<K: LedgerKey>(
+        &self,
+        ct: ContentType,
+        blob: &ListedBlob,
+        record_ids_written: &[K],
+        redelivered: bool,
+        now: Timestamp,
+    ) -> Result<CommitReport, StateError> {
         let (c, x, now_ns) = (ns(blob.created)?, ns(blob.expiration)?, ns(now)?);
         let written = i64::try_from(record_ids_written.len()).unwrap_or(i64::MAX);
         let keys = sorted_keys(record_ids_written);
@@ -481,6 +612,14 @@ impl JobState {
                 )?;
                 for (bucket, stored, _) in &keys {
                     new_record_ids += stmt.execute(params![bucket, stored, now_ns])?;
+                }
+            }
+            if redelivered {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO redelivered (bucket, record_id) VALUES (?1, ?2)",
+                )?;
+                for (bucket, stored, _) in &keys {
+                    stmt.execute(params![bucket, stored])?;
                 }
             }
             tx.execute(
@@ -523,6 +662,26 @@ impl JobState {
                 if stmt.exists(params![bucket, stored])?
                     || (migrated && stmt.exists(params![BUCKET_MIGRATED, id])?)
                 {
+                    found.insert((*id).to_owned());
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    /// Which of `record_ids` the current redelivery has delivered already (the record ledger is ignored: a
+    /// redelivery sends again what it holds).
+    pub fn redelivered_record_ids<K: LedgerKey>(
+        &self,
+        record_ids: &[K],
+    ) -> Result<HashSet<String>, StateError> {
+        let keys = sorted_keys(record_ids);
+        self.read(|tx| {
+            let mut found = HashSet::new();
+            let mut stmt = tx
+                .prepare_cached("SELECT 1 FROM redelivered WHERE bucket = ?1 AND record_id = ?2")?;
+            for (bucket, stored, id) in &keys {
+                if stmt.exists(params![bucket, stored])? {
                     found.insert((*id).to_owned());
                 }
             }
@@ -619,19 +778,141 @@ impl JobState {
         range: Window,
         now: Timestamp,
     ) -> Result<BackfillProgress, StateError> {
+        self.begin_backfill_of(ct, BackfillKind::Command, range, now)
+    }
+
+    /// [`JobState::begin_backfill`] for a range of the given kind (each kind keeps its own progress).
+    pub fn begin_backfill_of(
+        &self,
+        ct: ContentType,
+        kind: BackfillKind,
+        range: Window,
+        now: Timestamp,
+    ) -> Result<BackfillProgress, StateError> {
         let (f, t, now_ns) = (ns(range.start)?, ns(range.end)?, ns(now)?);
         self.write(|tx| {
-            tx.execute(
-                "INSERT OR IGNORE INTO backfill (content_type, from_ns, to_ns, position_ns, started_ns, updated_ns)
-                 VALUES (?1, ?2, ?3, ?2, ?4, ?4)",
-                params![ct, f, t, now_ns],
-            )?;
+            insert_backfill(tx, ct, kind, f, t, now_ns)?;
             advance_backfills(tx, ct, now_ns)?;
             let all = load_backfills(tx, Some(ct))?;
             Ok(all
                 .into_iter()
-                .find(|b| b.range == range)
+                .find(|b| b.range == range && b.kind == kind)
                 .ok_or(rusqlite::Error::QueryReturnedNoRows)?)
+        })
+    }
+
+    /// Starts a redelivery of `range` for `content_types` (`backfill --redeliver`), or resumes it when an unfinished
+    /// redelivery of the same range exists; returns whether it resumed. Starting a new one forgets every earlier
+    /// redelivery (its progress and the Ids it delivered), so the range is delivered to the current sink again.
+    pub fn begin_redelivery(
+        &self,
+        content_types: &[ContentType],
+        range: Window,
+        now: Timestamp,
+    ) -> Result<bool, StateError> {
+        let (f, t, now_ns) = (ns(range.start)?, ns(range.end)?, ns(now)?);
+        self.write(|tx| {
+            let unfinished: Vec<BackfillProgress> = load_backfills(tx, None)?
+                .into_iter()
+                .filter(|b| b.kind == BackfillKind::Redeliver && b.finished.is_none())
+                .collect();
+            let resumed = !unfinished.is_empty() && unfinished.iter().all(|b| b.range == range);
+            if !resumed {
+                tx.execute("DELETE FROM backfill WHERE kind = 'redeliver'", [])?;
+                tx.execute("DELETE FROM completed_window WHERE track = 'redeliver'", [])?;
+                tx.execute("DELETE FROM redelivered", [])?;
+            }
+            for &ct in content_types {
+                insert_backfill(tx, ct, BackfillKind::Redeliver, f, t, now_ns)?;
+            }
+            Ok(resumed)
+        })
+    }
+
+    // ---- origin and identity ----------------------------------------------------------------------------------
+
+    /// Where the history of `ct` begins and the `start` the job file had at the last run (`None`: never run).
+    pub fn origin(&self, ct: ContentType) -> Result<Option<Origin>, StateError> {
+        self.read(|tx| load_origin(tx, ct))
+    }
+
+    /// Notes the job file's `start` as written at this run (what `plan` compares the next job file with).
+    pub fn record_start(
+        &self,
+        ct: ContentType,
+        start: &str,
+        now: Timestamp,
+    ) -> Result<(), StateError> {
+        let now_ns = ns(now)?;
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE origin SET start = ?2, updated_ns = ?3 WHERE content_type = ?1",
+                params![ct, start, now_ns],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The job file's `start` moved earlier than the origin of `ct`: in one transaction, the origin becomes
+    /// `origin`, the readable part of the added time (`readable`) becomes a [`BackfillKind::Start`] range for `run`
+    /// to read on the backfill track, and the part beyond the API's retention (`beyond`) a recorded gap. The live
+    /// watermark is not touched.
+    pub fn extend_origin(
+        &self,
+        ct: ContentType,
+        origin: Timestamp,
+        start: &str,
+        readable: Option<Window>,
+        beyond: Option<Window>,
+        now: Timestamp,
+    ) -> Result<(), StateError> {
+        let (o, now_ns) = (ns(origin)?, ns(now)?);
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO origin (content_type, at_ns, start, updated_ns) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (content_type) DO UPDATE
+                   SET at_ns = min(at_ns, excluded.at_ns), start = excluded.start, updated_ns = excluded.updated_ns",
+                params![ct, o, start, now_ns],
+            )?;
+            if let Some(r) = readable {
+                insert_backfill(tx, ct, BackfillKind::Start, ns(r.start)?, ns(r.end)?, now_ns)?;
+            }
+            if let Some(b) = beyond {
+                insert_window_gap(
+                    tx,
+                    ct,
+                    ns(b.start)?,
+                    ns(b.end)?,
+                    GapReason::BeyondRetention,
+                    "the job file's start moved earlier, to time the API's 7-day retention no longer serves",
+                    now_ns,
+                )?;
+                complete_in_tx(tx, ct, Track::Backfill, b, now_ns)?;
+            }
+            advance_backfills(tx, ct, now_ns)?;
+            Ok(())
+        })
+    }
+
+    /// The tenant, cloud, client, certificate and sink the state was last run with (fields unknown to an older
+    /// state are `None`).
+    pub fn identity(&self) -> Result<Identity, StateError> {
+        self.read(load_identity)
+    }
+
+    /// Records what this run uses (see [`JobState::identity`]).
+    pub fn record_identity(&self, identity: &Identity) -> Result<(), StateError> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?;
+            for key in Identity::KEYS {
+                if let Some(v) = identity.get(key) {
+                    stmt.execute(params![key, v])?;
+                }
+            }
+            Ok(())
         })
     }
 
@@ -807,6 +1088,29 @@ impl JobState {
         })
     }
 
+    /// Removes what the state holds for `ct` (watermark, origin, completed windows, content ledger, backfill
+    /// ranges, subscription start), for a content type the job no longer collects. Recorded gaps stay (no gap is
+    /// ever silent), and so does the job's record ledger. Returns the rows removed.
+    pub fn forget(&self, ct: ContentType) -> Result<usize, StateError> {
+        self.write(|tx| {
+            let mut n = 0;
+            for table in [
+                "watermark",
+                "origin",
+                "completed_window",
+                "content",
+                "backfill",
+                "subscription",
+            ] {
+                n += tx.execute(
+                    &format!("DELETE FROM {table} WHERE content_type = ?1"),
+                    [ct],
+                )?;
+            }
+            Ok(n)
+        })
+    }
+
     /// Number of rows in the record ledger.
     pub fn record_ledger_len(&self) -> Result<i64, StateError> {
         self.read(|tx| Ok(tx.query_row("SELECT count(*) FROM record", [], |r| r.get(0))?))
@@ -948,7 +1252,7 @@ fn complete_in_tx(
             }
             Ok(None)
         }
-        Track::Backfill => {
+        Track::Backfill | Track::Redeliver => {
             advance_backfills(tx, ct, now_ns)?;
             Ok(watermark)
         }
@@ -956,23 +1260,31 @@ fn complete_in_tx(
 }
 
 /// Moves every unfinished backfill range of `ct` across contiguous windows completed by backfill or the live sync.
+/// A redelivery moves across its own windows only. When no redelivery is left unfinished, the Ids it delivered are
+/// forgotten.
 fn advance_backfills(tx: &Transaction<'_>, ct: ContentType, now_ns: i64) -> Result<(), E> {
     let mut done = load_windows(tx, ct, Track::Live)?;
     for w in load_windows(tx, ct, Track::Backfill)? {
         done = window::merge_into(&done, w);
     }
+    let redelivered = load_windows(tx, ct, Track::Redeliver)?;
     for b in load_backfills(tx, Some(ct))? {
         if b.finished.is_some() {
             continue;
         }
-        let next = window::advance(b.position, &done).min(b.range.end);
+        let covered = match b.kind {
+            BackfillKind::Redeliver => &redelivered,
+            BackfillKind::Command | BackfillKind::Start => &done,
+        };
+        let next = window::advance(b.position, covered).min(b.range.end);
         if next != b.position {
             let finished = (next >= b.range.end).then_some(now_ns);
             tx.execute(
-                "UPDATE backfill SET position_ns = ?4, updated_ns = ?5, finished_ns = ?6
-                 WHERE content_type = ?1 AND from_ns = ?2 AND to_ns = ?3",
+                "UPDATE backfill SET position_ns = ?5, updated_ns = ?6, finished_ns = ?7
+                 WHERE content_type = ?1 AND kind = ?2 AND from_ns = ?3 AND to_ns = ?4",
                 params![
                     ct,
+                    b.kind.as_str(),
                     ns(b.range.start)?,
                     ns(b.range.end)?,
                     ns(next)?,
@@ -982,7 +1294,57 @@ fn advance_backfills(tx: &Transaction<'_>, ct: ContentType, now_ns: i64) -> Resu
             )?;
         }
     }
+    let open: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM backfill WHERE kind = 'redeliver' AND finished_ns IS NULL)",
+        [],
+        |r| r.get(0),
+    )?;
+    if !open {
+        tx.execute("DELETE FROM redelivered", [])?;
+    }
     Ok(())
+}
+
+fn insert_backfill(
+    tx: &Transaction<'_>,
+    ct: ContentType,
+    kind: BackfillKind,
+    from_ns: i64,
+    to_ns: i64,
+    now_ns: i64,
+) -> Result<(), E> {
+    tx.execute(
+        "INSERT OR IGNORE INTO backfill (content_type, kind, from_ns, to_ns, position_ns, started_ns, updated_ns)
+         VALUES (?1, ?2, ?3, ?4, ?3, ?5, ?5)",
+        params![ct, kind.as_str(), from_ns, to_ns, now_ns],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn load_origin(tx: &Transaction<'_>, ct: ContentType) -> Result<Option<Origin>, E> {
+    Ok(tx
+        .query_row(
+            "SELECT at_ns, start FROM origin WHERE content_type = ?1",
+            [ct],
+            |r| {
+                Ok(Origin {
+                    at: ts(r.get(0)?)?,
+                    start: r.get(1)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+pub(crate) fn load_identity(tx: &Transaction<'_>) -> Result<Identity, E> {
+    let mut identity = Identity::default();
+    let mut stmt = tx.prepare_cached("SELECT key, value FROM meta")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (k, v) = row?;
+        identity.set(&k, v);
+    }
+    Ok(identity)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1052,13 +1414,21 @@ pub(crate) fn load_backfills(
     ct: Option<ContentType>,
 ) -> Result<Vec<BackfillProgress>, E> {
     let mut stmt = tx.prepare_cached(
-        "SELECT content_type, from_ns, to_ns, position_ns, started_ns, updated_ns, finished_ns FROM backfill
+        "SELECT content_type, from_ns, to_ns, position_ns, started_ns, updated_ns, finished_ns, kind FROM backfill
          WHERE ?1 IS NULL OR content_type = ?1 ORDER BY started_ns, from_ns",
     )?;
     let rows = stmt.query_map([ct], |r| {
         let (from, to) = (ts(r.get(1)?)?, ts(r.get(2)?)?);
+        let kind: String = r.get(7)?;
         Ok(BackfillProgress {
             content_type: r.get(0)?,
+            kind: BackfillKind::parse(&kind).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    7,
+                    rusqlite::types::Type::Text,
+                    format!("unknown backfill kind `{kind}`").into(),
+                )
+            })?,
             range: Window {
                 start: from,
                 end: to,

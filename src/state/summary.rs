@@ -25,6 +25,8 @@ pub struct StateSummary {
     pub exists: bool,
     /// The schema version of the file.
     pub schema_version: Option<i64>,
+    /// The tenant, cloud, client, certificate and sink of the last run (empty before the first run).
+    pub identity: Identity,
     /// One entry per content type that has any state.
     pub content_types: Vec<ContentTypeSummary>,
     /// Record Ids in the record ledger.
@@ -42,6 +44,8 @@ pub struct ContentTypeSummary {
     pub content_type: ContentType,
     /// The live watermark.
     pub watermark: Option<Timestamp>,
+    /// Where its history begins, and the job file's `start` at the last run.
+    pub origin: Option<Origin>,
     /// Completed windows of the live sync.
     pub completed_windows: Vec<Window>,
     /// Completed windows of backfills.
@@ -79,6 +83,7 @@ pub fn show(dir: &Path, job: &str, runs: usize) -> Result<StateSummary, StateErr
             database: path,
             exists: false,
             schema_version: None,
+            identity: Identity::default(),
             content_types: Vec::new(),
             record_ledger: 0,
             gaps: Vec::new(),
@@ -115,7 +120,8 @@ impl JobState {
                 let mut stmt = tx.prepare(
                     "SELECT content_type FROM watermark UNION SELECT content_type FROM completed_window
                      UNION SELECT content_type FROM content UNION SELECT content_type FROM subscription
-                     UNION SELECT content_type FROM backfill UNION SELECT content_type FROM gap",
+                     UNION SELECT content_type FROM backfill UNION SELECT content_type FROM gap
+                     UNION SELECT content_type FROM origin",
                 )?;
                 for ct in stmt.query_map([], |r| r.get::<_, ContentType>(0))? {
                     present.push(ct?);
@@ -153,6 +159,7 @@ impl JobState {
                 content_types.push(ContentTypeSummary {
                     content_type: ct,
                     watermark: store::get_watermark(tx, ct)?,
+                    origin: store::load_origin(tx, ct)?,
                     completed_windows: store::load_windows(tx, ct, Track::Live)?,
                     backfill_windows: store::load_windows(tx, ct, Track::Backfill)?,
                     backfills: store::load_backfills(tx, Some(ct))?,
@@ -166,6 +173,7 @@ impl JobState {
                 database: path.clone(),
                 exists: true,
                 schema_version: Some(schema_version),
+                identity: store::load_identity(tx)?,
                 content_types,
                 record_ledger,
                 gaps: store::load_gaps(tx, None, &path)?,
@@ -185,10 +193,31 @@ impl fmt::Display for StateSummary {
         if !self.exists {
             return writeln!(f, "  no state yet: the job has never run");
         }
+        let id = &self.identity;
+        if let (Some(tenant), Some(cloud)) = (&id.tenant_id, &id.cloud) {
+            writeln!(f, "  tenant: {tenant} ({cloud} cloud)")?;
+        }
+        if let Some(client) = &id.client_id {
+            writeln!(
+                f,
+                "  client: {client}, certificate SHA-1 {}",
+                id.certificate_sha1.as_deref().unwrap_or("-")
+            )?;
+        }
+        if let Some(sink) = &id.sink {
+            writeln!(f, "  sink: {sink}")?;
+        }
         writeln!(f, "  record ledger: {} record Ids", self.record_ledger)?;
         for c in &self.content_types {
             writeln!(f, "{}", c.content_type)?;
             writeln!(f, "  watermark: {}", opt(c.watermark))?;
+            if let Some(o) = &c.origin {
+                if o.start.is_empty() {
+                    writeln!(f, "  origin: {}", o.at)?;
+                } else {
+                    writeln!(f, "  origin: {} (start: {})", o.at, o.start)?;
+                }
+            }
             let l = c.ledger;
             writeln!(
                 f,
@@ -214,7 +243,12 @@ impl fmt::Display for StateSummary {
                     Some(t) => format!("finished {t}"),
                     None => format!("at {}", b.position),
                 };
-                writeln!(f, "  backfill {}: {status}", b.range)?;
+                let kind = match b.kind {
+                    BackfillKind::Command => "backfill",
+                    BackfillKind::Start => "backfill (start moved earlier)",
+                    BackfillKind::Redeliver => "redelivery",
+                };
+                writeln!(f, "  {kind} {}: {status}", b.range)?;
             }
             writeln!(
                 f,

@@ -17,6 +17,8 @@ pub enum Track {
     Live,
     /// `backfill`: completing windows advances backfill progress only.
     Backfill,
+    /// `backfill --redeliver`: a redelivery's own progress (it reads again what the other tracks completed).
+    Redeliver,
 }
 
 impl Track {
@@ -24,6 +26,7 @@ impl Track {
         match self {
             Track::Live => "live",
             Track::Backfill => "backfill",
+            Track::Redeliver => "redeliver",
         }
     }
 }
@@ -209,6 +212,8 @@ pub struct RunRecord {
 pub struct BackfillProgress {
     /// The content type.
     pub content_type: ContentType,
+    /// Who asked for it.
+    pub kind: BackfillKind,
     /// The range requested.
     pub range: Window,
     /// Everything in `[range.start, position)` is complete.
@@ -263,4 +268,100 @@ pub struct PruneReport {
     pub windows: usize,
     /// Run history entries beyond the newest [`super::RUN_HISTORY_KEPT`].
     pub runs: usize,
+}
+
+/// Who asked for a backfill range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackfillKind {
+    /// `o365sync backfill JOB --from --to`.
+    Command,
+    /// The job file's `start` moved earlier than the recorded origin: `run` reads the range it added.
+    Start,
+    /// `o365sync backfill JOB --from --to --redeliver`: delivered again to the current sink.
+    Redeliver,
+}
+
+impl BackfillKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            BackfillKind::Command => "command",
+            BackfillKind::Start => "start",
+            BackfillKind::Redeliver => "redeliver",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<BackfillKind> {
+        match s {
+            "command" => Some(BackfillKind::Command),
+            "start" => Some(BackfillKind::Start),
+            "redeliver" => Some(BackfillKind::Redeliver),
+            _ => None,
+        }
+    }
+
+    /// The track whose completed windows this kind of range records.
+    pub fn track(self) -> Track {
+        match self {
+            BackfillKind::Command | BackfillKind::Start => Track::Backfill,
+            BackfillKind::Redeliver => Track::Redeliver,
+        }
+    }
+}
+
+/// Whose state this is and where it delivered: recorded at every run, compared with the job file by `plan` and
+/// `run` (a different tenant or cloud is refused; a different client, certificate or sink is reported).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// Directory (tenant) ID.
+    pub tenant_id: Option<String>,
+    /// Cloud name (`commercial`, `gcc`, `gcc-high`, `dod`).
+    pub cloud: Option<String>,
+    /// Application (client) ID.
+    pub client_id: Option<String>,
+    /// SHA-1 thumbprint of the certificate (hex, as the portal shows it; public).
+    pub certificate_sha1: Option<String>,
+    /// The sink, as `type` or `type:path` (or URL).
+    pub sink: Option<String>,
+}
+
+impl Identity {
+    pub(crate) const KEYS: [&'static str; 5] = [
+        "tenant_id",
+        "cloud",
+        "client_id",
+        "certificate_sha1",
+        "sink",
+    ];
+
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        match key {
+            "tenant_id" => self.tenant_id.as_deref(),
+            "cloud" => self.cloud.as_deref(),
+            "client_id" => self.client_id.as_deref(),
+            "certificate_sha1" => self.certificate_sha1.as_deref(),
+            "sink" => self.sink.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn set(&mut self, key: &str, value: String) {
+        match key {
+            "tenant_id" => self.tenant_id = Some(value),
+            "cloud" => self.cloud = Some(value),
+            "client_id" => self.client_id = Some(value),
+            "certificate_sha1" => self.certificate_sha1 = Some(value),
+            "sink" => self.sink = Some(value),
+            _ => {}
+        }
+    }
+}
+
+/// Where a content type's history begins, and the job file's `start` as it was written at the last run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The first instant the job promised to collect (the first run's start, or an earlier `start`).
+    pub at: Timestamp,
+    /// `sync.start` as the job file wrote it at the last run (`7d`, an instant); empty when not known.
+    pub start: String,
 }
