@@ -194,7 +194,8 @@ fn holds_data(summary: &StateSummary) -> bool {
 pub fn reconcile(loaded: &Loaded, summary: &StateSummary, now: Timestamp) -> Reconciliation {
     let job = &loaded.job;
     let mut r = Reconciliation::default();
-    if !summary.exists {
+    let first_run = summary.identity == Identity::default() && summary.content_types.is_empty();
+    if !summary.exists || first_run {
         return r;
     }
     let want = identity(loaded);

@@ -23,8 +23,8 @@ pub struct RawJob {
     /// Job file format version. Always 1.
     #[schemars(with = "u32", range(min = 1, max = 1))]
     pub version: Spanned<u32>,
-    /// Unique job name, `[a-z0-9][a-z0-9_-]*`, at most 64 characters. It names the job's state: renaming a job
-    /// starts it over.
+    /// Unique job name, `[a-z0-9][a-z0-9_-]*`, at most 64 characters. It names the job's state: to rename a job,
+    /// move its state with `o365sync state rename OLD NEW` before the renamed job runs.
     #[schemars(with = "String", length(min = 1, max = 64))]
     pub name: Text,
     /// The tenant to read and the app registration (certificate credentials) to read it with.

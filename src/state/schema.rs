@@ -498,9 +498,9 @@ mod tests {
             )
             .unwrap();
         }
-        let v3 = "ALTER TABLE watermark ADD COLUMN note TEXT NOT NULL DEFAULT 'migrated'";
+        let v4 = "ALTER TABLE watermark ADD COLUMN note TEXT NOT NULL DEFAULT 'migrated'";
         let mut conn = connect(&path).unwrap();
-        migrate(&mut conn, &path, &[V1, V2, v3]).unwrap();
+        migrate(&mut conn, &path, &[V1, V2, V3, v4]).unwrap();
         let (at, note, version): (i64, String, i64) = conn
             .query_row(
                 "SELECT at_ns, note, (SELECT user_version FROM pragma_user_version) FROM watermark",
@@ -508,18 +508,18 @@ mod tests {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .unwrap();
-        assert_eq!((at, note.as_str(), version), (5, "migrated", 3));
+        assert_eq!((at, note.as_str(), version), (5, "migrated", 4));
         // running the same migrations again is a no-op
-        migrate(&mut conn, &path, &[V1, V2, v3]).unwrap();
-        // and this build (which only knows version 2) now refuses the file
+        migrate(&mut conn, &path, &[V1, V2, V3, v4]).unwrap();
+        // and this build (which only knows version 3) now refuses the file
         drop(conn);
         let err = open(&path, "t", false).unwrap_err();
         assert!(
             matches!(
                 err,
                 StateError::NewerSchema {
-                    found: 3,
-                    supported: 2,
+                    found: 4,
+                    supported: 3,
                     ..
                 }
             ),
@@ -534,7 +534,7 @@ mod tests {
         initialize(&path, "t").unwrap();
         let mut conn = connect(&path).unwrap();
         let bad = "CREATE TABLE extra (x INTEGER); INSERT INTO no_such_table VALUES (1);";
-        assert!(migrate(&mut conn, &path, &[V1, V2, bad]).is_err());
+        assert!(migrate(&mut conn, &path, &[V1, V2, V3, bad]).is_err());
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
@@ -545,6 +545,49 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!((version, extra), (2, 0));
+        assert_eq!((version, extra), (3, 0));
+    }
+
+    #[test]
+    fn version_3_gives_each_watermark_an_origin_and_keeps_backfills_and_windows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite3");
+        let mut conn = Connection::open(&path).unwrap();
+        migrate(&mut conn, &path, &[V1, V2]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO watermark VALUES ('Audit.Exchange', 500, 9), ('DLP.All', 700, 9);
+             INSERT INTO completed_window VALUES ('Audit.Exchange', 'live', 300, 500),
+                                                 ('Audit.Exchange', 'backfill', 100, 200);
+             INSERT INTO backfill VALUES ('Audit.Exchange', 100, 200, 200, 1, 2, 3);",
+        )
+        .unwrap();
+        migrate(&mut conn, &path, MIGRATIONS).unwrap();
+        let origins: Vec<(String, i64, String)> = conn
+            .prepare("SELECT content_type, at_ns, start FROM origin ORDER BY content_type")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            origins,
+            [
+                ("Audit.Exchange".to_owned(), 300, String::new()),
+                ("DLP.All".to_owned(), 700, String::new())
+            ]
+        );
+        let kind: String = conn
+            .query_row("SELECT kind FROM backfill", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kind, "command");
+        let windows: i64 = conn
+            .query_row("SELECT count(*) FROM completed_window", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(windows, 2);
+        conn.execute(
+            "INSERT INTO completed_window VALUES ('DLP.All', 'redeliver', 1, 2)",
+            [],
+        )
+        .unwrap();
     }
 }
