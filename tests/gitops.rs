@@ -449,3 +449,112 @@ async fn a_renamed_job_is_pointed_at_state_rename_which_keeps_its_history() {
     let plan = env.run(&["plan", &env.job()]).await;
     assert!(!stderr(&plan).contains("state rename"), "{}", stderr(&plan));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_certificate_is_fine_and_logged_once() {
+    let second = o365sync::emulator::throwaway_certificate("o365sync rotated").unwrap();
+    let der = second.certificate_der.clone();
+    let env = setup_with(
+        content(37, 4, 0),
+        Faults::default(),
+        DEFAULT_SYNC,
+        move |c| {
+            c.trusted_certificates.push(der);
+        },
+    )
+    .await;
+    let certs = env.dir.path().join("certs");
+    std::fs::write(certs.join("certificate2.pem"), &second.certificate_pem).unwrap();
+    std::fs::write(certs.join("key2.pem"), &second.private_key_pem).unwrap();
+    let (out, report) = env.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    let before = env.state_json().await["identity"]["certificate_sha1"].clone();
+
+    edit(
+        &env,
+        "../certs/certificate.pem",
+        "../certs/certificate2.pem",
+    );
+    edit(&env, "../certs/key.pem", "../certs/key2.pem");
+    let plan = env.run(&["plan", &env.job()]).await;
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    assert!(
+        stdout(&plan).contains("~ credentials: certificate changed from SHA-1"),
+        "{}",
+        stdout(&plan)
+    );
+    let run = |env: &Env| {
+        let mut c = env.command(&["run", &env.job()]);
+        c.env("RUST_LOG", "info");
+        tokio::task::spawn_blocking(move || c.output().expect("binary runs"))
+    };
+    let out = run(&env).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out)
+            .matches("credential rotation: certificate changed")
+            .count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+    let after = env.state_json().await["identity"]["certificate_sha1"].clone();
+    assert_ne!(before, after, "the new thumbprint is recorded");
+    let out = run(&env).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("credential rotation"),
+        "logged once: {}",
+        stderr(&out)
+    );
+    assert_exact(&env.delivered(), &env.emu.ground_truth().all());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_redelivery_resumes_and_delivers_each_record_once() {
+    // No faults here: every fetch counts, so the figure below shows what the resumed redelivery skipped.
+    let env = setup(content(38, 8, 0), Faults::default(), DEFAULT_SYNC).await;
+    let (out, report) = env.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    let truth = env.emu.ground_truth().all();
+    edit(&env, "path: ../out", "path: ../out2");
+    let out2 = env.dir.path().join("out2");
+    let command = plan_json(&env).await["changes"]["sink"]["redeliver"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let args: Vec<&str> = command.split(' ').skip(1).collect();
+    let mut child = env.start_paused(&args, "commit:6").await;
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let partial = delivered_ids(&out2);
+    assert!(
+        !partial.is_empty() && partial.len() < truth.len(),
+        "killed half way: {}",
+        partial.len()
+    );
+    let state = env.state_json().await;
+    let redeliveries: Vec<&serde_json::Value> = state["content_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["backfills"].as_array().unwrap())
+        .filter(|b| b["kind"] == "redeliver")
+        .collect();
+    assert_eq!(redeliveries.len(), 5);
+    assert!(
+        redeliveries.iter().any(|b| b["finished"].is_null()),
+        "unfinished"
+    );
+
+    let fetches = env.emu.stats().requests.blob_fetch;
+    let out = env.run(&args).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exact(&delivered_ids(&out2), &truth);
+    let refetched = env.emu.stats().requests.blob_fetch - fetches;
+    let blobs = env.emu.blobs().len() as u64;
+    assert!(
+        refetched < blobs,
+        "the resumed redelivery skipped what it had completed: {refetched} of {blobs}"
+    );
+}

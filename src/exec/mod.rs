@@ -847,8 +847,10 @@ async fn run_window(
     let listed: Vec<ListedBlob> = listing.blobs.iter().map(|b| listed_blob(b, &w)).collect();
     let mut terminal = ctx.state.register_listed(ct, &listed, now)?;
     if track == Track::Redeliver {
-        // A redelivery fetches every blob again; its own ledger keeps a record in two blobs from going twice.
-        terminal.clear();
+        // A redelivery fetches every blob again but those it committed itself (a resumed one); its own Id ledger
+        // keeps a record in two blobs from going twice.
+        let ids: Vec<&str> = listed.iter().map(|b| b.content_id.as_str()).collect();
+        terminal = ctx.state.redelivered_blobs(ct, &ids)?;
     }
     hook::reached(hook::Point::Listed);
     r.blobs_skipped += terminal.len() as u64;

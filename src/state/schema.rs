@@ -38,6 +38,7 @@ const TABLES: &[&str] = &[
     "run",
     "origin",
     "redelivered",
+    "redelivered_blob",
 ];
 
 /// Version 1. All instants are integer nanoseconds since the Unix epoch (UTC).
@@ -149,7 +150,9 @@ CREATE INDEX record_by_first_seen ON record (first_seen_ns);
 /// - `completed_window.track` may be `redeliver`: a redelivery's own progress, never mixed with the live or
 ///   backfill windows it reads again.
 /// - `redelivered`: the record Ids a redelivery has delivered to the current sink (keyed like `record`), so a record
-///   in two blobs is redelivered once; emptied when no redelivery is left unfinished.
+///   in two blobs is redelivered once, and `redelivered_blob` the blobs it has committed (a resumed redelivery
+///   skips them: writing such a blob again would replace its delivered records with the rest); both emptied when
+///   no redelivery is left unfinished.
 ///
 /// The tenant, cloud, client ID, certificate thumbprint and sink the state was last run with live in `meta`.
 const V3: &str = "
@@ -197,6 +200,11 @@ CREATE TABLE redelivered (
     bucket    INTEGER NOT NULL,
     record_id TEXT NOT NULL,
     PRIMARY KEY (bucket, record_id)
+) WITHOUT ROWID;
+CREATE TABLE redelivered_blob (
+    content_type TEXT NOT NULL,
+    content_id   TEXT NOT NULL,
+    PRIMARY KEY (content_type, content_id)
 ) WITHOUT ROWID;
 ";
 

@@ -621,6 +621,10 @@ impl JobState {
                 for (bucket, stored, _) in &keys {
                     stmt.execute(params![bucket, stored])?;
                 }
+                tx.execute(
+                    "INSERT OR IGNORE INTO redelivered_blob (content_type, content_id) VALUES (?1, ?2)",
+                    params![ct, blob.content_id],
+                )?;
             }
             tx.execute(
                 "INSERT INTO content
@@ -683,6 +687,26 @@ impl JobState {
             for (bucket, stored, id) in &keys {
                 if stmt.exists(params![bucket, stored])? {
                     found.insert((*id).to_owned());
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    /// Which of `content_ids` of `ct` the current redelivery has committed (a resumed redelivery skips them).
+    pub fn redelivered_blobs<S: AsRef<str>>(
+        &self,
+        ct: ContentType,
+        content_ids: &[S],
+    ) -> Result<HashSet<String>, StateError> {
+        self.read(|tx| {
+            let mut found = HashSet::new();
+            let mut stmt = tx.prepare_cached(
+                "SELECT 1 FROM redelivered_blob WHERE content_type = ?1 AND content_id = ?2",
+            )?;
+            for id in content_ids {
+                if stmt.exists(params![ct, id.as_ref()])? {
+                    found.insert(id.as_ref().to_owned());
                 }
             }
             Ok(found)
@@ -821,6 +845,7 @@ impl JobState {
                 tx.execute("DELETE FROM backfill WHERE kind = 'redeliver'", [])?;
                 tx.execute("DELETE FROM completed_window WHERE track = 'redeliver'", [])?;
                 tx.execute("DELETE FROM redelivered", [])?;
+                tx.execute("DELETE FROM redelivered_blob", [])?;
             }
             for &ct in content_types {
                 insert_backfill(tx, ct, BackfillKind::Redeliver, f, t, now_ns)?;
@@ -1301,6 +1326,7 @@ fn advance_backfills(tx: &Transaction<'_>, ct: ContentType, now_ns: i64) -> Resu
     )?;
     if !open {
         tx.execute("DELETE FROM redelivered", [])?;
+        tx.execute("DELETE FROM redelivered_blob", [])?;
     }
     Ok(())
 }
