@@ -63,6 +63,14 @@ async fn a_state_of_another_tenant_is_refused_before_any_request_and_rename_free
     assert_eq!(out.status.code(), Some(0), "{report}");
     let runs_before = a.state_json().await["runs"].as_array().unwrap().len();
 
+    // Another cloud for the same tenant is refused the same way, at tenant.cloud.
+    edit(&a, "cloud: commercial", "cloud: gcc");
+    let plan = a.run(&["plan", &a.job()]).await;
+    assert_eq!(plan.status.code(), Some(2), "{}", stderr(&plan));
+    let at_cloud = format!("{}:5:10: ", a.job_file.display());
+    assert!(stderr(&plan).contains(&at_cloud), "{}", stderr(&plan));
+    edit(&a, "cloud: gcc", "cloud: commercial");
+
     // The job file now names tenant B (its endpoints and certificate), under the same name.
     let text = std::fs::read_to_string(&a.job_file).unwrap();
     let b_certs = b.dir.path().join("certs");
@@ -557,4 +565,27 @@ async fn an_interrupted_redelivery_resumes_and_delivers_each_record_once() {
         refetched < blobs,
         "the resumed redelivery skipped what it had completed: {refetched} of {blobs}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mistyped_tenant_that_never_read_anything_may_be_corrected() {
+    let env = setup(content(39, 4, 0), Faults::default(), DEFAULT_SYNC).await;
+    let right = env.emu.tenant_id().to_owned();
+    let wrong = "11111111-2222-4333-8444-555555555555";
+    edit(&env, &right, wrong);
+    let (out, report) = env.sync().await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the emulator does not know that tenant: {report}"
+    );
+    assert_eq!(env.state_json().await["identity"]["tenant_id"], wrong);
+
+    // Nothing was read from the mistyped tenant: the corrected job file runs.
+    edit(&env, wrong, &right);
+    let plan = env.run(&["plan", &env.job()]).await;
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    let (out, report) = env.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_exact(&env.delivered(), &env.emu.ground_truth().all());
 }
