@@ -324,26 +324,13 @@ async fn a_content_type_added_starts_at_start_and_one_removed_keeps_its_state() 
     assert_eq!(kept, ["Audit.Exchange", "Audit.SharePoint"]);
 
     // Forgetting a content type the job still collects is refused; the removed one goes.
-    let out = env
-        .run(&[
-            "state",
-            "forget",
-            &env.job(),
-            "--content-type",
-            "Audit.SharePoint",
-        ])
-        .await;
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let out = env
-        .run(&[
-            "state",
-            "forget",
-            &env.job(),
-            "--content-type",
-            "Audit.Exchange",
-        ])
-        .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let job = env.job();
+    for (ct, code) in [("Audit.SharePoint", 2), ("Audit.Exchange", 0)] {
+        let out = env
+            .run(&["state", "forget", &job, "--content-type", ct])
+            .await;
+        assert_eq!(out.status.code(), Some(code), "{ct}: {}", stderr(&out));
+    }
     let plan = env.run(&["plan", &env.job()]).await;
     assert!(
         !stdout(&plan).contains("Audit.Exchange"),
