@@ -536,7 +536,8 @@ pub fn plan(global: &GlobalArgs, args: PlanArgs) -> Outcome {
             })
             .unwrap_or_default()
     };
-    let plan = plan_view::job_plan(job, now, checkpoint, &changes);
+    let mut plan = plan_view::job_plan(job, now, checkpoint, &changes);
+    plan.has_state = summary.exists;
     plan_view::print_plan(&plan, args.json)
 }
 

@@ -69,6 +69,8 @@ pub struct JobPlan {
     pub max_requests_per_minute: u32,
     /// Per content type.
     pub content_types: Vec<ContentTypePlan>,
+    /// Whether the job has state (false before its first run; `exec::cli::plan` sets it).
+    pub has_state: bool,
     /// What differs between the job file and what the state recorded at the last run.
     pub changes: Reconciliation,
 }
@@ -192,6 +194,7 @@ pub fn job_plan(
         start: job.sync.start.to_string(),
         max_requests_per_minute: job.sync.max_requests_per_minute,
         content_types,
+        has_state: false,
         changes: changes.clone(),
     }
 }
@@ -269,6 +272,10 @@ pub fn render(plan: &JobPlan) -> String {
 fn render_changes(plan: &JobPlan) -> String {
     let c = &plan.changes;
     let mut s = String::from("\nchanges since the last run\n");
+    if !plan.has_state {
+        s.push_str("  none: the job has no state yet (its first run starts at `start`)\n");
+        return s;
+    }
     if c.is_empty() {
         s.push_str("  none: the job file matches what the state recorded\n");
         return s;
