@@ -215,9 +215,11 @@ pub fn job_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Diagnostic>) {
 /// The outcome of loading several job files: every good job and every bad file's diagnostics.
 #[derive(Debug, Default)]
 pub struct Batch {
+    /// Every path reported on, in order: the directories that gave a diagnostic, then the job files as examined.
+    pub files: Vec<PathBuf>,
     /// Jobs that loaded, in file order.
     pub loaded: Vec<Loaded>,
-    /// Problems: one `Diagnostics` per bad file (or bad directory).
+    /// Problems: one `Diagnostics` per bad file (or bad directory), its warnings included.
     pub failed: Vec<Diagnostics>,
 }
 
@@ -226,26 +228,29 @@ pub struct Batch {
 pub fn load_all(paths: &[PathBuf], ctx: &Context<'_>) -> Batch {
     let (files, problems) = job_files(paths);
     let mut batch = Batch {
+        files: problems.iter().map(|d| d.file.clone()).collect(),
         failed: problems.into_iter().map(|d| Diagnostics(vec![d])).collect(),
         ..Batch::default()
     };
     let mut seen: HashMap<String, PathBuf> = HashMap::new();
     for file in files {
+        batch.files.push(file.clone());
         match load(&file, ctx) {
             Ok(loaded) => {
                 if let Some(first) = seen.get(&loaded.job.name) {
-                    batch.failed.push(Diagnostics(vec![
-                        Issue::error(
-                            loaded.name_at,
-                            format!(
-                                "job name `{}` is already used by {}",
-                                loaded.job.name,
-                                first.display()
-                            ),
-                            "job names key the state: give every job file its own name",
-                        )
-                        .in_file(&file),
-                    ]));
+                    let duplicate = Issue::error(
+                        loaded.name_at,
+                        format!(
+                            "job name `{}` is already used by {}",
+                            loaded.job.name,
+                            first.display()
+                        ),
+                        "job names key the state: give every job file its own name",
+                    )
+                    .in_file(&file);
+                    batch.failed.push(Diagnostics(
+                        std::iter::once(duplicate).chain(loaded.warnings).collect(),
+                    ));
                 } else {
                     seen.insert(loaded.job.name.clone(), file.clone());
                     batch.loaded.push(loaded);
