@@ -60,6 +60,77 @@ pub fn parse(text: &str) -> Result<raw::RawJob, Issue> {
     })
 }
 
+/// How many unknown keys of one file are reported before giving up on the rest.
+const MAX_UNKNOWN_KEYS: usize = 32;
+
+/// Parses a job file's text like [`parse`], but does not stop at an unknown key: a key written in block style
+/// (alone at the start of its line) is reported, blanked out together with its indented value, and the text parsed
+/// again, so that one run reports every unknown key and, when nothing else is wrong with the YAML, the problems
+/// validation finds too. Returns the parsed file when the rest of it parsed, and the issues (all errors).
+pub fn parse_all(text: &str) -> (Option<raw::RawJob>, Vec<Issue>) {
+    let mut text = std::borrow::Cow::Borrowed(text);
+    let mut issues = Vec::new();
+    while issues.len() < MAX_UNKNOWN_KEYS {
+        match parse(&text) {
+            Ok(raw) => return (Some(raw), issues),
+            Err(issue) => {
+                let rest = is_unknown_key(&issue)
+                    .then(|| without_key(&text, issue.loc))
+                    .flatten();
+                issues.push(issue);
+                match rest {
+                    Some(rest) => text = std::borrow::Cow::Owned(rest),
+                    None => return (None, issues),
+                }
+            }
+        }
+    }
+    (None, issues)
+}
+
+fn is_unknown_key(issue: &Issue) -> bool {
+    issue.message.starts_with("unknown key `")
+        || issue
+            .message
+            .starts_with("`client_secret` is not supported")
+}
+
+/// `text` with the block-style key at `at` and its value (the lines indented deeper below it) replaced by empty lines,
+/// so every other line keeps its number; `None` when no block-style key starts at `at`.
+fn without_key(text: &str, at: Loc) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let index = usize::try_from(at.line).ok()?.checked_sub(1)?;
+    let indent = usize::try_from(at.column).ok()?.checked_sub(1)?;
+    let line = lines.get(index)?;
+    let (prefix, key) = line.split_at(line.char_indices().nth(indent)?.0);
+    if !prefix.chars().all(|c| c == ' ') || key.starts_with([' ', '-', '#', '{', '[']) {
+        return None;
+    }
+    // `key:` alone on its line may take a list written at its own indentation (`- item`).
+    let bare = key
+        .split_once(':')
+        .is_some_and(|(_, v)| v.trim().is_empty() || v.trim_start().starts_with('#'));
+    let value_lines = lines[index + 1..]
+        .iter()
+        .take_while(|l| {
+            let t = l.trim_start();
+            let depth = l.len() - t.len();
+            t.is_empty()
+                || t.starts_with('#')
+                || depth > indent
+                || (bare && depth == indent && (t == "-" || t.starts_with("- ")))
+        })
+        .count();
+    let mut out = String::with_capacity(text.len());
+    for (i, l) in lines.iter().enumerate() {
+        if !(index..=index + value_lines).contains(&i) {
+            out.push_str(l);
+        }
+        out.push('\n');
+    }
+    Some(out)
+}
+
 /// serde reports a missing key where the mapping ended; point at the key that owns the mapping instead (block style),
 /// and name it (`3:1: missing key `cloud` in `tenant``); a missing top-level key points at the document's start.
 fn point_at_parent(mut issue: Issue, text: &str) -> Issue {
@@ -112,8 +183,24 @@ fn point_at_parent(mut issue: Issue, text: &str) -> Issue {
 pub fn load_str(text: &str, file: &Path, ctx: &Context<'_>) -> Result<Loaded, Diagnostics> {
     let in_file =
         |issues: Vec<Issue>| Diagnostics(issues.into_iter().map(|i| i.in_file(file)).collect());
-    let raw = parse(text).map_err(|i| in_file(vec![i]))?;
-    let checked = validate::validate(&raw, ctx).map_err(in_file)?;
+    let (raw, unknown) = parse_all(text);
+    let raw = raw.ok_or_else(|| in_file(unknown.clone()))?;
+    let checked = match validate::validate(&raw, ctx) {
+        Ok(checked) if unknown.is_empty() => checked,
+        Ok(checked) => {
+            return Err(in_file(
+                unknown.into_iter().chain(checked.warnings).collect(),
+            ));
+        }
+        Err(issues) => {
+            let (mut errors, warnings): (Vec<Issue>, Vec<Issue>) = unknown
+                .into_iter()
+                .chain(issues)
+                .partition(|i| i.severity == Severity::Error);
+            errors.sort_by_key(|i| i.loc);
+            return Err(in_file(errors.into_iter().chain(warnings).collect()));
+        }
+    };
     let warnings: Vec<Diagnostic> = checked
         .warnings
         .iter()
