@@ -254,7 +254,10 @@ fn switching_compression_keeps_one_copy_of_a_blob() {
         assert_eq!(files.len(), 1, "{compress:?}: {files:?}");
         let name = files[0].file_name().unwrap().to_str().unwrap();
         assert!(name.ends_with(jsonl::suffix(compress)), "{name}");
-        assert_eq!(jsonl_ids(dir.path()), expected_ids(std::slice::from_ref(&b)));
+        assert_eq!(
+            jsonl_ids(dir.path()),
+            expected_ids(std::slice::from_ref(&b))
+        );
     }
     let _ = JsonlSink::open(dir.path(), None)
         .unwrap()
