@@ -113,7 +113,11 @@ impl ValidateReport {
                     cloud: loaded.job.tenant.cloud.to_string(),
                     content_types: loaded.job.content_types.clone(),
                 }),
-                diagnostics: loaded.warnings.clone(),
+                diagnostics: {
+                    let mut warnings = loaded.warnings.clone();
+                    warnings.sort_by_key(|d| (d.line, d.column));
+                    warnings
+                },
             })
             .chain(batch.failed.iter().map(|failed| {
                 FileReport {
