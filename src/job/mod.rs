@@ -361,3 +361,52 @@ pub fn schema_text() -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "version: 1\nname: t\ntenant:\n  id: a\n  cloud: gcc\n  client_id: b\n  certificate: c\n  private_key: d\n";
+
+    #[test]
+    fn parse_all_reports_every_block_style_unknown_key_and_keeps_line_numbers() {
+        let text = format!(
+            "{HEAD}sync:\n  extra:\n  - a\n  - b\n  window: 2h\nsink:\n  type: stdout\n  foo: |\n    multi\n    line\n  bar: 1\nclient_secret: x\n"
+        );
+        let (raw, issues) = parse_all(&text);
+        let at: Vec<(u32, u32, &str)> = issues
+            .iter()
+            .map(|i| (i.loc.line, i.loc.column, i.message.as_str()))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                (10, 3, "unknown key `extra`"),
+                (16, 3, "unknown key `foo`"),
+                (19, 3, "unknown key `bar`"),
+                (
+                    20,
+                    1,
+                    "`client_secret` is not supported: o365sync signs in with a certificate only"
+                ),
+            ]
+        );
+        let raw = raw.expect("the rest parsed");
+        let window = raw.sync.unwrap().value.window.unwrap();
+        assert_eq!((window.value.as_str(), Loc::of(&window).line), ("2h", 13));
+    }
+
+    #[test]
+    fn parse_all_stops_at_flow_style_keys_and_other_errors() {
+        let text = "version: 1\nname: t\ntenant: {id: a, bogus: 1}\n";
+        let (raw, issues) = parse_all(text);
+        assert!(raw.is_none());
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].message, "unknown key `bogus`");
+        let (raw, issues) = parse_all(&format!("{HEAD}sync:\n  wndow: 1h\n  start: [\n"));
+        assert!(raw.is_none());
+        assert_eq!(issues[0].message, "unknown key `wndow`");
+        assert_eq!((issues.len(), issues[1].loc.line), (2, 11), "{issues:?}");
+        assert_eq!(parse_all(&format!("{HEAD}sink:\n  type: stdout\n")).1, []);
+    }
+}
