@@ -347,11 +347,11 @@ mod tests {
     fn sink_paths_are_compared_after_lexical_normalization() {
         let a = Sink::Jsonl {
             path: PathBuf::from("/srv/jobs/../out/x"),
-            gzip: false,
+            compress: None,
         };
         let b = Sink::Jsonl {
             path: PathBuf::from("/srv/out/./x"),
-            gzip: true,
+            compress: Some(crate::sink::Compression::Zstd),
         };
         assert_eq!(sink_identity(&a), "jsonl:/srv/out/x");
         assert_eq!(sink_identity(&a), sink_identity(&b));

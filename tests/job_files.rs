@@ -8,8 +8,8 @@ use jiff::{SignedDuration, Timestamp};
 use o365sync::cloud::Cloud;
 use o365sync::content_type::ContentType;
 use o365sync::job::{
-    Context, Diagnostic, Job, Loaded, OutputFormat, Passphrase, Severity, Signing, Sink, When,
-    load, load_all,
+    Compression, Context, Diagnostic, Job, Loaded, OutputFormat, Passphrase, Severity, Signing,
+    Sink, When, load, load_all,
 };
 
 /// A valid job; tests break one line of it. Line numbers matter: the assertions name them.
@@ -139,7 +139,7 @@ fn a_good_job_resolves_paths_defaults_and_endpoints() {
         job.sink,
         Sink::Jsonl {
             path: jobs.join("out"),
-            gzip: false
+            compress: None
         }
     );
     assert_eq!(
@@ -618,11 +618,116 @@ fn output_and_sink_combinations() {
         .job;
     assert_eq!(job.sink, Sink::Stdout);
     let job = fx
-        .load(&format!("{GOOD}  gzip: true\noutput:\n  format: raw\n"))
+        .load(&format!("{GOOD}  compress: gzip\noutput:\n  format: raw\n"))
         .unwrap()
         .job;
-    assert!(matches!(job.sink, Sink::Jsonl { gzip: true, .. }));
+    assert!(matches!(
+        job.sink,
+        Sink::Jsonl {
+            compress: Some(Compression::Gzip),
+            ..
+        }
+    ));
     assert_eq!(job.output.format, OutputFormat::Raw);
+}
+
+#[test]
+fn sink_compress_and_its_deprecated_gzip_alias() {
+    let fx = Fixture::new();
+    let compress = |text: &str| match fx.load(text).map(|l| l.job.sink) {
+        Ok(Sink::Jsonl { compress, .. }) => compress,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        compress(&format!("{GOOD}  compress: zstd\n")),
+        Some(Compression::Zstd)
+    );
+    assert_eq!(
+        compress(&format!("{GOOD}  compress: gzip\n")),
+        Some(Compression::Gzip)
+    );
+    assert_eq!(compress(&format!("{GOOD}  compress: none\n")), None);
+    assert_eq!(compress(GOOD), None);
+    let mut env = fx.env.clone();
+    env.insert("SINK_COMPRESS".into(), "zstd".into());
+    let path = fx.write(
+        "env.yaml",
+        &format!("{GOOD}  compress: ${{SINK_COMPRESS:-none}}\n"),
+    );
+    let loaded = load(
+        &path,
+        &Context {
+            env: &env,
+            now: now(),
+        },
+    )
+    .unwrap();
+    assert!(matches!(
+        loaded.job.sink,
+        Sink::Jsonl {
+            compress: Some(Compression::Zstd),
+            ..
+        }
+    ));
+
+    // The deprecated key still works, with a located warning that says what to write instead.
+    let loaded = fx.load(&format!("{GOOD}  gzip: true\n")).unwrap();
+    assert!(matches!(
+        loaded.job.sink,
+        Sink::Jsonl {
+            compress: Some(Compression::Gzip),
+            ..
+        }
+    ));
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    let w = &loaded.warnings[0];
+    assert_eq!(w.severity, Severity::Warning);
+    assert_eq!((w.line, w.column), (18, 9));
+    assert!(w.to_string().ends_with("jobs/job.yaml:18:9: warning: sink.gzip is deprecated: write `compress: gzip` instead\nhelp: replace `gzip: true` with `compress: gzip` (or `compress: zstd` for smaller files)"), "{w}");
+    let loaded = fx.load(&format!("{GOOD}  gzip: false\n")).unwrap();
+    assert!(matches!(
+        loaded.job.sink,
+        Sink::Jsonl { compress: None, .. }
+    ));
+    assert_eq!(
+        loaded.warnings[0].message,
+        "sink.gzip is deprecated: remove `gzip: false`"
+    );
+
+    // Errors, each located at the key's value.
+    let (at, d) = fx.error(&format!("{GOOD}  compress: gzip\n  gzip: true\n"));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("19:9", "sink.gzip and sink.compress are both given")
+    );
+    let (at, d) = fx.error(&format!("{GOOD}  compress: brotli\n"));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        ("18:13", "unknown compression `brotli`")
+    );
+    assert!(d.help.contains("zstd"), "{d}");
+    let (at, d) = fx.error(&replace(
+        "  type: jsonl\n  path: out\n",
+        "  type: stdout\n  compress: zstd\n",
+    ));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        (
+            "17:13",
+            "compress applies to sink type jsonl only, not stdout"
+        )
+    );
+    let (at, d) = fx.error(&replace(
+        "  type: jsonl\n  path: out\n",
+        "  type: sqlite\n  path: out.db\n  compress: gzip\n",
+    ));
+    assert_eq!(
+        (at.as_str(), d.message.as_str()),
+        (
+            "18:13",
+            "compress applies to sink type jsonl only, not sqlite"
+        )
+    );
 }
 
 #[test]

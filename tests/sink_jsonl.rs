@@ -1,4 +1,4 @@
-//! The `jsonl` sink on a real file system: idempotence, crash safety, gzip, atomic visibility, clear errors.
+//! The `jsonl` sink on a real file system: idempotence, crash safety, gzip and zstd, atomic visibility, clear errors.
 
 mod sink_common;
 
@@ -15,9 +15,12 @@ use sink_common::*;
 
 const CT: ContentType = ContentType::Exchange;
 
+const COMPRESSIONS: [Option<Compression>; 3] =
+    [None, Some(Compression::Gzip), Some(Compression::Zstd)];
+
 #[test]
 fn same_blob_delivered_twice_leaves_one_copy() {
-    for compress in [None, Some(Compression::Gzip)] {
+    for compress in COMPRESSIONS {
         let dir = tempfile::tempdir().unwrap();
         let mut sink = JsonlSink::open(dir.path(), compress).unwrap();
         let b = batch(CT, 1, 50);
@@ -101,6 +104,83 @@ fn gzip_output_is_readable_by_gzip_and_flate2() {
 }
 
 #[test]
+fn zstd_output_round_trips_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = JsonlSink::open(dir.path(), Some(Compression::Zstd)).unwrap();
+    assert!(sink.describe().ends_with("(zstd)"), "{}", sink.describe());
+    let batches: Vec<_> = (0..3).map(|n| batch(CT, n, 100 + n as usize)).collect();
+    for b in &batches {
+        let ack = sink.write_blob(b).unwrap();
+        assert_eq!(ack.written, b.events.len());
+    }
+    let files = files_under(dir.path());
+    assert_eq!(files.len(), 3);
+    for (n, (file, b)) in files.iter().zip(&batches).enumerate() {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        assert_eq!(
+            name,
+            format!(
+                "{}-{}.jsonl.zst",
+                184500 + n,
+                jsonl::content_id_hash(&b.content_id)
+            )
+        );
+        assert!(jsonl::is_final_name(name) && !jsonl::is_temp_name(name));
+        let compressed = fs::read(file).unwrap();
+        assert_eq!(
+            &compressed[..4],
+            [0x28, 0xb5, 0x2f, 0xfd],
+            "zstd frame magic"
+        );
+        let expected: Vec<u8> = b
+            .events
+            .iter()
+            .flat_map(|e| e.line.iter().copied().chain([b'\n']))
+            .collect();
+        assert_eq!(
+            zstd::decode_all(&compressed[..]).unwrap(),
+            expected,
+            "{name}"
+        );
+        assert_eq!(jsonl::read_lines(file).unwrap(), expected, "{name}");
+        // The zstd tool agrees the frame is complete, where it is installed.
+        if let Ok(status) = Command::new("zstd").arg("-tq").arg(file).status() {
+            assert!(status.success(), "zstd -t {name}");
+        }
+    }
+    assert_eq!(jsonl_ids(dir.path()), expected_ids(&batches));
+}
+
+#[test]
+fn zstd_temporaries_are_swept_and_an_emptied_blob_loses_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = JsonlSink::open(dir.path(), Some(Compression::Zstd)).unwrap();
+    let mut b = batch(CT, 7, 5);
+    let paths = sink.paths(&b.meta());
+    assert!(paths.file.to_str().unwrap().ends_with(".jsonl.zst"));
+    let temp = paths.temp.file_name().unwrap().to_str().unwrap();
+    assert!(
+        temp.starts_with('.') && temp.ends_with(".jsonl.zst.tmp"),
+        "{temp}"
+    );
+    assert!(jsonl::is_temp_name(temp) && !jsonl::is_final_name(temp));
+
+    // A crash left a partial temporary: the next write into the directory sweeps it.
+    let crashed = sink.paths(&batch(CT, 8, 1).meta());
+    fs::create_dir_all(&crashed.dir).unwrap();
+    fs::write(&crashed.temp, [0x28, 0xb5, 0x2f, 0xfd, 0]).unwrap();
+    let _ = sink.write_blob(&b).unwrap();
+    assert_eq!(files_under(dir.path()), vec![paths.file.clone()]);
+    fs::write(&crashed.temp, b"partial").unwrap();
+    assert_eq!(sink.remove_stale_temporaries().unwrap(), 1);
+
+    // Re-delivered with every record already written elsewhere: the unacknowledged file goes.
+    b.events.clear();
+    let _ = sink.write_blob(&b).unwrap();
+    assert!(files_under(dir.path()).is_empty());
+}
+
+#[test]
 fn layout_is_content_type_then_utc_date_of_content_created() {
     let dir = tempfile::tempdir().unwrap();
     let mut sink = JsonlSink::open(dir.path().join("new/out"), None).unwrap();
@@ -158,6 +238,27 @@ fn a_day_directory_removed_behind_the_sink_is_created_again() {
 fn switching_compression_keeps_one_copy_of_a_blob() {
     let dir = tempfile::tempdir().unwrap();
     let b = batch(CT, 5, 10);
+    // Every order of the three encodings: each write replaces whichever file an earlier one left.
+    for compress in [
+        Some(Compression::Zstd),
+        None,
+        Some(Compression::Zstd),
+        Some(Compression::Gzip),
+        Some(Compression::Zstd),
+    ] {
+        let _ = JsonlSink::open(dir.path(), compress)
+            .unwrap()
+            .write_blob(&b)
+            .unwrap();
+        let files = files_under(dir.path());
+        assert_eq!(files.len(), 1, "{compress:?}: {files:?}");
+        let name = files[0].file_name().unwrap().to_str().unwrap();
+        assert!(name.ends_with(jsonl::suffix(compress)), "{name}");
+        assert_eq!(
+            jsonl_ids(dir.path()),
+            expected_ids(std::slice::from_ref(&b))
+        );
+    }
     let _ = JsonlSink::open(dir.path(), None)
         .unwrap()
         .write_blob(&b)

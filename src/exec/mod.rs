@@ -542,10 +542,10 @@ fn build_client(
 /// The sink section of a resolved job as the sink module's configuration.
 pub fn sink_config(sink: &model::Sink) -> SinkConfig {
     match sink {
-        model::Sink::Jsonl { path, gzip } => SinkConfig {
+        model::Sink::Jsonl { path, compress } => SinkConfig {
             kind: SinkKind::Jsonl,
             path: Some(path.clone()),
-            compress: gzip.then_some(sink::Compression::Gzip),
+            compress: *compress,
         },
         model::Sink::Stdout => SinkConfig {
             kind: SinkKind::Stdout,

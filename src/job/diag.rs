@@ -35,13 +35,24 @@ impl Loc {
     }
 }
 
-/// How serious a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// How serious a diagnostic is (`error` or `warning` in `validate --format json|github`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The job cannot run (exit code 2).
     Error,
     /// The job runs, but not quite as written (for example a start clamped to retention).
     Warning,
+}
+
+impl Severity {
+    /// `error` or `warning`: the JSON value, and the GitHub workflow command's name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
 }
 
 /// A problem found in one place of a job file, before the file name is known.
@@ -89,13 +100,16 @@ impl Issue {
     }
 }
 
-/// A located problem in a job file, printed as `file:line:column: message` followed by `help: …`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// A located problem in a job file, printed as `file:line:column: message` followed by `help: …` ([`fmt::Display`]),
+/// as a GitHub workflow command ([`Diagnostic::github_command`]), or as JSON (its `Serialize` form: `severity`,
+/// `file`, `line`, `column`, `message`, `help`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
 pub struct Diagnostic {
-    /// The job file, as given on the command line (or found in a directory).
-    pub file: PathBuf,
     /// Error or warning.
     pub severity: Severity,
+    /// The job file, as given on the command line (or found in a directory).
+    #[serde(serialize_with = "display_path")]
+    pub file: PathBuf,
     /// 1-based line.
     pub line: u32,
     /// 1-based column.
@@ -116,6 +130,37 @@ impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+
+    /// The diagnostic as one GitHub Actions workflow command, which the runner shows as an annotation on the file:
+    /// `::error file=F,line=L,col=C::message (help: …)` (or `::warning …`). Escaped as GitHub's toolkit does: in the
+    /// message `%`, CR and LF become `%25`, `%0D`, `%0A`; in the property values `:` and `,` also become `%3A`, `%2C`.
+    /// A diagnostic about a whole file (one that cannot be read, say) points at line 1, column 1.
+    pub fn github_command(&self) -> String {
+        format!(
+            "::{} file={},line={},col={}::{}",
+            self.severity.as_str(),
+            escape_property(&self.file.display().to_string()),
+            self.line,
+            self.column,
+            escape_data(&format!("{} (help: {})", self.message, self.help)),
+        )
+    }
+}
+
+/// Escapes a workflow command's message.
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a workflow command's property value.
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+fn display_path<S: serde::Serializer>(path: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&path.display())
 }
 
 impl fmt::Display for Diagnostic {
@@ -318,5 +363,25 @@ mod tests {
         assert_eq!(d.to_string(), "j.yaml:3:7: bad thing\nhelp: fix it");
         let w = Issue::warning(Loc::START, "odd", "fine").in_file(Path::new("j.yaml"));
         assert_eq!(w.to_string(), "j.yaml:1:1: warning: odd\nhelp: fine");
+    }
+
+    #[test]
+    fn github_commands_escape_the_message_and_the_properties() {
+        let d = Issue::error(Loc { line: 3, column: 7 }, "100% a,b: c\r\nd", "x: y, z")
+            .in_file(Path::new("dir:1/a,b%.yaml"));
+        assert_eq!(
+            d.github_command(),
+            "::error file=dir%3A1/a%2Cb%25.yaml,line=3,col=7::100%25 a,b: c%0D%0Ad (help: x: y, z)"
+        );
+        let w = Issue::warning(Loc::START, "odd", "fine").in_file(Path::new("j.yaml"));
+        assert_eq!(
+            w.github_command(),
+            "::warning file=j.yaml,line=1,col=1::odd (help: fine)"
+        );
+        let json = serde_json::to_value(&w).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"severity": "warning", "file": "j.yaml", "line": 1, "column": 1, "message": "odd", "help": "fine"})
+        );
     }
 }

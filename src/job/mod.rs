@@ -28,7 +28,8 @@ use jiff::Timestamp;
 pub use diag::{Diagnostic, Diagnostics, Issue, Loc, Severity};
 pub use expand::{Env, ProcessEnv};
 pub use model::{
-    Endpoints, Job, Output, OutputFormat, Passphrase, Signing, Sink, Sync, Tenant, When,
+    Compression, Endpoints, Job, Output, OutputFormat, Passphrase, Signing, Sink, Sync, Tenant,
+    When,
 };
 pub use validate::{
     Context, DEFAULT_LOOKBACK, DEFAULT_MAX_REQUESTS_PER_MINUTE, DEFAULT_START, DEFAULT_WINDOW,
@@ -62,6 +63,77 @@ pub fn parse(text: &str) -> Result<raw::RawJob, Issue> {
         let issue = diag::from_yaml(&e);
         point_at_parent(issue, text)
     })
+}
+
+/// How many unknown keys of one file are reported before giving up on the rest.
+const MAX_UNKNOWN_KEYS: usize = 32;
+
+/// Parses a job file's text like [`parse`], but does not stop at an unknown key: a key written in block style
+/// (alone at the start of its line) is reported, blanked out together with its indented value, and the text parsed
+/// again, so that one run reports every unknown key and, when nothing else is wrong with the YAML, the problems
+/// validation finds too. Returns the parsed file when the rest of it parsed, and the issues (all errors).
+pub fn parse_all(text: &str) -> (Option<raw::RawJob>, Vec<Issue>) {
+    let mut text = std::borrow::Cow::Borrowed(text);
+    let mut issues = Vec::new();
+    while issues.len() < MAX_UNKNOWN_KEYS {
+        match parse(&text) {
+            Ok(raw) => return (Some(raw), issues),
+            Err(issue) => {
+                let rest = is_unknown_key(&issue)
+                    .then(|| without_key(&text, issue.loc))
+                    .flatten();
+                issues.push(issue);
+                match rest {
+                    Some(rest) => text = std::borrow::Cow::Owned(rest),
+                    None => return (None, issues),
+                }
+            }
+        }
+    }
+    (None, issues)
+}
+
+fn is_unknown_key(issue: &Issue) -> bool {
+    issue.message.starts_with("unknown key `")
+        || issue
+            .message
+            .starts_with("`client_secret` is not supported")
+}
+
+/// `text` with the block-style key at `at` and its value (the lines indented deeper below it) replaced by empty lines,
+/// so every other line keeps its number; `None` when no block-style key starts at `at`.
+fn without_key(text: &str, at: Loc) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let index = usize::try_from(at.line).ok()?.checked_sub(1)?;
+    let indent = usize::try_from(at.column).ok()?.checked_sub(1)?;
+    let line = lines.get(index)?;
+    let (prefix, key) = line.split_at(line.char_indices().nth(indent)?.0);
+    if !prefix.chars().all(|c| c == ' ') || key.starts_with([' ', '-', '#', '{', '[']) {
+        return None;
+    }
+    // `key:` alone on its line may take a list written at its own indentation (`- item`).
+    let bare = key
+        .split_once(':')
+        .is_some_and(|(_, v)| v.trim().is_empty() || v.trim_start().starts_with('#'));
+    let value_lines = lines[index + 1..]
+        .iter()
+        .take_while(|l| {
+            let t = l.trim_start();
+            let depth = l.len() - t.len();
+            t.is_empty()
+                || t.starts_with('#')
+                || depth > indent
+                || (bare && depth == indent && (t == "-" || t.starts_with("- ")))
+        })
+        .count();
+    let mut out = String::with_capacity(text.len());
+    for (i, l) in lines.iter().enumerate() {
+        if !(index..=index + value_lines).contains(&i) {
+            out.push_str(l);
+        }
+        out.push('\n');
+    }
+    Some(out)
 }
 
 /// serde reports a missing key where the mapping ended; point at the key that owns the mapping instead (block style),
@@ -116,8 +188,24 @@ fn point_at_parent(mut issue: Issue, text: &str) -> Issue {
 pub fn load_str(text: &str, file: &Path, ctx: &Context<'_>) -> Result<Loaded, Diagnostics> {
     let in_file =
         |issues: Vec<Issue>| Diagnostics(issues.into_iter().map(|i| i.in_file(file)).collect());
-    let raw = parse(text).map_err(|i| in_file(vec![i]))?;
-    let checked = validate::validate(&raw, ctx).map_err(in_file)?;
+    let (raw, unknown) = parse_all(text);
+    let raw = raw.ok_or_else(|| in_file(unknown.clone()))?;
+    let checked = match validate::validate(&raw, ctx) {
+        Ok(checked) if unknown.is_empty() => checked,
+        Ok(checked) => {
+            return Err(in_file(
+                unknown.into_iter().chain(checked.warnings).collect(),
+            ));
+        }
+        Err(issues) => {
+            let (mut errors, warnings): (Vec<Issue>, Vec<Issue>) = unknown
+                .into_iter()
+                .chain(issues)
+                .partition(|i| i.severity == Severity::Error);
+            errors.sort_by_key(|i| i.loc);
+            return Err(in_file(errors.into_iter().chain(warnings).collect()));
+        }
+    };
     let warnings: Vec<Diagnostic> = checked
         .warnings
         .iter()
@@ -221,9 +309,11 @@ pub fn job_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Diagnostic>) {
 /// The outcome of loading several job files: every good job and every bad file's diagnostics.
 #[derive(Debug, Default)]
 pub struct Batch {
+    /// Every path reported on, in order: the directories that gave a diagnostic, then the job files as examined.
+    pub files: Vec<PathBuf>,
     /// Jobs that loaded, in file order.
     pub loaded: Vec<Loaded>,
-    /// Problems: one `Diagnostics` per bad file (or bad directory).
+    /// Problems: one `Diagnostics` per bad file (or bad directory), its warnings included.
     pub failed: Vec<Diagnostics>,
 }
 
@@ -232,26 +322,29 @@ pub struct Batch {
 pub fn load_all(paths: &[PathBuf], ctx: &Context<'_>) -> Batch {
     let (files, problems) = job_files(paths);
     let mut batch = Batch {
+        files: problems.iter().map(|d| d.file.clone()).collect(),
         failed: problems.into_iter().map(|d| Diagnostics(vec![d])).collect(),
         ..Batch::default()
     };
     let mut seen: HashMap<String, PathBuf> = HashMap::new();
     for file in files {
+        batch.files.push(file.clone());
         match load(&file, ctx) {
             Ok(loaded) => {
                 if let Some(first) = seen.get(&loaded.job.name) {
-                    batch.failed.push(Diagnostics(vec![
-                        Issue::error(
-                            loaded.name_at,
-                            format!(
-                                "job name `{}` is already used by {}",
-                                loaded.job.name,
-                                first.display()
-                            ),
-                            "job names key the state: give every job file its own name",
-                        )
-                        .in_file(&file),
-                    ]));
+                    let duplicate = Issue::error(
+                        loaded.name_at,
+                        format!(
+                            "job name `{}` is already used by {}",
+                            loaded.job.name,
+                            first.display()
+                        ),
+                        "job names key the state: give every job file its own name",
+                    )
+                    .in_file(&file);
+                    batch.failed.push(Diagnostics(
+                        std::iter::once(duplicate).chain(loaded.warnings).collect(),
+                    ));
                 } else {
                     seen.insert(loaded.job.name.clone(), file.clone());
                     batch.loaded.push(loaded);
@@ -294,4 +387,53 @@ pub fn schema_text() -> String {
     let mut text = serde_json::to_string_pretty(&schema()).unwrap_or_default();
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "version: 1\nname: t\ntenant:\n  id: a\n  cloud: gcc\n  client_id: b\n  certificate: c\n  private_key: d\n";
+
+    #[test]
+    fn parse_all_reports_every_block_style_unknown_key_and_keeps_line_numbers() {
+        let text = format!(
+            "{HEAD}sync:\n  extra:\n  - a\n  - b\n  window: 2h\nsink:\n  type: stdout\n  foo: |\n    multi\n    line\n  bar: 1\nclient_secret: x\n"
+        );
+        let (raw, issues) = parse_all(&text);
+        let at: Vec<(u32, u32, &str)> = issues
+            .iter()
+            .map(|i| (i.loc.line, i.loc.column, i.message.as_str()))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                (10, 3, "unknown key `extra`"),
+                (16, 3, "unknown key `foo`"),
+                (19, 3, "unknown key `bar`"),
+                (
+                    20,
+                    1,
+                    "`client_secret` is not supported: o365sync signs in with a certificate only"
+                ),
+            ]
+        );
+        let raw = raw.expect("the rest parsed");
+        let window = raw.sync.unwrap().value.window.unwrap();
+        assert_eq!((window.value.as_str(), Loc::of(&window).line), ("2h", 13));
+    }
+
+    #[test]
+    fn parse_all_stops_at_flow_style_keys_and_other_errors() {
+        let text = "version: 1\nname: t\ntenant: {id: a, bogus: 1}\n";
+        let (raw, issues) = parse_all(text);
+        assert!(raw.is_none());
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].message, "unknown key `bogus`");
+        let (raw, issues) = parse_all(&format!("{HEAD}sync:\n  wndow: 1h\n  start: [\n"));
+        assert!(raw.is_none());
+        assert_eq!(issues[0].message, "unknown key `wndow`");
+        assert_eq!((issues.len(), issues[1].loc.line), (2, 11), "{issues:?}");
+        assert_eq!(parse_all(&format!("{HEAD}sink:\n  type: stdout\n")).1, []);
+    }
 }

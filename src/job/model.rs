@@ -99,8 +99,8 @@ pub enum Sink {
     Jsonl {
         /// The output directory (resolved against the job file).
         path: PathBuf,
-        /// Gzip the files.
-        gzip: bool,
+        /// `None`: plain `.jsonl` files; gzip (`.jsonl.gz`) or zstd (`.jsonl.zst`).
+        compress: Option<Compression>,
     },
     /// JSON lines on standard output.
     Stdout,
@@ -110,6 +110,9 @@ pub enum Sink {
         path: PathBuf,
     },
 }
+
+/// Compression of `jsonl` files: the sink module's own type.
+pub use crate::sink::Compression;
 
 /// Host overrides: scheme, host and port only (checked), `http` only for loopback.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -145,9 +145,15 @@ pub struct RawSink {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub path: Option<Text>,
-    /// `jsonl` only: gzip the files. Default: false.
+    /// `jsonl` only: compress each file with `gzip` (`.jsonl.gz`) or `zstd` (`.jsonl.zst`), or not (`none`).
+    /// Default: `none`.
     #[serde(default)]
-    #[schemars(with = "Option<bool>", extend("default" = false))]
+    #[schemars(with = "Option<Compress>", extend("default" = "none"))]
+    pub compress: Option<Text>,
+    /// Deprecated: write `compress: gzip` instead (`gzip: true` still works and gives a warning; `gzip` and
+    /// `compress` together are an error).
+    #[serde(default)]
+    #[schemars(with = "Option<bool>", extend("deprecated" = true))]
     pub gzip: Option<Spanned<bool>>,
 }
 
@@ -189,6 +195,19 @@ pub enum OutputFormat {
     Ocsf,
     /// The original audit records, unchanged.
     Raw,
+}
+
+/// Compression of `jsonl` files.
+#[derive(Debug, JsonSchema)]
+#[schemars(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum Compress {
+    /// gzip, `.jsonl.gz` files (`zcat`, `gzip -d`).
+    Gzip,
+    /// Zstandard, `.jsonl.zst` files (`zstdcat`, `zstd -d`): smaller and faster than gzip.
+    Zstd,
+    /// Plain `.jsonl` files.
+    None,
 }
 
 /// Sink kind.

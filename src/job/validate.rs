@@ -11,7 +11,9 @@ use uuid::Uuid;
 use super::diag::{Issue, Loc};
 use super::duration::{DURATION_HELP, When, format_duration, parse_duration, parse_when};
 use super::expand::{Env, expand, valid_name};
-use super::model::{Endpoints, Job, Output, OutputFormat, Passphrase, Signing, Sink, Sync, Tenant};
+use super::model::{
+    Compression, Endpoints, Job, Output, OutputFormat, Passphrase, Signing, Sink, Sync, Tenant,
+};
 use super::raw::{RawEndpoints, RawJob, RawOutput, RawSink, RawSync, RawTenant, Text};
 use crate::cloud::Cloud;
 use crate::content_type::ContentType;
@@ -497,10 +499,13 @@ impl V<'_, '_> {
         let gzip = raw.gzip.as_ref();
         match kind.as_str() {
             "jsonl" => match path {
-                Some(p) => Some(Sink::Jsonl {
-                    path: p?,
-                    gzip: gzip.map(|g| g.value).unwrap_or(false),
-                }),
+                Some(p) => {
+                    let compress = self.compress(raw);
+                    Some(Sink::Jsonl {
+                        path: p?,
+                        compress: compress?,
+                    })
+                }
                 None => {
                     self.err(
                         at,
@@ -515,6 +520,14 @@ impl V<'_, '_> {
                     Loc::of(g),
                     format!("gzip applies to sink type jsonl only, not {kind}"),
                     "remove gzip",
+                );
+                None
+            }
+            "sqlite" | "stdout" if let Some(c) = &raw.compress => {
+                self.err(
+                    Loc::of(c),
+                    format!("compress applies to sink type jsonl only, not {kind}"),
+                    "remove compress",
                 );
                 None
             }
@@ -548,6 +561,53 @@ impl V<'_, '_> {
                 );
                 None
             }
+        }
+    }
+
+    /// `sink.compress` of a `jsonl` sink, and its deprecated alias `gzip: true|false` (a warning).
+    fn compress(&mut self, raw: &RawSink) -> Option<Option<Compression>> {
+        match (&raw.compress, &raw.gzip) {
+            (Some(_), Some(g)) => {
+                self.err(
+                    Loc::of(g),
+                    "sink.gzip and sink.compress are both given",
+                    "remove gzip: it is the deprecated spelling of `compress: gzip`",
+                );
+                None
+            }
+            (None, Some(g)) => {
+                let (message, help) = if g.value {
+                    (
+                        "sink.gzip is deprecated: write `compress: gzip` instead",
+                        "replace `gzip: true` with `compress: gzip` (or `compress: zstd` for smaller files)",
+                    )
+                } else {
+                    (
+                        "sink.gzip is deprecated: remove `gzip: false`",
+                        "files are uncompressed by default; `compress: none` says so explicitly",
+                    )
+                };
+                self.warnings
+                    .push(Issue::warning(Loc::of(g), message, help));
+                Some(g.value.then_some(Compression::Gzip))
+            }
+            (Some(t), None) => {
+                let s = self.text(t)?;
+                match s.as_str() {
+                    "gzip" => Some(Some(Compression::Gzip)),
+                    "zstd" => Some(Some(Compression::Zstd)),
+                    "none" => Some(None),
+                    _ => {
+                        self.err(
+                            Loc::of(t),
+                            format!("unknown compression `{s}`"),
+                            "use gzip (.jsonl.gz), zstd (.jsonl.zst) or none (plain .jsonl)",
+                        );
+                        None
+                    }
+                }
+            }
+            (None, None) => Some(None),
         }
     }
 

@@ -8,21 +8,23 @@
 //!     2026/11/26/                            the blob's contentCreated, UTC: yyyy/mm/dd
 //!       184502-3f9a0c1e5b7d4e9fa1b2c3d4e5f60718.jsonl      HHMMSS of contentCreated, '-', hash of contentId
 //!       184502-3f9a0c1e5b7d4e9fa1b2c3d4e5f60718.jsonl.gz   (with `compress: gzip`)
+//!       184502-3f9a0c1e5b7d4e9fa1b2c3d4e5f60718.jsonl.zst  (with `compress: zstd`)
 //! ```
 //!
 //! - Every file holds the events of exactly one blob, one OCSF JSON object per line, each line ended by `\n`.
-//! - The file name is `<HHMMSS>-<32 lowercase hex digits>.jsonl` (or `.jsonl.gz`), where the hex digits are the first
+//! - The file name is `<HHMMSS>-<32 lowercase hex digits>.jsonl` (or `.jsonl.gz`, `.jsonl.zst`), where the hex digits are the first
 //!   16 bytes of SHA-256 over the blob's `contentId` (content IDs contain `$` and are long, so they are hashed). The
 //!   same blob therefore always lands at the same path: re-delivering it after a crash *replaces* the file, it never
 //!   adds a second copy. Sorting names within a day orders files by blob creation time.
 //! - Files appear atomically: the batch is written to a temporary `.<final name>.tmp` in the same directory, synced
 //!   (`fsync`), renamed over the final name, and the directory is synced. Temporary names start with `.` and end in
-//!   `.tmp`, so they never match `*.jsonl` or `*.jsonl.gz`; a reader that only opens those never sees a partial line
+//!   `.tmp`, so they never match `*.jsonl`, `*.jsonl.gz` or `*.jsonl.zst`; a reader that only opens those never sees a partial line
 //!   or file. Temporaries left by a crash are removed the next time the sink writes into their directory, or by
 //!   [`JsonlSink::remove_stale_temporaries`].
 //! - A blob whose batch is empty (every record already written from another blob) gets no file; a file left for it
 //!   by an earlier, unacknowledged delivery is removed.
-//! - Switching `compress` on or off is safe: writing `X.jsonl.gz` removes a `X.jsonl` of the same blob, and vice versa.
+//! - Switching `compress` is safe: writing `X.jsonl.zst` removes a `X.jsonl` or `X.jsonl.gz` of the same blob, and
+//!   so on for every pair.
 //!
 //! One output directory belongs to one job: the job lock keeps two runs of a job apart, not two jobs sharing a
 //! directory.
@@ -40,6 +42,10 @@ use super::{Ack, BlobMeta, Compression, EventParts, Sink, SinkError, UniqueEvent
 pub const PLAIN_SUFFIX: &str = ".jsonl";
 /// Suffix of gzip files.
 pub const GZIP_SUFFIX: &str = ".jsonl.gz";
+/// Suffix of zstd files.
+pub const ZSTD_SUFFIX: &str = ".jsonl.zst";
+/// The suffixes of final files, plain first.
+pub const FINAL_SUFFIXES: [&str; 3] = [PLAIN_SUFFIX, GZIP_SUFFIX, ZSTD_SUFFIX];
 /// Suffix of temporary files (which also start with `.`).
 pub const TEMP_SUFFIX: &str = ".tmp";
 
@@ -59,8 +65,8 @@ pub struct BlobPaths {
     pub dir: PathBuf,
     /// The final file for the configured compression.
     pub file: PathBuf,
-    /// The final file for the other compression (removed when `file` is written).
-    pub other: PathBuf,
+    /// The final files of the same blob under the other compressions (removed when `file` is written).
+    pub others: Vec<PathBuf>,
     /// The temporary file `file` is written through.
     pub temp: PathBuf,
 }
@@ -112,20 +118,16 @@ impl JsonlSink {
             at.second(),
             content_id_hash(&blob.content_id)
         );
-        let (name, other) = match self.compress {
-            Some(Compression::Gzip) => (
-                format!("{stem}{GZIP_SUFFIX}"),
-                format!("{stem}{PLAIN_SUFFIX}"),
-            ),
-            None => (
-                format!("{stem}{PLAIN_SUFFIX}"),
-                format!("{stem}{GZIP_SUFFIX}"),
-            ),
-        };
+        let suffix = suffix(self.compress);
+        let name = format!("{stem}{suffix}");
         BlobPaths {
             temp: dir.join(format!(".{name}{TEMP_SUFFIX}")),
             file: dir.join(name),
-            other: dir.join(other),
+            others: FINAL_SUFFIXES
+                .iter()
+                .filter(|s| **s != suffix)
+                .map(|s| dir.join(format!("{stem}{s}")))
+                .collect(),
             dir,
         }
     }
@@ -190,7 +192,10 @@ impl Sink for JsonlSink {
             (Ok(()), None) => {
                 // Nothing to write, not even a directory; but a file left by an unacknowledged earlier delivery
                 // must go.
-                let removed = remove_if_present(&paths.file)? | remove_if_present(&paths.other)?;
+                let mut removed = remove_if_present(&paths.file)?;
+                for other in &paths.others {
+                    removed |= remove_if_present(other)?;
+                }
                 if removed {
                     sync_dir(&paths.dir)?;
                 }
@@ -219,7 +224,7 @@ impl Sink for JsonlSink {
 
     fn describe(&self) -> String {
         match self.compress {
-            Some(Compression::Gzip) => format!("jsonl:{} (gzip)", self.root.display()),
+            Some(c) => format!("jsonl:{} ({})", self.root.display(), c.as_str()),
             None => format!("jsonl:{}", self.root.display()),
         }
     }
@@ -255,16 +260,55 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The suffix of final files for a compression: `.jsonl`, `.jsonl.gz` or `.jsonl.zst`.
+pub const fn suffix(compress: Option<Compression>) -> &'static str {
+    match compress {
+        None => PLAIN_SUFFIX,
+        Some(Compression::Gzip) => GZIP_SUFFIX,
+        Some(Compression::Zstd) => ZSTD_SUFFIX,
+    }
+}
+
+/// The compression a final file name says it has: `None` when it is not a final name, `Some(None)` for plain.
+pub fn compression_of(name: &str) -> Option<Option<Compression>> {
+    if name.starts_with('.') {
+        return None;
+    }
+    [None, Some(Compression::Gzip), Some(Compression::Zstd)]
+        .into_iter()
+        .find(|c| name.ends_with(suffix(*c)))
+}
+
 /// True if `name` is a final file name of this sink (what a tailing reader should pick up).
 pub fn is_final_name(name: &str) -> bool {
-    !name.starts_with('.') && (name.ends_with(PLAIN_SUFFIX) || name.ends_with(GZIP_SUFFIX))
+    compression_of(name).is_some()
 }
 
 /// True if `name` is a temporary of this sink.
 pub fn is_temp_name(name: &str) -> bool {
-    name.starts_with('.')
-        && name.ends_with(TEMP_SUFFIX)
-        && (name.contains(PLAIN_SUFFIX) || name.contains(GZIP_SUFFIX))
+    name.strip_prefix('.')
+        .and_then(|n| n.strip_suffix(TEMP_SUFFIX))
+        .is_some_and(|n| FINAL_SUFFIXES.iter().any(|s| n.ends_with(s)))
+}
+
+/// The JSON lines of a final file, decompressed according to its suffix (what a reader of the output tree does).
+pub fn read_lines(path: &Path) -> io::Result<Vec<u8>> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let file = File::open(path)?;
+    let mut out = Vec::new();
+    match compression_of(name) {
+        Some(Some(Compression::Gzip)) => {
+            io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(file), &mut out)?
+        }
+        Some(Some(Compression::Zstd)) => {
+            io::Read::read_to_end(&mut zstd::stream::read::Decoder::new(file)?, &mut out)?
+        }
+        _ => io::Read::read_to_end(&mut &file, &mut out)?,
+    };
+    Ok(out)
 }
 
 impl JsonlSink {
@@ -290,7 +334,9 @@ impl JsonlSink {
                         // An unacknowledged earlier delivery may have left a file of this blob under either name:
                         // the one we are about to write is replaced by the rename, the other must go first (if we
                         // crash after removing it, the blob is still not done and comes again).
-                        remove_if_present(&paths.other)?;
+                        for other in &paths.others {
+                            remove_if_present(other)?;
+                        }
                         temp.insert(TempFile::create(&paths.temp, self.compress)?)
                     }
                 };
@@ -301,10 +347,11 @@ impl JsonlSink {
     }
 }
 
-/// A blob's temporary file being written, plain or gzip.
+/// A blob's temporary file being written, plain, gzip or zstd.
 enum TempFile {
     Plain(BufWriter<File>),
     Gzip(GzEncoder<BufWriter<File>>),
+    Zstd(zstd::stream::write::Encoder<'static, BufWriter<File>>),
 }
 
 impl TempFile {
@@ -320,6 +367,10 @@ impl TempFile {
             Some(Compression::Gzip) => {
                 TempFile::Gzip(GzEncoder::new(out, flate2::Compression::default()))
             }
+            Some(Compression::Zstd) => TempFile::Zstd(
+                zstd::stream::write::Encoder::new(out, zstd::DEFAULT_COMPRESSION_LEVEL)
+                    .map_err(|e| SinkError::io("start zstd in", temp, e))?,
+            ),
             None => TempFile::Plain(out),
         })
     }
@@ -328,17 +379,19 @@ impl TempFile {
         let out: &mut dyn Write = match self {
             TempFile::Plain(w) => w,
             TempFile::Gzip(w) => w,
+            TempFile::Zstd(w) => w,
         };
         out.write_all(line)?;
         out.write_all(b"\n")
     }
 
-    /// Flushes everything (the gzip trailer included) and syncs the file.
+    /// Flushes everything (the gzip trailer or the zstd frame end included) and syncs the file.
     fn finish(self, temp: &Path) -> Result<(), SinkError> {
         let err = |e| SinkError::io("write", temp, e);
         let out = match self {
             TempFile::Plain(w) => w,
             TempFile::Gzip(gz) => gz.finish().map_err(err)?,
+            TempFile::Zstd(zst) => zst.finish().map_err(err)?,
         };
         let file = out
             .into_inner()
@@ -437,7 +490,14 @@ mod tests {
         assert!(!is_temp_name(name));
         let temp = paths.temp.file_name().unwrap().to_str().unwrap();
         assert!(is_temp_name(temp) && !is_final_name(temp), "{temp}");
-        assert!(paths.other.to_str().unwrap().ends_with(GZIP_SUFFIX));
+        let others: Vec<&str> = paths.others.iter().map(|p| p.to_str().unwrap()).collect();
+        assert_eq!(others.len(), 2, "{others:?}");
+        assert!(others[0].ends_with(GZIP_SUFFIX) && others[1].ends_with(ZSTD_SUFFIX));
+        assert!(
+            others
+                .iter()
+                .all(|o| o.starts_with(paths.file.to_str().unwrap()))
+        );
         assert_eq!(sink.paths(&batch.meta()), paths, "same blob, same paths");
         let mut other = batch.clone();
         other.content_id.push('x');

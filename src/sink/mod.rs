@@ -168,6 +168,18 @@ pub enum SinkKind {
 pub enum Compression {
     /// gzip (`.jsonl.gz`), readable by `gzip -d` and `zcat`.
     Gzip,
+    /// Zstandard (`.jsonl.zst`), readable by `zstd -d` and `zstdcat`: smaller and faster than gzip.
+    Zstd,
+}
+
+impl Compression {
+    /// The job file's spelling (`gzip`, `zstd`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
 }
 
 /// The job file's `sink:` section, with `path` already resolved against the job file's directory.
@@ -180,7 +192,7 @@ pub struct SinkConfig {
     /// The output directory (`jsonl`) or database file (`sqlite`); not allowed for `stdout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
-    /// `gzip` to compress `jsonl` files; not allowed for the other types.
+    /// `gzip` or `zstd` to compress `jsonl` files (absent: plain); not allowed for the other types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compress: Option<Compression>,
 }

@@ -80,10 +80,13 @@ pub fn files_under(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The text of a jsonl output file, gunzipped with flate2 when it ends in `.gz`.
+/// The text of a jsonl output file, gunzipped with flate2 when it ends in `.gz`, decompressed with the zstd crate
+/// when it ends in `.zst`.
 pub fn read_output(path: &Path) -> String {
     let bytes = fs::read(path).expect("readable output");
-    if path.extension().is_some_and(|e| e == "gz") {
+    if path.extension().is_some_and(|e| e == "zst") {
+        String::from_utf8(zstd::decode_all(&bytes[..]).expect("valid zstd")).expect("UTF-8 output")
+    } else if path.extension().is_some_and(|e| e == "gz") {
         let mut text = String::new();
         flate2::read::MultiGzDecoder::new(&bytes[..])
             .read_to_string(&mut text)
