@@ -287,28 +287,21 @@ pub async fn doctor_file(file: &Path, options: &Options, out: &mut dyn Write) ->
 /// (the located diagnostics say what is wrong; this adds the thumbprints and validity an operator looks for in the
 /// portal). `fail` for a certificate outside its validity at `now`, else `pass`.
 pub fn certificate_of_unloadable_job(file: &Path, now: Timestamp) -> Option<Check> {
-    use x509_parser::prelude::{FromDer as _, X509Certificate};
-
     let text = std::fs::read_to_string(file).ok()?;
     let raw = crate::job::parse(&text).ok()?;
     let named =
         crate::job::expand::expand(&raw.tenant.value.certificate.value, &crate::job::ProcessEnv)
             .ok()?;
     let path = file.parent().unwrap_or(Path::new("")).join(named);
-    let pem = std::fs::read(&path).ok()?;
-    let der = x509_parser::pem::Pem::iter_from_buffer(&pem)
-        .filter_map(Result::ok)
-        .find(|block| block.label == "CERTIFICATE")?
-        .contents;
-    let (_, cert) = X509Certificate::from_der(&der).ok()?;
-    let validity = cert.validity();
-    let not_before = Timestamp::from_second(validity.not_before.timestamp()).ok()?;
-    let not_after = Timestamp::from_second(validity.not_after.timestamp()).ok()?;
+    let bytes = std::fs::read(&path).ok()?;
+    let der = crate::auth::peek_certificate(&bytes)?;
+    let cert = crate::auth::certificate_facts(&der).ok()?;
+    let (not_before, not_after) = (cert.not_before, cert.not_after);
     let t = Thumbprints::of_der(&der);
     let detail = format!(
         "{}: subject {}\nvalid {not_before} .. {not_after}\nthumbprint (SHA-1, as the Entra portal shows it): {}\nx5t: {}   x5t#S256: {}",
         path.display(),
-        cert.subject(),
+        cert.subject,
         t.sha1_hex,
         t.x5t,
         t.x5t_s256
@@ -389,7 +382,12 @@ pub async fn diagnose(loaded: &Loaded, options: &Options) -> Report {
 /// Group/other permission bits of the secret files.
 fn permissions(loaded: &Loaded) -> Check {
     let tenant = &loaded.job.tenant;
-    let mut secret_files = vec![("private key", tenant.private_key.clone())];
+    // Without `private_key` the certificate file (PKCS#12) holds the key.
+    let key_file = tenant
+        .private_key
+        .clone()
+        .unwrap_or_else(|| tenant.certificate.clone());
+    let mut secret_files = vec![("private key", key_file.clone())];
     if let Some(Passphrase::File(p)) = &tenant.passphrase {
         secret_files.push(("passphrase file", p.clone()));
     }
@@ -411,7 +409,7 @@ fn permissions(loaded: &Loaded) -> Check {
             format!(
                 "certificate {} readable; private key {} readable by its owner only",
                 tenant.certificate.display(),
-                tenant.private_key.display()
+                key_file.display()
             ),
         )
     } else {
@@ -525,7 +523,8 @@ fn offline_checks(loaded: &Loaded, report: &mut Report) {
     report.checks.push(Check::pass(
         "certificate",
         format!(
-            "subject {}, issuer {}, serial {}\nvalid {} .. {}, {} certificate(s) in the file\nthumbprint (SHA-1, as the Entra portal shows it): {}\nSHA-256: {}\nx5t: {}   x5t#S256: {}   signing: {}",
+            "read: {}\nsubject {}, issuer {}, serial {}\nvalid {} .. {}, {} certificate(s) in the file\nthumbprint (SHA-1, as the Entra portal shows it): {}\nSHA-256: {}\nx5t: {}   x5t#S256: {}   signing: {}",
+            info.source,
             info.subject,
             info.issuer,
             info.serial,
@@ -543,7 +542,13 @@ fn offline_checks(loaded: &Loaded, report: &mut Report) {
         "key match",
         format!(
             "the private key in {} belongs to the certificate",
-            loaded.job.tenant.private_key.display()
+            loaded
+                .job
+                .tenant
+                .private_key
+                .as_ref()
+                .unwrap_or(&loaded.job.tenant.certificate)
+                .display()
         ),
     ));
     report.checks.push(if info.key_bits >= MIN_RSA_BITS {

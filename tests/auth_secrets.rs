@@ -68,7 +68,7 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
     // Loading: env and file passphrases, a wrong passphrase, PKCS#1, a mismatch.
     let source = |private_key, passphrase| CredentialSource {
         certificate: cert.clone(),
-        private_key,
+        private_key: Some(private_key),
         passphrase,
         signing: SigningAlgorithm::Rs256,
     };

@@ -27,6 +27,7 @@ mod aadsts;
 mod assertion;
 mod credential;
 mod pem;
+mod pfx;
 mod providers;
 mod secret;
 mod token;
@@ -34,10 +35,13 @@ mod token;
 pub use aadsts::AadstsCode;
 pub use assertion::{ASSERTION_LIFETIME, AssertionError, ClientAssertion};
 pub use credential::{
-    CertificateInfo, Credential, CredentialError, CredentialSource, CredentialWarning,
-    EXPIRY_WARNING_DAYS, MIN_RSA_BITS, PassphraseSource, SigningAlgorithm, Thumbprints,
-    UnknownSigningAlgorithm,
+    CertificateInfo, Credential, CredentialError, CredentialSource, CredentialWarning, DerKeyKind,
+    EXPIRY_WARNING_DAYS, FileForm, MIN_RSA_BITS, PassphraseSource, SigningAlgorithm, SourceForm,
+    Thumbprints, UnknownSigningAlgorithm,
 };
+pub(crate) use credential::{certificate_facts, peek_certificate};
+pub use pem::TextEncoding;
+pub(crate) use pem::{decode_text, parse_blocks};
 pub use providers::TokenProviders;
 pub use secret::Secret;
 pub use token::{
