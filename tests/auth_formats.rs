@@ -102,8 +102,10 @@ endpoints:
 }
 
 async fn emulator() -> EmulatorHandle {
-    let mut config = EmulatorConfig::default();
-    config.trusted_certificates = vec![der_of("cert.pem"), der_of("chain-leaf.pem")];
+    let mut config = EmulatorConfig {
+        trusted_certificates: vec![der_of("cert.pem"), der_of("chain-leaf.pem")],
+        ..EmulatorConfig::default()
+    };
     let mut content = ContentSettings::default().with_blobs_per_hour(0);
     content.late_blobs = 0;
     content.blob_listed_twice = false;

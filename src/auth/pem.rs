@@ -94,7 +94,7 @@ pub(crate) fn decode_text(input: &[u8]) -> Result<(Cow<'_, [u8]>, TextEncoding),
         return Ok((Cow::Borrowed(rest), TextEncoding::Utf8Bom));
     }
     let utf16 = |rest: &[u8], from: fn([u8; 2]) -> u16| -> Result<Cow<'_, [u8]>, TextError> {
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             return Err(TextError::BadUtf16);
         }
         let units = rest.chunks_exact(2).map(|c| from([c[0], c[1]]));
