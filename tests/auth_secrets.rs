@@ -80,7 +80,10 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
     ));
     let from_file = source(key.clone(), Some(PassphraseSource::File(pass_file)));
     visible.push(format!("{:?}", from_file.load().unwrap()));
-    let wrong = source(key.clone(), Some(PassphraseSource::File(wrong_file.clone())));
+    let wrong = source(
+        key.clone(),
+        Some(PassphraseSource::File(wrong_file.clone())),
+    );
     let err = wrong.load().unwrap_err();
     visible.push(format!("{err} {err:?}"));
     let err = source(key.clone(), None).load().unwrap_err();
