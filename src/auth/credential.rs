@@ -860,20 +860,33 @@ fn parse_file(
         return Ok((Parsed::Pem(blocks), FileForm::Pem { encoding, crlf }));
     }
     // Binary: the outer SEQUENCE's header says how long the file should be.
-    let mut reader = match der::SliceReader::new(bytes) {
-        Ok(r) => r,
-        Err(_) => {
-            return Err(CredentialError::NotPem {
+    let named_pfx = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("pfx") || e.eq_ignore_ascii_case("p12"));
+    let not_recognized = |reason: String| {
+        if named_pfx {
+            CredentialError::InvalidPkcs12 {
+                path: path.to_owned(),
+                reason,
+            }
+        } else {
+            CredentialError::NotPem {
                 path: path.to_owned(),
                 what,
-            });
+            }
         }
     };
-    let header = der::Header::decode(&mut reader).map_err(|_| CredentialError::NotPem {
-        path: path.to_owned(),
-        what,
-    })?;
-    let header_len = u32::from(header.encoded_len().unwrap_or_default()) as usize;
+    let header = der::SliceReader::new(bytes)
+        .and_then(|mut reader| der::Header::decode(&mut reader))
+        .map_err(|e| {
+            if bytes.get(1) == Some(&0x80) {
+                not_recognized("BER indefinite-length encoding, not DER".to_owned())
+            } else {
+                not_recognized(e.to_string())
+            }
+        })?;
+    let header_len = header.encoded_len().map(u32::from).unwrap_or_default() as usize;
     let expected = header_len + u32::from(header.length) as usize;
     if expected > bytes.len() {
         return Err(CredentialError::Truncated {
@@ -882,47 +895,38 @@ fn parse_file(
             actual: bytes.len(),
         });
     }
-    if x509_cert::Certificate::from_der(bytes).is_ok() {
+    // Bytes after the structure (padding some tools append) are ignored.
+    let der = &bytes[..expected];
+    if x509_cert::Certificate::from_der(der).is_ok() {
         return Ok((
-            Parsed::DerCertificate(bytes.to_vec()),
+            Parsed::DerCertificate(der.to_vec()),
             FileForm::DerCertificate,
         ));
     }
-    if pfx::is_pfx(bytes) {
+    if pfx::is_pfx(der) {
         let form = FileForm::Pkcs12 {
             scheme: String::new(),
         };
-        return Ok((Parsed::Pkcs12(Secret::new(bytes.to_vec())), form));
+        return Ok((Parsed::Pkcs12(Secret::new(der.to_vec())), form));
     }
     let key = |kind| {
         (
-            Parsed::DerKey(kind, Secret::new(bytes.to_vec())),
+            Parsed::DerKey(kind, Secret::new(der.to_vec())),
             FileForm::DerKey(kind),
         )
     };
-    if pkcs8::PrivateKeyInfo::try_from(bytes).is_ok() {
+    if pkcs8::PrivateKeyInfo::try_from(der).is_ok() {
         return Ok(key(DerKeyKind::Pkcs8));
     }
-    if pkcs1::RsaPrivateKey::try_from(bytes).is_ok() {
+    if pkcs1::RsaPrivateKey::try_from(der).is_ok() {
         return Ok(key(DerKeyKind::Pkcs1));
     }
-    if pkcs8::EncryptedPrivateKeyInfo::try_from(bytes).is_ok() {
+    if pkcs8::EncryptedPrivateKeyInfo::try_from(der).is_ok() {
         return Ok(key(DerKeyKind::EncryptedPkcs8));
     }
-    let named_pfx = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("pfx") || e.eq_ignore_ascii_case("p12"));
-    if named_pfx {
-        return Err(CredentialError::InvalidPkcs12 {
-            path: path.to_owned(),
-            reason: pfx::pfx_decode_error(bytes).unwrap_or_else(|| "not PKCS#12".to_owned()),
-        });
-    }
-    Err(CredentialError::NotPem {
-        path: path.to_owned(),
-        what,
-    })
+    Err(not_recognized(
+        pfx::pfx_decode_error(der).unwrap_or_else(|| "not PKCS#12".to_owned()),
+    ))
 }
 
 /// A certificate that may be the leaf, with what the checks need.
@@ -931,7 +935,8 @@ struct CertCandidate {
     local_key_id: Option<Vec<u8>>,
 }
 
-/// A private key (PKCS#1 DER), with its public half for matching.
+/// A private key (PKCS#1 DER), with its public half for matching. `Debug` redacts the key (it is a [`Secret`]).
+#[derive(Debug)]
 struct KeyCandidate {
     pkcs1: Secret<Vec<u8>>,
     modulus: Vec<u8>,
@@ -1143,11 +1148,18 @@ fn select(
     certs: &[CertCandidate],
     keys: Vec<KeyCandidate>,
 ) -> Result<(usize, KeyCandidate), CredentialError> {
-    let matches = |cert: &CertCandidate, key: &KeyCandidate| {
-        certificate_facts(&cert.der)
-            .ok()
-            .and_then(|f| f.public_key.ok())
-            .is_some_and(|(m, e)| m == key.modulus && e == key.exponent)
+    let publics: Vec<Option<(Vec<u8>, Vec<u8>)>> = certs
+        .iter()
+        .map(|c| {
+            certificate_facts(&c.der)
+                .ok()
+                .and_then(|f| f.public_key.ok())
+        })
+        .collect();
+    let matches_at = |i: usize, key: &KeyCandidate| {
+        publics[i]
+            .as_ref()
+            .is_some_and(|(m, e)| *m == key.modulus && *e == key.exponent)
     };
     let mismatch = || CredentialError::KeyMismatch {
         key_path: key_path.to_owned(),
@@ -1160,7 +1172,7 @@ fn select(
     let key_count = keys.len();
     let mut matching: Vec<KeyCandidate> = keys
         .into_iter()
-        .filter(|k| certs.iter().any(|c| matches(c, k)))
+        .filter(|k| (0..certs.len()).any(|i| matches_at(i, k)))
         .collect();
     let key = match (key_count, matching.len()) {
         (1, 0) => return Err(mismatch()),
@@ -1173,11 +1185,13 @@ fn select(
             });
         }
     };
-    let by_id = certs.iter().position(|c| {
-        key.local_key_id.is_some() && c.local_key_id == key.local_key_id && matches(c, &key)
+    let by_id = (0..certs.len()).find(|&i| {
+        key.local_key_id.is_some()
+            && certs[i].local_key_id == key.local_key_id
+            && matches_at(i, &key)
     });
     let leaf = by_id
-        .or_else(|| certs.iter().position(|c| matches(c, &key)))
+        .or_else(|| (0..certs.len()).find(|&i| matches_at(i, &key)))
         .ok_or_else(mismatch)?;
     Ok((leaf, key))
 }
@@ -1505,4 +1519,168 @@ fn describe_scheme(reason: &str) -> String {
         .find(|(oid, _)| reason.contains(oid))
         .map(|(_, name)| (*name).to_owned())
         .unwrap_or_else(|| reason.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/credentials")
+            .join(name);
+        std::fs::read(path).expect("fixture")
+    }
+
+    fn cert(name: &str, local_key_id: Option<Vec<u8>>) -> CertCandidate {
+        let (parsed, _) = parse_file(Path::new(name), &fixture(name), "certificate").unwrap();
+        let Parsed::Pem(blocks) = parsed else {
+            panic!("{name} is not PEM")
+        };
+        CertCandidate {
+            der: blocks[0].der.clone(),
+            local_key_id,
+        }
+    }
+
+    fn key(name: &str, local_key_id: Option<Vec<u8>>) -> KeyCandidate {
+        let (parsed, _) = parse_file(Path::new(name), &fixture(name), "private key").unwrap();
+        let Parsed::Pem(blocks) = parsed else {
+            panic!("{name} is not PEM")
+        };
+        let mut used = false;
+        let pkcs1 = key_of_pem(Path::new(name), &blocks, &Passphrase::None, &mut used).unwrap();
+        key_candidate(Path::new(name), pkcs1, local_key_id).unwrap()
+    }
+
+    #[test]
+    fn the_leaf_is_the_certificate_matching_the_key_wherever_it_is() {
+        let p = Path::new("x.pfx");
+        let certs = [
+            cert("ca.pem", None),
+            cert("other-cert.pem", None),
+            cert("chain-leaf.pem", None),
+        ];
+        let (leaf, _) = select(p, p, &certs, vec![key("chain-key.pem", None)]).unwrap();
+        assert_eq!(leaf, 2);
+        // Two unrelated keys, one matching: that one.
+        let (leaf, k) = select(
+            p,
+            p,
+            &certs,
+            vec![key("key.pem", None), key("other-key.pem", None)],
+        )
+        .unwrap();
+        assert_eq!(leaf, 1);
+        assert_eq!(k.modulus, key("other-key.pem", None).modulus);
+        // The same certificate twice: localKeyId decides.
+        let twice = [
+            cert("cert.pem", Some(vec![1])),
+            cert("cert.pem", Some(vec![2])),
+        ];
+        let (leaf, _) = select(p, p, &twice, vec![key("key.pem", Some(vec![2]))]).unwrap();
+        assert_eq!(leaf, 1);
+    }
+
+    #[test]
+    fn several_keys_none_or_many_matching_and_a_lone_mismatch_are_refused() {
+        let p = Path::new("x.pfx");
+        let none = select(
+            p,
+            p,
+            &[cert("cert.pem", None)],
+            vec![key("other-key.pem", None), key("chain-key.pem", None)],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                none,
+                CredentialError::AmbiguousKeys {
+                    keys: 2,
+                    matching: 0,
+                    ..
+                }
+            ),
+            "{none}"
+        );
+        let many = select(
+            p,
+            p,
+            &[cert("cert.pem", None), cert("other-cert.pem", None)],
+            vec![key("key.pem", None), key("other-key.pem", None)],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                many,
+                CredentialError::AmbiguousKeys {
+                    keys: 2,
+                    matching: 2,
+                    ..
+                }
+            ),
+            "{many}"
+        );
+        let lone = select(
+            p,
+            p,
+            &[cert("cert.pem", None)],
+            vec![key("other-key.pem", None)],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(lone, CredentialError::KeyMismatch { .. }),
+            "{lone}"
+        );
+    }
+
+    #[test]
+    fn der_is_recognized_by_content_and_cut_or_padded_der_is_handled() {
+        let cer = fixture("cert.cer");
+        let (_, form) = parse_file(Path::new("x.pem"), &cer, "certificate").unwrap();
+        assert_eq!(form, FileForm::DerCertificate);
+        let mut padded = cer.clone();
+        padded.extend([0, 0]);
+        let (parsed, _) = parse_file(Path::new("x.cer"), &padded, "certificate").unwrap();
+        assert!(matches!(parsed, Parsed::DerCertificate(d) if d == cer));
+        let err = parse_file(Path::new("x.cer"), &cer[..cer.len() - 10], "certificate")
+            .err()
+            .unwrap();
+        assert!(matches!(err, CredentialError::Truncated { .. }), "{err}");
+        for (name, kind) in [
+            ("key-pkcs8.der", DerKeyKind::Pkcs8),
+            ("key-pkcs1.der", DerKeyKind::Pkcs1),
+        ] {
+            let (_, form) = parse_file(Path::new(name), &fixture(name), "private key").unwrap();
+            assert_eq!(form, FileForm::DerKey(kind));
+        }
+        // A .pfx that is BER or noise says so; the same bytes under another name are "not PEM, DER or PKCS#12".
+        let ber = [0x30, 0x80, 0x02, 0x01, 0x03, 0x00, 0x00];
+        let err = parse_file(Path::new("a.pfx"), &ber, "certificate")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("BER indefinite-length"), "{err}");
+        let err = parse_file(Path::new("a.bin"), &ber, "certificate")
+            .err()
+            .unwrap();
+        assert!(matches!(err, CredentialError::NotPem { .. }), "{err}");
+    }
+
+    #[test]
+    fn forms_display_what_was_read() {
+        let pem = FileForm::Pem {
+            encoding: TextEncoding::Utf8,
+            crlf: false,
+        };
+        assert_eq!(pem.to_string(), "PEM");
+        let source = SourceForm {
+            certificate: FileForm::DerCertificate,
+            certificate_file: "app.cer".into(),
+            private_key: Some((FileForm::DerKey(DerKeyKind::EncryptedPkcs8), "k.der".into())),
+        };
+        assert_eq!(
+            source.to_string(),
+            "certificate: DER certificate from app.cer; private key: DER encrypted PKCS#8 key from k.der"
+        );
+    }
 }

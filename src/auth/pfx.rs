@@ -155,10 +155,13 @@ pub(crate) fn open(der: &[u8], password: Option<&[u8]>) -> Result<Contents, PfxE
         keys: Vec::new(),
         scheme: String::new(),
     };
+    let has_mac = pfx.mac_data.is_some();
     for info in infos {
+        let mut decrypted = false;
         let bags = if info.content_type == ID_DATA {
             octets_of(&info.content)?
         } else if info.content_type == ID_ENCRYPTED_DATA {
+            decrypted = true;
             let encrypted = EncryptedData::from_der(&to_der(&info.content)?)
                 .map_err(|e| PfxError::Malformed(format!("encrypted data: {e}")))?;
             let data = encrypted
@@ -185,7 +188,11 @@ pub(crate) fn open(der: &[u8], password: Option<&[u8]>) -> Result<Contents, PfxE
                 info.content_type
             )));
         };
-        read_bags(&bags, &password, &mut schemes, &mut contents, 0)?;
+        read_bags(&bags, &password, &mut schemes, &mut contents, 0).map_err(|e| match e {
+            // Without a MAC, a wrong password can still give valid padding (1 in 256): the bags are then noise.
+            PfxError::Malformed(_) if decrypted && !has_mac => PfxError::DecryptFailed,
+            other => other,
+        })?;
     }
     contents.scheme = schemes.describe();
     Ok(contents)
