@@ -578,7 +578,9 @@ async fn the_certificate_check_names_the_form_it_read() {
         der: der.clone(),
     };
     let emu = emulator(&trusted, |_| {}).await;
-    let cases: [(&[(&str, &str)], &str, &str); 3] = [
+    // (fixture files copied as, tenant lines, the certificate check's first detail line)
+    type FormCase<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [FormCase<'_>; 3] = [
         (
             &[("aes.p12", "app.pfx")],
             "  certificate: app.pfx\n  private_key_passphrase_file: pass.txt\n",
