@@ -278,7 +278,7 @@ async fn every_good_form_loads_through_the_job_loader_and_gets_a_token_from_the_
 }
 
 #[test]
-fn the_chain_counts_every_certificate_and_pkcs12_forms_name_their_scheme() {
+fn a_chain_an_encrypted_der_key_and_in_memory_input_report_their_forms() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pass = dir.path().join("pass");
     std::fs::write(&pass, "fixture-chain").expect("pass");
@@ -314,6 +314,31 @@ fn the_chain_counts_every_certificate_and_pkcs12_forms_name_their_scheme() {
             crlf: true
         }
     );
+    // A DER encrypted PKCS#8 key (PBES2, AES-256-CBC), made from the fixture key by the pkcs8 crate.
+    let key = fixture_bytes("key-pkcs8.der");
+    let info = pkcs8::PrivateKeyInfo::try_from(key.as_slice()).expect("pkcs8");
+    let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(2048, &[3; 16], &[4; 16])
+        .expect("params");
+    let encrypted = info
+        .encrypt_with_params(params, "der-pass-5b2e")
+        .expect("encrypt");
+    let key_path = dir.path().join("key-encrypted.der");
+    std::fs::write(&key_path, encrypted.as_bytes()).expect("write");
+    let pass = dir.path().join("der-pass");
+    std::fs::write(&pass, "der-pass-5b2e\n").expect("pass");
+    let cred = CredentialSource {
+        certificate: fixture("cert.cer"),
+        private_key: Some(key_path),
+        passphrase: Some(o365sync::auth::PassphraseSource::File(pass)),
+        signing: SigningAlgorithm::Rs256,
+    }
+    .load()
+    .expect("der certificate and encrypted der key");
+    assert_eq!(
+        cred.info().source.to_string(),
+        "certificate: DER certificate from cert.cer; private key: DER encrypted PKCS#8 key from key-encrypted.der"
+    );
+    assert!(cred.info().warnings.is_empty());
 }
 
 /// Runs `validate` on a job in a fresh directory holding the case's files; returns its output and the directory.
@@ -430,6 +455,39 @@ fn bad_pkcs12_files_are_located_exit_2_errors_that_say_what_to_do() {
         8,
         &["aes.p12", "passphrase is wrong"],
     );
+}
+
+#[test]
+fn run_with_a_bad_pkcs12_file_exits_2_before_writing_anything() {
+    for case in [
+        case(
+            "wrong passphrase",
+            "aes.p12",
+            None,
+            Some("not-the-passphrase-7f3e"),
+        ),
+        case("truncated", "truncated.pfx", None, Some("fixture-aes")),
+    ] {
+        let dir = job_dir(&case, "http://127.0.0.1:9");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_o365sync"))
+            .args(["--state-dir", "state", "run", "job.yaml"])
+            .current_dir(dir.path())
+            .output()
+            .expect("run o365sync");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", case.name);
+        assert!(stderr.contains("job.yaml:7:16: "), "{stderr}");
+        assert!(
+            !dir.path().join("state").exists(),
+            "{}: state written",
+            case.name
+        );
+        assert!(
+            !dir.path().join("out").exists(),
+            "{}: output written",
+            case.name
+        );
+    }
 }
 
 #[test]
