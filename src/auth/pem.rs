@@ -87,32 +87,28 @@ pub(crate) enum TextError {
     BadUtf16,
 }
 
-/// The file's bytes as UTF-8 text (byte-order mark removed, UTF-16 converted) and the encoding found. Bytes without
-/// a byte-order mark are returned as they are (they may be binary DER: the caller decides).
+/// The file's bytes as UTF-8 text (byte-order mark removed, UTF-16 converted by `encoding_rs`) and the encoding
+/// found. Bytes without a byte-order mark are returned as they are (they may be binary DER: the caller decides).
 pub(crate) fn decode_text(input: &[u8]) -> Result<(Cow<'_, [u8]>, TextEncoding), TextError> {
-    if let Some(rest) = input.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-        return Ok((Cow::Borrowed(rest), TextEncoding::Utf8Bom));
-    }
-    let utf16 = |rest: &[u8], from: fn([u8; 2]) -> u16| -> Result<Cow<'_, [u8]>, TextError> {
-        if !rest.len().is_multiple_of(2) {
-            return Err(TextError::BadUtf16);
+    match encoding_rs::Encoding::for_bom(input) {
+        Some((encoding, bom_len)) => {
+            let rest = &input[bom_len..];
+            if encoding == encoding_rs::UTF_8 {
+                return Ok((Cow::Borrowed(rest), TextEncoding::Utf8Bom));
+            }
+            let found = if encoding == encoding_rs::UTF_16LE {
+                TextEncoding::Utf16LeBom
+            } else {
+                TextEncoding::Utf16BeBom
+            };
+            let text = encoding
+                .decode_without_bom_handling_and_without_replacement(rest)
+                .ok_or(TextError::BadUtf16)?;
+            Ok((Cow::Owned(text.into_owned().into_bytes()), found))
         }
-        let units = rest.chunks_exact(2).map(|c| from([c[0], c[1]]));
-        char::decode_utf16(units)
-            .collect::<Result<String, _>>()
-            .map(|s| Cow::Owned(s.into_bytes()))
-            .map_err(|_| TextError::BadUtf16)
-    };
-    if let Some(rest) = input.strip_prefix(&[0xFF, 0xFE]) {
-        return Ok((utf16(rest, u16::from_le_bytes)?, TextEncoding::Utf16LeBom));
+        None if looks_like_utf16(input) => Err(TextError::Utf16WithoutBom),
+        None => Ok((Cow::Borrowed(input), TextEncoding::Utf8)),
     }
-    if let Some(rest) = input.strip_prefix(&[0xFE, 0xFF]) {
-        return Ok((utf16(rest, u16::from_be_bytes)?, TextEncoding::Utf16BeBom));
-    }
-    if looks_like_utf16(input) {
-        return Err(TextError::Utf16WithoutBom);
-    }
-    Ok((Cow::Borrowed(input), TextEncoding::Utf8))
 }
 
 /// ASCII text in UTF-16: in the first bytes, every other byte is zero and the others are printable or whitespace.
