@@ -594,3 +594,38 @@ fn pkcs12_errors_are_credential_errors_of_the_configuration_class() {
         assert!(!format!("{e:?}").contains("wrong-passphrase-9d1c"), "{e:?}");
     }
 }
+
+#[test]
+fn damaged_pkcs12_and_der_files_are_errors_never_panics() {
+    let pass = Some(o365sync::auth::Secret::new(b"fixture-aes".to_vec()));
+    for name in ["aes.p12", "legacy.pfx", "cert.cer", "key-pkcs8.der"] {
+        let original = fixture_bytes(name);
+        // Every 7th byte flipped, one at a time, and cuts at many lengths.
+        let mut inputs: Vec<Vec<u8>> = (0..original.len())
+            .step_by(7)
+            .map(|i| {
+                let mut bytes = original.clone();
+                bytes[i] ^= 0x5a;
+                bytes
+            })
+            .collect();
+        inputs.extend(
+            (0..original.len())
+                .step_by(97)
+                .map(|n| original[..n].to_vec()),
+        );
+        for input in inputs {
+            let result = o365sync::auth::Credential::from_pem(
+                &input,
+                &input,
+                pass.clone(),
+                SigningAlgorithm::Rs256,
+                jiff::Timestamp::now(),
+            );
+            if let Err(e) = result {
+                assert_eq!(e.outcome(), Outcome::Invalid, "{name}: {e}");
+                assert!(!e.to_string().contains("fixture-aes"), "{name}: {e}");
+            }
+        }
+    }
+}
