@@ -292,9 +292,25 @@ pub fn certificate_of_unloadable_job(file: &Path, now: Timestamp) -> Option<Chec
     let named =
         crate::job::expand::expand(&raw.tenant.value.certificate.value, &crate::job::ProcessEnv)
             .ok()?;
-    let path = file.parent().unwrap_or(Path::new("")).join(named);
+    let base = file.parent().unwrap_or(Path::new(""));
+    let path = base.join(named);
     let bytes = std::fs::read(&path).ok()?;
-    let der = crate::auth::peek_certificate(&bytes)?;
+    // A PKCS#12 file's certificates are usually encrypted: use the job's passphrase source when it can be read.
+    let tenant = &raw.tenant.value;
+    let expanded = |t: &crate::job::raw::Text| {
+        crate::job::expand::expand(&t.value, &crate::job::ProcessEnv).ok()
+    };
+    let source = match (
+        &tenant.private_key_passphrase_env,
+        &tenant.private_key_passphrase_file,
+    ) {
+        (Some(env), _) => expanded(env).map(crate::auth::PassphraseSource::Env),
+        (None, Some(f)) => expanded(f).map(|f| crate::auth::PassphraseSource::File(base.join(f))),
+        (None, None) => None,
+    };
+    let passphrase = source.and_then(|s| s.read().ok());
+    let der =
+        crate::auth::peek_certificate(&bytes, passphrase.as_ref().map(|p| p.expose().as_slice()))?;
     let cert = crate::auth::certificate_facts(&der).ok()?;
     let (not_before, not_after) = (cert.not_before, cert.not_after);
     let t = Thumbprints::of_der(&der);

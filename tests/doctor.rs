@@ -637,3 +637,35 @@ async fn the_certificate_check_names_the_form_it_read() {
         "{text}"
     );
 }
+
+#[test]
+fn an_unloadable_job_with_a_pkcs12_file_still_shows_its_leaf_certificate() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/credentials");
+    let dir = fixture_job_dir(
+        &[("ca-first-chain.pfx", "app.pfx")],
+        "  certificate: app.pfx\n  private_key_passphrase_file: pass.txt\n",
+        "http://127.0.0.1:9",
+    );
+    std::fs::write(dir.path().join("pass.txt"), "fixture-chain\n").expect("pass");
+    let leaf_pem = std::fs::read(fixtures.join("chain-leaf.pem")).expect("leaf");
+    let leaf = o365sync::emulator::certificates_from_pem(&leaf_pem).expect("pem")[0].clone();
+    let sha1 = o365sync::auth::Thumbprints::of_der(&leaf).sha1_hex;
+    // Long after the fixtures expire: the facts come from the PKCS#12 file, opened with the job's passphrase, and
+    // name the leaf (the certificate matching the key), not the CA stored before it.
+    let at: Timestamp = "2200-01-01T00:00:00Z".parse().expect("time");
+    let check = o365sync::doctor::certificate_of_unloadable_job(&dir.path().join("job.yaml"), at)
+        .expect("certificate facts");
+    assert_eq!(check.status, Status::Fail, "{}", check.detail);
+    assert!(check.detail.starts_with("expired at"), "{}", check.detail);
+    assert!(
+        check.detail.contains("subject CN=o365sync-fixture-leaf"),
+        "{}",
+        check.detail
+    );
+    assert!(check.detail.contains(&sha1), "{}", check.detail);
+    // Without the passphrase the certificates cannot be read: no facts, no guess.
+    std::fs::remove_file(dir.path().join("pass.txt")).expect("rm");
+    assert!(
+        o365sync::doctor::certificate_of_unloadable_job(&dir.path().join("job.yaml"), at).is_none()
+    );
+}

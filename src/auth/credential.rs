@@ -995,21 +995,33 @@ pub(crate) fn certificate_facts(der: &[u8]) -> Result<CertFacts, String> {
     })
 }
 
-/// The leaf certificate's DER bytes of a certificate file in any form, without a passphrase (PKCS#12 only when its
-/// certificates are readable with the empty password). For `doctor` on a job that does not load.
-pub(crate) fn peek_certificate(bytes: &[u8]) -> Option<Vec<u8>> {
+/// The leaf certificate's DER bytes of a certificate file in any form, for `doctor` on a job that does not load.
+/// A PKCS#12 file is opened with `passphrase` (or the empty password); its leaf is the certificate matching its key
+/// when that can be told, else its first certificate.
+pub(crate) fn peek_certificate(bytes: &[u8], passphrase: Option<&[u8]>) -> Option<Vec<u8>> {
     match parse_file(Path::new(""), bytes, "certificate").ok()?.0 {
         Parsed::Pem(blocks) => blocks
             .into_iter()
             .find(|b| b.label == "CERTIFICATE")
             .map(|b| b.der),
         Parsed::DerCertificate(der) => Some(der),
-        Parsed::Pkcs12(der) => pfx::open(der.expose(), None)
-            .ok()?
-            .certificates
-            .into_iter()
-            .next()
-            .map(|b| b.value),
+        Parsed::Pkcs12(der) => {
+            let contents = pfx::open(der.expose(), passphrase).ok()?;
+            let certs: Vec<CertCandidate> = contents
+                .certificates
+                .into_iter()
+                .map(|b| CertCandidate {
+                    der: b.value,
+                    local_key_id: b.local_key_id,
+                })
+                .collect();
+            let p = Path::new("");
+            let leaf = pkcs12_key_candidates(p, contents.keys)
+                .ok()
+                .and_then(|keys| select(p, p, &certs, keys).ok())
+                .map_or(0, |(leaf, _)| leaf);
+            certs.into_iter().nth(leaf).map(|c| c.der)
+        }
         Parsed::DerKey(..) => None,
     }
 }
