@@ -6,12 +6,15 @@
 //! 1. **job file**: the job loads (parse, validate, certificate and key checked offline). A job that does not load is
 //!    exit code 2 with the loader's located diagnostics (this covers a key that does not match the certificate, an
 //!    expired or not-yet-valid certificate, a weak key and a wrong passphrase); when the certificate file it names can
-//!    be read, its facts are printed too (thumbprints, validity; `fail` when expired), and nothing else runs.
-//! 2. **file permissions**: the private key (and passphrase file) must not be readable by group or others.
+//!    be read (a PKCS#12 file with the job's passphrase source), its facts are printed too (thumbprints, validity;
+//!    `fail` when expired), and nothing else runs.
+//! 2. **file permissions**: the private key (the certificate file when it is PKCS#12 holding the key) and passphrase
+//!    file must not be readable by group or others.
 //!    **state and output**: the state directory and the sink's directory exist as writable directories or can be
 //!    created (inspected only, never created).
-//! 3. **certificate**: subject, issuer, validity, and the thumbprints as the Entra portal shows them (SHA-1 hex), plus
-//!    the JWT header values `x5t` / `x5t#S256`.
+//! 3. **certificate**: the form read (`read: PKCS#12 (AES-256-CBC, PBKDF2, HMAC-SHA256 MAC) from app.pfx: certificate
+//!    + key`, `read: PEM (UTF-16LE with BOM, CRLF) from …`, `DER certificate`, …), subject, issuer, validity, and the
+//!    thumbprints as the Entra portal shows them (SHA-1 hex), plus the JWT header values `x5t` / `x5t#S256`.
 //! 4. **key match** and **key size** (≥ 2048 bits), **expiry** (warn within 30 days).
 //! 5. **clock skew**: local clock minus the token endpoint's `Date` header (warn beyond 2 minutes, fail beyond 5).
 //! 6. **token**: one client-credentials request; a refusal carries the AADSTS advice.
