@@ -194,6 +194,10 @@ fn good_cases() -> Vec<Case> {
             ..case("pfx without password", "nopass.pfx", None, None)
         },
         Case {
+            form: "PKCS#12 (not encrypted, no MAC) from plain.pfx: certificate + key",
+            ..case("pfx without encryption", "plain.pfx", None, None)
+        },
+        Case {
             form: "PKCS#12 (AES-256-CBC, PBKDF2, HMAC-SHA256 MAC) from chain.pfx: certificate + key",
             leaf: "chain-leaf.pem",
             ..case("pfx with chain", "chain.pfx", None, Some("fixture-chain"))
