@@ -6,12 +6,15 @@
 //! 1. **job file**: the job loads (parse, validate, certificate and key checked offline). A job that does not load is
 //!    exit code 2 with the loader's located diagnostics (this covers a key that does not match the certificate, an
 //!    expired or not-yet-valid certificate, a weak key and a wrong passphrase); when the certificate file it names can
-//!    be read, its facts are printed too (thumbprints, validity; `fail` when expired), and nothing else runs.
-//! 2. **file permissions**: the private key (and passphrase file) must not be readable by group or others.
+//!    be read (a PKCS#12 file with the job's passphrase source), its facts are printed too (thumbprints, validity;
+//!    `fail` when expired), and nothing else runs.
+//! 2. **file permissions**: the private key (the certificate file when it is PKCS#12 holding the key) and passphrase
+//!    file must not be readable by group or others.
 //!    **state and output**: the state directory and the sink's directory exist as writable directories or can be
 //!    created (inspected only, never created).
-//! 3. **certificate**: subject, issuer, validity, and the thumbprints as the Entra portal shows them (SHA-1 hex), plus
-//!    the JWT header values `x5t` / `x5t#S256`.
+//! 3. **certificate**: the form read (`read: PKCS#12 (AES-256-CBC, PBKDF2, HMAC-SHA256 MAC) from app.pfx: certificate
+//!    + key`, `read: PEM (UTF-16LE with BOM, CRLF) from …`, `DER certificate`, …), subject, issuer, validity, and the
+//!    thumbprints as the Entra portal shows them (SHA-1 hex), plus the JWT header values `x5t` / `x5t#S256`.
 //! 4. **key match** and **key size** (≥ 2048 bits), **expiry** (warn within 30 days).
 //! 5. **clock skew**: local clock minus the token endpoint's `Date` header (warn beyond 2 minutes, fail beyond 5).
 //! 6. **token**: one client-credentials request; a refusal carries the AADSTS advice.
@@ -287,28 +290,37 @@ pub async fn doctor_file(file: &Path, options: &Options, out: &mut dyn Write) ->
 /// (the located diagnostics say what is wrong; this adds the thumbprints and validity an operator looks for in the
 /// portal). `fail` for a certificate outside its validity at `now`, else `pass`.
 pub fn certificate_of_unloadable_job(file: &Path, now: Timestamp) -> Option<Check> {
-    use x509_parser::prelude::{FromDer as _, X509Certificate};
-
     let text = std::fs::read_to_string(file).ok()?;
     let raw = crate::job::parse(&text).ok()?;
     let named =
         crate::job::expand::expand(&raw.tenant.value.certificate.value, &crate::job::ProcessEnv)
             .ok()?;
-    let path = file.parent().unwrap_or(Path::new("")).join(named);
-    let pem = std::fs::read(&path).ok()?;
-    let der = x509_parser::pem::Pem::iter_from_buffer(&pem)
-        .filter_map(Result::ok)
-        .find(|block| block.label == "CERTIFICATE")?
-        .contents;
-    let (_, cert) = X509Certificate::from_der(&der).ok()?;
-    let validity = cert.validity();
-    let not_before = Timestamp::from_second(validity.not_before.timestamp()).ok()?;
-    let not_after = Timestamp::from_second(validity.not_after.timestamp()).ok()?;
+    let base = file.parent().unwrap_or(Path::new(""));
+    let path = base.join(named);
+    let bytes = std::fs::read(&path).ok()?;
+    // A PKCS#12 file's certificates are usually encrypted: use the job's passphrase source when it can be read.
+    let tenant = &raw.tenant.value;
+    let expanded = |t: &crate::job::raw::Text| {
+        crate::job::expand::expand(&t.value, &crate::job::ProcessEnv).ok()
+    };
+    let source = match (
+        &tenant.private_key_passphrase_env,
+        &tenant.private_key_passphrase_file,
+    ) {
+        (Some(env), _) => expanded(env).map(crate::auth::PassphraseSource::Env),
+        (None, Some(f)) => expanded(f).map(|f| crate::auth::PassphraseSource::File(base.join(f))),
+        (None, None) => None,
+    };
+    let passphrase = source.and_then(|s| s.read().ok());
+    let der =
+        crate::auth::peek_certificate(&bytes, passphrase.as_ref().map(|p| p.expose().as_slice()))?;
+    let cert = crate::auth::certificate_facts(&der).ok()?;
+    let (not_before, not_after) = (cert.not_before, cert.not_after);
     let t = Thumbprints::of_der(&der);
     let detail = format!(
         "{}: subject {}\nvalid {not_before} .. {not_after}\nthumbprint (SHA-1, as the Entra portal shows it): {}\nx5t: {}   x5t#S256: {}",
         path.display(),
-        cert.subject(),
+        cert.subject,
         t.sha1_hex,
         t.x5t,
         t.x5t_s256
@@ -389,7 +401,12 @@ pub async fn diagnose(loaded: &Loaded, options: &Options) -> Report {
 /// Group/other permission bits of the secret files.
 fn permissions(loaded: &Loaded) -> Check {
     let tenant = &loaded.job.tenant;
-    let mut secret_files = vec![("private key", tenant.private_key.clone())];
+    // Without `private_key` the certificate file (PKCS#12) holds the key.
+    let key_file = tenant
+        .private_key
+        .clone()
+        .unwrap_or_else(|| tenant.certificate.clone());
+    let mut secret_files = vec![("private key", key_file.clone())];
     if let Some(Passphrase::File(p)) = &tenant.passphrase {
         secret_files.push(("passphrase file", p.clone()));
     }
@@ -411,7 +428,7 @@ fn permissions(loaded: &Loaded) -> Check {
             format!(
                 "certificate {} readable; private key {} readable by its owner only",
                 tenant.certificate.display(),
-                tenant.private_key.display()
+                key_file.display()
             ),
         )
     } else {
@@ -525,7 +542,8 @@ fn offline_checks(loaded: &Loaded, report: &mut Report) {
     report.checks.push(Check::pass(
         "certificate",
         format!(
-            "subject {}, issuer {}, serial {}\nvalid {} .. {}, {} certificate(s) in the file\nthumbprint (SHA-1, as the Entra portal shows it): {}\nSHA-256: {}\nx5t: {}   x5t#S256: {}   signing: {}",
+            "read: {}\nsubject {}, issuer {}, serial {}\nvalid {} .. {}, {} certificate(s) in the file\nthumbprint (SHA-1, as the Entra portal shows it): {}\nSHA-256: {}\nx5t: {}   x5t#S256: {}   signing: {}",
+            info.source,
             info.subject,
             info.issuer,
             info.serial,
@@ -543,7 +561,13 @@ fn offline_checks(loaded: &Loaded, report: &mut Report) {
         "key match",
         format!(
             "the private key in {} belongs to the certificate",
-            loaded.job.tenant.private_key.display()
+            loaded
+                .job
+                .tenant
+                .private_key
+                .as_ref()
+                .unwrap_or(&loaded.job.tenant.certificate)
+                .display()
         ),
     ));
     report.checks.push(if info.key_bits >= MIN_RSA_BITS {

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use auth_support::{now, shared};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use o365sync::auth::{ASSERTION_LIFETIME, Credential, SigningAlgorithm};
-use x509_parser::prelude::{FromDer as _, X509Certificate};
+use x509_cert::der::Decode as _;
 
 const TOKEN_URL: &str =
     "https://login.microsoftonline.us/8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718/oauth2/v2.0/token";
@@ -27,8 +27,13 @@ fn credential(signing: SigningAlgorithm) -> Credential {
 
 /// The certificate's public key as PKCS#1 DER, taken from the certificate (not from our code).
 fn public_key() -> DecodingKey {
-    let (_, cert) = X509Certificate::from_der(&shared().cert_der).unwrap();
-    DecodingKey::from_rsa_der(&cert.public_key().subject_public_key.data)
+    let cert = x509_cert::Certificate::from_der(&shared().cert_der).unwrap();
+    DecodingKey::from_rsa_der(
+        cert.tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .raw_bytes(),
+    )
 }
 
 fn verify(jwt: &str, alg: Algorithm) -> (jsonwebtoken::Header, serde_json::Value) {

@@ -68,7 +68,7 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
     // Loading: env and file passphrases, a wrong passphrase, PKCS#1, a mismatch.
     let source = |private_key, passphrase| CredentialSource {
         certificate: cert.clone(),
-        private_key,
+        private_key: Some(private_key),
         passphrase,
         signing: SigningAlgorithm::Rs256,
     };
@@ -80,7 +80,10 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
     ));
     let from_file = source(key.clone(), Some(PassphraseSource::File(pass_file)));
     visible.push(format!("{:?}", from_file.load().unwrap()));
-    let wrong = source(key.clone(), Some(PassphraseSource::File(wrong_file)));
+    let wrong = source(
+        key.clone(),
+        Some(PassphraseSource::File(wrong_file.clone())),
+    );
     let err = wrong.load().unwrap_err();
     visible.push(format!("{err} {err:?}"));
     let err = source(key.clone(), None).load().unwrap_err();
@@ -96,6 +99,71 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
     )
     .unwrap_err();
     visible.push(format!("{err} {err:?}"));
+
+    // PKCS#12: the passphrase from the environment and from a file, a wrong one, none, a legacy (RC2/3DES) file,
+    // and the file given as both certificate and key.
+    let pfx_env = "O365SYNC_TEST_AUTH_SECRETS_PFX_PASS";
+    // SAFETY: set before any other thread of this test reads the environment.
+    unsafe { std::env::set_var(pfx_env, "fixture-aes") };
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/credentials");
+    let legacy_pass = auth_support::write(dir.path(), "legacy-pass.txt", "fixture-legacy\n");
+    let pfx = |file: &str, private_key: Option<&str>, passphrase| CredentialSource {
+        certificate: fixtures.join(file),
+        private_key: private_key.map(|k| fixtures.join(k)),
+        passphrase,
+        signing: SigningAlgorithm::Ps256,
+    };
+    let pfx_sources = [
+        pfx("aes.p12", None, Some(PassphraseSource::Env(pfx_env.into()))),
+        pfx(
+            "aes.p12",
+            Some("aes.p12"),
+            Some(PassphraseSource::Env(pfx_env.into())),
+        ),
+        pfx(
+            "legacy.pfx",
+            None,
+            Some(PassphraseSource::File(legacy_pass)),
+        ),
+    ];
+    for source in &pfx_sources {
+        let cred = source.load().unwrap();
+        let a = cred
+            .client_assertion("client", "http://127.0.0.1/t/oauth2/v2.0/token")
+            .unwrap();
+        visible.push(format!(
+            "{cred:?} {source:?} {:?} {} {a:?}",
+            cred.info(),
+            cred.info().source
+        ));
+        assertions.push(a.expose().to_owned());
+    }
+    for source in [
+        pfx(
+            "aes.p12",
+            None,
+            Some(PassphraseSource::File(wrong_file.clone())),
+        ),
+        pfx(
+            "legacy.pfx",
+            None,
+            Some(PassphraseSource::File(wrong_file.clone())),
+        ),
+        pfx("aes.p12", None, None),
+        pfx(
+            "truncated.pfx",
+            None,
+            Some(PassphraseSource::Env(pfx_env.into())),
+        ),
+        pfx(
+            "two-keys.pfx",
+            None,
+            Some(PassphraseSource::Env(pfx_env.into())),
+        ),
+    ] {
+        let err = source.load().unwrap_err();
+        visible.push(format!("{err} {err:?}"));
+    }
 
     // Assertions signed directly.
     for signing in [SigningAlgorithm::Rs256, SigningAlgorithm::Ps256] {
@@ -228,6 +296,16 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
             "client assertion signature",
             a.rsplit('.').next().unwrap().to_owned(),
         ));
+    }
+    // The fixture PKCS#12 files hold the fixture key; their passphrases are shorter but just as distinctive.
+    let fixture_key = std::fs::read_to_string(fixtures.join("key.pem")).unwrap();
+    for line in pem_body_lines(&fixture_key) {
+        needles.push(("pkcs#12 private key", line));
+    }
+    for pass in ["fixture-aes", "fixture-legacy"] {
+        for (place, hay) in haystacks {
+            assert!(!hay.contains(pass), "pkcs#12 passphrase found in {place}");
+        }
     }
     for (what, needle) in &needles {
         assert!(

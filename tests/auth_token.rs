@@ -74,7 +74,7 @@ async fn rs256_and_ps256_with_every_file_format_get_working_tokens() {
         for signing in [SigningAlgorithm::Rs256, SigningAlgorithm::Ps256] {
             let source = CredentialSource {
                 certificate: certificate.clone(),
-                private_key: private_key.clone(),
+                private_key: Some(private_key.clone()),
                 passphrase: passphrase.clone(),
                 signing,
             };

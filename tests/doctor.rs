@@ -536,3 +536,136 @@ async fn a_file_in_place_of_the_output_directory_fails_the_paths_check() {
     );
     assert_eq!(report.outcome(), Outcome::Failed);
 }
+
+/// A job directory holding fixture credential files (`fixtures/credentials/`, copied as `(fixture, name)`, mode
+/// 0600) and a job whose tenant section is `tenant`.
+fn fixture_job_dir(files: &[(&str, &str)], tenant: &str, url: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/credentials");
+    for (from, to) in files {
+        let path = dir.path().join(to);
+        std::fs::copy(fixtures.join(from), &path).expect("copy fixture");
+        set_mode(&path, 0o600);
+    }
+    let job = format!(
+        "version: 1
+name: doctor-forms
+tenant:
+  id: {tenant_id}
+  cloud: commercial
+  client_id: {client}
+{tenant}sink:
+  type: jsonl
+  path: out
+endpoints:
+  login: {url}
+  api: {url}
+",
+        tenant_id = o365sync::emulator::DEFAULT_TENANT_ID,
+        client = o365sync::emulator::DEFAULT_CLIENT_ID,
+    );
+    std::fs::write(dir.path().join("job.yaml"), job).expect("write job");
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_certificate_check_names_the_form_it_read() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/credentials");
+    let der = std::fs::read(fixtures.join("cert.cer")).expect("cert.cer");
+    let trusted = Cert {
+        cert_pem: String::new(),
+        key_pem: String::new(),
+        der: der.clone(),
+    };
+    let emu = emulator(&trusted, |_| {}).await;
+    // (fixture files copied as, tenant lines, the certificate check's first detail line)
+    type FormCase<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [FormCase<'_>; 3] = [
+        (
+            &[("aes.p12", "app.pfx")],
+            "  certificate: app.pfx\n  private_key_passphrase_file: pass.txt\n",
+            "read: PKCS#12 (AES-256-CBC, PBKDF2, HMAC-SHA256 MAC) from app.pfx: certificate + key",
+        ),
+        (
+            &[("combined-utf16le-bom.pem", "combined.pem")],
+            "  certificate: combined.pem\n  private_key: combined.pem\n",
+            "read: PEM (UTF-16LE with BOM, CRLF) from combined.pem: certificate + key",
+        ),
+        (
+            &[("cert.cer", "cert.cer"), ("key-pkcs1.der", "key.der")],
+            "  certificate: cert.cer\n  private_key: key.der\n",
+            "read: certificate: DER certificate from cert.cer; private key: DER PKCS#1 key from key.der",
+        ),
+    ];
+    for (files, tenant, expected) in cases {
+        let dir = fixture_job_dir(files, tenant, &emu.url());
+        if tenant.contains("pass.txt") {
+            std::fs::write(dir.path().join("pass.txt"), "fixture-aes\n").expect("pass");
+            set_mode(&dir.path().join("pass.txt"), 0o600);
+        }
+        let (report, text) = doctor(dir.path()).await;
+        let certificate = status(&report, "certificate");
+        assert_eq!(certificate.status, Status::Pass, "{text}");
+        assert!(
+            certificate.detail.lines().next() == Some(expected),
+            "expected `{expected}` first in:\n{text}"
+        );
+        assert_eq!(status(&report, "key match").status, Status::Pass, "{text}");
+        assert_eq!(
+            status(&report, "file permissions").status,
+            Status::Pass,
+            "{text}"
+        );
+        assert_eq!(status(&report, "token").status, Status::Pass, "{text}");
+        assert!(!text.contains("fixture-aes"), "{text}");
+    }
+
+    // A DER certificate without its key does not load; doctor still shows the certificate's thumbprint.
+    let dir = fixture_job_dir(
+        &[("cert.cer", "cert.cer")],
+        "  certificate: cert.cer\n",
+        &emu.url(),
+    );
+    let mut out = Vec::new();
+    let outcome = doctor_file(&dir.path().join("job.yaml"), &options(), &mut out).await;
+    let text = String::from_utf8_lossy(&out);
+    assert_eq!(outcome, Outcome::Invalid, "{text}");
+    assert!(text.contains("add `tenant.private_key`"), "{text}");
+    let sha1 = o365sync::auth::Thumbprints::of_der(&der).sha1_hex;
+    assert!(
+        text.contains(&format!("as the Entra portal shows it): {sha1}")),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unloadable_job_with_a_pkcs12_file_still_shows_its_leaf_certificate() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/credentials");
+    let dir = fixture_job_dir(
+        &[("ca-first-chain.pfx", "app.pfx")],
+        "  certificate: app.pfx\n  private_key_passphrase_file: pass.txt\n",
+        "http://127.0.0.1:9",
+    );
+    std::fs::write(dir.path().join("pass.txt"), "fixture-chain\n").expect("pass");
+    let leaf_pem = std::fs::read(fixtures.join("chain-leaf.pem")).expect("leaf");
+    let leaf = o365sync::emulator::certificates_from_pem(&leaf_pem).expect("pem")[0].clone();
+    let sha1 = o365sync::auth::Thumbprints::of_der(&leaf).sha1_hex;
+    // Long after the fixtures expire: the facts come from the PKCS#12 file, opened with the job's passphrase, and
+    // name the leaf (the certificate matching the key), not the CA stored before it.
+    let at: Timestamp = "2200-01-01T00:00:00Z".parse().expect("time");
+    let check = o365sync::doctor::certificate_of_unloadable_job(&dir.path().join("job.yaml"), at)
+        .expect("certificate facts");
+    assert_eq!(check.status, Status::Fail, "{}", check.detail);
+    assert!(check.detail.starts_with("expired at"), "{}", check.detail);
+    assert!(
+        check.detail.contains("subject CN=o365sync-fixture-leaf"),
+        "{}",
+        check.detail
+    );
+    assert!(check.detail.contains(&sha1), "{}", check.detail);
+    // Without the passphrase the certificates cannot be read: no facts, no guess.
+    std::fs::remove_file(dir.path().join("pass.txt")).expect("rm");
+    assert!(
+        o365sync::doctor::certificate_of_unloadable_job(&dir.path().join("job.yaml"), at).is_none()
+    );
+}

@@ -118,7 +118,7 @@ fn a_good_job_resolves_paths_defaults_and_endpoints() {
     assert_eq!(job.name, "contoso-gcc");
     assert_eq!(job.tenant.cloud, Cloud::Gcc);
     assert_eq!(job.tenant.certificate, jobs.join("certs/certificate.pem"));
-    assert_eq!(job.tenant.private_key, jobs.join("certs/key.pem"));
+    assert_eq!(job.tenant.private_key, Some(jobs.join("certs/key.pem")));
     assert_eq!(
         job.tenant.publisher_id, job.tenant.id,
         "publisher_id defaults to the tenant"

@@ -134,7 +134,7 @@ fn garbage_bytes() {
         "",
         None,
     );
-    assert_refused(&out, 7, 16, "not a PEM file");
+    assert_refused(&out, 7, 16, "not a PEM, DER or PKCS#12 file");
     let out = validate(&shared().cert_pem, "not a key at all", "", None);
-    assert_refused(&out, 8, 16, "not a PEM file");
+    assert_refused(&out, 8, 16, "not a PEM, DER or PKCS#12 file");
 }

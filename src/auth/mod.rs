@@ -2,11 +2,14 @@
 //!
 //! # Public API
 //!
-//! - [`CredentialSource`] names the files (`certificate`, `private_key` — may be the same combined file — an optional
-//!   [`PassphraseSource`] for an `ENCRYPTED PRIVATE KEY`, and the [`SigningAlgorithm`]). [`CredentialSource::load`]
-//!   reads and checks them before any network call and returns a [`Credential`]: the leaf certificate (first
-//!   `CERTIFICATE` block), its [`Thumbprints`] (SHA-1 hex as the portal shows it, base64url `x5t` / `x5t#S256`),
-//!   and [`CertificateInfo`] (subject, validity, key size, [`CredentialWarning`]s such as expiry within 30 days).
+//! - [`CredentialSource`] names the files (`certificate`, `private_key` — may be the same combined file, or absent
+//!   when `certificate` is a PKCS#12 file holding the key — an optional [`PassphraseSource`] for an encrypted key or
+//!   PKCS#12 file, and the [`SigningAlgorithm`]). Each file's [`FileForm`] is found from its content: PEM (UTF-8, or
+//!   UTF-8/UTF-16 with a byte-order mark, [`TextEncoding`]), DER certificate or key ([`DerKeyKind`]), or PKCS#12.
+//!   [`CredentialSource::load`] reads and checks them before any network call and returns a [`Credential`]: the leaf
+//!   certificate (first PEM `CERTIFICATE` block; in PKCS#12 the certificate matching the key), its [`Thumbprints`]
+//!   (SHA-1 hex as the portal shows it, base64url `x5t` / `x5t#S256`), and [`CertificateInfo`] (subject, validity,
+//!   key size, the [`SourceForm`] read, [`CredentialWarning`]s such as expiry within 30 days).
 //!   Every bad input is one [`CredentialError`] variant whose message says what to do.
 //! - [`Credential::client_assertion`] signs the JWT client assertion (RS256 + `x5t`, or PS256 + `x5t#S256`).
 //! - [`crate::cloud::Endpoints`] resolves the token URL, API root and scope from a cloud and the job's `endpoints`.
@@ -27,6 +30,7 @@ mod aadsts;
 mod assertion;
 mod credential;
 mod pem;
+mod pfx;
 mod providers;
 mod secret;
 mod token;
@@ -34,10 +38,13 @@ mod token;
 pub use aadsts::AadstsCode;
 pub use assertion::{ASSERTION_LIFETIME, AssertionError, ClientAssertion};
 pub use credential::{
-    CertificateInfo, Credential, CredentialError, CredentialSource, CredentialWarning,
-    EXPIRY_WARNING_DAYS, MIN_RSA_BITS, PassphraseSource, SigningAlgorithm, Thumbprints,
-    UnknownSigningAlgorithm,
+    CertificateInfo, Credential, CredentialError, CredentialSource, CredentialWarning, DerKeyKind,
+    EXPIRY_WARNING_DAYS, FileForm, MIN_RSA_BITS, PassphraseSource, SigningAlgorithm, SourceForm,
+    Thumbprints, UnknownSigningAlgorithm,
 };
+pub(crate) use credential::{certificate_facts, peek_certificate};
+pub use pem::TextEncoding;
+pub(crate) use pem::{decode_text, parse_blocks};
 pub use providers::TokenProviders;
 pub use secret::Secret;
 pub use token::{

@@ -1,6 +1,8 @@
 //! A tolerant PEM reader for the files operators actually have: several blocks per file, text between blocks
-//! (`Bag Attributes` from `openssl pkcs12`), Windows line endings, RFC 1421 headers (`Proc-Type`, `DEK-Info`).
+//! (`Bag Attributes` from `openssl pkcs12`), Windows line endings, RFC 1421 headers (`Proc-Type`, `DEK-Info`), and the
+//! text encodings Windows tools write (a UTF-8 byte-order mark, UTF-16LE or UTF-16BE with a byte-order mark).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
@@ -48,6 +50,76 @@ pub(crate) enum PemError {
     /// The body is not valid base64.
     #[error("the `{0}` block is not valid base64")]
     BadBase64(String),
+}
+
+/// How a text file was encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextEncoding {
+    /// UTF-8 (or ASCII) without a byte-order mark.
+    Utf8,
+    /// UTF-8 with a byte-order mark (Notepad, PowerShell `-Encoding utf8` before 6.0).
+    Utf8Bom,
+    /// UTF-16 little-endian with a byte-order mark (PowerShell 5 `Out-File`, `>`).
+    Utf16LeBom,
+    /// UTF-16 big-endian with a byte-order mark.
+    Utf16BeBom,
+}
+
+impl fmt::Display for TextEncoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TextEncoding::Utf8 => "UTF-8",
+            TextEncoding::Utf8Bom => "UTF-8 with BOM",
+            TextEncoding::Utf16LeBom => "UTF-16LE with BOM",
+            TextEncoding::Utf16BeBom => "UTF-16BE with BOM",
+        })
+    }
+}
+
+/// Why a file's bytes could not be read as text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum TextError {
+    /// Every other byte is zero, as in UTF-16 text, but there is no byte-order mark to say which order.
+    #[error("UTF-16 text without a byte-order mark")]
+    Utf16WithoutBom,
+    /// A byte-order mark says UTF-16 but the rest is not valid UTF-16.
+    #[error("invalid UTF-16 after the byte-order mark")]
+    BadUtf16,
+}
+
+/// The file's bytes as UTF-8 text (byte-order mark removed, UTF-16 converted by `encoding_rs`) and the encoding
+/// found. Bytes without a byte-order mark are returned as they are (they may be binary DER: the caller decides).
+pub(crate) fn decode_text(input: &[u8]) -> Result<(Cow<'_, [u8]>, TextEncoding), TextError> {
+    match encoding_rs::Encoding::for_bom(input) {
+        Some((encoding, bom_len)) => {
+            let rest = &input[bom_len..];
+            if encoding == encoding_rs::UTF_8 {
+                return Ok((Cow::Borrowed(rest), TextEncoding::Utf8Bom));
+            }
+            let found = if encoding == encoding_rs::UTF_16LE {
+                TextEncoding::Utf16LeBom
+            } else {
+                TextEncoding::Utf16BeBom
+            };
+            let text = encoding
+                .decode_without_bom_handling_and_without_replacement(rest)
+                .ok_or(TextError::BadUtf16)?;
+            Ok((Cow::Owned(text.into_owned().into_bytes()), found))
+        }
+        None if looks_like_utf16(input) => Err(TextError::Utf16WithoutBom),
+        None => Ok((Cow::Borrowed(input), TextEncoding::Utf8)),
+    }
+}
+
+/// ASCII text in UTF-16: in the first bytes, every other byte is zero and the others are printable or whitespace.
+fn looks_like_utf16(input: &[u8]) -> bool {
+    let head = &input[..input.len().min(64) & !1];
+    if head.len() < 8 {
+        return false;
+    }
+    let ascii = |b: u8| b.is_ascii_graphic() || b.is_ascii_whitespace();
+    let pairs = || head.chunks_exact(2);
+    pairs().all(|p| p[1] == 0 && ascii(p[0])) || pairs().all(|p| p[0] == 0 && ascii(p[1]))
 }
 
 /// Splits `input` into PEM blocks. Text outside blocks is ignored.
@@ -124,6 +196,44 @@ mod tests {
             format!("{:?}", blocks[1]),
             "PemBlock { label: \"RSA PRIVATE KEY\", headers: 2, len: 2 }"
         );
+    }
+
+    #[test]
+    fn decodes_boms_and_utf16_and_refuses_utf16_without_bom() {
+        let pem = "-----BEGIN X-----\r\nAAEC\r\n-----END X-----\r\n";
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(pem.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain(pem.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        let utf8_bom: Vec<u8> = [0xEF, 0xBB, 0xBF].into_iter().chain(pem.bytes()).collect();
+        for (input, encoding) in [
+            (le.clone(), TextEncoding::Utf16LeBom),
+            (be, TextEncoding::Utf16BeBom),
+            (utf8_bom, TextEncoding::Utf8Bom),
+            (pem.as_bytes().to_vec(), TextEncoding::Utf8),
+        ] {
+            let (text, found) = decode_text(&input).unwrap();
+            assert_eq!(found, encoding);
+            assert_eq!(&*text, pem.as_bytes());
+            assert_eq!(parse_blocks(&text).unwrap()[0].der, vec![0, 1, 2]);
+        }
+        assert_eq!(
+            decode_text(&le[2..]).unwrap_err(),
+            TextError::Utf16WithoutBom
+        );
+        assert_eq!(
+            decode_text(&[0xFF, 0xFE, 0x00, 0xD8, 0x41]).unwrap_err(),
+            TextError::BadUtf16
+        );
+        // DER is not mistaken for UTF-16.
+        let der = [
+            0x30, 0x82, 0x03, 0x0A, 0x30, 0x82, 0x01, 0xF2, 0xA0, 0x03, 0x02, 0x01,
+        ];
+        assert_eq!(decode_text(&der).unwrap().1, TextEncoding::Utf8);
     }
 
     #[test]

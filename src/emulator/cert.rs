@@ -54,19 +54,27 @@ pub fn throwaway_certificate(common_name: &str) -> Result<ThrowawayCertificate, 
     })
 }
 
-/// Reads every `CERTIFICATE` block of a PEM text and returns their DER bytes (at least one).
+/// Reads every `CERTIFICATE` block of a PEM text (UTF-8, or UTF-16 with a byte-order mark) and returns their DER
+/// bytes (at least one). A DER certificate is returned as it is.
 pub fn certificates_from_pem(pem: &[u8]) -> Result<Vec<Vec<u8>>, EmulatorError> {
-    let mut out = Vec::new();
-    for block in x509_parser::pem::Pem::iter_from_buffer(pem) {
-        let block = block.map_err(|e| {
-            EmulatorError::Certificate(format!(
-                "cannot read pem: {e}; give a file with a CERTIFICATE block"
-            ))
-        })?;
-        if block.label == "CERTIFICATE" {
-            out.push(block.contents);
-        }
+    if crate::auth::certificate_facts(pem).is_ok() {
+        return Ok(vec![pem.to_vec()]);
     }
+    let (text, _) = crate::auth::decode_text(pem).map_err(|e| {
+        EmulatorError::Certificate(format!(
+            "cannot read pem: {e}; give a file with a CERTIFICATE block"
+        ))
+    })?;
+    let blocks = crate::auth::parse_blocks(&text).map_err(|e| {
+        EmulatorError::Certificate(format!(
+            "cannot read pem: {e}; give a file with a CERTIFICATE block"
+        ))
+    })?;
+    let out: Vec<Vec<u8>> = blocks
+        .into_iter()
+        .filter(|b| b.label == "CERTIFICATE")
+        .map(|b| b.der)
+        .collect();
     if out.is_empty() {
         return Err(EmulatorError::Certificate(
             "no CERTIFICATE block found: give a pem file holding the application's certificate"
@@ -99,39 +107,27 @@ pub(crate) struct RegisteredCertificate {
 impl RegisteredCertificate {
     /// Parses a DER certificate holding an RSA public key of at least 2048 bits.
     pub fn from_der(der: &[u8]) -> Result<Self, EmulatorError> {
-        let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| {
+        let facts = crate::auth::certificate_facts(der).map_err(|e| {
             EmulatorError::Certificate(format!("cannot parse trusted certificate: {e}"))
         })?;
-        let key = match cert.public_key().parsed() {
-            Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
-                if rsa.key_size() < 2048 {
-                    return Err(EmulatorError::Certificate(format!(
-                        "trusted certificate has a {}-bit rsa key: register one of at least 2048 bits",
-                        rsa.key_size()
-                    )));
-                }
-                DecodingKey::from_rsa_raw_components(
-                    strip_leading_zeros(rsa.modulus),
-                    strip_leading_zeros(rsa.exponent),
-                )
-            }
-            _ => {
-                return Err(EmulatorError::Certificate(
-                    "trusted certificate does not hold an rsa public key: register an rsa certificate".to_owned(),
-                ));
-            }
-        };
+        let (modulus, exponent) = facts.public_key.map_err(|_| {
+            EmulatorError::Certificate(
+                "trusted certificate does not hold an rsa public key: register an rsa certificate"
+                    .to_owned(),
+            )
+        })?;
+        let bits = modulus.len() * 8 - modulus.first().map_or(0, |b| b.leading_zeros() as usize);
+        if bits < 2048 {
+            return Err(EmulatorError::Certificate(format!(
+                "trusted certificate has a {bits}-bit rsa key: register one of at least 2048 bits"
+            )));
+        }
         Ok(RegisteredCertificate {
             x5t: x5t(der),
             x5t_s256: x5t_s256(der),
-            key,
+            key: DecodingKey::from_rsa_raw_components(&modulus, &exponent),
         })
     }
-}
-
-fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
-    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-    &bytes[first..]
 }
 
 #[cfg(test)]

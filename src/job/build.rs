@@ -28,19 +28,16 @@ pub(crate) fn build(checked: Checked, file: &Path, now: Timestamp) -> Result<Bui
 
     job.file = file.to_path_buf();
     job.tenant.certificate = base_join(&base, &job.tenant.certificate);
-    job.tenant.private_key = base_join(&base, &job.tenant.private_key);
     check_readable(
         &job.tenant.certificate,
         "certificate",
         locs.certificate,
         &mut errors,
     );
-    check_readable(
-        &job.tenant.private_key,
-        "private key",
-        locs.private_key,
-        &mut errors,
-    );
+    if let Some(key) = &mut job.tenant.private_key {
+        *key = base_join(&base, key);
+        check_readable(key, "private key", locs.private_key, &mut errors);
+    }
     if let Some(Passphrase::File(p)) = &mut job.tenant.passphrase {
         *p = base_join(&base, p);
         check_readable(p, "passphrase file", locs.passphrase_file, &mut errors);
@@ -74,8 +71,11 @@ pub(crate) fn build(checked: Checked, file: &Path, now: Timestamp) -> Result<Bui
             })
         }
         Err(e) => {
-            let key_path = (job.tenant.private_key != job.tenant.certificate)
-                .then_some(&job.tenant.private_key);
+            let key_path = job
+                .tenant
+                .private_key
+                .as_ref()
+                .filter(|k| **k != job.tenant.certificate);
             Err(vec![credential_issue(&e, &locs, key_path)])
         }
     }
@@ -109,8 +109,18 @@ fn credential_issue(e: &CredentialError, locs: &PathLocs, key_path: Option<&Path
         | E::PassphraseMissing { .. }
         | E::WrongPassphrase { .. }
         | E::UnsupportedKeyEncryption { .. }
-        | E::KeyMismatch { .. } => locs.private_key,
-        E::NotPem { path, .. } | E::MalformedPem { path, .. } if Some(path) == key_path => {
+        | E::KeyMismatch { .. } => locs.private_key.or(locs.certificate),
+        E::NotPem { path, .. }
+        | E::MalformedPem { path, .. }
+        | E::Utf16WithoutBom { path }
+        | E::Truncated { path, .. }
+        | E::InvalidPkcs12 { path, .. }
+        | E::Pkcs12WrongPassphrase { path }
+        | E::Pkcs12PassphraseMissing { path }
+        | E::Pkcs12Unsupported { path, .. }
+        | E::AmbiguousKeys { path, .. }
+            if Some(path) == key_path =>
+        {
             locs.private_key
         }
         _ => locs.certificate,
@@ -148,7 +158,7 @@ fn check_readable(path: &Path, what: &str, loc: Option<Loc>, errors: &mut Vec<Is
         Ok(m) if !m.is_file() => errors.push(Issue::error(
             loc,
             format!("{what} path {shown} is not a file"),
-            "point it at the PEM file itself",
+            "point it at the file itself",
         )),
         Ok(_) => {
             if let Err(e) = File::open(path) {

@@ -41,11 +41,12 @@ pub struct Tenant {
     pub cloud: Cloud,
     /// Application (client) ID.
     pub client_id: Uuid,
-    /// PEM certificate file (exists and is readable when the job loaded).
+    /// Certificate file: PEM, DER or PKCS#12 (exists and is readable when the job loaded).
     pub certificate: PathBuf,
-    /// PEM private key file (exists and is readable when the job loaded).
-    pub private_key: PathBuf,
-    /// Where the private key's passphrase comes from, if the key is encrypted.
+    /// Private key file (exists and is readable when the job loaded); `None`: `certificate` is a PKCS#12 file
+    /// holding the key.
+    pub private_key: Option<PathBuf>,
+    /// Where the passphrase of an encrypted private key or PKCS#12 file comes from.
     pub passphrase: Option<Passphrase>,
     /// Client assertion signing algorithm.
     pub signing: Signing,

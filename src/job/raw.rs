@@ -69,17 +69,22 @@ pub struct RawTenant {
     /// Application (client) ID of the app registration, a GUID.
     #[schemars(with = "String")]
     pub client_id: Text,
-    /// PEM certificate registered on the app registration.
+    /// The certificate registered on the app registration: PEM (UTF-8, or UTF-8/UTF-16 with a byte-order mark; CRLF
+    /// is fine), DER (`.cer`/`.crt`), or PKCS#12 (`.pfx`/`.p12`) holding the certificate and its key, in which case
+    /// `private_key` can be left out. The form is recognized from the content, not the file name.
     #[schemars(with = "String")]
     pub certificate: Text,
-    /// PEM private key of the certificate (PKCS#8, PKCS#1 or SEC1; PKCS#8 may be encrypted).
-    #[schemars(with = "String")]
-    pub private_key: Text,
-    /// Name of the environment variable holding the passphrase of an encrypted private key.
+    /// The certificate's RSA private key: PEM (PKCS#8, possibly encrypted, or PKCS#1), DER (PKCS#8 or PKCS#1), or
+    /// PKCS#12. May name the same file as `certificate`. Required unless `certificate` is a PKCS#12 file.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub private_key: Option<Text>,
+    /// Name of the environment variable holding the passphrase of an encrypted private key or PKCS#12 file.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub private_key_passphrase_env: Option<Text>,
-    /// File holding the passphrase of an encrypted private key (alternative to `private_key_passphrase_env`).
+    /// File holding the passphrase of an encrypted private key or PKCS#12 file (alternative to
+    /// `private_key_passphrase_env`).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub private_key_passphrase_file: Option<Text>,

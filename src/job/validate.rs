@@ -79,7 +79,7 @@ pub(crate) fn validate(raw: &RawJob, ctx: &Context<'_>) -> Result<Checked, Vec<I
     let mut locs = PathLocs::default();
     let t = &raw.tenant.value;
     locs.certificate = Some(Loc::of(&t.certificate));
-    locs.private_key = Some(Loc::of(&t.private_key));
+    locs.private_key = t.private_key.as_ref().map(Loc::of);
     locs.passphrase_file = t.private_key_passphrase_file.as_ref().map(Loc::of);
     locs.passphrase_env = t.private_key_passphrase_env.as_ref().map(Loc::of);
     match job {
@@ -210,7 +210,10 @@ impl V<'_, '_> {
             "use the Application (client) ID shown on the app registration's Overview page",
         );
         let certificate = self.path(&t.certificate, "tenant.certificate");
-        let private_key = self.path(&t.private_key, "tenant.private_key");
+        let private_key = match &t.private_key {
+            Some(key) => self.path(key, "tenant.private_key").map(Some),
+            None => Some(None),
+        };
         let passphrase = match (&t.private_key_passphrase_env, &t.private_key_passphrase_file) {
             (Some(env), Some(_)) => {
                 self.err(
