@@ -156,7 +156,7 @@ pub(crate) fn build<'a>(
                 vendor_name: VENDOR,
                 feature: None,
             },
-            profiles: ["cloud"],
+            profiles: Profiles::default(),
             log_name: ct.as_str(),
             uid,
             original_time,
@@ -184,6 +184,7 @@ pub(crate) fn build<'a>(
         is_alert: None,
         evidences: None,
         data_security: None,
+        observables: None,
         raw_data,
         unmapped: None,
     };
@@ -207,29 +208,17 @@ pub(crate) fn build<'a>(
             .or_else(|| extended.as_ref().and_then(|e| name_value(e, "UserAgent")));
         ev.http_request = ua.map(|user_agent| HttpRequest { user_agent });
     }
+    // Every event says who acted: the class's own `actor`, or the host profile's on classes without one.
+    ev.actor = actor(&mut r);
+    ev.metadata.profiles.host = ev.actor.is_some() && !class.has_actor();
     if class == Class::Authentication {
-        ev.user = take_user(&mut r);
-        ev.actor = take_app(&mut r).map(|(app_uid, app_name)| Actor {
-            user: None,
-            app_uid,
-            app_name,
-        });
+        // The signing-in user is the subject too.
+        ev.user = ev.actor.as_ref().and_then(|a| a.user.clone());
         ev.service = Some(Service {
             name: workload
                 .clone()
                 .unwrap_or_else(|| default_workload(ct).to_owned()),
         });
-    } else if class.has_actor() {
-        let user = take_user(&mut r);
-        let app = take_app(&mut r);
-        if user.is_some() || app.is_some() {
-            let (app_uid, app_name) = app.unwrap_or_default();
-            ev.actor = Some(Actor {
-                user,
-                app_uid,
-                app_name,
-            });
-        }
     }
     ev.metadata.product.feature = workload.map(|name| Named { name });
 
@@ -253,6 +242,7 @@ pub(crate) fn build<'a>(
         Class::Authentication | Class::BaseEvent => {}
     }
 
+    ev.observe();
     let rest = r.into_rest();
     ev.unmapped = (!rest.is_empty()).then_some(rest);
     ev
@@ -308,6 +298,45 @@ fn result_status(
         .or_else(|| r.text("LoginStatus").map(Cow::into_owned));
 }
 
+/// The actor of any class: the user (`UserId`, `UserKey`, `UserType`), the application (`AppId`, `ApplicationId`,
+/// `ClientAppId`, `AppAccessContext.ClientAppId`; `ApplicationName`, `AppAccessContext.ClientAppName`) and the
+/// session (`AppAccessContext.AADSessionId` or `AADSessionId`, `SessionId`, `AppAccessContext.IssuedAtTime`).
+/// `None` when the record names none of them.
+fn actor(r: &mut Record<'_>) -> Option<Actor> {
+    let user = take_user(r);
+    let (app_uid, app_name) = take_app(r).unwrap_or_default();
+    let session = take_session(r);
+    let actor = Actor {
+        user,
+        app_uid,
+        app_name,
+        session,
+    };
+    actor.is_identified().then_some(actor)
+}
+
+/// `actor.session`: the Entra (AAD) session id as `uid`, the workload's `SessionId` as `uid_alt` when both exist
+/// (else as `uid`), and the token's issue time as `created_time`. Nested values are copied (they stay under
+/// `unmapped` with their object).
+fn take_session(r: &mut Record<'_>) -> Option<Session> {
+    let aad =
+        nested_str(r, "AppAccessContext", "AADSessionId").or_else(|| r.take_string("AADSessionId"));
+    let workload = r.take_string("SessionId");
+    let (uid, uid_alt) = match aad {
+        Some(aad) => (Some(aad), workload),
+        None => (workload, None),
+    };
+    let created_time = nested_str(r, "AppAccessContext", "IssuedAtTime")
+        .as_deref()
+        .and_then(parse_creation_time);
+    let session = Session {
+        uid,
+        uid_alt,
+        created_time,
+    };
+    (!session.is_empty()).then_some(session)
+}
+
 /// The acting (or, for Authentication, authenticating) user: `UserId`, `UserKey`, `UserType`.
 fn take_user(r: &mut Record<'_>) -> Option<User> {
     let name = r.take_or_derive("UserId", |s| {
@@ -358,7 +387,9 @@ fn take_app(r: &mut Record<'_>) -> Option<(Option<String>, Option<String>)> {
         .iter()
         .find_map(|f| r.take_string(f))
         .or_else(|| nested_str(r, "AppAccessContext", "ClientAppId"));
-    let name = r.take_string("ApplicationName");
+    let name = r
+        .take_string("ApplicationName")
+        .or_else(|| nested_str(r, "AppAccessContext", "ClientAppName"));
     (uid.is_some() || name.is_some()).then_some((uid, name))
 }
 

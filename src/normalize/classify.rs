@@ -106,7 +106,7 @@ impl Class {
         }
     }
 
-    /// The file stem of the class's schema under `fixtures/ocsf/1.8.0/` (`<stem>.cloud.schema.json`).
+    /// The file stem of the class's schema under `fixtures/ocsf/1.8.0-profiles/` (`<stem>.schema.json`).
     pub const fn schema_stem(self) -> &'static str {
         match self {
             Class::BaseEvent => "base_event",
@@ -213,8 +213,8 @@ impl Class {
             .copied()
     }
 
-    /// Whether the class has `actor`.
-    pub(crate) const fn has_actor(self) -> bool {
+    /// Whether the class has an `actor` of its own (every class has one with the host profile).
+    pub const fn has_actor(self) -> bool {
         !matches!(
             self,
             Class::BaseEvent

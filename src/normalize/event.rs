@@ -81,6 +81,10 @@ pub struct OcsfEvent<'a> {
     pub evidences: Option<Vec<Evidence>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_security: Option<DataSecurity>,
+    /// Every entity the event names (users, e-mail and IP addresses, URLs, files, resources), built from the
+    /// finished event by [`OcsfEvent::observe`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observables: Option<Vec<Observable>>,
     /// The original record, when `include_raw` is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw_data: Option<String>,
@@ -134,9 +138,124 @@ impl OcsfEvent<'_> {
             is_alert: self.is_alert,
             evidences: self.evidences,
             data_security: self.data_security,
+            observables: self.observables,
             raw_data: self.raw_data,
             unmapped: self.unmapped.map(Fields::into_owned),
         }
+    }
+}
+
+const USER_NAME: (u32, &str) = (4, "User Name");
+const EMAIL_ADDRESS: (u32, &str) = (5, "Email Address");
+const USER_UID: (u32, &str) = (31, "User Object: uid");
+const IP_ADDRESS: (u32, &str) = (2, "IP Address");
+const HOSTNAME: (u32, &str) = (1, "Hostname");
+const URL_STRING: (u32, &str) = (6, "URL String");
+const FILE_NAME: (u32, &str) = (7, "File Name");
+const FILE_PATH: (u32, &str) = (45, "File Path");
+const RESOURCE_UID: (u32, &str) = (10, "Resource UID");
+const GROUP_NAME: (u32, &str) = (32, "Group Object: name");
+const GROUP_UID: (u32, &str) = (33, "Group Object: uid");
+
+/// Collects observables, one per (type, value): the first attribute that names an entity gives its `name`.
+struct Observer(Vec<Observable>);
+
+impl Observer {
+    fn add(
+        &mut self,
+        name: &'static str,
+        (type_id, type_): (u32, &'static str),
+        value: Option<&str>,
+    ) {
+        let Some(value) = value else { return };
+        // "Unknown" is the placeholder of a required attribute the record does not fill, not an entity.
+        if value.is_empty() || value == "Unknown" {
+            return;
+        }
+        if self
+            .0
+            .iter()
+            .any(|o| o.type_id == type_id && o.value == value)
+        {
+            return;
+        }
+        self.0.push(Observable {
+            name,
+            type_id,
+            type_,
+            value: value.to_owned(),
+        });
+    }
+
+    fn user(&mut self, names: [&'static str; 3], user: Option<&User>) {
+        let Some(u) = user else { return };
+        self.add(names[0], USER_NAME, u.name.as_deref());
+        self.add(names[1], EMAIL_ADDRESS, u.email_addr.as_deref());
+        self.add(names[2], USER_UID, u.uid.as_deref());
+    }
+}
+
+/// Whether a `uri` is a URL (`scheme://...`), as OCSF's URL String observable means it.
+fn is_url(s: &str) -> bool {
+    s.split_once("://").is_some_and(|(scheme, rest)| {
+        !scheme.is_empty()
+            && !rest.is_empty()
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    })
+}
+
+impl OcsfEvent<'_> {
+    /// Sets `observables` from the event's typed attributes: every user (name, e-mail address, uid), IP address
+    /// and hostname, URL, file name and path, resource uid, group, and e-mail address it holds. Typed per the OCSF
+    /// 1.8.0 `observable.type_id` enum; `name` is the attribute's path (array attributes without an index).
+    /// Deduplicated by type and value, so the same user named as actor and subject is listed once.
+    pub(crate) fn observe(&mut self) {
+        let mut o = Observer(Vec::new());
+        o.user(
+            ["actor.user.name", "actor.user.email_addr", "actor.user.uid"],
+            self.actor.as_ref().and_then(|a| a.user.as_ref()),
+        );
+        o.user(
+            ["user.name", "user.email_addr", "user.uid"],
+            self.user.as_ref(),
+        );
+        if let Some(ep) = &self.src_endpoint {
+            o.add("src_endpoint.ip", IP_ADDRESS, Some(&ep.ip));
+            o.add("src_endpoint.hostname", HOSTNAME, ep.hostname.as_deref());
+        }
+        if let Some(email) = &self.email {
+            o.add("email.from", EMAIL_ADDRESS, email.from.as_deref());
+            for to in email.to.iter().flatten() {
+                o.add("email.to", EMAIL_ADDRESS, Some(to));
+            }
+        }
+        if let Some(g) = &self.group {
+            o.add("group.name", GROUP_NAME, Some(&g.name));
+            o.add("group.uid", GROUP_UID, g.uid.as_deref());
+        }
+        if let Some(f) = &self.file {
+            o.add("file.name", FILE_NAME, Some(&f.name));
+            o.add("file.path", FILE_PATH, f.path.as_deref());
+            o.add(
+                "file.uri",
+                URL_STRING,
+                f.uri.as_deref().filter(|u| is_url(u)),
+            );
+        }
+        for w in self.web_resources.iter().flatten() {
+            o.add("web_resources.uid", RESOURCE_UID, w.uid.as_deref());
+            o.add(
+                "web_resources.url_string",
+                URL_STRING,
+                w.url_string.as_deref().filter(|u| is_url(u)),
+            );
+        }
+        for res in self.resources.iter().flatten() {
+            o.add("resources.uid", RESOURCE_UID, Some(&res.uid));
+        }
+        self.observables = (!o.0.is_empty()).then_some(o.0);
     }
 }
 
@@ -164,7 +283,7 @@ impl Serialize for TypeName {
 pub struct Metadata {
     pub version: &'static str,
     pub product: Product,
-    pub profiles: [&'static str; 1],
+    pub profiles: Profiles,
     pub log_name: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
@@ -178,6 +297,31 @@ pub struct Metadata {
     pub correlation_uid: Option<String>,
     #[serde(skip)]
     pub time_parsed: bool,
+}
+
+/// `metadata.profiles`: the profiles whose attributes the event uses. `cloud` always (its `cloud` attribute is
+/// required); `host` when the event has an `actor` on a class that has none of its own (the host profile adds
+/// `actor` and `device` to every class; no event carries `device`); `security_control` when the event carries that
+/// profile's attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Profiles {
+    pub host: bool,
+    pub security_control: bool,
+}
+
+impl Serialize for Profiles {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(None)?;
+        seq.serialize_element("cloud")?;
+        if self.host {
+            seq.serialize_element("host")?;
+        }
+        if self.security_control {
+            seq.serialize_element("security_control")?;
+        }
+        seq.end()
+    }
 }
 
 /// `metadata.product`.
@@ -221,6 +365,46 @@ pub struct Actor {
     pub app_uid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<Session>,
+}
+
+impl Actor {
+    /// OCSF requires one of `user`, `app_uid`, `app_name`, `session` (or `process`, `invoked_by`).
+    pub(crate) fn is_identified(&self) -> bool {
+        self.user.is_some()
+            || self.app_uid.is_some()
+            || self.app_name.is_some()
+            || self.session.is_some()
+    }
+}
+
+/// `actor.session`: the sign-in session the action was done in.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Session {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid_alt: Option<String>,
+    /// Epoch milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_time: Option<i64>,
+}
+
+impl Session {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.uid.is_none() && self.uid_alt.is_none() && self.created_time.is_none()
+    }
+}
+
+/// One of `observables`: an entity the event names, with the path of the attribute that holds it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observable {
+    pub name: &'static str,
+    pub type_id: u32,
+    #[serde(rename = "type")]
+    pub type_: &'static str,
+    pub value: String,
 }
 
 /// `user` (actor, subject or target).

@@ -21,18 +21,30 @@
 //!   RecordType 15 the operation decides `status_id` (UserLoggedIn 1, UserLoginFailed 2), not `ResultStatus`.
 //! - **`Failure`** is a `ResultStatus` too (OME portal records): mapped to 2 like `Failed`. Any other non-empty value
 //!   gives `status_id` 99 with the value in `status`.
-//! - **Actor only where the class has one.** Web Resources Activity, Email Activity, Detection Finding and Base Event
-//!   have no `actor` in OCSF 1.8.0 (the schemas are strict), so there `UserId`/`UserKey`/`UserType` stay under
-//!   `unmapped`. Authentication puts the signing-in user in `user` (the subject) and the application in `actor`.
+//! - **Every event says who acted.** One helper builds `actor` for every class: `UserId` → `user.name` (guest prefix
+//!   stripped; `email_addr` when it is an e-mail address), `UserKey` → `user.uid`, `UserType` → `user.type_id`/`type`,
+//!   `AppId`/`ApplicationId`/`ClientAppId`/`AppAccessContext.ClientAppId` → `app_uid`, `ApplicationName`/
+//!   `AppAccessContext.ClientAppName` → `app_name`, and the session: `AppAccessContext.AADSessionId` (or `AADSessionId`)
+//!   → `session.uid`, `SessionId` → `session.uid` (or `uid_alt` next to an AAD session), `AppAccessContext.IssuedAtTime`
+//!   → `session.created_time`. Web Resources Activity, Email Activity, Detection Finding and Base Event have no `actor`
+//!   of their own: they get it through the `host` profile. Authentication puts the signing-in user in `user` (the
+//!   subject) and in `actor` with the application and session.
+//! - **`metadata.profiles`** is `["cloud"]`, plus `"host"` exactly when the event carries `actor` on a class without
+//!   one of its own (no event carries `device`). Events are validated against the 1.8.0 schemas generated with the
+//!   `cloud`, `host` and `security_control` profiles (`fixtures/ocsf/1.8.0-profiles/`).
+//! - **`observables`** are built from the finished, typed event (so every class's attributes get them): users
+//!   (name 4, e-mail 5, uid 31), `src_endpoint` IP 2 and hostname 1, `email.from`/`to` 5, group name 32 / uid 33,
+//!   `file.name` 7, `file.path` 45, URLs 6 (`file.uri`, `web_resources.url_string`), resource uids 10
+//!   (`web_resources.uid`, `resources.uid`); `name` is the attribute path, one entry per (type, value). A client IP
+//!   of a class without `src_endpoint` (Base Event, Detection Finding) stays under `unmapped` only.
 //! - **Required attributes decide too.** A class is chosen only if the record can fill what the class requires: File
 //!   Hosting and API Activity need a client IP and an actor (else Web Resources Activity); Account Change, User Access
 //!   and Group Management need a target object (else Entity Management); Email Activity needs a sender or recipient
 //!   address (else Web Resources Activity); Authentication needs a user and findings an id (else Base Event).
 //! - **Unspecified IPs** (`0.0.0.0`, `::`, seen in plaso's `UserLoggedIn`) are dropped like invalid ones, and the
 //!   `ffff:a.b.c.d` of Copilot records is read as the IPv4-mapped address it abbreviates.
-//! - **No `ai_operation` / `security_control` profiles**: the 1.8.0 schemas we validate against are generated with the
-//!   `cloud` profile only and reject those profiles' attributes, so `metadata.profiles` is `["cloud"]` everywhere and
-//!   alert details go to `finding_info`, `severity_id`, `status_id` and `evidences`.
+//! - **No `ai_operation` profile**: the schemas we validate against do not include it, so Copilot details stay in
+//!   `api`, `resources` and `unmapped`; alert details go to `finding_info`, `severity_id`, `status_id` and `evidences`.
 //! - **Findings' `status_id`** is the finding status (alert `Status`: Active 1 New, Investigating 2, Dismissed 3
 //!   Suppressed, Resolved 4), not `ResultStatus`. `DlpInfo` is activity 2 Update, `DlpRuleUndo` 4 Suppressed.
 //! - **`UserType` 3 (DcAdmin) is System, not Admin**: every published record with UserType 3 is acted by

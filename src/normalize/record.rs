@@ -148,8 +148,10 @@ pub const KNOWN: [&str; KNOWN_LEN] = [
     "SendAsUserSmtp",
     "SendOnBehalfOfUserSmtp",
     "CopilotEventData",
+    "AADSessionId",
+    "SessionId",
 ];
-const KNOWN_LEN: usize = 57;
+const KNOWN_LEN: usize = 59;
 
 /// The slot of a known key (a `match`, so that lookups with a constant name fold to a constant).
 #[inline]
@@ -212,6 +214,8 @@ fn slot_of(name: &str) -> Option<usize> {
         "SendAsUserSmtp" => Some(54),
         "SendOnBehalfOfUserSmtp" => Some(55),
         "CopilotEventData" => Some(56),
+        "AADSessionId" => Some(57),
+        "SessionId" => Some(58),
         _ => None,
     }
 }

@@ -23,8 +23,8 @@ fn validators() -> &'static BTreeMap<u32, Validator> {
             .into_iter()
             .map(|class| {
                 let path = fixtures()
-                    .join("ocsf/1.8.0")
-                    .join(format!("{}.cloud.schema.json", class.schema_stem()));
+                    .join("ocsf/1.8.0-profiles")
+                    .join(format!("{}.schema.json", class.schema_stem()));
                 let text = std::fs::read_to_string(&path)
                     .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
                 let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
@@ -36,7 +36,9 @@ fn validators() -> &'static BTreeMap<u32, Validator> {
     })
 }
 
-/// Every problem with an event: schema violations of its class's OCSF 1.8.0 schema, and the rules JSON Schema cannot
+/// Every problem with an event: schema violations of its class's OCSF 1.8.0 schema (`cloud`, `host` and
+/// `security_control` profiles applied, `fixtures/ocsf/1.8.0-profiles/`), a profile used but not listed in
+/// `metadata.profiles`, and the rules JSON Schema cannot
 /// check (type_uid, category_uid, activity_name). Empty when the event is valid.
 pub fn problems(event: &Value) -> Vec<String> {
     let mut out = Vec::new();
@@ -81,6 +83,21 @@ pub fn problems(event: &Value) -> Vec<String> {
         }
         None if activity_id != 99 => out.push(format!("activity_id {activity_id} undefined")),
         _ => {}
+    }
+    let profiles: Vec<&str> = event["metadata"]["profiles"]
+        .as_array()
+        .map(|p| p.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !profiles.contains(&"cloud") {
+        out.push("metadata.profiles lacks cloud".into());
+    }
+    // The host profile's `actor` on a class without one of its own (the schemas cannot tell which class has it).
+    let host_used = event.get("device").is_some()
+        || (event.get("actor").is_some() && !class.has_actor());
+    if host_used != profiles.contains(&"host") {
+        out.push(format!(
+            "metadata.profiles {profiles:?}: host profile used: {host_used}"
+        ));
     }
     if event["metadata"]["version"] != "1.8.0" {
         out.push("metadata.version is not 1.8.0".into());
