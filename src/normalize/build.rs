@@ -857,4 +857,35 @@ mod tests {
         assert!(is_empty_json(&json!(" {} ")));
         assert!(!is_empty_json(&json!("\"\"")));
     }
+
+    #[test]
+    fn every_class_gets_the_actor_with_session_and_observables() {
+        let e = event(
+            json!({"Operation": "PageViewed", "RecordType": 4, "Workload": "SharePoint",
+            "UserId": "urn:spo:guest#ann@fabrikam.com", "UserKey": "k1", "UserType": 10,
+            "SessionId": "s-2", "AppAccessContext": {"AADSessionId": "s-1", "ClientAppId": "app-1",
+            "IssuedAtTime": "2026-12-01T10:00:00Z"}}),
+        );
+        let actor = e.actor.as_ref().expect("actor");
+        let user = actor.user.as_ref().expect("user");
+        assert_eq!(user.name.as_deref(), Some("ann@fabrikam.com"));
+        assert_eq!(user.uid.as_deref(), Some("k1"));
+        assert_eq!(actor.app_uid.as_deref(), Some("app-1"));
+        let session = actor.session.as_ref().expect("session");
+        assert_eq!(session.uid.as_deref(), Some("s-1"));
+        assert_eq!(session.uid_alt.as_deref(), Some("s-2"));
+        assert_eq!(session.created_time, Some(1_796_119_200_000));
+        let class = Class::from_uid(e.class_uid).expect("class");
+        assert_eq!(e.metadata.profiles.host, !class.has_actor());
+        // The transformed UserId stays under unmapped; the verbatim SessionId leaves it.
+        let rest = e.unmapped.as_ref().expect("unmapped");
+        assert!(rest.get("UserId").is_some());
+        assert!(rest.get("SessionId").is_none());
+        let obs = e.observables.as_ref().expect("observables");
+        assert!(
+            obs.iter()
+                .any(|o| o.type_id == 5 && o.value == "ann@fabrikam.com")
+        );
+        assert!(obs.iter().any(|o| o.type_id == 31 && o.value == "k1"));
+    }
 }
