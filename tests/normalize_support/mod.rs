@@ -92,8 +92,8 @@ pub fn problems(event: &Value) -> Vec<String> {
         out.push("metadata.profiles lacks cloud".into());
     }
     // The host profile's `actor` on a class without one of its own (the schemas cannot tell which class has it).
-    let host_used = event.get("device").is_some()
-        || (event.get("actor").is_some() && !class.has_actor());
+    let host_used =
+        event.get("device").is_some() || (event.get("actor").is_some() && !class.has_actor());
     if host_used != profiles.contains(&"host") {
         out.push(format!(
             "metadata.profiles {profiles:?}: host profile used: {host_used}"
