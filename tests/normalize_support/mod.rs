@@ -16,27 +16,43 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
-fn validators() -> &'static BTreeMap<u32, Validator> {
-    static V: OnceLock<BTreeMap<u32, Validator>> = OnceLock::new();
-    V.get_or_init(|| {
-        Class::ALL
-            .into_iter()
-            .map(|class| {
-                let path = fixtures()
-                    .join("ocsf/1.8.0")
-                    .join(format!("{}.cloud.schema.json", class.schema_stem()));
-                let text = std::fs::read_to_string(&path)
-                    .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-                let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
-                let validator = jsonschema::validator_for(&schema)
-                    .unwrap_or_else(|e| panic!("compile {}: {e}", path.display()));
-                (class.uid(), validator)
-            })
-            .collect()
-    })
+/// The validators of one schema directory, by class_uid: `ocsf/1.8.0` (`<stem>.cloud.schema.json`, the `cloud`
+/// profile only) or `ocsf/1.8.0-profiles` (`<stem>.schema.json`, with the `cloud`, `host` and `security_control`
+/// profiles).
+fn load(dir: &str, suffix: &str) -> BTreeMap<u32, Validator> {
+    Class::ALL
+        .into_iter()
+        .map(|class| {
+            let path = fixtures()
+                .join(dir)
+                .join(format!("{}{suffix}", class.schema_stem()));
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+            let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
+            let validator = jsonschema::validator_for(&schema)
+                .unwrap_or_else(|e| panic!("compile {}: {e}", path.display()));
+            (class.uid(), validator)
+        })
+        .collect()
 }
 
-/// Every problem with an event: schema violations of its class's OCSF 1.8.0 schema, and the rules JSON Schema cannot
+fn validators() -> &'static BTreeMap<u32, Validator> {
+    static V: OnceLock<BTreeMap<u32, Validator>> = OnceLock::new();
+    V.get_or_init(|| load("ocsf/1.8.0", ".cloud.schema.json"))
+}
+
+fn profile_validators() -> &'static BTreeMap<u32, Validator> {
+    static V: OnceLock<BTreeMap<u32, Validator>> = OnceLock::new();
+    V.get_or_init(|| load("ocsf/1.8.0-profiles", ".schema.json"))
+}
+
+/// Whether the event lists only the `cloud` profile (then it must be valid under the cloud-only schemas too).
+fn cloud_only(event: &Value) -> bool {
+    event["metadata"]["profiles"] == serde_json::json!(["cloud"])
+}
+
+/// Every problem with an event: schema violations of its class's OCSF 1.8.0 schema (cloud-only when the event lists
+/// only `cloud`; always the profiles schema), and the rules JSON Schema cannot
 /// check (type_uid, category_uid, activity_name). Empty when the event is valid.
 pub fn problems(event: &Value) -> Vec<String> {
     let mut out = Vec::new();
@@ -52,11 +68,37 @@ pub fn problems(event: &Value) -> Vec<String> {
     let Some(validator) = validators().get(&class_uid) else {
         return vec![format!("no schema for class_uid {class_uid}")];
     };
-    out.extend(
-        validator
-            .iter_errors(event)
-            .map(|e| format!("schema: {e} at {}", e.instance_path)),
-    );
+    if cloud_only(event) {
+        out.extend(
+            validator
+                .iter_errors(event)
+                .map(|e| format!("schema: {e} at {}", e.instance_path)),
+        );
+    }
+    // Every event is valid under the profiles schemas as well (which check the attributes of the profiles it lists).
+    if let Some(validator) = profile_validators().get(&class_uid) {
+        out.extend(
+            validator
+                .iter_errors(event)
+                .map(|e| format!("profiles schema: {e} at {}", e.instance_path)),
+        );
+    }
+    let profiles: Vec<&str> = event["metadata"]["profiles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    for (profile, attrs) in [(
+        "security_control",
+        &["policy", "action_id", "disposition_id"][..],
+    )] {
+        if attrs.iter().any(|a| event.get(*a).is_some()) && !profiles.contains(&profile) {
+            out.push(format!(
+                "uses {profile} attributes without listing the profile"
+            ));
+        }
+    }
     let class = Class::from_uid(class_uid).expect("known class");
     let activity_id = event["activity_id"].as_u64().unwrap_or(u64::MAX);
     if event["type_uid"].as_u64() != Some(u64::from(class_uid) * 100 + activity_id) {
