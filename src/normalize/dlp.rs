@@ -50,12 +50,13 @@ fn addresses(v: Option<&Value>) -> Option<Vec<String>> {
     (!out.is_empty()).then_some(out)
 }
 
+/// (`action_id`, `action`, `disposition_id`, `disposition`).
+type Outcome = (u32, Cow<'static, str>, u32, Cow<'static, str>);
+
 /// What a DLP rule's `Actions` did: (`action_id`, `action`, `disposition_id`, `disposition`) per OCSF 1.8.0.
 /// Blocking actions deny the activity (Denied / Blocked); notifications and reports let it through and alert
 /// (Allowed / Alert); any other action is Other with its name. `None` when the rule lists no action.
-pub(super) fn rule_outcome(
-    actions: &[String],
-) -> Option<(u32, Cow<'static, str>, u32, Cow<'static, str>)> {
+pub(super) fn rule_outcome(actions: &[String]) -> Option<Outcome> {
     if actions.is_empty() {
         return None;
     }
