@@ -159,7 +159,7 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
         ) {
             entity.user = ["User", "Trustee"]
                 .iter()
-                .find_map(|k| param(*k))
+                .find_map(|k| param(k))
                 .map(|u| user_named(&u));
             entity.data = params.as_ref().map(|p| Value::Object(p.clone()));
         } else {
