@@ -13,6 +13,7 @@ use super::record::{
     raw_str,
 };
 use super::time::parse_creation_time;
+use super::{dlp, targets};
 use crate::content_type::ContentType;
 
 /// The fields that may hold the client IP, in order of preference (`SenderIp`: the sending host of TIMailData).
@@ -185,6 +186,13 @@ pub(crate) fn build<'a>(
         evidences: None,
         data_security: None,
         observables: None,
+        policy: None,
+        action_id: None,
+        action: None,
+        disposition_id: None,
+        disposition: None,
+        count: None,
+        confidence_score: None,
         raw_data,
         unmapped: None,
     };
@@ -214,7 +222,9 @@ pub(crate) fn build<'a>(
     if class == Class::Authentication {
         // The signing-in user is the subject too.
         ev.user = ev.actor.as_ref().and_then(|a| a.user.clone());
+        let uid = targets::signed_into(&mut r, record_type);
         ev.service = Some(Service {
+            uid,
             name: workload
                 .clone()
                 .unwrap_or_else(|| default_workload(ct).to_owned()),
@@ -228,20 +238,25 @@ pub(crate) fn build<'a>(
         }
         Class::UserAccessManagement => user_access(&mut r, &mut ev, record_type),
         Class::GroupManagement => group(&mut r, &mut ev),
-        Class::EntityManagement => entity(&mut r, &mut ev, record_type),
+        Class::EntityManagement => targets::entity(&mut r, &mut ev, record_type),
         Class::FileHostingActivity => ev.file = Some(file(&mut r)),
-        Class::WebResourcesActivity => ev.web_resources = Some(web_resources(&mut r, &ev)),
+        Class::WebResourcesActivity => {
+            let copilot = copilot_resources(&r);
+            ev.web_resources = Some(targets::web_resources(&mut r, &ev, copilot));
+        }
         Class::ApiActivity => api_activity(&mut r, &mut ev),
         Class::EmailActivity => {
             let (id, name) = direction(&r);
             ev.direction_id = Some(id);
             ev.direction = Some(name);
         }
-        Class::DetectionFinding => detection(&mut r, &mut ev, record_type),
-        Class::DataSecurityFinding => dlp(&mut r, &mut ev),
+        Class::DetectionFinding => dlp::detection(&mut r, &mut ev, record_type),
+        Class::DataSecurityFinding => dlp::dlp(&mut r, &mut ev),
         Class::Authentication | Class::BaseEvent => {}
     }
 
+    ev.metadata.profiles.security_control =
+        ev.policy.is_some() || ev.action_id.is_some() || ev.disposition_id.is_some();
     ev.observe();
     let rest = r.into_rest();
     ev.unmapped = (!rest.is_empty()).then_some(rest);
@@ -351,6 +366,7 @@ fn take_user(r: &mut Record<'_>) -> Option<User> {
         email_addr,
         type_id,
         type_,
+        forward_addr: None,
     };
     user.is_identified().then_some(user)
 }
@@ -518,29 +534,6 @@ fn group(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
     }
 }
 
-fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i64>) {
-    let op = ev.metadata.event_code.as_deref().unwrap_or_default();
-    let cmdlet =
-        matches!(record_type, Some(1 | 10 | 18 | 23)) || (op.contains('-') && !op.contains(' '));
-    let type_ = if cmdlet {
-        op.split_once('-').map(|(_, noun)| noun.to_owned())
-    } else {
-        None
-    };
-    let name = r
-        .take_string("ObjectId")
-        .or_else(|| r.name_value("Parameters", "Identity"))
-        .or_else(|| type_.clone())
-        .unwrap_or_else(|| op.to_owned());
-    if cmdlet {
-        ev.api = Some(Api {
-            operation: op.to_owned(),
-            service: None,
-        });
-    }
-    ev.entity = Some(Entity { name, type_ });
-}
-
 fn file(r: &mut Record<'_>) -> File {
     let folder = r
         .str("ItemType")
@@ -569,52 +562,9 @@ fn file(r: &mut Record<'_>) -> File {
         ext: r.take_string("SourceFileExtension"),
         uri: r.take_string("ObjectId"),
         parent_folder,
+        uid: r.take_string("ListItemUniqueId"),
+        owner: None,
     }
-}
-
-fn web_resources(r: &mut Record<'_>, ev: &OcsfEvent<'_>) -> Vec<WebResource> {
-    let copilot = copilot_resources(r);
-    if !copilot.is_empty() {
-        return copilot
-            .into_iter()
-            .map(|res| WebResource {
-                uid: Some(res.uid),
-                name: res.name,
-                type_: res.type_,
-                url_string: None,
-            })
-            .collect();
-    }
-    let mut res = WebResource {
-        uid: r
-            .take_string("ObjectId")
-            .or_else(|| r.take_string("MessageId")),
-        name: r
-            .take_string("SourceFileName")
-            .or_else(|| r.take_string("ItemName")),
-        type_: r.take_string("ItemType"),
-        url_string: r.take_string("SiteUrl"),
-    };
-    if res.uid.is_none()
-        && res.name.is_none()
-        && let Some(owner) = r.take_string("MailboxOwnerUPN")
-    {
-        res.name = Some(owner);
-        res.type_.get_or_insert_with(|| "Mailbox".to_owned());
-    }
-    if res.uid.is_none() && res.name.is_none() {
-        // Nothing names the resource: name the workload (or the operation) that was used.
-        res.name = Some(
-            ev.metadata
-                .product
-                .feature
-                .as_ref()
-                .map(|f| f.name.clone())
-                .or_else(|| ev.metadata.event_code.clone())
-                .unwrap_or_else(|| "Unknown".to_owned()),
-        );
-    }
-    vec![res]
 }
 
 /// Copilot's `AccessedResources` and `Contexts` (copied; the originals stay under `unmapped`).
@@ -664,6 +614,7 @@ fn email_of(r: &Record<'_>, record_type: Option<i64>) -> Option<Email> {
                     .map(str::to_owned)
                     .collect()
             }),
+            cc: None,
             subject: r.str("Subject").map(Cow::into_owned),
             message_uid: r.str("InternetMessageId").map(Cow::into_owned),
         }
@@ -674,6 +625,7 @@ fn email_of(r: &Record<'_>, record_type: Option<i64>) -> Option<Email> {
                 .or_else(|| email_field("MailboxOwnerUPN"))
                 .or_else(|| email_field("UserId")),
             to: None,
+            cc: None,
             subject: item.and_then(|i| obj_str(i, "Subject")).map(str::to_owned),
             message_uid: item
                 .and_then(|i| obj_str(i, "InternetMessageId"))
@@ -696,111 +648,6 @@ fn direction(r: &Record<'_>) -> (u32, &'static str) {
         }
         _ => (0, "Unknown"),
     }
-}
-
-/// `Severity` text to `severity_id` and caption.
-fn severity(s: &str) -> Option<(u32, &'static str)> {
-    let is = |v: &str| s.trim().eq_ignore_ascii_case(v);
-    if is("Informational") || is("Info") {
-        Some((1, "Informational"))
-    } else if is("Low") {
-        Some((2, "Low"))
-    } else if is("Medium") {
-        Some((3, "Medium"))
-    } else if is("High") {
-        Some((4, "High"))
-    } else if is("Critical") {
-        Some((5, "Critical"))
-    } else {
-        None
-    }
-}
-
-fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i64>) {
-    if let Some((id, name)) = r.str("Severity").as_deref().and_then(severity) {
-        ev.severity_id = id;
-        ev.severity = name;
-    }
-    let (status_id, status) = match r.str("Status").as_deref() {
-        None => (0, Cow::Borrowed("Unknown")),
-        Some(s) => {
-            let is = |v: &str| s.eq_ignore_ascii_case(v);
-            if is("Active") || is("New") {
-                (1, Cow::Borrowed("New"))
-            } else if is("Investigating") || is("InProgress") || is("In Progress") {
-                (2, Cow::Borrowed("In Progress"))
-            } else if is("Dismissed") || is("Suppressed") {
-                (3, Cow::Borrowed("Suppressed"))
-            } else if is("Resolved") {
-                (4, Cow::Borrowed("Resolved"))
-            } else {
-                (99, Cow::Owned(s.to_owned()))
-            }
-        }
-    };
-    ev.status_id = Some(status_id);
-    ev.status = Some(status);
-    let uid = r
-        .take_string("AlertId")
-        .or_else(|| ev.metadata.uid.clone())
-        .unwrap_or_default();
-    ev.finding_info = Some(FindingInfo {
-        uid,
-        title: r.take_string("Name"),
-        desc: r.take_string("Comments"),
-    });
-    ev.is_alert = Some(matches!(record_type, Some(40 | 98)));
-    let data = r
-        .str("Data")
-        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
-        .filter(|v| v.is_object() || v.is_array());
-    ev.evidences = data.map(|data| vec![Evidence { data }]);
-}
-
-fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
-    let policy_details = r.value("PolicyDetails");
-    let policies = policy_details.as_ref().and_then(Value::as_array);
-    let mut max: Option<(u32, &'static str)> = None;
-    for rule in policies
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object)
-        .filter_map(|p| obj_get(p, "Rules")?.as_array())
-        .flatten()
-        .filter_map(Value::as_object)
-    {
-        if let Some(s) = obj_str(rule, "Severity").and_then(severity)
-            && max.is_none_or(|(m, _)| s.0 > m)
-        {
-            max = Some(s);
-        }
-    }
-    if let Some((id, name)) = max {
-        ev.severity_id = id;
-        ev.severity = name;
-    }
-    let first = policies.and_then(|p| p.first()).and_then(Value::as_object);
-    let policy = Policy {
-        uid: first
-            .and_then(|p| obj_str(p, "PolicyId"))
-            .map(str::to_owned),
-        name: first
-            .and_then(|p| obj_str(p, "PolicyName"))
-            .map(str::to_owned),
-        type_: "DLP",
-    };
-    let uid = ev
-        .metadata
-        .uid
-        .clone()
-        .or_else(|| r.str("AlertId").map(Cow::into_owned))
-        .unwrap_or_default();
-    ev.finding_info = Some(FindingInfo {
-        uid,
-        title: policy.name.clone(),
-        desc: None,
-    });
-    ev.data_security = Some(DataSecurity { policy });
 }
 
 #[cfg(test)]

@@ -85,6 +85,25 @@ pub struct OcsfEvent<'a> {
     /// finished event by [`OcsfEvent::observe`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observables: Option<Vec<Observable>>,
+    /// `policy` (security_control profile): the DLP policy and rule that matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Policy>,
+    /// `action_id` (security_control profile): what the rule did to the activity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<Cow<'static, str>>,
+    /// `disposition_id` (security_control profile): the outcome of the rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disposition_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<Cow<'static, str>>,
+    /// `count` (findings): how many times the finding's pattern matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<i64>,
+    /// `confidence_score` (findings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence_score: Option<i64>,
     /// The original record, when `include_raw` is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw_data: Option<String>,
@@ -139,6 +158,13 @@ impl OcsfEvent<'_> {
             evidences: self.evidences,
             data_security: self.data_security,
             observables: self.observables,
+            policy: self.policy,
+            action_id: self.action_id,
+            action: self.action,
+            disposition_id: self.disposition_id,
+            disposition: self.disposition,
+            count: self.count,
+            confidence_score: self.confidence_score,
             raw_data: self.raw_data,
             unmapped: self.unmapped.map(Fields::into_owned),
         }
@@ -420,6 +446,9 @@ pub struct User {
     pub type_id: Option<u32>,
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<&'static str>,
+    /// Where the user's mail is forwarded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward_addr: Option<String>,
 }
 
 impl User {
@@ -449,6 +478,9 @@ pub struct HttpRequest {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Service {
     pub name: String,
+    /// The application signed into (`ObjectId` of a sign-in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
 }
 
 /// `api`.
@@ -463,8 +495,16 @@ pub struct Api {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entity {
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
+    /// What the operation set on the entity (an inbox rule's actions, a mailbox's forwarding), copied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    /// The user the entity belongs to or is granted to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
 }
 
 /// `group` (Group Management).
@@ -490,6 +530,11 @@ pub struct File {
     pub uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_folder: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// The file's author.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<User>,
 }
 
 /// One of `web_resources`.
@@ -503,6 +548,9 @@ pub struct WebResource {
     pub type_: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url_string: Option<String>,
+    /// What the operation did to the resource (a rule's actions, a permission's rights), copied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
 }
 
 /// One of `resources` (API Activity).
@@ -523,6 +571,8 @@ pub struct Email {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub cc: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_uid: Option<String>,
@@ -536,18 +586,50 @@ pub struct FindingInfo {
     pub title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub desc: Option<String>,
+    /// The alert's category.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub types: Option<Vec<String>>,
 }
 
-/// One of `evidences`: here the parsed JSON an alert carries as a string in `Data`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One of `evidences`: the parsed JSON an alert carries as a string in `Data`, or one entity it names.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Evidence {
-    pub data: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_endpoint: Option<EvidenceEndpoint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<File>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+}
+
+/// An evidence's endpoint: an IP address an alert names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvidenceEndpoint {
+    pub ip: String,
 }
 
 /// `data_security`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DataSecurity {
     pub policy: Policy,
+    /// The sensitive information type that matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classifier_details: Option<Classifier>,
+}
+
+/// `data_security.classifier_details`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Classifier {
+    #[serde(rename = "type")]
+    pub type_: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
 }
 
 /// `data_security.policy`.
@@ -559,4 +641,7 @@ pub struct Policy {
     pub name: Option<String>,
     #[serde(rename = "type")]
     pub type_: &'static str,
+    /// The rule(s) that matched, by name and id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desc: Option<String>,
 }

@@ -44,7 +44,15 @@
 //! - **Unspecified IPs** (`0.0.0.0`, `::`, seen in plaso's `UserLoggedIn`) are dropped like invalid ones, and the
 //!   `ffff:a.b.c.d` of Copilot records is read as the IPv4-mapped address it abbreviates.
 //! - **No `ai_operation` profile**: the schemas we validate against do not include it, so Copilot details stay in
-//!   `api`, `resources` and `unmapped`; alert details go to `finding_info`, `severity_id`, `status_id` and `evidences`.
+//!   `api`, `resources` and `unmapped`. **`security_control`** only on DLP findings: rule matches carry its `policy`,
+//!   `action_id`/`action` and `disposition_id`/`disposition` and list it in `metadata.profiles`. Alert details go to
+//!   `finding_info`, `severity_id`, `status_id` and `evidences`.
+//! - **Targets come from the record** (`targets.rs`, `dlp.rs`): a web resource is named by the object, file, item,
+//!   list, report, channel or mailbox the record names, and only when it names none by the operation — never by the
+//!   workload. Admin cmdlets keep their parameters in `entity.data`; inbox rules are named by the rule, forwarding
+//!   addresses go to `entity.user.forward_addr`; mailbox items (`Folders[].FolderItems[]`, `AffectedItems`, `Item`)
+//!   become one web resource each (uid: `InternetMessageId`); a sign-in's `ObjectId` (the application signed into)
+//!   is `service.uid`.
 //! - **Findings' `status_id`** is the finding status (alert `Status`: Active 1 New, Investigating 2, Dismissed 3
 //!   Suppressed, Resolved 4), not `ResultStatus`. `DlpInfo` is activity 2 Update, `DlpRuleUndo` 4 Suppressed.
 //! - **`UserType` 3 (DcAdmin) is System, not Admin**: every published record with UserType 3 is acted by
@@ -75,9 +83,11 @@
 mod build;
 mod classify;
 pub mod cli;
+mod dlp;
 pub mod event;
 mod ip;
 mod record;
+mod targets;
 mod time;
 
 use serde::{Deserialize, Serialize};

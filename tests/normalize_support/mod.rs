@@ -59,6 +59,22 @@ pub fn problems(event: &Value) -> Vec<String> {
             .iter_errors(event)
             .map(|e| format!("schema: {e} at {}", e.instance_path)),
     );
+    let profiles: Vec<&str> = event["metadata"]["profiles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    for (profile, attrs) in [(
+        "security_control",
+        &["policy", "action_id", "disposition_id"][..],
+    )] {
+        if attrs.iter().any(|a| event.get(*a).is_some()) && !profiles.contains(&profile) {
+            out.push(format!(
+                "uses {profile} attributes without listing the profile"
+            ));
+        }
+    }
     let class = Class::from_uid(class_uid).expect("known class");
     let activity_id = event["activity_id"].as_u64().unwrap_or(u64::MAX);
     if event["type_uid"].as_u64() != Some(u64::from(class_uid) * 100 + activity_id) {

@@ -1,0 +1,420 @@
+//! The attributes of the findings: DLP rule matches (Data Security Finding) and alerts (Detection Finding).
+//!
+//! Everything here is copied out of nested objects (`PolicyDetails`, `SharePointMetaData`, `ExchangeMetaData`,
+//! `Data`), so the originals stay under `unmapped`; only top-level strings moved unchanged (`AlertId`, `Name`,
+//! `Comments`) leave the record.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+
+use super::event::*;
+use super::record::{Record, as_int, as_text, is_email, non_blank, obj_get, obj_str};
+
+/// `Severity` text to `severity_id` and caption.
+pub(super) fn severity(s: &str) -> Option<(u32, &'static str)> {
+    let is = |v: &str| s.trim().eq_ignore_ascii_case(v);
+    if is("Informational") || is("Info") {
+        Some((1, "Informational"))
+    } else if is("Low") {
+        Some((2, "Low"))
+    } else if is("Medium") {
+        Some((3, "Medium"))
+    } else if is("High") {
+        Some((4, "High"))
+    } else if is("Critical") {
+        Some((5, "Critical"))
+    } else {
+        None
+    }
+}
+
+/// Strings of a JSON value that is a string or a list of strings.
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(a)) => a.iter().filter_map(non_blank).map(str::to_owned).collect(),
+        Some(v) => non_blank(v).map(str::to_owned).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+/// Addresses of a JSON value that is an address, a `;`/`,`-separated list, or a list of addresses.
+fn addresses(v: Option<&Value>) -> Option<Vec<String>> {
+    let out: Vec<String> = strings(v)
+        .iter()
+        .flat_map(|s| s.split([';', ',']))
+        .map(str::trim)
+        .filter(|s| is_email(s))
+        .map(str::to_owned)
+        .collect();
+    (!out.is_empty()).then_some(out)
+}
+
+/// (`action_id`, `action`, `disposition_id`, `disposition`).
+type Outcome = (u32, Cow<'static, str>, u32, Cow<'static, str>);
+
+/// What a DLP rule's `Actions` did: (`action_id`, `action`, `disposition_id`, `disposition`) per OCSF 1.8.0.
+/// Blocking actions deny the activity (Denied / Blocked); notifications and reports let it through and alert
+/// (Allowed / Alert); any other action is Other with its name. `None` when the rule lists no action.
+pub(super) fn rule_outcome(actions: &[String]) -> Option<Outcome> {
+    if actions.is_empty() {
+        return None;
+    }
+    let has = |p: &str| actions.iter().any(|a| contains_ci(a, p));
+    if has("Block") || has("RestrictAccess") || has("Reject") {
+        return Some((2, "Denied".into(), 2, "Blocked".into()));
+    }
+    let notify = |a: &String| {
+        ["Notify", "Alert", "IncidentReport", "Report", "Audit"]
+            .iter()
+            .any(|p| contains_ci(a, p))
+    };
+    if actions.iter().all(notify) {
+        return Some((1, "Allowed".into(), 19, "Alert".into()));
+    }
+    let other = actions.join(", ");
+    Some((99, other.clone().into(), 99, other.into()))
+}
+
+fn contains_ci(s: &str, p: &str) -> bool {
+    s.to_ascii_lowercase().contains(&p.to_ascii_lowercase())
+}
+
+/// Data Security Finding: severity (maximum over the rules), `finding_info`, `data_security.policy` and
+/// `classifier_details`, the security_control `policy`/`action`/`disposition`, `count`/`confidence_score` of the
+/// first sensitive information type, the file (`SharePointMetaData`) and the message (`ExchangeMetaData`, as a
+/// resource: the class has no `email`).
+pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
+    let policy_details = r.value("PolicyDetails");
+    let policies: Vec<&Map<String, Value>> = policy_details
+        .as_ref()
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .collect();
+    let rules: Vec<&Map<String, Value>> = policies
+        .iter()
+        .filter_map(|p| obj_get(p, "Rules")?.as_array())
+        .flatten()
+        .filter_map(Value::as_object)
+        .collect();
+    let mut max: Option<(u32, &'static str)> = None;
+    for rule in &rules {
+        if let Some(s) = obj_str(rule, "Severity").and_then(severity)
+            && max.is_none_or(|(m, _)| s.0 > m)
+        {
+            max = Some(s);
+        }
+    }
+    if let Some((id, name)) = max {
+        ev.severity_id = id;
+        ev.severity = name;
+    }
+    let first = policies.first();
+    let rule_names: Vec<String> = rules
+        .iter()
+        .filter_map(|rule| {
+            let name = obj_str(rule, "RuleName");
+            let id = obj_get(rule, "RuleId").and_then(as_text);
+            match (name, id) {
+                (Some(n), Some(i)) => Some(format!("{n} ({i})")),
+                (Some(n), None) => Some(n.to_owned()),
+                (None, Some(i)) => Some(i.into_owned()),
+                (None, None) => None,
+            }
+        })
+        .collect();
+    let policy = Policy {
+        uid: first
+            .and_then(|p| obj_str(p, "PolicyId"))
+            .map(str::to_owned),
+        name: first
+            .and_then(|p| obj_str(p, "PolicyName"))
+            .map(str::to_owned),
+        type_: "DLP",
+        desc: (!rule_names.is_empty()).then(|| rule_names.join("; ")),
+    };
+
+    // What the rules did: the strongest outcome over the rules.
+    let outcome = rules
+        .iter()
+        .filter_map(|rule| rule_outcome(&strings(obj_get(rule, "Actions"))))
+        .max_by_key(|o| match o.0 {
+            2 => 3,
+            99 => 2,
+            _ => 1,
+        });
+    if let Some((action_id, action, disposition_id, disposition)) = outcome {
+        ev.action_id = Some(action_id);
+        ev.action = Some(action);
+        ev.disposition_id = Some(disposition_id);
+        ev.disposition = Some(disposition);
+    }
+
+    // The sensitive information types: the first with its count and confidence.
+    let sensitive: Vec<&Map<String, Value>> = rules
+        .iter()
+        .filter_map(|rule| {
+            obj_get(rule, "ConditionsMatched")?
+                .as_object()
+                .and_then(|c| obj_get(c, "SensitiveInformation"))?
+                .as_array()
+        })
+        .flatten()
+        .filter_map(Value::as_object)
+        .collect();
+    let classifier = sensitive.first().and_then(|s| {
+        let name = obj_str(s, "SensitiveInformationTypeName").map(str::to_owned);
+        let uid = obj_str(s, "SensitiveType").map(str::to_owned);
+        ev.count = obj_get(s, "Count").and_then(as_int);
+        ev.confidence_score = obj_get(s, "Confidence").and_then(as_int);
+        (name.is_some() || uid.is_some()).then_some(Classifier {
+            type_: "Sensitive Information Type",
+            name,
+            uid,
+        })
+    });
+
+    let uid = ev
+        .metadata
+        .uid
+        .clone()
+        .or_else(|| r.str("AlertId").map(Cow::into_owned))
+        .unwrap_or_default();
+    ev.finding_info = Some(FindingInfo {
+        uid,
+        title: policy.name.clone(),
+        desc: None,
+        types: None,
+    });
+    ev.policy = Some(policy.clone());
+    ev.data_security = Some(DataSecurity {
+        policy,
+        classifier_details: classifier,
+    });
+    ev.file = sharepoint_file(r);
+    ev.resources = exchange_message(r).map(|m| vec![m]);
+}
+
+/// The file a SharePoint/OneDrive DLP match is about.
+fn sharepoint_file(r: &Record<'_>) -> Option<File> {
+    let meta = r.value("SharePointMetaData")?;
+    let meta = meta.as_object()?;
+    let name = obj_str(meta, "FileName")?.to_owned();
+    let owner = obj_str(meta, "FileOwner")
+        .or_else(|| obj_str(meta, "Author"))
+        .or_else(|| obj_str(meta, "From"))
+        .map(|n| User {
+            email_addr: is_email(n).then(|| n.to_owned()),
+            name: Some(n.to_owned()),
+            ..User::default()
+        });
+    Some(File {
+        name,
+        type_id: 1,
+        type_: "Regular File",
+        path: None,
+        ext: None,
+        uri: obj_str(meta, "FilePathUrl").map(str::to_owned),
+        parent_folder: obj_str(meta, "SiteCollectionUrl").map(str::to_owned),
+        uid: obj_get(meta, "FileID")
+            .or_else(|| obj_get(meta, "UniqueID"))
+            .and_then(as_text)
+            .map(Cow::into_owned),
+        owner,
+    })
+}
+
+/// The message an Exchange DLP match is about, as a resource (uid: `MessageID`, name: `Subject`).
+fn exchange_message(r: &Record<'_>) -> Option<Resource> {
+    let meta = r.value("ExchangeMetaData")?;
+    let meta = meta.as_object()?;
+    let uid = obj_str(meta, "MessageID")
+        .or_else(|| obj_str(meta, "UniqueID"))?
+        .to_owned();
+    Some(Resource {
+        uid,
+        name: obj_str(meta, "Subject").map(str::to_owned),
+        type_: Some("Email".to_owned()),
+    })
+}
+
+/// The e-mail of an Exchange DLP match, for evidences.
+fn exchange_email(meta: &Map<String, Value>) -> Option<Email> {
+    let email = Email {
+        from: obj_str(meta, "From")
+            .filter(|s| is_email(s))
+            .map(str::to_owned),
+        to: addresses(obj_get(meta, "To")),
+        cc: addresses(obj_get(meta, "CC")),
+        subject: obj_str(meta, "Subject").map(str::to_owned),
+        message_uid: obj_str(meta, "MessageID").map(str::to_owned),
+    };
+    (email != Email::default()).then_some(email)
+}
+
+/// Detection Finding: severity, alert status, `finding_info` (`AlertId`, `Name`, `Comments`, `Category`), and
+/// `evidences`: the parsed `Data`, and the entities the alert names (`AlertEntityId`/`EntityType`, `Data.f3u`,
+/// `Data.cip`, `Entities[]`).
+pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i64>) {
+    if let Some((id, name)) = r.str("Severity").as_deref().and_then(severity) {
+        ev.severity_id = id;
+        ev.severity = name;
+    }
+    let (status_id, status) = match r.str("Status").as_deref() {
+        None => (0, Cow::Borrowed("Unknown")),
+        Some(s) => {
+            let is = |v: &str| s.eq_ignore_ascii_case(v);
+            if is("Active") || is("New") {
+                (1, Cow::Borrowed("New"))
+            } else if is("Investigating") || is("InProgress") || is("In Progress") {
+                (2, Cow::Borrowed("In Progress"))
+            } else if is("Dismissed") || is("Suppressed") {
+                (3, Cow::Borrowed("Suppressed"))
+            } else if is("Resolved") {
+                (4, Cow::Borrowed("Resolved"))
+            } else {
+                (99, Cow::Owned(s.to_owned()))
+            }
+        }
+    };
+    ev.status_id = Some(status_id);
+    ev.status = Some(status);
+    let uid = r
+        .take_string("AlertId")
+        .or_else(|| ev.metadata.uid.clone())
+        .unwrap_or_default();
+    // `types` is a list: the category is copied, so it stays under `unmapped` too.
+    let types = r.str("Category").map(|c| vec![c.into_owned()]);
+    ev.finding_info = Some(FindingInfo {
+        uid,
+        title: r.take_string("Name"),
+        desc: r.take_string("Comments"),
+        types,
+    });
+    ev.is_alert = Some(matches!(record_type, Some(40 | 98)));
+    let data = r
+        .str("Data")
+        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+        .filter(|v| v.is_object() || v.is_array());
+    let mut evidences = Vec::new();
+    if let Some(obj) = data.as_ref().and_then(Value::as_object) {
+        for key in ["f3u", "fu", "tsd"] {
+            if let Some(u) = obj_str(obj, key) {
+                evidences.push(user_evidence(u));
+            }
+        }
+        for key in ["cip", "clientip"] {
+            if let Some(ip) = obj_str(obj, key).filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+            {
+                evidences.push(Evidence {
+                    src_endpoint: Some(EvidenceEndpoint { ip: ip.to_owned() }),
+                    ..Evidence::default()
+                });
+            }
+        }
+    }
+    if let (Some(entity), Some(kind)) = (r.str("AlertEntityId"), r.str("EntityType")) {
+        let e = entity_evidence(&kind, &entity);
+        if let Some(e) = e
+            && !evidences.contains(&e)
+        {
+            evidences.push(e);
+        }
+    }
+    if let Some(Value::Array(entities)) = r.value("Entities") {
+        for ent in entities.iter().filter_map(Value::as_object) {
+            let kind = obj_str(ent, "Type").or_else(|| obj_str(ent, "$type"));
+            let Some(kind) = kind else { continue };
+            let value = [
+                "Upn",
+                "UserPrincipalName",
+                "Address",
+                "Name",
+                "FileName",
+                "MailboxPrimaryAddress",
+            ]
+            .iter()
+            .find_map(|k| obj_str(ent, k));
+            if kind.eq_ignore_ascii_case("mailMessage") {
+                if let Some(m) = exchange_email(ent).or_else(|| {
+                    let mut m = Map::new();
+                    for (from, to) in [
+                        ("Sender", "From"),
+                        ("Recipient", "To"),
+                        ("InternetMessageId", "MessageID"),
+                        ("Subject", "Subject"),
+                    ] {
+                        if let Some(v) = obj_get(ent, from) {
+                            m.insert(to.to_owned(), v.clone());
+                        }
+                    }
+                    exchange_email(&m)
+                }) {
+                    evidences.push(Evidence {
+                        email: Some(m),
+                        ..Evidence::default()
+                    });
+                }
+            } else if let Some(e) = value.and_then(|v| entity_evidence(kind, v))
+                && !evidences.contains(&e)
+            {
+                evidences.push(e);
+            }
+        }
+    }
+    if let Some(data) = data {
+        evidences.insert(
+            0,
+            Evidence {
+                data: Some(data),
+                ..Evidence::default()
+            },
+        );
+    }
+    ev.evidences = (!evidences.is_empty()).then_some(evidences);
+}
+
+fn user_evidence(name: &str) -> Evidence {
+    Evidence {
+        user: Some(User {
+            email_addr: is_email(name).then(|| name.to_owned()),
+            name: Some(name.to_owned()),
+            ..User::default()
+        }),
+        ..Evidence::default()
+    }
+}
+
+/// One entity an alert names (`EntityType`/`Type`: User, Mailbox, Account, Ip, File), as an evidence.
+fn entity_evidence(kind: &str, value: &str) -> Option<Evidence> {
+    let is = |k: &str| kind.eq_ignore_ascii_case(k);
+    if is("User") || is("Account") || is("Mailbox") || is("MailboxOwner") {
+        Some(user_evidence(value))
+    } else if is("Ip") || is("IpAddress") {
+        value.parse::<std::net::IpAddr>().ok().map(|_| Evidence {
+            src_endpoint: Some(EvidenceEndpoint {
+                ip: value.to_owned(),
+            }),
+            ..Evidence::default()
+        })
+    } else if is("File") {
+        Some(Evidence {
+            file: Some(File {
+                name: value.to_owned(),
+                type_id: 1,
+                type_: "Regular File",
+                path: None,
+                ext: None,
+                uri: None,
+                parent_folder: None,
+                uid: None,
+                owner: None,
+            }),
+            ..Evidence::default()
+        })
+    } else {
+        None
+    }
+}

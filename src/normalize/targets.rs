@@ -1,0 +1,382 @@
+//! The targets of an operation in each class's modelled attribute, keyed by the operation as well as the class (so
+//! they hold whichever class the classification picks): web resources (mailbox items, inbox rules, folder
+//! permissions, Teams/Power BI/Forms objects), the managed entity of admin cmdlets and directory operations (inbox
+//! rules and forwarding, permission grants, applications and service principals), the application a sign-in was
+//! for.
+//!
+//! A resource's name comes from the record, never from the workload. Values copied out of nested objects or
+//! Name/Value lists stay under `unmapped` as well; only top-level strings moved unchanged leave the record.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+
+use super::event::*;
+use super::record::{Record, as_text, is_email, obj_get, obj_str};
+
+/// Inbox rule parameters an attacker uses to hide or exfiltrate mail.
+const RULE_KEYS: [&str; 14] = [
+    "Name",
+    "ForwardTo",
+    "ForwardAsAttachmentTo",
+    "RedirectTo",
+    "DeleteMessage",
+    "MoveToFolder",
+    "MarkAsRead",
+    "StopProcessingRules",
+    "SubjectContainsWords",
+    "SubjectOrBodyContainsWords",
+    "BodyContainsWords",
+    "From",
+    "FromAddressContainsWords",
+    "SentTo",
+];
+
+/// Mailbox forwarding parameters of `Set-Mailbox`.
+const FORWARD_KEYS: [&str; 3] = [
+    "ForwardingSmtpAddress",
+    "ForwardingAddress",
+    "DeliverToMailboxAndForward",
+];
+
+/// A Name/Value list (`Parameters`, `OperationProperties`, `ModifiedProperties`'s `NewValue`) as an object, in the
+/// list's order; `None` when empty or not such a list.
+pub(super) fn name_values(list: &Value, value_key: &str) -> Option<Map<String, Value>> {
+    let items: Vec<Value>;
+    let items = match list {
+        Value::Array(a) => a,
+        Value::String(s) if s.trim_start().starts_with('[') => {
+            items = serde_json::from_str::<Vec<Value>>(s).ok()?;
+            &items
+        }
+        Value::Object(o) => return (!o.is_empty()).then(|| o.clone()),
+        _ => return None,
+    };
+    let map: Map<String, Value> = items
+        .iter()
+        .filter_map(Value::as_object)
+        .filter_map(|o| {
+            let name = obj_get(o, "Name")?.as_str()?;
+            let value = obj_get(o, value_key)?.clone();
+            Some((name.to_owned(), value))
+        })
+        .collect();
+    (!map.is_empty()).then_some(map)
+}
+
+fn get_ci<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
+    obj_get(map, key).filter(|v| as_text(v).is_some())
+}
+
+/// Only `keys` of `map`, when any is there.
+fn pick(map: &Map<String, Value>, keys: &[&str]) -> Option<Value> {
+    let out: Map<String, Value> = keys
+        .iter()
+        .filter_map(|k| get_ci(map, k).map(|v| ((*k).to_owned(), v.clone())))
+        .collect();
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
+fn user_named(name: &str) -> User {
+    User {
+        email_addr: is_email(name).then(|| name.to_owned()),
+        name: Some(name.to_owned()),
+        ..User::default()
+    }
+}
+
+fn is_op(op: &str, names: &[&str]) -> bool {
+    names.iter().any(|n| op.eq_ignore_ascii_case(n))
+}
+
+/// The managed entity of Entity Management: admin cmdlets (their parameters in `data`; inbox rules by rule name,
+/// `Set-Mailbox` forwarding with the forwarding address in `user.forward_addr`, permission cmdlets with the grantee
+/// in `user`) and directory operations (the target's type from the operation, its changed properties in `data`).
+pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i64>) {
+    let op = ev.metadata.event_code.clone().unwrap_or_default();
+    let cmdlet =
+        matches!(record_type, Some(1 | 10 | 18 | 23)) || (op.contains('-') && !op.contains(' '));
+    let params = r.value("Parameters").and_then(|p| name_values(&p, "Value"));
+    let param = |k: &str| {
+        params
+            .as_ref()
+            .and_then(|p| get_ci(p, k))
+            .and_then(as_text)
+            .map(Cow::into_owned)
+    };
+    let mut entity = Entity {
+        name: String::new(),
+        uid: None,
+        type_: None,
+        data: None,
+        user: None,
+    };
+    if cmdlet {
+        entity.type_ = op.split_once('-').map(|(_, noun)| noun.to_owned());
+        ev.api = Some(Api {
+            operation: op.clone(),
+            service: None,
+        });
+        if is_op(&op, &["New-InboxRule", "Set-InboxRule", "Enable-InboxRule"]) {
+            entity.data = params.as_ref().and_then(|p| pick(p, &RULE_KEYS));
+            entity.user = param("Mailbox").map(|m| user_named(&m));
+            entity.name = param("Name")
+                .or_else(|| param("Identity"))
+                .unwrap_or_default();
+        } else if is_op(&op, &["Set-Mailbox"])
+            && params
+                .as_ref()
+                .and_then(|p| pick(p, &FORWARD_KEYS))
+                .is_some()
+        {
+            entity.data = params.as_ref().and_then(|p| pick(p, &FORWARD_KEYS));
+            let forward = param("ForwardingSmtpAddress")
+                .or_else(|| param("ForwardingAddress"))
+                .map(|a| {
+                    let t = a.trim();
+                    t.strip_prefix("smtp:")
+                        .or_else(|| t.strip_prefix("SMTP:"))
+                        .unwrap_or(t)
+                        .to_owned()
+                })
+                .filter(|a| is_email(a));
+            if let Some(identity) = param("Identity") {
+                entity.user = Some(User {
+                    forward_addr: forward,
+                    ..user_named(&identity)
+                });
+            }
+        } else if is_op(
+            &op,
+            &[
+                "Add-MailboxPermission",
+                "Remove-MailboxPermission",
+                "Add-RecipientPermission",
+                "Remove-RecipientPermission",
+                "Add-MailboxFolderPermission",
+                "Set-MailboxFolderPermission",
+            ],
+        ) {
+            entity.user = ["User", "Trustee"]
+                .iter()
+                .find_map(|k| param(k))
+                .map(|u| user_named(&u));
+            entity.data = params.as_ref().map(|p| Value::Object(p.clone()));
+        } else {
+            entity.data = params.as_ref().map(|p| Value::Object(p.clone()));
+        }
+    } else if record_type == Some(8) {
+        let lower = op.to_ascii_lowercase();
+        entity.type_ = [
+            "service principal",
+            "application",
+            "policy",
+            "role",
+            "device",
+            "domain",
+            "group",
+            "user",
+        ]
+        .iter()
+        .find(|n| lower.contains(*n))
+        .map(|n| (*n).to_owned());
+        entity.data = r
+            .value("ModifiedProperties")
+            .and_then(|p| name_values(&p, "NewValue"))
+            .map(Value::Object);
+        entity.uid = entra_target_id(r);
+    }
+    if entity.name.is_empty() {
+        entity.name = r
+            .take_string("ObjectId")
+            .or_else(|| param("Identity"))
+            .or_else(|| entity.user.as_ref().and_then(|u| u.name.clone()))
+            .unwrap_or_else(|| op.clone());
+    } else if entity.uid.is_none() {
+        // Named by a parameter (an inbox rule): `ObjectId` is its identity.
+        entity.uid = r.take_string("ObjectId");
+    }
+    ev.entity = Some(entity);
+}
+
+/// The directory object id among `Target[]` (`Type` 2: an object id), copied.
+fn entra_target_id(r: &Record<'_>) -> Option<String> {
+    let targets = r.value("Target")?;
+    targets.as_array()?.iter().find_map(|t| {
+        let t = t.as_object()?;
+        let kind = obj_get(t, "Type").and_then(as_text)?;
+        (kind == "2")
+            .then(|| obj_get(t, "ID").and_then(as_text).map(Cow::into_owned))
+            .flatten()
+    })
+}
+
+/// The application a sign-in was for: `ObjectId` of a sign-in record is the target application's id.
+pub(super) fn signed_into(r: &mut Record<'_>, record_type: Option<i64>) -> Option<String> {
+    (record_type == Some(15)).then(|| r.take_string("ObjectId"))?
+}
+
+/// Mail items named by a mailbox operation: `Folders[].FolderItems[]` (MailItemsAccessed), `AffectedItems[]`
+/// (deletes and moves), `Item` (creates, updates, sends, folder permissions).
+fn mail_items(r: &Record<'_>) -> Vec<WebResource> {
+    let mut out = Vec::new();
+    let item = |i: &Map<String, Value>, folder: Option<&str>| {
+        let uid = obj_str(i, "InternetMessageId")
+            .or_else(|| obj_str(i, "Id"))
+            .map(str::to_owned);
+        let name = obj_str(i, "Subject").map(str::to_owned);
+        let folder = folder.or_else(|| {
+            obj_get(i, "ParentFolder")
+                .and_then(Value::as_object)
+                .and_then(|f| obj_str(f, "Path"))
+        });
+        (uid.is_some() || name.is_some()).then(|| WebResource {
+            uid,
+            name,
+            type_: Some("Email".to_owned()),
+            url_string: None,
+            data: folder.map(|f| serde_json::json!({ "folder": f })),
+        })
+    };
+    if let Some(Value::Array(folders)) = r.value("Folders") {
+        for f in folders.iter().filter_map(Value::as_object) {
+            let path = obj_str(f, "Path");
+            if let Some(items) = obj_get(f, "FolderItems").and_then(Value::as_array) {
+                out.extend(
+                    items
+                        .iter()
+                        .filter_map(Value::as_object)
+                        .filter_map(|i| item(i, path)),
+                );
+            }
+        }
+    }
+    if let Some(Value::Array(items)) = r.value("AffectedItems") {
+        out.extend(
+            items
+                .iter()
+                .filter_map(Value::as_object)
+                .filter_map(|i| item(i, None)),
+        );
+    }
+    if out.is_empty()
+        && let Some(Value::Object(i)) = r.value("Item")
+    {
+        let rights = obj_get(&i, "ParentFolder")
+            .and_then(Value::as_object)
+            .and_then(|f| obj_get(f, "MemberRights").map(|_| f.clone()));
+        match rights {
+            // A folder permission change: the folder, with the member and the rights.
+            Some(folder) => out.push(WebResource {
+                uid: obj_str(&folder, "Id").map(str::to_owned),
+                name: obj_str(&folder, "Name")
+                    .or_else(|| obj_str(&folder, "Path"))
+                    .map(str::to_owned),
+                type_: Some("Folder".to_owned()),
+                url_string: None,
+                data: pick(&folder, &["Path", "MemberUpn", "MemberSid", "MemberRights"]),
+            }),
+            None => out.extend(item(&i, None)),
+        }
+    }
+    out
+}
+
+/// An Outlook inbox rule change (`UpdateInboxRules`, `New-InboxRule` from a client): the rule by name, its actions
+/// in `data` (copied from `OperationProperties`).
+fn inbox_rule(r: &Record<'_>, op: &str) -> Option<WebResource> {
+    if !is_op(op, &["UpdateInboxRules", "New-InboxRule", "Set-InboxRule"]) {
+        return None;
+    }
+    let props = r
+        .value("OperationProperties")
+        .and_then(|p| name_values(&p, "Value"))
+        .or_else(|| r.value("Parameters").and_then(|p| name_values(&p, "Value")))?;
+    let name = get_ci(&props, "RuleName")
+        .or_else(|| get_ci(&props, "Name"))
+        .and_then(as_text)
+        .map(Cow::into_owned);
+    Some(WebResource {
+        uid: get_ci(&props, "RuleId")
+            .and_then(as_text)
+            .map(Cow::into_owned),
+        name: name.or_else(|| Some(op.to_owned())),
+        type_: Some("InboxRule".to_owned()),
+        url_string: None,
+        data: Some(Value::Object(props)),
+    })
+}
+
+/// Top-level fields that name the object of a Teams, Power BI, Forms, Yammer, SharePoint list or mailbox operation.
+const NAME_FIELDS: [&str; 14] = [
+    "ItemName",
+    "ListTitle",
+    "ReportName",
+    "DashboardName",
+    "DatasetName",
+    "WorkSpaceName",
+    "FormName",
+    "ChannelName",
+    "TeamName",
+    "GroupName",
+    "ThreadId",
+    "MailboxOwnerUPN",
+    "MailboxGuid",
+    "ListItemUniqueId",
+];
+
+/// `web_resources` of Web Resources Activity.
+pub(super) fn web_resources(
+    r: &mut Record<'_>,
+    ev: &OcsfEvent<'_>,
+    copilot: Vec<Resource>,
+) -> Vec<WebResource> {
+    if !copilot.is_empty() {
+        return copilot
+            .into_iter()
+            .map(|res| WebResource {
+                uid: Some(res.uid),
+                name: res.name,
+                type_: res.type_,
+                ..WebResource::default()
+            })
+            .collect();
+    }
+    let op = ev.metadata.event_code.as_deref().unwrap_or_default();
+    if let Some(rule) = inbox_rule(r, op) {
+        return vec![rule];
+    }
+    let items = mail_items(r);
+    if !items.is_empty() {
+        return items;
+    }
+    let mut res = WebResource {
+        uid: r
+            .take_string("ObjectId")
+            .or_else(|| r.take_string("MessageId")),
+        name: r.take_string("SourceFileName"),
+        type_: r.take_string("ItemType"),
+        url_string: r.take_string("SiteUrl"),
+        data: None,
+    };
+    if res.name.is_none()
+        && let Some((field, name)) = NAME_FIELDS
+            .iter()
+            .find_map(|f| r.take_string(f).map(|n| (*f, n)))
+    {
+        res.name = Some(name);
+        if matches!(field, "MailboxOwnerUPN" | "MailboxGuid") {
+            res.type_.get_or_insert_with(|| "Mailbox".to_owned());
+        }
+    }
+    if res.uid.is_none() && res.name.is_none() {
+        // Nothing names the resource: the operation is the one name the record gives.
+        res.name = Some(
+            ev.metadata
+                .event_code
+                .clone()
+                .unwrap_or_else(|| "Unknown".to_owned()),
+        );
+    }
+    vec![res]
+}

@@ -1,0 +1,266 @@
+//! Targets, SOC-first operations, DLP matches and alerts on hand-written records: the exact modelled fields, every
+//! event valid (cloud-only schema when it lists only `cloud`, always the profiles schema), no leaf value lost.
+
+mod normalize_support;
+
+use normalize_support::{assert_leaves_kept, assert_valid};
+use o365sync::normalize::{Options, normalize_bytes};
+use serde_json::{Value, json};
+
+/// The event of `record`, checked for validity and lost leaves.
+#[track_caller]
+fn event(record: Value) -> Value {
+    let bytes = record.to_string().into_bytes();
+    let ev = normalize_bytes(&bytes, None, &Options::default())
+        .expect("valid JSON")
+        .to_value();
+    let context = record["Operation"].as_str().unwrap_or("record").to_owned();
+    assert_valid(&ev, &context);
+    assert_leaves_kept(&record, &ev, &context);
+    ev
+}
+
+fn base(op: &str, record_type: u32, workload: &str) -> Value {
+    json!({
+        "CreationTime": "2026-12-01T10:00:00",
+        "Id": format!("id-{op}"),
+        "Operation": op,
+        "OrganizationId": "t-1",
+        "RecordType": record_type,
+        "UserKey": "1003",
+        "UserType": 0,
+        "UserId": "mallory@contoso.com",
+        "Workload": workload,
+        "ClientIP": "203.0.113.9",
+        "ResultStatus": "True",
+    })
+}
+
+fn with(mut v: Value, extra: Value) -> Value {
+    let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) else {
+        panic!("objects")
+    };
+    o.extend(e);
+    v
+}
+
+#[test]
+fn new_inbox_rule_names_the_rule_and_keeps_its_actions_in_entity_data() {
+    let ev = event(with(
+        base("New-InboxRule", 1, "Exchange"),
+        json!({"ObjectId": "mallory\\hide", "Parameters": [
+            {"Name": "Mailbox", "Value": "mallory@contoso.com"},
+            {"Name": "Name", "Value": "hide"},
+            {"Name": "ForwardTo", "Value": "drop@evil.example"},
+            {"Name": "DeleteMessage", "Value": "True"},
+            {"Name": "SubjectContainsWords", "Value": "invoice"}]}),
+    ));
+    assert_eq!(ev["class_uid"], 3004);
+    let entity = &ev["entity"];
+    assert_eq!(entity["name"], "hide");
+    assert_eq!(entity["type"], "InboxRule");
+    assert_eq!(entity["data"]["ForwardTo"], "drop@evil.example");
+    assert_eq!(entity["data"]["DeleteMessage"], "True");
+    assert_eq!(entity["data"]["SubjectContainsWords"], "invoice");
+    assert_eq!(entity["user"]["email_addr"], "mallory@contoso.com");
+    assert_eq!(entity["uid"], "mallory\\hide");
+    // Copied out of a Name/Value list: the list stays under unmapped; ObjectId moved to entity.uid unchanged.
+    assert!(ev["unmapped"]["Parameters"].is_array());
+    assert!(ev["unmapped"].get("ObjectId").is_none());
+}
+
+#[test]
+fn set_mailbox_forwarding_puts_the_address_in_forward_addr() {
+    let ev = event(with(
+        base("Set-Mailbox", 1, "Exchange"),
+        json!({"ObjectId": "bob", "Parameters": [
+            {"Name": "Identity", "Value": "bob@contoso.com"},
+            {"Name": "ForwardingSmtpAddress", "Value": "smtp:bob@evil.example"},
+            {"Name": "DeliverToMailboxAndForward", "Value": "False"}]}),
+    ));
+    let entity = &ev["entity"];
+    assert_eq!(entity["name"], "bob");
+    assert_eq!(entity["user"]["name"], "bob@contoso.com");
+    assert_eq!(entity["user"]["forward_addr"], "bob@evil.example");
+    assert_eq!(
+        entity["data"],
+        json!({"ForwardingSmtpAddress": "smtp:bob@evil.example", "DeliverToMailboxAndForward": "False"})
+    );
+    assert!(ev["unmapped"]["Parameters"].is_array());
+}
+
+#[test]
+fn update_inbox_rules_from_outlook_is_a_rule_resource() {
+    let ev = event(with(
+        base("UpdateInboxRules", 2, "Exchange"),
+        json!({"MailboxOwnerUPN": "mallory@contoso.com", "OperationProperties": [
+            {"Name": "RuleName", "Value": "."},
+            {"Name": "RuleActions", "Value": "[{\"ActionType\":\"MoveToFolder\"}]"}]}),
+    ));
+    let res = &ev["web_resources"][0];
+    assert_eq!(res["name"], ".");
+    assert_eq!(res["type"], "InboxRule");
+    assert_eq!(
+        res["data"]["RuleActions"],
+        "[{\"ActionType\":\"MoveToFolder\"}]"
+    );
+    assert!(ev["unmapped"]["OperationProperties"].is_array());
+}
+
+#[test]
+fn mail_items_accessed_lists_every_message_with_its_folder() {
+    let ev = event(with(
+        base("MailItemsAccessed", 50, "Exchange"),
+        json!({"MailboxOwnerUPN": "ceo@contoso.com", "Folders": [
+            {"Path": "\\Inbox", "FolderItems": [
+                {"InternetMessageId": "<a@contoso.com>"}, {"InternetMessageId": "<b@contoso.com>"}]}]}),
+    ));
+    let res = ev["web_resources"].as_array().expect("web_resources");
+    let uids: Vec<&str> = res.iter().filter_map(|r| r["uid"].as_str()).collect();
+    assert_eq!(uids, ["<a@contoso.com>", "<b@contoso.com>"]);
+    assert_eq!(res[0]["type"], "Email");
+    assert_eq!(res[0]["data"]["folder"], "\\Inbox");
+}
+
+#[test]
+fn folder_permission_grants_name_the_folder_member_and_rights() {
+    let ev = event(with(
+        base("AddFolderPermissions", 2, "Exchange"),
+        json!({"MailboxOwnerUPN": "ceo@contoso.com", "Item": {"Id": "LgAAA", "ParentFolder": {
+            "Id": "LgAAAF", "Name": "Inbox", "Path": "\\Inbox",
+            "MemberUpn": "mallory@contoso.com", "MemberRights": "ReadAny"}}}),
+    ));
+    let res = &ev["web_resources"][0];
+    assert_eq!(res["name"], "Inbox");
+    assert_eq!(res["uid"], "LgAAAF");
+    assert_eq!(res["type"], "Folder");
+    assert_eq!(res["data"]["MemberUpn"], "mallory@contoso.com");
+    assert_eq!(res["data"]["MemberRights"], "ReadAny");
+}
+
+#[test]
+fn a_resource_the_record_does_not_name_is_never_named_by_the_workload() {
+    let ev = event(base("SearchQueryPerformed", 2, "Exchange"));
+    let name = ev["web_resources"][0]["name"].as_str().expect("name");
+    assert_ne!(name, "Exchange");
+    assert_eq!(name, "SearchQueryPerformed");
+    let ev = event(with(
+        base("ViewReport", 20, "PowerBI"),
+        json!({"ReportName": "Payroll", "WorkSpaceName": "HR"}),
+    ));
+    assert_eq!(ev["web_resources"][0]["name"], "Payroll");
+}
+
+#[test]
+fn failed_sign_in_names_the_application_and_the_logon_error() {
+    let ev = event(with(
+        base("UserLoginFailed", 15, "AzureActiveDirectory"),
+        json!({"ObjectId": "00000002-0000-0ff1-ce00-000000000000", "LogonError": "InvalidUserNameOrPassword"}),
+    ));
+    assert_eq!(ev["class_uid"], 3002);
+    assert_eq!(ev["status_id"], 2);
+    assert_eq!(ev["status_detail"], "InvalidUserNameOrPassword");
+    assert_eq!(ev["service"]["uid"], "00000002-0000-0ff1-ce00-000000000000");
+}
+
+#[test]
+fn exchange_dlp_match_has_policy_rule_action_message_and_sensitive_type() {
+    let ev = event(json!({
+        "CreationTime": "2026-12-01T10:00:00", "Id": "dlp-1", "Operation": "DlpRuleMatch",
+        "OrganizationId": "t-1", "RecordType": 13, "UserKey": "1003", "UserType": 0,
+        "UserId": "heidi@contoso.com", "Workload": "Exchange",
+        "PolicyDetails": [{"PolicyId": "p-1", "PolicyName": "PCI DSS", "Rules": [
+            {"RuleId": "r-1", "RuleName": "Cards", "Severity": "Medium",
+             "Actions": ["NotifyUser", "BlockAccess"],
+             "ConditionsMatched": {"SensitiveInformation": [
+                 {"SensitiveInformationTypeName": "Credit Card Number", "SensitiveType": "50842eb7",
+                  "Count": 3, "Confidence": 85}]}}]}],
+        "ExchangeMetaData": {"From": "heidi@contoso.com", "To": ["x@fabrikam.com"], "CC": [],
+            "Subject": "cards", "MessageID": "<dlp-1@contoso.com>"}
+    }));
+    assert_eq!(ev["class_uid"], 2006);
+    assert_eq!(
+        ev["metadata"]["profiles"],
+        json!(["cloud", "security_control"])
+    );
+    assert_eq!(ev["severity_id"], 3);
+    assert_eq!(
+        ev["policy"],
+        json!({"uid": "p-1", "name": "PCI DSS", "type": "DLP", "desc": "Cards (r-1)"})
+    );
+    assert_eq!(ev["data_security"]["policy"]["name"], "PCI DSS");
+    assert_eq!(
+        ev["data_security"]["classifier_details"],
+        json!({"type": "Sensitive Information Type", "name": "Credit Card Number", "uid": "50842eb7"})
+    );
+    assert_eq!(ev["count"], 3);
+    assert_eq!(ev["confidence_score"], 85);
+    assert_eq!(
+        (ev["action_id"].clone(), ev["action"].clone()),
+        (json!(2), json!("Denied"))
+    );
+    assert_eq!(
+        (ev["disposition_id"].clone(), ev["disposition"].clone()),
+        (json!(2), json!("Blocked"))
+    );
+    assert_eq!(
+        ev["resources"],
+        json!([{"uid": "<dlp-1@contoso.com>", "name": "cards", "type": "Email"}])
+    );
+    assert_eq!(ev["actor"]["user"]["email_addr"], "heidi@contoso.com");
+    assert!(ev["unmapped"]["PolicyDetails"].is_array());
+    assert!(ev["unmapped"]["ExchangeMetaData"].is_object());
+}
+
+#[test]
+fn sharepoint_dlp_match_that_only_notifies_is_allowed_with_an_alert() {
+    let ev = event(json!({
+        "CreationTime": "2026-12-01T10:00:00", "Id": "dlp-2", "Operation": "DlpRuleMatch",
+        "OrganizationId": "t-1", "RecordType": 11, "UserKey": "1003", "UserType": 0,
+        "UserId": "heidi@contoso.com", "Workload": "SharePoint", "ClientIP": "203.0.113.44",
+        "PolicyDetails": [{"PolicyId": "p-1", "PolicyName": "PCI DSS", "Rules": [
+            {"RuleId": "r-1", "RuleName": "Cards", "Severity": "Low", "Actions": ["NotifyUser"]}]}],
+        "SharePointMetaData": {"FileName": "cards.xlsx", "FileOwner": "bob@contoso.com",
+            "FilePathUrl": "https://contoso.sharepoint.com/sites/fin/Docs/cards.xlsx",
+            "SiteCollectionUrl": "https://contoso.sharepoint.com/sites/fin", "UniqueID": "u-1"}
+    }));
+    assert_eq!(
+        (ev["action_id"].clone(), ev["disposition_id"].clone()),
+        (json!(1), json!(19))
+    );
+    assert_eq!(ev["disposition"], "Alert");
+    let file = &ev["file"];
+    assert_eq!(file["name"], "cards.xlsx");
+    assert_eq!(
+        file["uri"],
+        "https://contoso.sharepoint.com/sites/fin/Docs/cards.xlsx"
+    );
+    assert_eq!(
+        file["parent_folder"],
+        "https://contoso.sharepoint.com/sites/fin"
+    );
+    assert_eq!(file["uid"], "u-1");
+    assert_eq!(file["owner"]["email_addr"], "bob@contoso.com");
+}
+
+#[test]
+fn alert_entities_become_evidences_and_the_category_a_type() {
+    let ev = event(json!({
+        "CreationTime": "2026-12-01T10:00:00", "Id": "al-1", "Operation": "AlertTriggered",
+        "OrganizationId": "t-1", "RecordType": 40, "UserId": "SecurityComplianceAlerts",
+        "AlertId": "a-1", "Name": "Suspicious forwarding", "Severity": "High", "Status": "Active",
+        "Category": "ThreatManagement",
+        "Data": "{\"f3u\":\"mallory@contoso.com\",\"cip\":\"198.51.100.7\"}",
+        "AlertEntityId": "mallory@contoso.com", "EntityType": "User"
+    }));
+    assert_eq!(ev["class_uid"], 2004);
+    assert_eq!(ev["finding_info"]["uid"], "a-1");
+    assert_eq!(ev["finding_info"]["title"], "Suspicious forwarding");
+    assert_eq!(ev["finding_info"]["types"], json!(["ThreatManagement"]));
+    let ev_list = ev["evidences"].as_array().expect("evidences");
+    assert_eq!(ev_list[0]["data"]["f3u"], "mallory@contoso.com");
+    assert_eq!(ev_list[1]["user"]["email_addr"], "mallory@contoso.com");
+    assert_eq!(ev_list[2]["src_endpoint"]["ip"], "198.51.100.7");
+    // The AlertEntityId names the same user: not repeated.
+    assert_eq!(ev_list.len(), 3);
+}
