@@ -825,6 +825,8 @@ mod tests {
         assert_eq!(choose(&f), Choice::new(Class::EntityManagement, 1));
         let mut f = facts(15, "UserLoggedIn");
         f.has_user = false;
+        assert_eq!(choose(&f).class, Class::WebResourcesActivity);
+        f.has_object = false;
         assert_eq!(choose(&f).class, Class::BaseEvent);
         let mut f = facts(15, "UserLoggedIn");
         f.operation = None;
