@@ -1,6 +1,7 @@
 //! Generated documentation: the job-file reference `docs/job-file.md`, rendered from the job file's JSON Schema
-//! ([`crate::job::schema`]), whose descriptions come from the doc comments of `src/job/raw.rs`. One source, so the
-//! reference, the schema and the code cannot disagree; `tests/docs.rs` fails when the committed file drifts.
+//! ([`crate::job::schema`]), whose descriptions come from the doc comments of `src/job/raw.rs`; and the OCSF mapping
+//! `docs/ocsf-mapping.md`, rendered from the class-choice tables of [`crate::normalize::record_types`]. One source
+//! each, so the reference and the code cannot disagree; `tests/docs.rs` fails when a committed file drifts.
 
 use std::fmt::Write as _;
 
@@ -8,6 +9,9 @@ use serde_json::{Map, Value};
 
 /// Where the reference is committed, relative to the crate root.
 pub const JOB_FILE_REFERENCE_PATH: &str = "docs/job-file.md";
+
+/// Where the OCSF mapping reference is committed, relative to the crate root.
+pub const OCSF_MAPPING_PATH: &str = "docs/ocsf-mapping.md";
 
 /// The environment variable that makes `tests/docs.rs` rewrite the committed reference instead of failing.
 pub const REGENERATE_ENV: &str = "O365SYNC_REGENERATE_DOCS";
@@ -245,6 +249,123 @@ fn table(out: &mut String, prefix: &str, object: &Value, defs: &Map<String, Valu
         );
     }
     out.push('\n');
+}
+
+/// The OCSF mapping reference in Markdown, generated from [`crate::normalize::record_types`]: the rules, every
+/// `AuditLogRecordType` value with its class, and the operations that override their family.
+pub fn ocsf_mapping_reference() -> String {
+    use crate::normalize::Class;
+    use crate::normalize::record_types::{OVERRIDES, RECORD_TYPES, Rule};
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# OCSF mapping: RecordType and operation → class and activity\n"
+    );
+    let _ = writeln!(
+        out,
+        "<!-- Generated from the tables of src/normalize/record_types.rs by \
+         `o365sync::docs::ocsf_mapping_reference()`. Do not edit: change the tables, then run \
+         `{REGENERATE_ENV}=1 cargo test --test docs`. -->\n"
+    );
+    let _ = writeln!(
+        out,
+        "o365sync normalizes each audit record of the Office 365 Management Activity API to one OCSF 1.8.0 event. \
+         The class and activity come from two tables, and only from them: one row per value of Microsoft's \
+         `AuditLogRecordType` enumeration ({} values), naming the family rule that turns the record's `Operation` \
+         into a class and an activity, and a list of operations that override their family ({} operations). The \
+         normalizer's module docs (`src/normalize/mod.rs`) say how each class's attributes are filled.\n",
+        RECORD_TYPES.len(),
+        OVERRIDES.len()
+    );
+    let _ = writeln!(out, "## How a class is chosen\n");
+    for line in [
+        "1. A record without an `Operation` is a Base Event (0): every field stays under `unmapped`.",
+        "2. A record without a `RecordType` takes the family its content type and operation imply (`Audit.AzureActiveDirectory`: sign-ins and directory operations; `Audit.Exchange`: cmdlets and mailbox operations; `Audit.SharePoint`: file and site operations; `DLP.All`: DLP). `Audit.General` implies none: the generic rule.",
+        "3. If the operation is one of the [overrides](#operations-that-override-their-family) for the record's type and the record names what the override needs (a user, a target, `ObjectId`, `TeamName`), the override decides.",
+        "4. Otherwise the rule of the record's type [in the table](#every-recordtype) decides; a type the table does not know (a future one) takes the **generic** rule.",
+        "5. A class is chosen only when the record can fill what the class requires (OCSF `required`): File Hosting and API Activity need a client address and an actor; Account Change, User Access Management and Group Management a target; Email Activity a sender or recipient address; Authentication a user; findings an id. Otherwise the rule names its fallback, in the end Web Resources Activity (which needs only a resource: the object, else the workload or operation).",
+        "6. **Base Event is for records that carry nothing modellable**: no operation, or an unknown family with no user, application, object or client address. Every other record, a future RecordType included, gets a real class with actor, source, target and outcome from the common fields.",
+        "",
+        "`type_uid` is always `class_uid` × 100 + `activity_id`; activity 99 (Other) carries the record's `Operation` as `activity_name`.",
+    ] {
+        let _ = writeln!(out, "{line}");
+    }
+    out.push('\n');
+    let _ = writeln!(out, "## Family rules\n");
+    let _ = writeln!(
+        out,
+        "| rule | class | activity (and fallback) |\n|---|---|---|"
+    );
+    for rule in Rule::ALL {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            rule.name(),
+            cell(rule.classes()),
+            cell(rule.activity_rule())
+        );
+    }
+    out.push('\n');
+    let _ = writeln!(out, "## Every RecordType\n");
+    let _ = writeln!(
+        out,
+        "Microsoft's `AuditLogRecordType` (office-365-management-activity-api-schema.md, \"Enum: \
+         AuditLogRecordType\"). A value not listed here takes the generic rule.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| value | name | workload | rule | class | reason |\n|---|---|---|---|---|---|"
+    );
+    for row in RECORD_TYPES {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} | {} | {} |",
+            row.value,
+            row.name,
+            row.workload,
+            row.rule.name(),
+            cell(row.rule.classes()),
+            cell(row.reason)
+        );
+    }
+    out.push('\n');
+    let _ = writeln!(out, "## Operations that override their family\n");
+    let _ = writeln!(
+        out,
+        "The operation is compared without case and without a trailing full stop. When the record does not name what \
+         the override needs, its family rule decides.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| operation | record types | class | activity | needs | reason |\n|---|---|---|---|---|---|"
+    );
+    for x in OVERRIDES {
+        let class = Class::from_uid(x.class_uid);
+        let class_name = class.map_or("?", Class::name);
+        let activity = class
+            .and_then(|c| c.activity_caption(x.activity_id))
+            .unwrap_or("Other (the operation)");
+        let types: Vec<String> = x.record_types.iter().map(i64::to_string).collect();
+        let types = if types.is_empty() {
+            "any".to_owned()
+        } else {
+            types.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {types} | {class_name} {} | {} {activity} | {} | {} |",
+            x.operation,
+            x.class_uid,
+            x.activity_id,
+            x.need.describe(),
+            cell(x.reason)
+        );
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
 }
 
 #[cfg(test)]

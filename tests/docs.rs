@@ -3,7 +3,10 @@
 
 use std::path::Path;
 
-use o365sync::docs::{JOB_FILE_REFERENCE_PATH, REGENERATE_ENV, job_file_reference};
+use o365sync::docs::{
+    JOB_FILE_REFERENCE_PATH, OCSF_MAPPING_PATH, REGENERATE_ENV, job_file_reference,
+    ocsf_mapping_reference,
+};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -26,6 +29,47 @@ fn committed_job_file_reference_matches_the_schema() {
         "{JOB_FILE_REFERENCE_PATH} is out of date with the job file's doc comments (src/job/raw.rs); regenerate it \
          with:\n    {REGENERATE_ENV}=1 cargo test --test docs"
     );
+}
+
+#[test]
+fn committed_ocsf_mapping_matches_the_class_choice_tables() {
+    let generated = ocsf_mapping_reference();
+    let path = root().join(OCSF_MAPPING_PATH);
+    if std::env::var_os(REGENERATE_ENV).is_some() {
+        std::fs::write(&path, &generated).expect("write the OCSF mapping reference");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "{OCSF_MAPPING_PATH} is out of date with the tables of src/normalize/record_types.rs; regenerate it with:\n    \
+         {REGENERATE_ENV}=1 cargo test --test docs"
+    );
+}
+
+#[test]
+fn the_ocsf_mapping_lists_every_record_type_and_override() {
+    use o365sync::normalize::record_types::{OVERRIDES, RECORD_TYPES};
+    let md = ocsf_mapping_reference();
+    for row in RECORD_TYPES {
+        assert!(
+            md.contains(&format!("| {} | `{}` |", row.value, row.name)),
+            "RecordType {} missing",
+            row.value
+        );
+    }
+    for x in OVERRIDES {
+        assert!(
+            md.contains(&format!("| `{}` |", x.operation)),
+            "override {} missing",
+            x.operation
+        );
+    }
+    for link in ["README.md", "ARCHITECTURE.md"] {
+        assert!(
+            read(link).contains("docs/ocsf-mapping.md"),
+            "{link} does not link docs/ocsf-mapping.md"
+        );
+    }
 }
 
 #[test]

@@ -90,16 +90,19 @@ fn set_mailbox_forwarding_puts_the_address_in_forward_addr() {
 }
 
 #[test]
-fn update_inbox_rules_from_outlook_is_a_rule_resource() {
+fn update_inbox_rules_from_outlook_is_the_rule_entity_on_its_mailbox() {
     let ev = event(with(
         base("UpdateInboxRules", 2, "Exchange"),
         json!({"MailboxOwnerUPN": "mallory@contoso.com", "OperationProperties": [
             {"Name": "RuleName", "Value": "."},
             {"Name": "RuleActions", "Value": "[{\"ActionType\":\"MoveToFolder\"}]"}]}),
     ));
-    let res = &ev["web_resources"][0];
+    // Entity Management (the class table's override for inbox rules): the rule is the entity, on its mailbox.
+    assert_eq!(ev["class_uid"], 3004);
+    let res = &ev["entity"];
     assert_eq!(res["name"], ".");
     assert_eq!(res["type"], "InboxRule");
+    assert_eq!(res["user"]["name"], "mallory@contoso.com");
     assert_eq!(
         res["data"]["RuleActions"],
         "[{\"ActionType\":\"MoveToFolder\"}]"

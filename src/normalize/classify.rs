@@ -3,9 +3,14 @@
 //! The choice is made from a few facts read up front (RecordType, Operation, Workload, whether a usable client IP,
 //! an acting user and an object exist), so that a class is only chosen when the record can fill the attributes that
 //! class requires. Otherwise the record falls back to a class with fewer requirements, and at the end to Base Event.
+//!
+//! Which class each RecordType and operation family gets is not written here but in the tables of
+//! [`super::record_types`] (every `AuditLogRecordType` value, and the operations that override their family); this
+//! module applies them. `docs/ocsf-mapping.md` is generated from the same tables.
 
 use std::borrow::Cow;
 
+use super::record_types::{Need, Rule, override_for, record_type};
 use crate::content_type::ContentType;
 
 /// The OCSF classes o365sync emits.
@@ -299,41 +304,107 @@ fn bare(s: &str) -> &str {
     s.trim().trim_end_matches('.').trim_end()
 }
 
-/// Chooses the class and activity.
+/// Chooses the class and activity from the tables of [`super::record_types`]: an operation override whose need the
+/// record meets, else the family rule of the record's RecordType (unknown ones: [`Rule::Generic`]).
 pub(crate) fn choose(f: &Facts<'_>) -> Choice {
     let Some(op) = f.operation else {
         return Choice::new(Class::BaseEvent, 0);
     };
-    let Some(rt) = f
+    let rt = f
         .record_type
-        .or_else(|| infer_record_type(f.content_type, op))
-    else {
-        return Choice::new(Class::BaseEvent, 0);
-    };
+        .or_else(|| infer_record_type(f.content_type, op));
+    if let Some(x) = override_for(rt, op)
+        && meets(f, x.need)
+        && let Some(class) = Class::from_uid(x.class_uid)
+    {
+        return Choice::new(class, x.activity_id);
+    }
+    let rule = rt
+        .and_then(record_type)
+        .map_or(Rule::Generic, |row| row.rule);
+    apply(rule, op, f)
+}
+
+fn meets(f: &Facts<'_>, need: Need) -> bool {
+    match need {
+        Need::Nothing => true,
+        Need::User => f.has_user,
+        Need::Object => f.has_object,
+        Need::Target => f.has_target,
+        Need::Team => f.has_team,
+    }
+}
+
+/// A family rule applied to an operation (the overrides already tried).
+fn apply(rule: Rule, op: &str, f: &Facts<'_>) -> Choice {
     let actor = f.has_user || f.has_app;
-    match rt {
-        // Entra sign-ins (STS logon, account logon).
-        15 | 9 if f.has_user => Choice::new(Class::Authentication, 1),
-        8 => directory(op, f),
-        1 | 10 | 18 | 23 => cmdlet(op, f),
-        2 | 3 | 50 => mailbox(op, f),
-        4 | 7 if starts_with_ci(op, "File") => file_op(op, f),
-        6 => file_op(op, f),
-        14 => sharing(op, f),
-        25 if f.has_team => teams(op).unwrap_or_else(|| web(op)),
-        28 => Choice::new(Class::EmailActivity, 3),
-        40 | 98 | 47 | 64 | 78 | 86 | 89 | 113 if f.has_uid => detection(op),
-        11 | 13 | 33 | 63 | 99 | 100 | 107 if f.has_uid => dlp(op),
-        261 if f.has_ip && actor => Choice::new(Class::ApiActivity, 99),
-        261 => Choice::new(Class::WebResourcesActivity, 2),
-        // Page and list views, Power BI, Teams, Forms, AIP, OME portal.
-        4 | 7 | 20 | 25 | 36 | 66 | 93..=97 | 154 => web(op),
-        _ => Choice::new(Class::BaseEvent, 0),
+    match rule {
+        Rule::SignIn if f.has_user => Choice::new(Class::Authentication, 1),
+        Rule::SignIn | Rule::Api | Rule::Generic => generic(op, f),
+        Rule::Directory => directory(op, f),
+        Rule::Cmdlet => cmdlet(op),
+        Rule::SharePoint if starts_with_ci(op, "File") => file_op(op, f),
+        Rule::FileOp => file_op(op, f),
+        Rule::Sharing => sharing(op, f),
+        Rule::EmailScan => Choice::new(Class::EmailActivity, 3),
+        Rule::Detection if f.has_uid => detection(op),
+        Rule::Dlp if f.has_uid => dlp(op),
+        Rule::Copilot if f.has_ip && actor => Choice::new(Class::ApiActivity, 99),
+        Rule::Copilot => Choice::new(Class::WebResourcesActivity, 2),
+        Rule::Settings => Choice::new(Class::EntityManagement, settings_activity(op)),
+        Rule::Mailbox
+        | Rule::SharePoint
+        | Rule::Teams
+        | Rule::Detection
+        | Rule::Dlp
+        | Rule::App => web(op),
+    }
+}
+
+/// A record whose family is unknown (or an API call): API Activity when a caller and a client address exist (the
+/// `actor` and `src_endpoint` it requires; `api.operation` is the Operation), else Web Resources Activity when a
+/// user, application or object is named, else Base Event: nothing but a name to model.
+fn generic(op: &str, f: &Facts<'_>) -> Choice {
+    let actor = f.has_user || f.has_app;
+    if f.has_ip && actor {
+        let activity = match web_activity(op) {
+            a @ 1..=4 => a,
+            5 | 7 => 2,
+            6 => 1,
+            _ => 99,
+        };
+        Choice::new(Class::ApiActivity, activity)
+    } else if actor || f.has_object {
+        web(op)
+    } else {
+        Choice::new(Class::BaseEvent, 0)
+    }
+}
+
+/// Settings and policies (Entity Management): Create 1, Read 2, Update 3, Delete 4, else 99.
+fn settings_activity(op: &str) -> u32 {
+    let has = |s: &str| contains_ci(op, s);
+    if has("Delet") || has("Remov") {
+        4
+    } else if has("Creat") || has("Added") || has("New") {
+        1
+    } else if has("Updat")
+        || has("Modif")
+        || has("Chang")
+        || has("Set")
+        || has("Applied")
+        || has("Edit")
+    {
+        3
+    } else if has("View") || has("Read") || has("Get") || has("Access") {
+        2
+    } else {
+        99
     }
 }
 
 /// A record without a usable RecordType: the content type and the shape of the operation name say which family it
-/// belongs to, when they say it unambiguously. `Audit.General` mixes too many workloads to guess.
+/// belongs to, when they say it unambiguously. `Audit.General` mixes too many workloads to guess: the generic rule.
 fn infer_record_type(ct: ContentType, op: &str) -> Option<i64> {
     let o = op.trim();
     match ct {
@@ -385,10 +456,6 @@ fn directory(op: &str, f: &Facts<'_>) -> Choice {
     } else if is("Update user") {
         // 99, refined to MFA Factor Enable / Disable from ModifiedProperties by the builder.
         account(99)
-    } else if is("Add member to role") || is("Add eligible member to role") {
-        target_access(f, 1, op)
-    } else if is("Remove member from role") || is("Remove eligible member from role") {
-        target_access(f, 2, op)
     } else if contains_ci(o, "group") {
         let activity = if is("Add group") {
             6
@@ -406,14 +473,6 @@ fn directory(op: &str, f: &Facts<'_>) -> Choice {
         } else {
             entity(op)
         }
-    } else {
-        entity(op)
-    }
-}
-
-fn target_access(f: &Facts<'_>, activity: u32, op: &str) -> Choice {
-    if f.has_object {
-        Choice::new(Class::UserAccessManagement, activity)
     } else {
         entity(op)
     }
@@ -443,24 +502,9 @@ fn entity(op: &str) -> Choice {
     Choice::new(Class::EntityManagement, activity)
 }
 
-/// Admin cmdlets (`Verb-Noun`).
-fn cmdlet(op: &str, f: &Facts<'_>) -> Choice {
+/// Admin cmdlets (`Verb-Noun`); the permission cmdlets are overrides.
+fn cmdlet(op: &str) -> Choice {
     let o = op.trim();
-    let access = |names: [&str; 3]| f.has_target && names.iter().any(|n| o.eq_ignore_ascii_case(n));
-    if access([
-        "Add-MailboxPermission",
-        "Add-RecipientPermission",
-        "Add-RoleGroupMember",
-    ]) {
-        return Choice::new(Class::UserAccessManagement, 1);
-    }
-    if access([
-        "Remove-MailboxPermission",
-        "Remove-RecipientPermission",
-        "Remove-RoleGroupMember",
-    ]) {
-        return Choice::new(Class::UserAccessManagement, 2);
-    }
     let verb = o.split('-').next().unwrap_or(o);
     let is = |v: &str| verb.eq_ignore_ascii_case(v);
     let activity = if is("New") || is("Add") || is("Install") {
@@ -479,21 +523,6 @@ fn cmdlet(op: &str, f: &Facts<'_>) -> Choice {
         99
     };
     Choice::new(Class::EntityManagement, activity)
-}
-
-/// Exchange mailbox audit (2, 3, 50).
-fn mailbox(op: &str, f: &Facts<'_>) -> Choice {
-    let o = op.trim();
-    if o.eq_ignore_ascii_case("MailboxLogin") && f.has_user {
-        Choice::new(Class::Authentication, 1)
-    } else if ["Send", "SendAs", "SendOnBehalf"]
-        .iter()
-        .any(|s| o.eq_ignore_ascii_case(s))
-    {
-        Choice::new(Class::EmailActivity, 1)
-    } else {
-        web(op)
-    }
 }
 
 /// SharePoint / OneDrive file operations.
@@ -553,23 +582,6 @@ fn sharing(op: &str, f: &Facts<'_>) -> Choice {
             if share { 8 } else { web(op).activity_id },
         )
     }
-}
-
-/// Teams membership; `None` for other Teams operations.
-fn teams(op: &str) -> Option<Choice> {
-    let o = op.trim();
-    let activity = if o.eq_ignore_ascii_case("TeamCreated") {
-        6
-    } else if o.eq_ignore_ascii_case("TeamDeleted") {
-        5
-    } else if o.eq_ignore_ascii_case("MemberAdded") {
-        3
-    } else if o.eq_ignore_ascii_case("MemberRemoved") {
-        4
-    } else {
-        return None;
-    };
-    Some(Choice::new(Class::GroupManagement, activity))
 }
 
 /// Alerts and investigations.
@@ -756,7 +768,40 @@ mod tests {
             (13, "DlpRuleUndo", Class::DataSecurityFinding, 4),
             (33, "DlpInfo", Class::DataSecurityFinding, 2),
             (261, "CopilotInteraction", Class::ApiActivity, 99),
-            (9999, "SomethingNew", Class::BaseEvent, 0),
+            (9999, "SomethingHappened", Class::ApiActivity, 99),
+            (9999, "WidgetDeleted", Class::ApiActivity, 4),
+            (2, "AddFolderPermissions", Class::UserAccessManagement, 1),
+            (3, "ModifyFolderPermissions", Class::UserAccessManagement, 1),
+            (2, "RemoveFolderPermissions", Class::UserAccessManagement, 2),
+            (1, "Add-RecipientPermission", Class::UserAccessManagement, 1),
+            (
+                1,
+                "Remove-RecipientPermission",
+                Class::UserAccessManagement,
+                2,
+            ),
+            (1, "Set-InboxRule", Class::EntityManagement, 3),
+            (2, "UpdateInboxRules", Class::EntityManagement, 3),
+            (
+                8,
+                "Add service principal credentials.",
+                Class::EntityManagement,
+                3,
+            ),
+            (2, "SendOnBehalf", Class::EmailActivity, 1),
+            (50, "MailItemsAccessed", Class::WebResourcesActivity, 2),
+            (22, "MessageCreated", Class::WebResourcesActivity, 1),
+            (101, "SearchQueryPerformed", Class::WebResourcesActivity, 5),
+            (24, "SearchExported", Class::WebResourcesActivity, 5),
+            (57, "TeamSettingChanged", Class::EntityManagement, 3),
+            (52, "DataInsightsRestApiGet", Class::ApiActivity, 2),
+            (
+                61,
+                "CompromisedUserAlertCreated",
+                Class::DetectionFinding,
+                1,
+            ),
+            (87, "Add-RoleGroupMember", Class::UserAccessManagement, 1),
         ];
         for &(rt, op, class, activity) in cases {
             assert_eq!(
@@ -780,13 +825,28 @@ mod tests {
         assert_eq!(choose(&f), Choice::new(Class::EntityManagement, 1));
         let mut f = facts(15, "UserLoggedIn");
         f.has_user = false;
+        assert_eq!(choose(&f).class, Class::WebResourcesActivity);
+        f.has_object = false;
         assert_eq!(choose(&f).class, Class::BaseEvent);
         let mut f = facts(15, "UserLoggedIn");
         f.operation = None;
         assert_eq!(choose(&f).class, Class::BaseEvent);
         let mut f = facts(15, "UserLoggedIn");
         f.record_type = None;
-        assert_eq!(choose(&f).class, Class::BaseEvent);
+        assert_eq!(choose(&f), Choice::new(Class::ApiActivity, 99));
+        let mut f = facts(9999, "SomethingHappened");
+        f.has_ip = false;
+        assert_eq!(choose(&f), Choice::new(Class::WebResourcesActivity, 99));
+        (f.has_user, f.has_object) = (false, false);
+        assert_eq!(choose(&f), Choice::new(Class::BaseEvent, 0));
+        let mut f = facts(2, "ModifyFolderPermissions");
+        f.has_target = false;
+        assert_eq!(choose(&f), Choice::new(Class::WebResourcesActivity, 3));
+        let mut f = facts(25, "TeamCreated");
+        f.has_team = false;
+        assert_eq!(choose(&f).class, Class::WebResourcesActivity);
+        let mut f = facts(15, "UserLoggedIn");
+        f.record_type = None;
         f.content_type = ContentType::AzureActiveDirectory;
         assert_eq!(choose(&f), Choice::new(Class::Authentication, 1));
         f.content_type = ContentType::Exchange;

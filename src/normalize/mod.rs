@@ -60,7 +60,16 @@
 //!   Microsoft datacenter operator or system account". `UserType` 1 (Reserved), 9 and 10 map to `type_id` 99 with
 //!   the Microsoft name in `type`.
 //! - **Missing RecordType** (lenient exports): AAD, Exchange, SharePoint and DLP content types imply the family from
-//!   the operation's shape; `Audit.General` does not, so such records become Base Events.
+//!   the operation's shape; `Audit.General` does not, so such records take the generic rule.
+//! - **Base Event only for records with nothing modellable.** The proposal made an unknown RecordType a Base Event;
+//!   every published `AuditLogRecordType` now has a row in [`record_types`] (rendered as `docs/ocsf-mapping.md`),
+//!   and a type the table does not know is an API Activity (with a caller and a client address: `actor`,
+//!   `src_endpoint`, `api.operation` = Operation, activity from the verb) or else a Web Resources Activity. Base
+//!   Event is left for records without an Operation, or without any user, application, object or client address.
+//! - **SOC-first operations** override their family (`record_types::OVERRIDES`): mailbox, recipient and folder
+//!   permissions → User Access Management; inbox rules and `Set-Mailbox` (forwarding) → Entity Management (no class
+//!   models mail rules); consent and service principal credentials → Entity Management (the target is an
+//!   application, not a user).
 //! - **Key spelling.** Keys are matched in their documented spelling; other spellings (all-lower-case exports) are
 //!   matched only when the record spells none of `Id`, `CreationTime`, `Operation`, `RecordType` the documented
 //!   way. A field in an unexpected spelling is never lost: it stays under `unmapped`.
@@ -87,6 +96,7 @@ mod dlp;
 pub mod event;
 mod ip;
 mod record;
+pub mod record_types;
 mod targets;
 mod time;
 

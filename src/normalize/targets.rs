@@ -185,6 +185,13 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
             .and_then(|p| name_values(&p, "NewValue"))
             .map(Value::Object);
         entity.uid = entra_target_id(r);
+    } else if let Some(rule) = inbox_rule(r, &op) {
+        // An Outlook client's rule change (`UpdateInboxRules`): the rule, on the mailbox it belongs to.
+        entity.name = rule.name.unwrap_or_default();
+        entity.uid = rule.uid;
+        entity.type_ = rule.type_;
+        entity.data = rule.data;
+        entity.user = r.text("MailboxOwnerUPN").map(|m| user_named(&m));
     }
     if entity.name.is_empty() {
         entity.name = r
