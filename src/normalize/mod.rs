@@ -66,6 +66,7 @@ pub mod cli;
 pub mod event;
 mod ip;
 mod record;
+pub mod stats;
 mod time;
 
 use serde::{Deserialize, Serialize};
