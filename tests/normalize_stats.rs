@@ -60,7 +60,7 @@ fn corpus_figures_stay_at_or_above_the_floors() {
     at_least("actor", d.actor, FLOOR_ACTOR, 50);
     at_least("source_ip", d.source_ip, FLOOR_SOURCE_IP, 30);
     at_least("target", d.target, FLOOR_TARGET, 30);
-    at_least("session", d.session, FLOOR_SESSION, 1);
+    at_least("session", d.session, FLOOR_SESSION, 5);
     at_least("application", d.application, FLOOR_APPLICATION, 5);
     at_least("outcome", d.outcome, FLOOR_OUTCOME, 20);
     assert!(
@@ -78,15 +78,15 @@ fn corpus_figures_stay_at_or_above_the_floors() {
 }
 
 // Today's figures over fixtures/corpus/, rounded down (ceilings rounded up) a little.
-const FLOOR_RECORDS: u64 = 65;
-const FLOOR_ACTOR: f64 = 0.0;
-const FLOOR_SOURCE_IP: f64 = 0.0;
-const FLOOR_TARGET: f64 = 0.0;
-const FLOOR_SESSION: f64 = 0.0;
-const FLOOR_APPLICATION: f64 = 0.0;
-const FLOOR_OUTCOME: f64 = 0.0;
-const CEILING_BASE_EVENT: f64 = 100.0;
-const CEILING_UNMAPPED_KEYS: f64 = 100.0;
+const FLOOR_RECORDS: u64 = 81;
+const FLOOR_ACTOR: f64 = 55.0; // 42/71 (59.2%)
+const FLOOR_SOURCE_IP: f64 = 85.0; // 40/46 (87.0%)
+const FLOOR_TARGET: f64 = 80.0; // 48/59 (81.4%)
+const FLOOR_SESSION: f64 = 0.0; // 0/5: no session id reaches a modelled attribute yet
+const FLOOR_APPLICATION: f64 = 60.0; // 4/6 (66.7%)
+const FLOOR_OUTCOME: f64 = 95.0; // 30/30
+const CEILING_BASE_EVENT: f64 = 8.0; // 6/81 (7.4%)
+const CEILING_UNMAPPED_KEYS: f64 = 56.0; // 744/1371 (54.3%)
 
 fn stats_of(records: &[Value]) -> Report {
     let mut stats = Stats::new();

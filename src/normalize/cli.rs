@@ -144,7 +144,7 @@ pub fn run(args: NormalizeArgs) -> Outcome {
 /// Normalizes a stream (a JSON array, or JSON lines) into JSON lines on `out`; malformed lines are reported on
 /// `diag` as `line N: ...` and skipped.
 pub fn normalize_stream(
-    mut input: impl BufRead,
+    input: impl BufRead,
     out: &mut impl Write,
     diag: &mut impl Write,
     content_type: Option<ContentType>,
