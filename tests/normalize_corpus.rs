@@ -10,11 +10,12 @@ use normalize_support::{assert_leaves_kept, assert_valid, fixtures};
 use o365sync::normalize::{Format, Options, normalize_bytes};
 use serde_json::Value;
 
-const CORPUS: [&str; 4] = [
+const CORPUS: [&str; 5] = [
     "microsoft-docs.jsonl",
     "plaso.jsonl",
     "panther-analysis.jsonl",
     "o365sync-written.jsonl",
+    "powerbi-docs.jsonl",
 ];
 
 /// (file stem, 1-based line number, line) of every record.
@@ -38,7 +39,7 @@ fn every_corpus_record_snapshot_is_valid_ocsf_and_keeps_every_leaf() {
     let records = records();
     assert_eq!(
         records.len(),
-        13 + 4 + 19 + 30,
+        13 + 4 + 19 + 39 + 7,
         "the corpus changed: review the snapshots"
     );
     let mut classes = BTreeMap::new();

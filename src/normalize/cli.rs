@@ -1,4 +1,9 @@
-//! `o365sync normalize [--content-type CT] [--format ocsf|raw] [--include-raw] [FILE|-]`.
+//! `o365sync normalize [--content-type CT] [--format ocsf|raw] [--include-raw] [FILE|-]`, and
+//! `o365sync normalize --stats [--json] [--content-type CT] [FILE|-]`.
+//!
+//! With `--stats` the command prints fidelity figures instead of events (definitions in [`super::stats`]): an aligned
+//! text table, or with `--json` one JSON object ([`super::stats::Report`]). The input is read the same way and the
+//! exit codes are the same.
 //!
 //! Reads JSON lines (one record, or one array of records, per line) or, when the input starts with `[`, a JSON array
 //! of records (several arrays one after the other are accepted too), and writes one event per line. Streaming: only
@@ -17,7 +22,8 @@ use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess,
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Options, blob_records, normalize_bytes, normalize_value};
+use super::stats::Stats;
+use super::{Event, Format, Options, blob_records, normalize_bytes, normalize_value};
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
 
@@ -34,6 +40,13 @@ pub struct NormalizeArgs {
     /// Add the original record to each OCSF event as `raw_data`.
     #[arg(long)]
     pub include_raw: bool,
+    /// Print fidelity figures (records, events per class, share of actor, source IP, target, session, application
+    /// and outcome values that reached a modelled OCSF attribute, unmapped keys) instead of events.
+    #[arg(long)]
+    pub stats: bool,
+    /// With `--stats`: print the figures as one JSON object.
+    #[arg(long, requires = "stats")]
+    pub json: bool,
     /// Input file (a JSON array or JSON lines); `-` or nothing reads standard input.
     pub file: Option<PathBuf>,
 }
@@ -92,12 +105,29 @@ pub fn run(args: NormalizeArgs) -> Outcome {
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout);
     let mut err = io::stderr().lock();
-    let result = normalize_stream(reader, &mut out, &mut err, content_type, &opts)
-        .and_then(|s| out.flush().map(|()| s).map_err(StreamError::from));
+    let result = if args.stats {
+        stats_stream(reader, &mut err, content_type).and_then(|(s, stats)| {
+            let report = stats.report();
+            let text = if args.json {
+                let mut json = serde_json::to_string_pretty(&report).map_err(io::Error::other)?;
+                json.push('\n');
+                json
+            } else {
+                report.to_text()
+            };
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+            Ok(s)
+        })
+    } else {
+        normalize_stream(reader, &mut out, &mut err, content_type, &opts)
+            .and_then(|s| out.flush().map(|()| s).map_err(StreamError::from))
+    };
     match result {
         Ok(s) if s.skipped > 0 => {
+            let verb = if args.stats { "counted" } else { "written" };
             eprintln!(
-                "error: {} malformed line(s) skipped, {} event(s) written",
+                "error: {} malformed line(s) skipped, {} event(s) {verb}",
                 s.skipped, s.events
             );
             Outcome::Gaps
@@ -114,17 +144,68 @@ pub fn run(args: NormalizeArgs) -> Outcome {
 /// Normalizes a stream (a JSON array, or JSON lines) into JSON lines on `out`; malformed lines are reported on
 /// `diag` as `line N: ...` and skipped.
 pub fn normalize_stream(
-    mut input: impl BufRead,
+    input: impl BufRead,
     out: &mut impl Write,
     diag: &mut impl Write,
     content_type: Option<ContentType>,
     opts: &Options,
 ) -> Result<Summary, StreamError> {
+    let mut buf = Vec::new();
+    let mut sink = |_: Input<'_>, event: &Event<'_>| {
+        buf.clear();
+        event.write_json(&mut buf);
+        buf.push(b'\n');
+        out.write_all(&buf)
+    };
+    stream(input, diag, content_type, opts, &mut sink)
+}
+
+/// Reads a stream like [`normalize_stream`] and accumulates the fidelity figures of its records and their OCSF
+/// events instead of writing them; malformed lines are reported on `diag` and skipped.
+pub fn stats_stream(
+    input: impl BufRead,
+    diag: &mut impl Write,
+    content_type: Option<ContentType>,
+) -> Result<(Summary, Stats), StreamError> {
+    let mut stats = Stats::new();
+    let opts = Options {
+        format: Format::Ocsf,
+        include_raw: false,
+    };
+    let mut sink = |record: Input<'_>, event: &Event<'_>| {
+        let record = match record {
+            Input::Bytes(b) => serde_json::from_slice(b).map_err(io::Error::other)?,
+            Input::Value(v) => v.clone(),
+        };
+        stats.add(&record, &event.to_value());
+        Ok(())
+    };
+    let summary = stream(input, diag, content_type, &opts, &mut sink)?;
+    Ok((summary, stats))
+}
+
+/// One input record, as its bytes or (an object between arrays) as parsed.
+enum Input<'a> {
+    Bytes(&'a [u8]),
+    Value(&'a Value),
+}
+
+/// What receives each record and its event.
+trait Sink: FnMut(Input<'_>, &Event<'_>) -> io::Result<()> {}
+impl<F: FnMut(Input<'_>, &Event<'_>) -> io::Result<()>> Sink for F {}
+
+fn stream(
+    mut input: impl BufRead,
+    diag: &mut impl Write,
+    content_type: Option<ContentType>,
+    opts: &Options,
+    sink: &mut impl Sink,
+) -> Result<Summary, StreamError> {
     skip_bom(&mut input)?;
     if first_byte(&mut input)? == Some(b'[') {
-        normalize_array(input, out, content_type, opts)
+        normalize_array(input, sink, content_type, opts)
     } else {
-        normalize_lines(input, out, diag, content_type, opts)
+        normalize_lines(input, sink, diag, content_type, opts)
     }
 }
 
@@ -158,14 +239,13 @@ fn first_byte(input: &mut impl BufRead) -> io::Result<Option<u8>> {
 
 fn normalize_lines(
     mut input: impl BufRead,
-    out: &mut impl Write,
+    sink: &mut impl Sink,
     diag: &mut impl Write,
     content_type: Option<ContentType>,
     opts: &Options,
 ) -> Result<Summary, StreamError> {
     let mut summary = Summary::default();
     let mut line = Vec::new();
-    let mut buf = Vec::new();
     let mut number = 0usize;
     loop {
         line.clear();
@@ -194,22 +274,14 @@ fn normalize_lines(
         for &record in records {
             match normalize_bytes(record, content_type, opts) {
                 Ok(event) => {
-                    buf.clear();
-                    event.write_json(&mut buf);
-                    emit(out, &mut buf, &mut summary)?;
+                    sink(Input::Bytes(record), &event)?;
+                    summary.events += 1;
                 }
                 // Inside a blob that parsed this is not expected, but never dropped silently.
                 Err(e) => skip(diag, number, &e.0, &mut summary)?,
             }
         }
     }
-}
-
-fn emit(out: &mut impl Write, buf: &mut Vec<u8>, summary: &mut Summary) -> io::Result<()> {
-    buf.push(b'\n');
-    out.write_all(buf)?;
-    summary.events += 1;
-    Ok(())
 }
 
 fn skip(
@@ -229,24 +301,27 @@ fn skip(
 /// as it is parsed.
 fn normalize_array(
     input: impl BufRead,
-    out: &mut impl Write,
+    sink: &mut impl Sink,
     content_type: Option<ContentType>,
     opts: &Options,
 ) -> Result<Summary, StreamError> {
     let mut summary = Summary::default();
-    let mut buf = Vec::new();
     let mut io_error = None;
     let mut each = |element: Element| -> Result<(), String> {
-        buf.clear();
-        match element {
-            Element::Raw(raw) => normalize_bytes(raw.get().as_bytes(), content_type, opts)
-                .map_err(|e| e.to_string())?
-                .write_json(&mut buf),
-            Element::Parsed(value) => {
-                normalize_value(value, content_type, opts).write_json(&mut buf)
+        let written = match element {
+            Element::Raw(raw) => {
+                let bytes = raw.get().as_bytes();
+                let event =
+                    normalize_bytes(bytes, content_type, opts).map_err(|e| e.to_string())?;
+                sink(Input::Bytes(bytes), &event)
             }
-        }
-        emit(out, &mut buf, &mut summary).map_err(|e| {
+            Element::Parsed(value) => {
+                let event = normalize_value(value.clone(), content_type, opts);
+                sink(Input::Value(&value), &event)
+            }
+        };
+        summary.events += 1;
+        written.map_err(|e| {
             let msg = e.to_string();
             io_error = Some(e);
             msg

@@ -97,6 +97,7 @@ pub mod event;
 mod ip;
 mod record;
 pub mod record_types;
+pub mod stats;
 mod targets;
 mod time;
 
