@@ -935,6 +935,15 @@ struct CertCandidate {
     local_key_id: Option<Vec<u8>>,
 }
 
+impl From<pfx::Bag<Vec<u8>>> for CertCandidate {
+    fn from(b: pfx::Bag<Vec<u8>>) -> Self {
+        CertCandidate {
+            der: b.value,
+            local_key_id: b.local_key_id,
+        }
+    }
+}
+
 /// A private key (PKCS#1 DER), with its public half for matching. `Debug` redacts the key (it is a [`Secret`]).
 #[derive(Debug)]
 struct KeyCandidate {
@@ -1010,10 +1019,7 @@ pub(crate) fn peek_certificate(bytes: &[u8], passphrase: Option<&[u8]>) -> Optio
             let certs: Vec<CertCandidate> = contents
                 .certificates
                 .into_iter()
-                .map(|b| CertCandidate {
-                    der: b.value,
-                    local_key_id: b.local_key_id,
-                })
+                .map(CertCandidate::from)
                 .collect();
             let p = Path::new("");
             let leaf = pkcs12_key_candidates(p, contents.keys)
@@ -1263,10 +1269,7 @@ fn load(
             let certs: Vec<CertCandidate> = contents
                 .certificates
                 .into_iter()
-                .map(|b| CertCandidate {
-                    der: b.value,
-                    local_key_id: b.local_key_id,
-                })
+                .map(CertCandidate::from)
                 .collect();
             let n = certs.len();
             pkcs12_keys = Some(contents.keys);
