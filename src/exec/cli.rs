@@ -199,7 +199,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Outcome {
     let jobs = batch.loaded;
     let fresh: Vec<&Loaded> = jobs
         .iter()
-        .filter(|l| crate::state::show(&global.state_dir, &l.job.name, 0).is_ok_and(|s| !s.exists))
+        .filter(|l| !crate::state::has_state(&global.state_dir, &l.job.name))
         .collect();
     if !fresh.is_empty() {
         warn_renamed(&global.state_dir, &fresh, global.log_format);

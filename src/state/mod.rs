@@ -38,7 +38,7 @@ pub use lock::JobLock;
 pub use store::{
     BUCKET_MIGRATED, BUCKET_UNTIMED, CONTENT_LEDGER_GRACE, JobState, LedgerKey,
     RECORD_LEDGER_RETENTION, RUN_HISTORY_KEPT, SUBSCRIPTION_START_INTERVAL, StateDir,
-    WINDOW_RETENTION, job_names,
+    WINDOW_RETENTION, has_state, job_names,
 };
 pub use summary::{
     ContentTypeSummary, DEFAULT_RUNS_SHOWN, LedgerCounts, StateSummary, reset, show,

@@ -299,6 +299,11 @@ pub fn job_names(dir: &Path) -> Result<Vec<String>, StateError> {
     Ok(jobs)
 }
 
+/// Whether `job` has a state database in `dir` (a file check: nothing is opened or created).
+pub fn has_state(dir: &Path, job: &str) -> bool {
+    check_job_name(job).is_ok() && database_path(dir, job).exists()
+}
+
 fn sync_dir(dir: &Path) {
     let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
 }
