@@ -3,28 +3,13 @@
 
 mod normalize_support;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use normalize_support::{assert_valid, fixtures};
 use serde_json::Value;
 
 fn normalize(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_o365sync"))
-        .arg("normalize")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start o365sync");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin)
-        .expect("write stdin");
-    child.wait_with_output().expect("wait for o365sync")
+    normalize_support::normalize_cli(args, stdin)
 }
 
 fn events(out: &Output) -> Vec<Value> {

@@ -4,7 +4,6 @@
 
 mod normalize_support;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
@@ -209,21 +208,9 @@ fn real_records_through_the_normalizer_count_once_each() {
 }
 
 fn stats_cli(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_o365sync"))
-        .args(["normalize", "--stats"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start o365sync");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin)
-        .expect("write stdin");
-    child.wait_with_output().expect("wait for o365sync")
+    let mut all = vec!["--stats"];
+    all.extend_from_slice(args);
+    normalize_support::normalize_cli(&all, stdin)
 }
 
 const LOGIN: &str = r#"{"CreationTime":"2015-06-29T20:03:19","Id":"a","Operation":"UserLoggedIn","RecordType":15,"UserId":"u@contoso.com","ClientIP":"1.2.3.4"}"#;
