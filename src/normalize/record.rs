@@ -11,11 +11,13 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::LazyLock;
 
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 /// The top-level fields of a record in input order: key (borrowed unless escaped) to unparsed value. Fields that the
@@ -143,18 +145,28 @@ pub const KNOWN: [&str; KNOWN_LEN] = [
     "Subject",
     "InternetMessageId",
     "Directionality",
-    "P1Sender",
-    "P2Sender",
     "SendAsUserSmtp",
     "SendOnBehalfOfUserSmtp",
     "CopilotEventData",
     "AADSessionId",
     "SessionId",
+    "AffectedItems",
+    "AlertEntityId",
+    "Category",
+    "Entities",
+    "EntityType",
+    "ExchangeMetaData",
+    "Folders",
+    "ListItemUniqueId",
+    "OperationProperties",
+    "SharePointMetaData",
+    "Target",
 ];
-const KNOWN_LEN: usize = 59;
+const KNOWN_LEN: usize = 68;
 
-/// The slot of a known key (a `match`, so that lookups with a constant name fold to a constant).
-#[inline]
+/// The slot of a known key: a `match`, so that a lookup with a constant name (every lookup of the mapping, once
+/// inlined) folds to a constant. `slot_of_runtime` is the same for names only known at run time.
+#[inline(always)]
 fn slot_of(name: &str) -> Option<usize> {
     match name {
         "Id" => Some(0),
@@ -209,15 +221,31 @@ fn slot_of(name: &str) -> Option<usize> {
         "Subject" => Some(49),
         "InternetMessageId" => Some(50),
         "Directionality" => Some(51),
-        "P1Sender" => Some(52),
-        "P2Sender" => Some(53),
-        "SendAsUserSmtp" => Some(54),
-        "SendOnBehalfOfUserSmtp" => Some(55),
-        "CopilotEventData" => Some(56),
-        "AADSessionId" => Some(57),
-        "SessionId" => Some(58),
+        "SendAsUserSmtp" => Some(52),
+        "SendOnBehalfOfUserSmtp" => Some(53),
+        "CopilotEventData" => Some(54),
+        "AADSessionId" => Some(55),
+        "SessionId" => Some(56),
+        "AffectedItems" => Some(57),
+        "AlertEntityId" => Some(58),
+        "Category" => Some(59),
+        "Entities" => Some(60),
+        "EntityType" => Some(61),
+        "ExchangeMetaData" => Some(62),
+        "Folders" => Some(63),
+        "ListItemUniqueId" => Some(64),
+        "OperationProperties" => Some(65),
+        "SharePointMetaData" => Some(66),
+        "Target" => Some(67),
         _ => None,
     }
+}
+
+/// [`slot_of`] for a name read from the input: one hash look-up instead of a chain of string comparisons.
+fn slot_of_runtime(name: &str) -> Option<usize> {
+    static SLOTS: LazyLock<FxHashMap<&'static str, usize>> =
+        LazyLock::new(|| KNOWN.iter().enumerate().map(|(i, k)| (*k, i)).collect());
+    SLOTS.get(name).copied()
 }
 
 /// The top-level object of one audit record, being taken apart.
@@ -318,7 +346,7 @@ impl<'a> Record<'a> {
         let n = fields.entries.len();
         for i in 0..n {
             let key = fields.entries[i].key.as_ref();
-            let slot = slot_of(key).or_else(|| {
+            let slot = slot_of_runtime(key).or_else(|| {
                 any_case
                     .then(|| KNOWN.iter().position(|k| k.eq_ignore_ascii_case(key)))
                     .flatten()
@@ -357,14 +385,22 @@ impl<'a> Record<'a> {
     fn index(&self, name: &str) -> Option<usize> {
         let i = match slot_of(name) {
             Some(slot) => (self.slots[slot] as usize).checked_sub(1)?,
-            None => self.fields.entries.iter().position(|e| {
-                e.key == name || (self.any_case && e.key.eq_ignore_ascii_case(name))
-            })?,
+            None => self.scan(name)?,
         };
         (!self.fields.entries[i].taken).then_some(i)
     }
 
+    /// The entry of a key without a slot, by comparing keys.
+    #[inline(never)]
+    fn scan(&self, name: &str) -> Option<usize> {
+        self.fields
+            .entries
+            .iter()
+            .position(|e| e.key == name || (self.any_case && e.key.eq_ignore_ascii_case(name)))
+    }
+
     /// The unparsed value of a field.
+    #[inline]
     pub(crate) fn raw(&self, name: &str) -> Option<&RawValue> {
         self.index(name)
             .map(|i| self.fields.entries[i].value.as_ref())
@@ -375,21 +411,25 @@ impl<'a> Record<'a> {
     }
 
     /// The value of a string field, trimmed; `None` when absent, not a string, or blank.
+    #[inline]
     pub(crate) fn str(&self, name: &str) -> Option<Cow<'_, str>> {
         self.raw(name).and_then(raw_str).and_then(trimmed)
     }
 
     /// Whether a string field is present and not blank.
+    #[inline]
     pub(crate) fn has(&self, name: &str) -> bool {
         self.str(name).is_some()
     }
 
     /// An integer field given as a number or as a numeric string.
+    #[inline]
     pub(crate) fn int(&self, name: &str) -> Option<i64> {
         self.raw(name).and_then(raw_int)
     }
 
     /// A field as text: strings trimmed, numbers and booleans as written.
+    #[inline]
     pub(crate) fn text(&self, name: &str) -> Option<Cow<'_, str>> {
         let raw = self.raw(name)?;
         let s = raw.get();
@@ -401,6 +441,7 @@ impl<'a> Record<'a> {
     }
 
     /// Removes a field (nothing, after [`Record::keep_all`]).
+    #[inline]
     pub(crate) fn remove(&mut self, name: &str) {
         if self.keep_all {
             return;
@@ -411,6 +452,7 @@ impl<'a> Record<'a> {
     }
 
     /// Takes a string field that is not blank and returns it unchanged (not trimmed); any other value stays.
+    #[inline]
     pub(crate) fn take_string(&mut self, name: &str) -> Option<String> {
         let raw = self.raw(name)?;
         let s = raw_str(raw)?;
