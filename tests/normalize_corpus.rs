@@ -10,12 +10,13 @@ use normalize_support::{assert_leaves_kept, assert_valid, fixtures};
 use o365sync::normalize::{Format, Options, normalize_bytes};
 use serde_json::Value;
 
-const CORPUS: [&str; 5] = [
+const CORPUS: [&str; 6] = [
     "microsoft-docs.jsonl",
     "plaso.jsonl",
     "panther-analysis.jsonl",
     "o365sync-written.jsonl",
     "powerbi-docs.jsonl",
+    "elastic-integrations.jsonl",
 ];
 
 /// (file stem, 1-based line number, line) of every record.
@@ -39,7 +40,7 @@ fn every_corpus_record_snapshot_is_valid_ocsf_and_keeps_every_leaf() {
     let records = records();
     assert_eq!(
         records.len(),
-        13 + 4 + 19 + 39 + 7,
+        13 + 4 + 19 + 39 + 7 + 23,
         "the corpus changed: review the snapshots"
     );
     let mut classes = BTreeMap::new();

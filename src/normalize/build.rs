@@ -82,11 +82,15 @@ pub(crate) fn build<'a>(
         has_user: r.has("UserId") || r.has("UserKey"),
         has_app: has_app(&r),
         has_object: r.has("ObjectId"),
-        has_target: r.has("ObjectId") || cmdlet_target(&r).is_some(),
+        has_target: r.has("ObjectId")
+            || cmdlet_target(&r).is_some()
+            || targets::folder_member(&r).is_some(),
         has_team: r.has("TeamName"),
+        has_grantee: r.has("TargetUserOrGroupName"),
         has_uid: r.has("AlertId") || r.text("Id").is_some(),
     };
     let mut choice = choose(&facts);
+    let has_grantee = facts.has_grantee;
     drop(operation);
 
     // Refinements that need more of the record than the facts.
@@ -104,6 +108,15 @@ pub(crate) fn build<'a>(
             }
         }
         Class::BaseEvent => r.keep_all(),
+        Class::GroupManagement
+            if matches!(choice.activity_id, 3 | 4)
+                && has_grantee
+                && r.str("TargetUserOrGroupType")
+                    .is_some_and(|t| targets::is_group_type(&t)) =>
+        {
+            // A group added to or removed from a group: Add Subgroup 7 / Remove Subgroup 8.
+            choice.activity_id += 4;
+        }
         _ => {}
     }
     let class = choice.class;
@@ -164,6 +177,7 @@ pub(crate) fn build<'a>(
             tenant_uid,
             event_code: operation,
             correlation_uid,
+            reporter: None,
             time_parsed: time.is_some(),
         },
         actor: None,
@@ -174,6 +188,8 @@ pub(crate) fn build<'a>(
         api: None,
         entity: None,
         group: None,
+        resource: None,
+        subgroup: None,
         privileges: None,
         file: None,
         web_resources: None,
@@ -222,12 +238,22 @@ pub(crate) fn build<'a>(
     if class == Class::Authentication {
         // The signing-in user is the subject too.
         ev.user = ev.actor.as_ref().and_then(|a| a.user.clone());
-        let uid = targets::signed_into(&mut r, record_type);
-        ev.service = Some(Service {
-            uid,
-            name: workload
-                .clone()
-                .unwrap_or_else(|| default_workload(ct).to_owned()),
+        // The service signed into: the application a directory sign-in names (its id; the record has no name for
+        // it, and the workload is the identity provider, not the service), else the workload signed into (a
+        // mailbox logon: Exchange).
+        ev.service = Some(match targets::signed_into(&mut r, record_type) {
+            Some(uid) => Service {
+                uid: Some(uid),
+                name: None,
+            },
+            None => Service {
+                uid: None,
+                name: Some(
+                    workload
+                        .clone()
+                        .unwrap_or_else(|| default_workload(ct).to_owned()),
+                ),
+            },
         });
     }
     ev.metadata.product.feature = workload.map(|name| Named { name });
@@ -354,10 +380,14 @@ fn take_session(r: &mut Record<'_>) -> Option<Session> {
 
 /// The acting (or, for Authentication, authenticating) user: `UserId`, `UserKey`, `UserType`.
 fn take_user(r: &mut Record<'_>) -> Option<User> {
-    let name = r.take_or_derive("UserId", |s| {
-        Some(Cow::Borrowed(s.strip_prefix("urn:spo:guest#").unwrap_or(s)))
-    });
-    let email_addr = name.as_deref().filter(|n| is_email(n)).map(str::to_owned);
+    // `UserId` as the record gives it (a guest's `urn:spo:guest#` prefix too: analysts search for it as
+    // written); the address without that prefix is the e-mail address.
+    let name = r.take_string("UserId");
+    let email_addr = name
+        .as_deref()
+        .map(|n| n.strip_prefix("urn:spo:guest#").unwrap_or(n))
+        .filter(|n| is_email(n))
+        .map(str::to_owned);
     let uid = r.take_string("UserKey");
     let (type_id, type_) = r.int("UserType").map(user_type).unzip();
     let user = User {
@@ -484,6 +514,10 @@ fn user_access(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i
         let role = modified_property(r, "Role.DisplayName");
         ev.user = Some(target_user(r, "ObjectId"));
         ev.privileges = Some(role.into_iter().collect());
+    } else if r.has("TargetUserOrGroupName") {
+        targets::sharing_grant(r, ev);
+    } else if let Some(folder) = targets::folder_member(r) {
+        targets::folder_grant(r, ev, folder);
     } else {
         let op = ev.metadata.event_code.as_deref().unwrap_or_default();
         let privilege = if contains_ci(op, "RoleGroupMember") {
@@ -500,11 +534,23 @@ fn user_access(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i
             None => target_user(r, "ObjectId"),
         });
         ev.privileges = Some(privilege.into_iter().collect());
+        ev.resources = r
+            .name_value("Parameters", "Identity")
+            .filter(|_| !contains_ci(op, "RoleGroupMember"))
+            .map(|uid| {
+                vec![Resource {
+                    uid,
+                    name: None,
+                    type_: Some("Mailbox".to_owned()),
+                }]
+            });
     }
 }
 
 fn group(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
-    if r.has("TeamName") {
+    if r.has("TargetUserOrGroupName") {
+        targets::sharepoint_group(r, ev);
+    } else if r.has("TeamName") {
         let name = r.take_string("TeamName").unwrap_or_default();
         let uid = r.take_string("TeamGuid");
         ev.group = Some(Group { name, uid });
@@ -715,7 +761,8 @@ mod tests {
         );
         let actor = e.actor.as_ref().expect("actor");
         let user = actor.user.as_ref().expect("user");
-        assert_eq!(user.name.as_deref(), Some("ann@fabrikam.com"));
+        assert_eq!(user.name.as_deref(), Some("urn:spo:guest#ann@fabrikam.com"));
+        assert_eq!(user.email_addr.as_deref(), Some("ann@fabrikam.com"));
         assert_eq!(user.uid.as_deref(), Some("k1"));
         assert_eq!(actor.app_uid.as_deref(), Some("app-1"));
         let session = actor.session.as_ref().expect("session");
@@ -724,9 +771,9 @@ mod tests {
         assert_eq!(session.created_time, Some(1_796_119_200_000));
         let class = Class::from_uid(e.class_uid).expect("class");
         assert_eq!(e.metadata.profiles.host, !class.has_actor());
-        // The transformed UserId stays under unmapped; the verbatim SessionId leaves it.
+        // UserId and SessionId, modelled verbatim, leave unmapped.
         let rest = e.unmapped.as_ref().expect("unmapped");
-        assert!(rest.get("UserId").is_some());
+        assert!(rest.get("UserId").is_none());
         assert!(rest.get("SessionId").is_none());
         let obs = e.observables.as_ref().expect("observables");
         assert!(

@@ -264,6 +264,8 @@ pub(crate) struct Facts<'a> {
     pub has_target: bool,
     /// Teams' `TeamName` exists.
     pub has_team: bool,
+    /// A SharePoint sharing or group operation names the user or group it grants to (`TargetUserOrGroupName`).
+    pub has_grantee: bool,
     /// Some alert or record id exists (a finding's uid).
     pub has_uid: bool,
 }
@@ -564,6 +566,25 @@ fn file_op(op: &str, f: &Facts<'_>) -> Choice {
 
 /// RecordType 14: sharing.
 fn sharing(op: &str, f: &Facts<'_>) -> Choice {
+    if f.has_grantee {
+        let is = |names: &[&str]| names.iter().any(|n| op.eq_ignore_ascii_case(n));
+        // Membership of a SharePoint group: Group Management (a group as the member: Add/Remove Subgroup, set by
+        // the builder, which reads the member's type).
+        if is(&["AddedToGroup"]) {
+            return Choice::new(Class::GroupManagement, 3);
+        }
+        if is(&["RemovedFromGroup"]) {
+            return Choice::new(Class::GroupManagement, 4);
+        }
+        // Access to a file, folder or site given to (or taken from) a named user or group: a grant, with the
+        // grantee in `user` and the item in `resources`.
+        if is(&SHARING_GRANTS) {
+            return Choice::new(Class::UserAccessManagement, 1);
+        }
+        if is(&SHARING_REVOKES) {
+            return Choice::new(Class::UserAccessManagement, 2);
+        }
+    }
     let has = |s: &str| contains_ci(op, s);
     let unshare = has("Remove") || has("Revoke") || has("Delete");
     let share = !unshare && (has("Shar") || has("Link") || has("Invit") || has("Added"));
@@ -583,6 +604,22 @@ fn sharing(op: &str, f: &Facts<'_>) -> Choice {
         )
     }
 }
+
+/// Sharing operations that give a named user or group access to an item.
+pub(crate) const SHARING_GRANTS: [&str; 5] = [
+    "SharingSet",
+    "AddedToSecureLink",
+    "AddedToSharingLink",
+    "SharingInvitationCreated",
+    "AccessRequestAccepted",
+];
+/// Sharing operations that take a named user's or group's access away.
+pub(crate) const SHARING_REVOKES: [&str; 4] = [
+    "SharingRevoked",
+    "RemovedFromSecureLink",
+    "RemovedFromSharingLink",
+    "SharingInvitationRevoked",
+];
 
 /// Alerts and investigations.
 fn detection(op: &str) -> Choice {
@@ -669,6 +706,7 @@ mod tests {
             has_object: true,
             has_target: true,
             has_team: true,
+            has_grantee: false,
             has_uid: true,
         }
     }

@@ -195,6 +195,40 @@ pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
     });
     ev.file = sharepoint_file(r);
     ev.resources = exchange_message(r).map(|m| vec![m]);
+    responsible_user(r, ev);
+}
+
+/// The user whose message or file triggered the match (`From` of `ExchangeMetaData` / `SharePointMetaData`,
+/// copied) is the actor; the DLP engine the record names as its user (`UserId` `DlpAgent`, a policy assistant)
+/// becomes `metadata.reporter`.
+fn responsible_user(r: &Record<'_>, ev: &mut OcsfEvent<'_>) {
+    let from = ["ExchangeMetaData", "SharePointMetaData"]
+        .iter()
+        .find_map(|field| {
+            let meta = r.value(field)?;
+            obj_str(meta.as_object()?, "From").map(str::to_owned)
+        });
+    let Some(from) = from else { return };
+    let actor = ev.actor.get_or_insert_with(Actor::default);
+    if let Some(engine) = actor.user.take() {
+        if engine
+            .name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(&from))
+        {
+            actor.user = Some(engine);
+            return;
+        }
+        ev.metadata.reporter = Some(Reporter {
+            name: engine.name,
+            uid: engine.uid,
+        });
+    }
+    actor.user = Some(User {
+        email_addr: is_email(&from).then(|| from.clone()),
+        name: Some(from),
+        ..User::default()
+    });
 }
 
 /// The file a SharePoint/OneDrive DLP match is about.

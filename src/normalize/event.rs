@@ -59,6 +59,12 @@ pub struct OcsfEvent<'a> {
     pub entity: Option<Entity>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<Group>,
+    /// `resource` (Group Management): where the group lives (the SharePoint site of a site group).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<Resource>,
+    /// `subgroup` (Group Management): a group added to or removed from `group`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subgroup: Option<Group>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub privileges: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,6 +152,8 @@ impl OcsfEvent<'_> {
             api: self.api,
             entity: self.entity,
             group: self.group,
+            resource: self.resource,
+            subgroup: self.subgroup,
             privileges: self.privileges,
             file: self.file,
             web_resources: self.web_resources,
@@ -261,6 +269,9 @@ impl OcsfEvent<'_> {
             o.add("group.name", GROUP_NAME, Some(&g.name));
             o.add("group.uid", GROUP_UID, g.uid.as_deref());
         }
+        if let Some(g) = &self.subgroup {
+            o.add("subgroup.name", GROUP_NAME, Some(&g.name));
+        }
         if let Some(f) = &self.file {
             o.add("file.name", FILE_NAME, Some(&f.name));
             o.add("file.path", FILE_PATH, f.path.as_deref());
@@ -280,6 +291,9 @@ impl OcsfEvent<'_> {
         }
         for res in self.resources.iter().flatten() {
             o.add("resources.uid", RESOURCE_UID, Some(&res.uid));
+        }
+        if let Some(res) = &self.resource {
+            o.add("resource.uid", RESOURCE_UID, Some(&res.uid));
         }
         self.observables = (!o.0.is_empty()).then_some(o.0);
     }
@@ -321,8 +335,21 @@ pub struct Metadata {
     pub event_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation_uid: Option<String>,
+    /// `metadata.reporter`: the service that reported the event when it is not the actor (the DLP engine that
+    /// found a match a user's message or file triggered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reporter: Option<Reporter>,
     #[serde(skip)]
     pub time_parsed: bool,
+}
+
+/// `metadata.reporter`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reporter {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
 }
 
 /// `metadata.profiles`: the profiles whose attributes the event uses. `cloud` always (its `cloud` attribute is
@@ -383,7 +410,7 @@ pub struct Account {
 }
 
 /// `actor`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Actor {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<User>,
@@ -477,7 +504,8 @@ pub struct HttpRequest {
 /// `service` (Authentication: the service authenticated to).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Service {
-    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// The application signed into (`ObjectId` of a sign-in).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,

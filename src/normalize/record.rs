@@ -13,11 +13,11 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::LazyLock;
 
+use rustc_hash::FxHashMap;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 /// The top-level fields of a record in input order: key (borrowed unless escaped) to unparsed value. Fields that the
@@ -462,24 +462,6 @@ impl<'a> Record<'a> {
         let s = s.into_owned();
         self.remove(name);
         Some(s)
-    }
-
-    /// Takes a string field when `derive(value)` returns it unchanged, else copies what `derive` returns and leaves
-    /// the field. Used where a value is usually copied verbatim but sometimes cleaned first.
-    pub(crate) fn take_or_derive(
-        &mut self,
-        name: &str,
-        derive: impl FnOnce(&str) -> Option<Cow<'_, str>>,
-    ) -> Option<String> {
-        let raw = self.str(name)?;
-        let derived = match derive(&raw)? {
-            Cow::Borrowed(d) if d.len() == raw.len() => None,
-            d => Some(d.into_owned()),
-        };
-        match derived {
-            None => self.take_string(name),
-            d => d,
-        }
     }
 
     /// Looks up `key` in a Name/Value list field (`ExtendedProperties`, `Parameters`, ...), which may be an array of

@@ -98,7 +98,10 @@ impl Rule {
             Rule::Cmdlet | Rule::Settings => "Entity Management 3004",
             Rule::Mailbox => "Web Resources Activity 6001",
             Rule::SharePoint => "File Hosting Activity 6006 or Web Resources Activity 6001",
-            Rule::FileOp | Rule::Sharing => "File Hosting Activity 6006",
+            Rule::FileOp => "File Hosting Activity 6006",
+            Rule::Sharing => {
+                "File Hosting Activity 6006; User Access Management 3005 or Group Management 3006 with a named grantee"
+            }
             Rule::Teams => "Group Management 3006 or Web Resources Activity 6001",
             Rule::EmailScan => "Email Activity 4009",
             Rule::Detection => "Detection Finding 2004",
@@ -139,8 +142,13 @@ impl Rule {
                  `FileMalwareDetected`) the app rule"
             }
             Rule::Sharing => {
-                "Share 12, Unshare 13 (remove, revoke, delete), else 99; without a client address or an actor, Web \
-                 Resources Share 8 or the app rule"
+                "with a `TargetUserOrGroupName`: `AddedToGroup`/`RemovedFromGroup` Group Management Add/Remove User 3/4 \
+                 (Add/Remove Subgroup 7/8 for a group), `SharingSet`, `AddedToSecureLink`, `AddedToSharingLink`, \
+                 `SharingInvitationCreated`, `AccessRequestAccepted` User Access Management Assign Privileges 1 and \
+                 `SharingRevoked`, `RemovedFromSecureLink`, `RemovedFromSharingLink`, `SharingInvitationRevoked` \
+                 Revoke Privileges 2 (the grantee in `user`, the item in `resources`); otherwise Share 12, Unshare 13 \
+                 (remove, revoke, delete), else 99; without a client address or an actor, Web Resources Share 8 or \
+                 the app rule"
             }
             Rule::Teams => {
                 "with a `TeamName`: `TeamCreated` 6, `TeamDeleted` 5, `MemberAdded` 3, `MemberRemoved` 4; the rest as \

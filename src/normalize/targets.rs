@@ -11,6 +11,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
+use super::classify::contains_ci;
 use super::event::*;
 use super::record::{Record, as_text, is_email, obj_get, obj_str};
 
@@ -315,7 +316,7 @@ fn inbox_rule(r: &Record<'_>, op: &str) -> Option<WebResource> {
 }
 
 /// Top-level fields that name the object of a Teams, Power BI, Forms, Yammer, SharePoint list or mailbox operation.
-const NAME_FIELDS: [&str; 14] = [
+const NAME_FIELDS: [&str; 12] = [
     "ItemName",
     "ListTitle",
     "ReportName",
@@ -327,8 +328,6 @@ const NAME_FIELDS: [&str; 14] = [
     "TeamName",
     "GroupName",
     "ThreadId",
-    "MailboxOwnerUPN",
-    "MailboxGuid",
     "ListItemUniqueId",
 ];
 
@@ -353,8 +352,9 @@ pub(super) fn web_resources(
     if let Some(rule) = inbox_rule(r, op) {
         return vec![rule];
     }
-    let items = mail_items(r);
+    let mut items = mail_items(r);
     if !items.is_empty() {
+        items.extend(mailbox_web_resource(r));
         return items;
     }
     let mut res = WebResource {
@@ -367,16 +367,16 @@ pub(super) fn web_resources(
         data: None,
     };
     if res.name.is_none()
-        && let Some((field, name)) = NAME_FIELDS
-            .iter()
-            .find_map(|f| r.take_string(f).map(|n| (*f, n)))
+        && let Some(name) = NAME_FIELDS.iter().find_map(|f| r.take_string(f))
     {
         res.name = Some(name);
-        if matches!(field, "MailboxOwnerUPN" | "MailboxGuid") {
-            res.type_.get_or_insert_with(|| "Mailbox".to_owned());
-        }
     }
+    let mailbox = mailbox_web_resource(r);
     if res.uid.is_none() && res.name.is_none() {
+        if let Some(mailbox) = mailbox {
+            // The mailbox is the one object the operation names.
+            return vec![mailbox];
+        }
         // Nothing names the resource: the operation is the one name the record gives.
         res.name = Some(
             ev.metadata
@@ -385,5 +385,180 @@ pub(super) fn web_resources(
                 .unwrap_or_else(|| "Unknown".to_owned()),
         );
     }
-    vec![res]
+    let mut out = vec![res];
+    out.extend(mailbox);
+    out
+}
+
+/// The mailbox a mailbox operation acted on (`MailboxGuid`, `MailboxOwnerUPN`), moved out of the record.
+fn mailbox(r: &mut Record<'_>) -> Option<(Option<String>, Option<String>)> {
+    let uid = r.take_string("MailboxGuid");
+    let name = r.take_string("MailboxOwnerUPN");
+    (uid.is_some() || name.is_some()).then_some((uid, name))
+}
+
+/// The mailbox as a web resource.
+fn mailbox_web_resource(r: &mut Record<'_>) -> Option<WebResource> {
+    let (uid, name) = mailbox(r)?;
+    Some(WebResource {
+        uid,
+        name,
+        type_: Some("Mailbox".to_owned()),
+        ..WebResource::default()
+    })
+}
+
+/// The mailbox as a resource of User Access Management.
+fn mailbox_resource(r: &mut Record<'_>) -> Option<Resource> {
+    let (uid, name) = mailbox(r)?;
+    Some(Resource {
+        uid: uid.or_else(|| name.clone())?,
+        name,
+        type_: Some("Mailbox".to_owned()),
+    })
+}
+
+/// The folder of a folder permission change (`Item.ParentFolder` naming a member or rights), copied.
+pub(super) fn folder_member(r: &Record<'_>) -> Option<Map<String, Value>> {
+    let Value::Object(mut item) = r.value("Item")? else {
+        return None;
+    };
+    let Value::Object(folder) = item.remove("ParentFolder")? else {
+        return None;
+    };
+    ["MemberUpn", "MemberSid", "MemberRights"]
+        .iter()
+        .any(|k| obj_str(&folder, k).is_some())
+        .then_some(folder)
+}
+
+/// A mailbox folder permission granted, changed or removed (`AddFolderPermissions`, `ModifyFolderPermissions`,
+/// `RemoveFolderPermissions`): the member in `user`, the rights in `privileges`, the folder and the mailbox in
+/// `resources`. Values are copied from `Item`, which stays under `unmapped`.
+pub(super) fn folder_grant(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, folder: Map<String, Value>) {
+    let upn = obj_str(&folder, "MemberUpn").map(str::to_owned);
+    let sid = obj_str(&folder, "MemberSid").map(str::to_owned);
+    ev.user = Some(match (upn, sid) {
+        (Some(upn), sid) => User {
+            uid: sid,
+            ..user_named(&upn)
+        },
+        (None, Some(sid)) => User {
+            uid: Some(sid),
+            ..User::default()
+        },
+        (None, None) => user_named("Unknown"),
+    });
+    ev.privileges = Some(
+        obj_str(&folder, "MemberRights")
+            .map(|rights| {
+                rights
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    );
+    let mut resources = Vec::new();
+    let folder_name = obj_str(&folder, "Name").or_else(|| obj_str(&folder, "Path"));
+    if let Some(uid) = obj_str(&folder, "Id").or(folder_name) {
+        resources.push(Resource {
+            uid: uid.to_owned(),
+            name: folder_name.map(str::to_owned),
+            type_: Some("Folder".to_owned()),
+        });
+    }
+    resources.extend(mailbox_resource(r));
+    ev.resources = (!resources.is_empty()).then_some(resources);
+}
+
+/// SharePoint's member types that are groups, not users.
+pub(super) fn is_group_type(kind: &str) -> bool {
+    contains_ci(kind, "Group")
+}
+
+/// The user or group a SharePoint operation grants to (`TargetUserOrGroupName`, moved), typed from
+/// `TargetUserOrGroupType` (kept): a guest's `urn:spo:guest#` prefix is not part of its e-mail address.
+fn grantee(r: &mut Record<'_>) -> User {
+    let kind = r.str("TargetUserOrGroupType").map(Cow::into_owned);
+    let name = r
+        .take_string("TargetUserOrGroupName")
+        .unwrap_or_else(|| "Unknown".to_owned());
+    let address = name
+        .get(..14)
+        .filter(|p| p.eq_ignore_ascii_case("urn:spo:guest#"))
+        .map_or(name.as_str(), |_| &name[14..]);
+    let is_user = kind
+        .as_deref()
+        .is_some_and(|k| k.eq_ignore_ascii_case("Member") || k.eq_ignore_ascii_case("Guest"));
+    User {
+        email_addr: is_email(address).then(|| address.to_owned()),
+        type_id: is_user.then_some(1),
+        type_: is_user.then_some("User"),
+        ..user_named(&name)
+    }
+}
+
+/// The value of `<tag>…</tag>` in SharePoint's `EventData`.
+fn event_data_tag(r: &Record<'_>, tag: &str) -> Option<String> {
+    let data = r.str("EventData")?;
+    let open = format!("<{tag}>");
+    let start = data.find(&open)? + open.len();
+    let len = data[start..].find("</")?;
+    let value = data[start..start + len].trim();
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+/// Access to a SharePoint/OneDrive item given to or taken from a named user or group (`SharingSet`,
+/// `AddedToSecureLink`, `SharingInvitationCreated`, `SharingRevoked`, …): the grantee in `user`, the permission
+/// or link type `EventData` names in `privileges`, the item in `resources`.
+pub(super) fn sharing_grant(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
+    ev.user = Some(grantee(r));
+    ev.privileges = Some(
+        ["PermissionsGranted", "Permission", "Role", "Type"]
+            .iter()
+            .find_map(|t| event_data_tag(r, t))
+            .into_iter()
+            .collect(),
+    );
+    let name = r.take_string("SourceFileName");
+    let kind = r.take_string("ItemType");
+    let uid = r
+        .take_string("ObjectId")
+        .or_else(|| r.take_string("SiteUrl"))
+        .or_else(|| name.clone());
+    ev.resources = uid.map(|uid| {
+        vec![Resource {
+            uid,
+            name,
+            type_: kind,
+        }]
+    });
+}
+
+/// A user or group added to or removed from a SharePoint group (`AddedToGroup`, `RemovedFromGroup`): the group
+/// `EventData` names in `group`, the member in `user` or, for a group, in `subgroup`.
+pub(super) fn sharepoint_group(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
+    ev.group = Some(Group {
+        name: event_data_tag(r, "Group").unwrap_or_else(|| "Unknown".to_owned()),
+        uid: None,
+    });
+    let kind = r.take_string("ItemType");
+    ev.resource = r
+        .take_string("ObjectId")
+        .or_else(|| r.take_string("SiteUrl"))
+        .map(|uid| Resource {
+            uid,
+            name: None,
+            type_: kind,
+        });
+    if matches!(ev.activity_id, 7 | 8) {
+        ev.subgroup = r
+            .take_string("TargetUserOrGroupName")
+            .map(|name| Group { name, uid: None });
+    } else {
+        ev.user = Some(grantee(r));
+    }
 }
