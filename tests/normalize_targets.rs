@@ -129,16 +129,121 @@ fn mail_items_accessed_lists_every_message_with_its_folder() {
 fn folder_permission_grants_name_the_folder_member_and_rights() {
     let ev = event(with(
         base("AddFolderPermissions", 2, "Exchange"),
-        json!({"MailboxOwnerUPN": "ceo@contoso.com", "Item": {"Id": "LgAAA", "ParentFolder": {
-            "Id": "LgAAAF", "Name": "Inbox", "Path": "\\Inbox",
-            "MemberUpn": "mallory@contoso.com", "MemberRights": "ReadAny"}}}),
+        json!({"MailboxOwnerUPN": "ceo@contoso.com", "MailboxGuid": "mbx-1", "Item": {"Id": "LgAAA",
+            "ParentFolder": {"Id": "LgAAAF", "Name": "Inbox", "Path": "\\Inbox",
+            "MemberUpn": "mallory@contoso.com", "MemberSid": "S-1-5-21-1", "MemberRights": "ReadAny, Visible"}}}),
     ));
-    let res = &ev["web_resources"][0];
-    assert_eq!(res["name"], "Inbox");
-    assert_eq!(res["uid"], "LgAAAF");
-    assert_eq!(res["type"], "Folder");
-    assert_eq!(res["data"]["MemberUpn"], "mallory@contoso.com");
-    assert_eq!(res["data"]["MemberRights"], "ReadAny");
+    assert_eq!(ev["class_uid"], 3005);
+    assert_eq!(ev["activity_id"], 1);
+    assert_eq!(ev["user"]["name"], "mallory@contoso.com");
+    assert_eq!(ev["user"]["email_addr"], "mallory@contoso.com");
+    assert_eq!(ev["user"]["uid"], "S-1-5-21-1");
+    assert_eq!(ev["privileges"], json!(["ReadAny", "Visible"]));
+    assert_eq!(
+        ev["resources"],
+        json!([{"uid": "LgAAAF", "name": "Inbox", "type": "Folder"},
+               {"uid": "mbx-1", "name": "ceo@contoso.com", "type": "Mailbox"}])
+    );
+    // Moved verbatim into the mailbox resource, so no longer unmapped; Item (copied from) stays.
+    assert!(ev["unmapped"].get("MailboxOwnerUPN").is_none());
+    assert!(ev["unmapped"].get("Item").is_some());
+}
+
+#[test]
+fn every_mailbox_operation_names_its_mailbox() {
+    let ev = event(with(
+        base("MailItemsAccessed", 50, "Exchange"),
+        json!({"MailboxOwnerUPN": "ceo@contoso.com", "MailboxGuid": "mbx-1", "Folders": [
+            {"Path": "\\Inbox", "FolderItems": [{"InternetMessageId": "<a@contoso.com>"}]}]}),
+    ));
+    let res = ev["web_resources"].as_array().expect("web_resources");
+    assert_eq!(
+        res.last(),
+        Some(&json!({"uid": "mbx-1", "name": "ceo@contoso.com", "type": "Mailbox"}))
+    );
+    let ev = event(with(
+        base("MailboxLogin", 2, "Exchange"),
+        json!({"MailboxOwnerUPN": "ceo@contoso.com"}),
+    ));
+    assert_eq!(ev["service"]["name"], "Exchange");
+}
+
+#[test]
+fn sharing_with_a_named_user_is_a_grant_and_an_anonymous_link_a_share() {
+    let grant = |op: &str| {
+        event(with(
+            base(op, 14, "OneDrive"),
+            json!({"ObjectId": "https://contoso-my.sharepoint.com/personal/m/Documents/plan.docx",
+                "SourceFileName": "plan.docx", "ItemType": "File",
+                "TargetUserOrGroupName": "urn:spo:guest#partner@fabrikam.com", "TargetUserOrGroupType": "Guest",
+                "EventData": "<Type>Edit</Type><MembersCanShareApplied>False</MembersCanShareApplied>"}),
+        ))
+    };
+    let ev = grant("AddedToSecureLink");
+    assert_eq!(
+        (ev["class_uid"].clone(), ev["activity_id"].clone()),
+        (json!(3005), json!(1))
+    );
+    assert_eq!(ev["user"]["name"], "urn:spo:guest#partner@fabrikam.com");
+    assert_eq!(ev["user"]["email_addr"], "partner@fabrikam.com");
+    assert_eq!(ev["user"]["type_id"], 1);
+    assert_eq!(ev["privileges"], json!(["Edit"]));
+    assert_eq!(ev["resources"][0]["name"], "plan.docx");
+    assert_eq!(ev["resources"][0]["type"], "File");
+    let ev = grant("SharingRevoked");
+    assert_eq!(
+        (ev["class_uid"].clone(), ev["activity_id"].clone()),
+        (json!(3005), json!(2))
+    );
+    let ev = event(with(
+        base("AnonymousLinkCreated", 14, "OneDrive"),
+        json!({"ObjectId": "https://contoso-my.sharepoint.com/personal/m/Documents/plan.docx",
+            "SourceFileName": "plan.docx", "ItemType": "File"}),
+    ));
+    assert_eq!(
+        (ev["class_uid"].clone(), ev["activity_id"].clone()),
+        (json!(6006), json!(12))
+    );
+}
+
+#[test]
+fn sharepoint_group_membership_names_the_group_and_the_member_or_subgroup() {
+    let member = |name: &str, kind: &str| {
+        event(with(
+            base("AddedToGroup", 14, "SharePoint"),
+            json!({"ObjectId": "https://contoso.sharepoint.com/sites/hr", "ItemType": "Web",
+                "TargetUserOrGroupName": name, "TargetUserOrGroupType": kind,
+                "EventData": "<Group>HR Members</Group>"}),
+        ))
+    };
+    let ev = member("ann@contoso.com", "Member");
+    assert_eq!(
+        (ev["class_uid"].clone(), ev["activity_id"].clone()),
+        (json!(3006), json!(3))
+    );
+    assert_eq!(ev["group"]["name"], "HR Members");
+    assert_eq!(ev["user"]["email_addr"], "ann@contoso.com");
+    assert_eq!(
+        ev["resource"]["uid"],
+        "https://contoso.sharepoint.com/sites/hr"
+    );
+    let ev = member("Everyone except external users", "SecurityGroup");
+    assert_eq!(ev["activity_id"], 7);
+    assert_eq!(ev["activity_name"], "Add Subgroup");
+    assert_eq!(ev["subgroup"]["name"], "Everyone except external users");
+    assert!(ev.get("user").is_none());
+}
+
+#[test]
+fn a_directory_sign_in_names_the_application_not_the_workload_as_service() {
+    let ev = event(with(
+        base("UserLoggedIn", 15, "AzureActiveDirectory"),
+        json!({"ObjectId": "00000003-0000-0000-c000-000000000000"}),
+    ));
+    assert_eq!(
+        ev["service"],
+        json!({"uid": "00000003-0000-0000-c000-000000000000"})
+    );
 }
 
 #[test]
@@ -171,7 +276,7 @@ fn exchange_dlp_match_has_policy_rule_action_message_and_sensitive_type() {
     let ev = event(json!({
         "CreationTime": "2026-12-01T10:00:00", "Id": "dlp-1", "Operation": "DlpRuleMatch",
         "OrganizationId": "t-1", "RecordType": 13, "UserKey": "1003", "UserType": 0,
-        "UserId": "heidi@contoso.com", "Workload": "Exchange",
+        "UserId": "DlpAgent", "Workload": "Exchange",
         "PolicyDetails": [{"PolicyId": "p-1", "PolicyName": "PCI DSS", "Rules": [
             {"RuleId": "r-1", "RuleName": "Cards", "Severity": "Medium",
              "Actions": ["NotifyUser", "BlockAccess"],
@@ -211,6 +316,8 @@ fn exchange_dlp_match_has_policy_rule_action_message_and_sensitive_type() {
         json!([{"uid": "<dlp-1@contoso.com>", "name": "cards", "type": "Email"}])
     );
     assert_eq!(ev["actor"]["user"]["email_addr"], "heidi@contoso.com");
+    // The record's user is the DLP engine that reported the match, not the user responsible for it.
+    assert_eq!(ev["metadata"]["reporter"]["name"], "DlpAgent");
     assert!(ev["unmapped"]["PolicyDetails"].is_array());
     assert!(ev["unmapped"]["ExchangeMetaData"].is_object());
 }
