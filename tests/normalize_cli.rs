@@ -96,8 +96,9 @@ fn a_blob_per_line_and_every_corpus_file_normalize() {
         ("microsoft-docs.jsonl", 13),
         ("plaso.jsonl", 4),
         ("panther-analysis.jsonl", 19),
-        ("o365sync-written.jsonl", 39),
+        ("o365sync-written.jsonl", 47),
         ("powerbi-docs.jsonl", 7),
+        ("elastic-integrations.jsonl", 23),
     ] {
         let path = fixtures().join("corpus").join(file);
         let out = normalize(&[path.to_str().expect("utf-8 path")], b"");

@@ -336,6 +336,7 @@ fn result_status(
     ev.status_code = r
         .take_string("ErrorCode")
         .or_else(|| r.text("ErrorCode").map(Cow::into_owned))
+        .or_else(|| r.take_string("ErrorNumber"))
         .or_else(|| r.text("LoginStatus").map(Cow::into_owned));
 }
 

@@ -533,6 +533,10 @@ fn file_op(op: &str, f: &Facts<'_>) -> Choice {
         // File Hosting requires `src_endpoint` and `actor`: system events (e.g. FileMalwareDetected) lack them.
         return web(op);
     }
+    if !f.has_object && (contains_ci(op, "Search") || contains_ci(op, "Query")) {
+        // A search (`SearchQueryInitiatedSharePoint`, `SearchQueryPerformed`) names no file: Web Resources Search.
+        return web(op);
+    }
     let has = |s: &str| contains_ci(op, s);
     let activity = if has("Unsync") {
         16
@@ -624,7 +628,7 @@ pub(crate) const SHARING_REVOKES: [&str; 4] = [
 /// Alerts and investigations.
 fn detection(op: &str) -> Choice {
     let has = |s: &str| contains_ci(op, s);
-    let activity = if has("Triggered") || has("Created") || has("Detected") {
+    let activity = if has("Triggered") || has("Created") || has("Detected") || has("Started") {
         1
     } else if has("Resolved") || has("Closed") || has("Dismissed") {
         3

@@ -315,15 +315,23 @@ pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type:
     };
     ev.status_id = Some(status_id);
     ev.status = Some(status);
+    // An alert (`AlertId`, `Name`, `Category`) or an automated investigation (`InvestigationId`,
+    // `InvestigationName`, `InvestigationType`).
     let uid = r
         .take_string("AlertId")
+        .or_else(|| r.take_string("InvestigationId"))
         .or_else(|| ev.metadata.uid.clone())
         .unwrap_or_default();
     // `types` is a list: the category is copied, so it stays under `unmapped` too.
-    let types = r.str("Category").map(|c| vec![c.into_owned()]);
+    let types = r
+        .str("Category")
+        .or_else(|| r.str("InvestigationType"))
+        .map(|c| vec![c.into_owned()]);
     ev.finding_info = Some(FindingInfo {
         uid,
-        title: r.take_string("Name"),
+        title: r
+            .take_string("Name")
+            .or_else(|| r.take_string("InvestigationName")),
         desc: r.take_string("Comments"),
         types,
     });

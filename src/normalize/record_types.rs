@@ -139,7 +139,7 @@ impl Rule {
             Rule::FileOp => {
                 "Upload 1, Download 2, Update 3, Delete 4, Rename 5, Copy 6, Move 7, Restore 8, Preview 9, Open 14, \
                  Sync 15, Unsync 16, else 99; without a client address or an actor (system events such as \
-                 `FileMalwareDetected`) the app rule"
+                 `FileMalwareDetected`), or a search that names no object, the app rule"
             }
             Rule::Sharing => {
                 "with a `TargetUserOrGroupName`: `AddedToGroup`/`RemovedFromGroup` Group Management Add/Remove User 3/4 \
@@ -156,7 +156,7 @@ impl Rule {
             }
             Rule::EmailScan => "3 Scan; without a sender or recipient address, the app rule",
             Rule::Detection => {
-                "Create 1 (triggered, created, detected), Update 2 (updated, entity generated, changed), Close 3 \
+                "Create 1 (triggered, created, detected, started), Update 2 (updated, entity generated, changed), Close 3 \
                  (resolved, closed, dismissed), else 99; without an alert or record id, the app rule"
             }
             Rule::Dlp => {

@@ -366,10 +366,16 @@ pub(super) fn web_resources(
         url_string: r.take_string("SiteUrl"),
         data: None,
     };
+    let channel = r.has("ChannelName");
     if res.name.is_none()
         && let Some(name) = NAME_FIELDS.iter().find_map(|f| r.take_string(f))
     {
         res.name = Some(name);
+    }
+    if channel && res.uid.is_none() {
+        // A Teams channel: its id and type.
+        res.uid = r.take_string("ChannelGuid");
+        res.type_.get_or_insert_with(|| "Channel".to_owned());
     }
     let mailbox = mailbox_web_resource(r);
     if res.uid.is_none() && res.name.is_none() {
@@ -386,6 +392,15 @@ pub(super) fn web_resources(
         );
     }
     let mut out = vec![res];
+    // The team a channel belongs to, when the channel is the resource.
+    if channel && r.has("TeamName") {
+        out.push(WebResource {
+            uid: r.take_string("TeamGuid"),
+            name: r.take_string("TeamName"),
+            type_: Some("Team".to_owned()),
+            ..WebResource::default()
+        });
+    }
     out.extend(mailbox);
     out
 }
