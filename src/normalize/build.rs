@@ -313,7 +313,12 @@ fn result_status(
     } else if record_type == Some(15) && op.eq_ignore_ascii_case("UserLoggedIn") {
         (1, Cow::Borrowed("Success"))
     } else {
-        match r.str("ResultStatus").as_deref() {
+        match r
+            .text("ResultStatus")
+            .or_else(|| r.text("IsSuccess"))
+            .as_deref()
+        {
+            // `IsSuccess` (Power BI): a boolean instead of `ResultStatus`.
             None => (0, Cow::Borrowed("Unknown")),
             Some(s) => {
                 let is = |v: &str| s.eq_ignore_ascii_case(v);
