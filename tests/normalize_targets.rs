@@ -304,6 +304,10 @@ fn exchange_dlp_match_has_policy_rule_action_message_and_sensitive_type() {
     assert_eq!(ev["count"], 3);
     assert_eq!(ev["confidence_score"], 85);
     assert_eq!(
+        ev["data_security"]["discovery_details"],
+        json!([{"type": "Credit Card Number", "count": 3}])
+    );
+    assert_eq!(
         (ev["action_id"].clone(), ev["action"].clone()),
         (json!(2), json!("Denied"))
     );

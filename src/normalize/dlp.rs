@@ -189,9 +189,27 @@ pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
         types: None,
     });
     ev.policy = Some(policy.clone());
+    // One entry per type: several rules of a policy often match the same types (the highest count kept).
+    let mut discovery: Vec<Discovery> = Vec::new();
+    for s in &sensitive {
+        let Some(type_) =
+            obj_str(s, "SensitiveInformationTypeName").or_else(|| obj_str(s, "SensitiveType"))
+        else {
+            continue;
+        };
+        let count = obj_get(s, "Count").and_then(as_int);
+        match discovery.iter_mut().find(|d| d.type_ == type_) {
+            Some(d) => d.count = d.count.max(count),
+            None => discovery.push(Discovery {
+                type_: type_.to_owned(),
+                count,
+            }),
+        }
+    }
     ev.data_security = Some(DataSecurity {
         policy,
         classifier_details: classifier,
+        discovery_details: (!discovery.is_empty()).then_some(discovery),
     });
     ev.file = sharepoint_file(r);
     ev.resources = exchange_message(r).map(|m| vec![m]);

@@ -647,6 +647,18 @@ pub struct DataSecurity {
     /// The sensitive information type that matched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classifier_details: Option<Classifier>,
+    /// Every sensitive information type the rules matched, with its count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovery_details: Option<Vec<Discovery>>,
+}
+
+/// `data_security.discovery_details[]`: one kind of sensitive data found, and how often.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Discovery {
+    #[serde(rename = "type")]
+    pub type_: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<i64>,
 }
 
 /// `data_security.classifier_details`.
