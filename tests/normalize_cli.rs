@@ -96,7 +96,7 @@ fn a_blob_per_line_and_every_corpus_file_normalize() {
         ("microsoft-docs.jsonl", 13),
         ("plaso.jsonl", 4),
         ("panther-analysis.jsonl", 19),
-        ("o365sync-written.jsonl", 47),
+        ("o365sync-written.jsonl", 49),
         ("powerbi-docs.jsonl", 7),
         ("elastic-integrations.jsonl", 23),
     ] {

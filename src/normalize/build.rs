@@ -16,8 +16,15 @@ use super::time::parse_creation_time;
 use super::{dlp, targets};
 use crate::content_type::ContentType;
 
-/// The fields that may hold the client IP, in order of preference (`SenderIp`: the sending host of TIMailData).
-const IP_FIELDS: [&str; 4] = ["ClientIPAddress", "ClientIP", "ActorIpAddress", "SenderIp"];
+/// The fields that may hold the client IP, in order of preference (`SenderIp`: the sending host of TIMailData;
+/// `UserIp`: the clicking user's address in Safe Links click records).
+const IP_FIELDS: [&str; 5] = [
+    "ClientIPAddress",
+    "ClientIP",
+    "ActorIpAddress",
+    "SenderIp",
+    "UserIp",
+];
 /// The fields that may hold the acting application's id, in order of preference.
 const APP_FIELDS: [&str; 3] = ["AppId", "ApplicationId", "ClientAppId"];
 

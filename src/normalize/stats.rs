@@ -60,7 +60,13 @@ pub const TARGET_KEYS: [&str; 16] = [
 ];
 
 const ACTOR_KEYS: [&str; 2] = ["UserId", "UserKey"];
-const IP_KEYS: [&str; 4] = ["ClientIPAddress", "ClientIP", "ActorIpAddress", "ClientIp"];
+const IP_KEYS: [&str; 5] = [
+    "ClientIPAddress",
+    "ClientIP",
+    "ActorIpAddress",
+    "ClientIp",
+    "UserIp",
+];
 const SESSION_PATHS: [&[&str]; 3] = [
     &["AADSessionId"],
     &["SessionId"],

@@ -363,7 +363,7 @@ pub(super) fn web_resources(
             .or_else(|| r.take_string("MessageId")),
         name: r.take_string("SourceFileName"),
         type_: r.take_string("ItemType"),
-        url_string: r.take_string("SiteUrl"),
+        url_string: r.take_string("SiteUrl").or_else(|| r.take_string("URL")),
         data: None,
     };
     let channel = r.has("ChannelName");
@@ -378,6 +378,10 @@ pub(super) fn web_resources(
         res.type_.get_or_insert_with(|| "Channel".to_owned());
     }
     let mailbox = mailbox_web_resource(r);
+    if res.uid.is_none() && res.name.is_none() && res.url_string.is_some() {
+        // A URL (a Safe Links click) is its own identifier.
+        res.uid.clone_from(&res.url_string);
+    }
     if res.uid.is_none() && res.name.is_none() {
         if let Some(mailbox) = mailbox {
             // The mailbox is the one object the operation names.
