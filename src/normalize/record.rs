@@ -13,11 +13,11 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::LazyLock;
 
+use rustc_hash::FxHashMap;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 /// The top-level fields of a record in input order: key (borrowed unless escaped) to unparsed value. Fields that the
