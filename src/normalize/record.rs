@@ -10,6 +10,7 @@
 //! all-lower-case keys) are looked up case-insensitively. Numbers may arrive as strings and strings as numbers.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -32,6 +33,8 @@ struct Entry<'a> {
     key: Cow<'a, str>,
     value: Cow<'a, RawValue>,
     taken: bool,
+    /// The value parsed, once some mapping asked for it ([`Record::value`]); several read the same nested field.
+    parsed: OnceCell<Option<Value>>,
 }
 
 impl<'a> Fields<'a> {
@@ -42,6 +45,7 @@ impl<'a> Fields<'a> {
                 key: Cow::Borrowed(key),
                 value: Cow::Borrowed(value),
                 taken: false,
+                parsed: OnceCell::new(),
             }],
         }
     }
@@ -75,6 +79,7 @@ impl<'a> Fields<'a> {
                     key: Cow::Owned(e.key.into_owned()),
                     value: Cow::Owned(e.value.into_owned()),
                     taken: false,
+                    parsed: OnceCell::new(),
                 })
                 .collect(),
         }
@@ -281,6 +286,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
                 key,
                 value: Cow::Borrowed(v),
                 taken: false,
+                parsed: OnceCell::new(),
             });
         }
         Ok(Fields { entries })
@@ -405,8 +411,17 @@ impl<'a> Record<'a> {
         self.index(name)
             .map(|i| self.fields.entries[i].value.as_ref())
     }
-    /// The value of a field, parsed (for nested objects and lists; allocates).
-    pub(crate) fn value(&self, name: &str) -> Option<Value> {
+    /// The value of a field, parsed (for nested objects and lists; allocates), at most once per record.
+    pub(crate) fn value(&self, name: &str) -> Option<&Value> {
+        let entry = &self.fields.entries[self.index(name)?];
+        entry
+            .parsed
+            .get_or_init(|| serde_json::from_str(entry.value.get()).ok())
+            .as_ref()
+    }
+
+    /// The value of a field, parsed anew (for a value held while the record changes).
+    pub(crate) fn value_owned(&self, name: &str) -> Option<Value> {
         serde_json::from_str(self.raw(name)?.get()).ok()
     }
 
@@ -485,7 +500,7 @@ impl<'a> Record<'a> {
     /// Looks up `key` in a Name/Value list field (`ExtendedProperties`, `Parameters`, ...), which may be an array of
     /// `{Name, Value}` objects, the same array serialized as a JSON string, or a plain object.
     pub(crate) fn name_value(&self, field: &str, key: &str) -> Option<String> {
-        name_value(&self.value(field)?, key)
+        name_value(self.value(field)?, key)
     }
 
     /// What is left: the fields nobody took.
