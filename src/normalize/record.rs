@@ -386,8 +386,9 @@ impl<'a> Record<'a> {
         self.keep_all = true;
     }
 
-    /// The index of the entry under which `name` is stored, if not taken.
-    #[inline]
+    /// The index of the entry under which `name` is stored, if not taken. Always inlined, so that the slot of a
+    /// constant name is a constant.
+    #[inline(always)]
     fn index(&self, name: &str) -> Option<usize> {
         let i = match slot_of(name) {
             Some(slot) => (self.slots[slot] as usize).checked_sub(1)?,
@@ -406,7 +407,7 @@ impl<'a> Record<'a> {
     }
 
     /// The unparsed value of a field.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn raw(&self, name: &str) -> Option<&RawValue> {
         self.index(name)
             .map(|i| self.fields.entries[i].value.as_ref())
@@ -469,13 +470,15 @@ impl<'a> Record<'a> {
     /// Takes a string field that is not blank and returns it unchanged (not trimmed); any other value stays.
     #[inline]
     pub(crate) fn take_string(&mut self, name: &str) -> Option<String> {
-        let raw = self.raw(name)?;
-        let s = raw_str(raw)?;
+        let i = self.index(name)?;
+        let s = raw_str(&self.fields.entries[i].value)?;
         if s.trim().is_empty() {
             return None;
         }
         let s = s.into_owned();
-        self.remove(name);
+        if !self.keep_all {
+            self.fields.entries[i].taken = true;
+        }
         Some(s)
     }
 
