@@ -221,7 +221,7 @@ pub(crate) fn build<'a>(
     };
 
     // Parsed once: several attributes come from it.
-    let extended = r.value("ExtendedProperties");
+    let extended = r.value_owned("ExtendedProperties");
     if !matches!(class, Class::DetectionFinding | Class::DataSecurityFinding) {
         result_status(&mut r, &mut ev, record_type, extended.as_ref());
     }
@@ -569,7 +569,6 @@ fn group(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
         ev.group = Some(Group { name, uid });
         let members = r.value("Members");
         let member = members
-            .as_ref()
             .and_then(Value::as_array)
             .and_then(|m| m.first())
             .and_then(Value::as_object)
@@ -629,7 +628,7 @@ fn file(r: &mut Record<'_>) -> File {
 /// Copilot's `AccessedResources` and `Contexts` (copied; the originals stay under `unmapped`).
 fn copilot_resources(r: &Record<'_>) -> Vec<Resource> {
     let value = r.value("CopilotEventData");
-    let Some(data) = value.as_ref().and_then(Value::as_object) else {
+    let Some(data) = value.and_then(Value::as_object) else {
         return Vec::new();
     };
     ["AccessedResources", "Contexts"]
@@ -661,12 +660,12 @@ fn api_activity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
 fn email_of(r: &Record<'_>, record_type: Option<i64>) -> Option<Email> {
     let email_field = |k: &str| r.str(k).filter(|s| is_email(s)).map(Cow::into_owned);
     let item_value = r.value("Item");
-    let item = item_value.as_ref().and_then(Value::as_object);
+    let item = item_value.and_then(Value::as_object);
     let recipients = r.value("Recipients");
     let mut email = if record_type == Some(28) {
         Email {
             from: email_field("P2Sender").or_else(|| email_field("P1Sender")),
-            to: recipients.as_ref().and_then(Value::as_array).map(|a| {
+            to: recipients.and_then(Value::as_array).map(|a| {
                 a.iter()
                     .filter_map(non_blank)
                     .filter(|s| is_email(s))

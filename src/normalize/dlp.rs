@@ -87,7 +87,6 @@ fn contains_ci(s: &str, p: &str) -> bool {
 pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
     let policy_details = r.value("PolicyDetails");
     let policies: Vec<&Map<String, Value>> = policy_details
-        .as_ref()
         .and_then(Value::as_array)
         .into_iter()
         .flatten()

@@ -5,9 +5,11 @@
 //! (the schemas are strict). `None` fields are not serialized.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 pub use super::record::Fields;
 
@@ -246,7 +248,7 @@ impl OcsfEvent<'_> {
     /// 1.8.0 `observable.type_id` enum; `name` is the attribute's path (array attributes without an index).
     /// Deduplicated by type and value, so the same user named as actor and subject is listed once.
     pub(crate) fn observe(&mut self) {
-        let mut o = Observer(Vec::new());
+        let mut o = Observer(Vec::with_capacity(8));
         o.user(
             ["actor.user.name", "actor.user.email_addr", "actor.user.uid"],
             self.actor.as_ref().and_then(|a| a.user.as_ref()),
@@ -362,28 +364,63 @@ pub struct Profiles {
     pub security_control: bool,
 }
 
+/// A constant JSON fragment, serialized once and then written out verbatim (no escaping on every event).
+fn constant(json: &'static str) -> Box<RawValue> {
+    RawValue::from_string(json.to_owned()).expect("constant JSON")
+}
+
 impl Serialize for Profiles {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = s.serialize_seq(None)?;
-        seq.serialize_element("cloud")?;
-        if self.host {
-            seq.serialize_element("host")?;
-        }
-        if self.security_control {
-            seq.serialize_element("security_control")?;
-        }
-        seq.end()
+        static PROFILES: LazyLock<[Box<RawValue>; 4]> = LazyLock::new(|| {
+            [
+                constant(r#"["cloud"]"#),
+                constant(r#"["cloud","host"]"#),
+                constant(r#"["cloud","security_control"]"#),
+                constant(r#"["cloud","host","security_control"]"#),
+            ]
+        });
+        let i = usize::from(self.host) | usize::from(self.security_control) << 1;
+        PROFILES[i].serialize(s)
     }
 }
 
 /// `metadata.product`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Product {
     pub name: &'static str,
     pub vendor_name: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub feature: Option<Named>,
+}
+
+impl Serialize for Product {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Fields<'p> {
+            name: &'p str,
+            vendor_name: &'p str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            feature: Option<&'p Named>,
+        }
+        let fields = Fields {
+            name: self.name,
+            vendor_name: self.vendor_name,
+            feature: self.feature.as_ref(),
+        };
+        // The product of (almost) every event: written from a fragment serialized once.
+        static PLAIN: LazyLock<Box<RawValue>> = LazyLock::new(|| {
+            let plain = Fields {
+                name: PRODUCT_NAME,
+                vendor_name: VENDOR,
+                feature: None,
+            };
+            serde_json::value::to_raw_value(&plain).expect("constant JSON")
+        });
+        if self.feature.is_none() && self.name == PRODUCT_NAME && self.vendor_name == VENDOR {
+            PLAIN.serialize(s)
+        } else {
+            fields.serialize(s)
+        }
+    }
 }
 
 /// An object with only a `name` (`feature`, `service`).

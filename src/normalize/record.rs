@@ -10,6 +10,7 @@
 //! all-lower-case keys) are looked up case-insensitively. Numbers may arrive as strings and strings as numbers.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -32,6 +33,8 @@ struct Entry<'a> {
     key: Cow<'a, str>,
     value: Cow<'a, RawValue>,
     taken: bool,
+    /// The value parsed, once some mapping asked for it ([`Record::value`]); several read the same nested field.
+    parsed: OnceCell<Option<Value>>,
 }
 
 impl<'a> Fields<'a> {
@@ -42,6 +45,7 @@ impl<'a> Fields<'a> {
                 key: Cow::Borrowed(key),
                 value: Cow::Borrowed(value),
                 taken: false,
+                parsed: OnceCell::new(),
             }],
         }
     }
@@ -75,6 +79,7 @@ impl<'a> Fields<'a> {
                     key: Cow::Owned(e.key.into_owned()),
                     value: Cow::Owned(e.value.into_owned()),
                     taken: false,
+                    parsed: OnceCell::new(),
                 })
                 .collect(),
         }
@@ -281,6 +286,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
                 key,
                 value: Cow::Borrowed(v),
                 taken: false,
+                parsed: OnceCell::new(),
             });
         }
         Ok(Fields { entries })
@@ -380,8 +386,9 @@ impl<'a> Record<'a> {
         self.keep_all = true;
     }
 
-    /// The index of the entry under which `name` is stored, if not taken.
-    #[inline]
+    /// The index of the entry under which `name` is stored, if not taken. Always inlined, so that the slot of a
+    /// constant name is a constant.
+    #[inline(always)]
     fn index(&self, name: &str) -> Option<usize> {
         let i = match slot_of(name) {
             Some(slot) => (self.slots[slot] as usize).checked_sub(1)?,
@@ -400,13 +407,22 @@ impl<'a> Record<'a> {
     }
 
     /// The unparsed value of a field.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn raw(&self, name: &str) -> Option<&RawValue> {
         self.index(name)
             .map(|i| self.fields.entries[i].value.as_ref())
     }
-    /// The value of a field, parsed (for nested objects and lists; allocates).
-    pub(crate) fn value(&self, name: &str) -> Option<Value> {
+    /// The value of a field, parsed (for nested objects and lists; allocates), at most once per record.
+    pub(crate) fn value(&self, name: &str) -> Option<&Value> {
+        let entry = &self.fields.entries[self.index(name)?];
+        entry
+            .parsed
+            .get_or_init(|| serde_json::from_str(entry.value.get()).ok())
+            .as_ref()
+    }
+
+    /// The value of a field, parsed anew (for a value held while the record changes).
+    pub(crate) fn value_owned(&self, name: &str) -> Option<Value> {
         serde_json::from_str(self.raw(name)?.get()).ok()
     }
 
@@ -454,20 +470,22 @@ impl<'a> Record<'a> {
     /// Takes a string field that is not blank and returns it unchanged (not trimmed); any other value stays.
     #[inline]
     pub(crate) fn take_string(&mut self, name: &str) -> Option<String> {
-        let raw = self.raw(name)?;
-        let s = raw_str(raw)?;
+        let i = self.index(name)?;
+        let s = raw_str(&self.fields.entries[i].value)?;
         if s.trim().is_empty() {
             return None;
         }
         let s = s.into_owned();
-        self.remove(name);
+        if !self.keep_all {
+            self.fields.entries[i].taken = true;
+        }
         Some(s)
     }
 
     /// Looks up `key` in a Name/Value list field (`ExtendedProperties`, `Parameters`, ...), which may be an array of
     /// `{Name, Value}` objects, the same array serialized as a JSON string, or a plain object.
     pub(crate) fn name_value(&self, field: &str, key: &str) -> Option<String> {
-        name_value(&self.value(field)?, key)
+        name_value(self.value(field)?, key)
     }
 
     /// What is left: the fields nobody took.

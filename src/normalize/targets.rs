@@ -97,7 +97,7 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
     let op = ev.metadata.event_code.clone().unwrap_or_default();
     let cmdlet =
         matches!(record_type, Some(1 | 10 | 18 | 23)) || (op.contains('-') && !op.contains(' '));
-    let params = r.value("Parameters").and_then(|p| name_values(&p, "Value"));
+    let params = r.value("Parameters").and_then(|p| name_values(p, "Value"));
     let param = |k: &str| {
         params
             .as_ref()
@@ -183,7 +183,7 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
         .map(|n| (*n).to_owned());
         entity.data = r
             .value("ModifiedProperties")
-            .and_then(|p| name_values(&p, "NewValue"))
+            .and_then(|p| name_values(p, "NewValue"))
             .map(Value::Object);
         entity.uid = entra_target_id(r);
     } else if let Some(rule) = inbox_rule(r, &op) {
@@ -270,7 +270,7 @@ fn mail_items(r: &Record<'_>) -> Vec<WebResource> {
     if out.is_empty()
         && let Some(Value::Object(i)) = r.value("Item")
     {
-        let rights = obj_get(&i, "ParentFolder")
+        let rights = obj_get(i, "ParentFolder")
             .and_then(Value::as_object)
             .and_then(|f| obj_get(f, "MemberRights").map(|_| f.clone()));
         match rights {
@@ -284,7 +284,7 @@ fn mail_items(r: &Record<'_>) -> Vec<WebResource> {
                 url_string: None,
                 data: pick(&folder, &["Path", "MemberUpn", "MemberSid", "MemberRights"]),
             }),
-            None => out.extend(item(&i, None)),
+            None => out.extend(item(i, None)),
         }
     }
     out
@@ -298,8 +298,8 @@ fn inbox_rule(r: &Record<'_>, op: &str) -> Option<WebResource> {
     }
     let props = r
         .value("OperationProperties")
-        .and_then(|p| name_values(&p, "Value"))
-        .or_else(|| r.value("Parameters").and_then(|p| name_values(&p, "Value")))?;
+        .and_then(|p| name_values(p, "Value"))
+        .or_else(|| r.value("Parameters").and_then(|p| name_values(p, "Value")))?;
     let name = get_ci(&props, "RuleName")
         .or_else(|| get_ci(&props, "Name"))
         .and_then(as_text)
