@@ -425,7 +425,7 @@ pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type:
     }
     // A malicious file found by Defender for Office 365 in SharePoint, OneDrive or Teams (`FileData`, copied).
     if let Some(Value::Object(fd)) = r.value("FileData")
-        && let Some(name) = obj_str(&fd, "FileName")
+        && let Some(name) = obj_str(fd, "FileName")
     {
         evidences.push(Evidence {
             file: Some(File {
@@ -434,11 +434,11 @@ pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type:
                 type_: "Regular File",
                 path: None,
                 ext: None,
-                uri: obj_str(&fd, "FilePath")
+                uri: obj_str(fd, "FilePath")
                     .map(str::to_owned)
                     .or_else(|| r.str("ObjectId").map(Cow::into_owned)),
                 parent_folder: None,
-                uid: obj_get(&fd, "DocumentId")
+                uid: obj_get(fd, "DocumentId")
                     .and_then(as_text)
                     .map(Cow::into_owned),
                 owner: None,

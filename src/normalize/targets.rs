@@ -439,16 +439,11 @@ fn mailbox_resource(r: &mut Record<'_>) -> Option<Resource> {
 
 /// The folder of a folder permission change (`Item.ParentFolder` naming a member or rights), copied.
 pub(super) fn folder_member(r: &Record<'_>) -> Option<Map<String, Value>> {
-    let Value::Object(mut item) = r.value("Item")? else {
-        return None;
-    };
-    let Value::Object(folder) = item.remove("ParentFolder")? else {
-        return None;
-    };
+    let folder = obj_get(r.value("Item")?.as_object()?, "ParentFolder")?.as_object()?;
     ["MemberUpn", "MemberSid", "MemberRights"]
         .iter()
-        .any(|k| obj_str(&folder, k).is_some())
-        .then_some(folder)
+        .any(|k| obj_str(folder, k).is_some())
+        .then(|| folder.clone())
 }
 
 /// A mailbox folder permission granted, changed or removed (`AddFolderPermissions`, `ModifyFolderPermissions`,
