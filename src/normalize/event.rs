@@ -345,14 +345,8 @@ pub struct Metadata {
     pub time_parsed: bool,
 }
 
-/// `metadata.reporter`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Reporter {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub uid: Option<String>,
-}
+/// `metadata.reporter`: the same shape as [`Service`].
+pub type Reporter = Service;
 
 /// `metadata.profiles`: the profiles whose attributes the event uses. `cloud` always (its `cloud` attribute is
 /// required); `host` when the event has an `actor` on a class that has none of its own (the host profile adds
@@ -538,12 +532,12 @@ pub struct HttpRequest {
     pub user_agent: String,
 }
 
-/// `service` (Authentication: the service authenticated to).
+/// `service` (Authentication: the service authenticated to; its `uid` is the application signed into, `ObjectId` of
+/// a sign-in) and `metadata.reporter`: an optional name and uid.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The application signed into (`ObjectId` of a sign-in).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
 }
