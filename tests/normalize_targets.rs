@@ -378,3 +378,29 @@ fn alert_entities_become_evidences_and_the_category_a_type() {
     // The AlertEntityId names the same user: not repeated.
     assert_eq!(ev_list.len(), 3);
 }
+
+#[test]
+fn a_message_named_only_in_extended_properties_and_its_mailbox_are_resources() {
+    let ev = event(with(
+        base("AdminMailAccess", 38, "SecurityComplianceCenter"),
+        json!({"ExtendedProperties": [{"Name": "DownloadEMail", "Value": "True"},
+            {"Name": "MailboxId", "Value": "ceo@contoso.com"},
+            {"Name": "InternetMessageId", "Value": "<m@contoso.com>"}]}),
+    ));
+    assert_eq!(
+        ev["web_resources"],
+        json!([{"uid": "<m@contoso.com>", "type": "Email"},
+               {"name": "ceo@contoso.com", "type": "Mailbox"}])
+    );
+    // A resource type without a name keeps its resource (named by the operation) beside the mailbox.
+    let ev = event(with(
+        base("SoftDelete", 3, "Exchange"),
+        json!({"ItemType": "Folder", "MailboxOwnerUPN": "ceo@contoso.com"}),
+    ));
+    let res = ev["web_resources"].as_array().expect("web_resources");
+    assert_eq!(res[0], json!({"name": "SoftDelete", "type": "Folder"}));
+    assert_eq!(
+        res[1],
+        json!({"name": "ceo@contoso.com", "type": "Mailbox"})
+    );
+}

@@ -378,16 +378,30 @@ pub(super) fn web_resources(
         res.type_.get_or_insert_with(|| "Channel".to_owned());
     }
     let mailbox = mailbox_web_resource(r);
+    let mut mentioned = Vec::new();
+    if res.uid.is_none() && res.name.is_none() {
+        // Security & Compliance records name a message and its mailbox only in `ExtendedProperties`
+        // (`AdminMailAccess`: `InternetMessageId`, `MailboxId`); copied, the list stays under `unmapped`.
+        if let Some(message) = r.name_value("ExtendedProperties", "InternetMessageId") {
+            res.uid = Some(message);
+            res.type_.get_or_insert_with(|| "Email".to_owned());
+        }
+        if let Some(name) = r.name_value("ExtendedProperties", "MailboxId") {
+            mentioned.push(WebResource {
+                name: Some(name),
+                type_: Some("Mailbox".to_owned()),
+                ..WebResource::default()
+            });
+        }
+    }
     if res.uid.is_none() && res.name.is_none() && res.url_string.is_some() {
         // A URL (a Safe Links click) is its own identifier.
         res.uid.clone_from(&res.url_string);
     }
-    if res.uid.is_none() && res.name.is_none() {
-        if let Some(mailbox) = mailbox {
-            // The mailbox is the one object the operation names.
-            return vec![mailbox];
-        }
-        // Nothing names the resource: the operation is the one name the record gives.
+    let others = mailbox.is_some() || !mentioned.is_empty();
+    if res.uid.is_none() && res.name.is_none() && (res.type_.is_some() || !others) {
+        // Nothing names the resource (and no mailbox stands for it): the operation is the one name the record
+        // gives.
         res.name = Some(
             ev.metadata
                 .event_code
@@ -395,7 +409,10 @@ pub(super) fn web_resources(
                 .unwrap_or_else(|| "Unknown".to_owned()),
         );
     }
-    let mut out = vec![res];
+    let mut out = Vec::new();
+    if res.uid.is_some() || res.name.is_some() {
+        out.push(res);
+    }
     // The team a channel belongs to, when the channel is the resource.
     if channel && r.has("TeamName") {
         out.push(WebResource {
@@ -406,6 +423,7 @@ pub(super) fn web_resources(
         });
     }
     out.extend(mailbox);
+    out.extend(mentioned);
     out
 }
 
