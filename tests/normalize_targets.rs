@@ -404,3 +404,16 @@ fn a_message_named_only_in_extended_properties_and_its_mailbox_are_resources() {
         json!({"name": "ceo@contoso.com", "type": "Mailbox"})
     );
 }
+
+#[test]
+fn a_grant_or_membership_without_an_item_keeps_the_item_type_under_unmapped() {
+    for op in ["SharingSet", "AddedToGroup"] {
+        let ev = event(with(
+            base(op, 14, "SharePoint"),
+            json!({"ItemType": "Web", "TargetUserOrGroupName": "ann@contoso.com",
+                "TargetUserOrGroupType": "Member"}),
+        ));
+        assert_eq!(ev["unmapped"]["ItemType"], "Web", "{op}");
+        assert_eq!(ev["user"]["email_addr"], "ann@contoso.com", "{op}");
+    }
+}

@@ -556,11 +556,12 @@ pub(super) fn sharing_grant(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
             .collect(),
     );
     let name = r.take_string("SourceFileName");
-    let kind = r.take_string("ItemType");
     let uid = r
         .take_string("ObjectId")
         .or_else(|| r.take_string("SiteUrl"))
         .or_else(|| name.clone());
+    // Moved only into a resource that exists (else it stays under `unmapped`).
+    let kind = uid.as_ref().and_then(|_| r.take_string("ItemType"));
     ev.resources = uid.map(|uid| {
         vec![Resource {
             uid,
@@ -577,15 +578,15 @@ pub(super) fn sharepoint_group(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
         name: event_data_tag(r, "Group").unwrap_or_else(|| "Unknown".to_owned()),
         uid: None,
     });
-    let kind = r.take_string("ItemType");
-    ev.resource = r
+    let uid = r
         .take_string("ObjectId")
-        .or_else(|| r.take_string("SiteUrl"))
-        .map(|uid| Resource {
-            uid,
-            name: None,
-            type_: kind,
-        });
+        .or_else(|| r.take_string("SiteUrl"));
+    let kind = uid.as_ref().and_then(|_| r.take_string("ItemType"));
+    ev.resource = uid.map(|uid| Resource {
+        uid,
+        name: None,
+        type_: kind,
+    });
     if matches!(ev.activity_id, 7 | 8) {
         ev.subgroup = r
             .take_string("TargetUserOrGroupName")
