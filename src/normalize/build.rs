@@ -454,13 +454,7 @@ fn take_app(r: &mut Record<'_>) -> Option<(Option<String>, Option<String>)> {
 
 /// A target user named by a field (an e-mail-like string or an id).
 fn target_user(r: &mut Record<'_>, field: &str) -> User {
-    let name = r.take_string(field);
-    let email_addr = name.as_deref().filter(|n| is_email(n)).map(str::to_owned);
-    User {
-        name: Some(name.unwrap_or_else(|| "Unknown".to_owned())),
-        email_addr,
-        ..User::default()
-    }
+    User::named(r.take_string(field).unwrap_or_else(|| "Unknown".to_owned()))
 }
 
 /// `Update user.` changing strong authentication: 10 MFA Factor Enable, 11 MFA Factor Disable.
@@ -529,7 +523,7 @@ fn user_access(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i
         ev.privileges = Some(role.into_iter().collect());
     } else if r.has("TargetUserOrGroupName") {
         targets::sharing_grant(r, ev);
-    } else if let Some(folder) = targets::folder_member(r) {
+    } else if let Some(folder) = targets::folder_member(r).cloned() {
         targets::folder_grant(r, ev, folder);
     } else {
         let op = ev.metadata.event_code.as_deref().unwrap_or_default();
@@ -539,11 +533,7 @@ fn user_access(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i
             r.name_value("Parameters", "AccessRights")
         };
         ev.user = Some(match cmdlet_target(r) {
-            Some(name) => User {
-                email_addr: is_email(&name).then(|| name.clone()),
-                name: Some(name),
-                ..User::default()
-            },
+            Some(name) => User::named(name),
             None => target_user(r, "ObjectId"),
         });
         ev.privileges = Some(privilege.into_iter().collect());
@@ -574,11 +564,7 @@ fn group(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
             .and_then(Value::as_object)
             .and_then(|m| obj_str(m, "UPN"))
             .map(str::to_owned);
-        ev.user = member.map(|name| User {
-            email_addr: is_email(&name).then(|| name.clone()),
-            name: Some(name),
-            ..User::default()
-        });
+        ev.user = member.map(User::named);
     } else if let Some(name) = modified_property(r, "Group.DisplayName") {
         ev.group = Some(Group { name, uid: None });
         if matches!(ev.activity_id, 3 | 4) {

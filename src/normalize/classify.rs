@@ -297,6 +297,11 @@ pub(crate) fn contains_ci(haystack: &str, needle: &str) -> bool {
     n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
+/// Whether `op` is one of `names`, ignoring ASCII case.
+pub(crate) fn is_op(op: &str, names: &[&str]) -> bool {
+    names.iter().any(|n| op.eq_ignore_ascii_case(n))
+}
+
 fn starts_with_ci(s: &str, prefix: &str) -> bool {
     s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
@@ -571,21 +576,20 @@ fn file_op(op: &str, f: &Facts<'_>) -> Choice {
 /// RecordType 14: sharing.
 fn sharing(op: &str, f: &Facts<'_>) -> Choice {
     if f.has_grantee {
-        let is = |names: &[&str]| names.iter().any(|n| op.eq_ignore_ascii_case(n));
         // Membership of a SharePoint group: Group Management (a group as the member: Add/Remove Subgroup, set by
         // the builder, which reads the member's type).
-        if is(&["AddedToGroup"]) {
+        if op.eq_ignore_ascii_case("AddedToGroup") {
             return Choice::new(Class::GroupManagement, 3);
         }
-        if is(&["RemovedFromGroup"]) {
+        if op.eq_ignore_ascii_case("RemovedFromGroup") {
             return Choice::new(Class::GroupManagement, 4);
         }
         // Access to a file, folder or site given to (or taken from) a named user or group: a grant, with the
         // grantee in `user` and the item in `resources`.
-        if is(&SHARING_GRANTS) {
+        if is_op(op, &SHARING_GRANTS) {
             return Choice::new(Class::UserAccessManagement, 1);
         }
-        if is(&SHARING_REVOKES) {
+        if is_op(op, &SHARING_REVOKES) {
             return Choice::new(Class::UserAccessManagement, 2);
         }
     }

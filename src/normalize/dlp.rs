@@ -241,11 +241,7 @@ fn responsible_user(r: &Record<'_>, ev: &mut OcsfEvent<'_>) {
             uid: engine.uid,
         });
     }
-    actor.user = Some(User {
-        email_addr: is_email(&from).then(|| from.clone()),
-        name: Some(from),
-        ..User::default()
-    });
+    actor.user = Some(User::named(from));
 }
 
 /// The file a SharePoint/OneDrive DLP match is about.
@@ -256,11 +252,7 @@ fn sharepoint_file(r: &Record<'_>) -> Option<File> {
     let owner = obj_str(meta, "FileOwner")
         .or_else(|| obj_str(meta, "Author"))
         .or_else(|| obj_str(meta, "From"))
-        .map(|n| User {
-            email_addr: is_email(n).then(|| n.to_owned()),
-            name: Some(n.to_owned()),
-            ..User::default()
-        });
+        .map(User::named);
     Some(File {
         name,
         type_id: 1,
@@ -460,11 +452,7 @@ pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type:
 
 fn user_evidence(name: &str) -> Evidence {
     Evidence {
-        user: Some(User {
-            email_addr: is_email(name).then(|| name.to_owned()),
-            name: Some(name.to_owned()),
-            ..User::default()
-        }),
+        user: Some(User::named(name)),
         ..Evidence::default()
     }
 }

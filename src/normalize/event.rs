@@ -12,6 +12,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 pub use super::record::Fields;
+use super::record::is_email;
 
 /// OCSF schema version of every event.
 pub const OCSF_VERSION: &str = "1.8.0";
@@ -510,6 +511,16 @@ pub struct User {
 }
 
 impl User {
+    /// A user known by a name alone: the name, and the same string as `email_addr` when it is an address.
+    pub(crate) fn named(name: impl Into<String>) -> User {
+        let name = name.into();
+        User {
+            email_addr: is_email(&name).then(|| name.clone()),
+            name: Some(name),
+            ..User::default()
+        }
+    }
+
     /// OCSF requires `name`, `uid` or `account`.
     pub(crate) fn is_identified(&self) -> bool {
         self.name.is_some() || self.uid.is_some()

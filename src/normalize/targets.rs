@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::classify::contains_ci;
+use super::classify::{contains_ci, is_op};
 use super::event::*;
 use super::record::{Record, as_text, is_email, obj_get, obj_str};
 
@@ -78,18 +78,6 @@ fn pick(map: &Map<String, Value>, keys: &[&str]) -> Option<Value> {
     (!out.is_empty()).then_some(Value::Object(out))
 }
 
-fn user_named(name: &str) -> User {
-    User {
-        email_addr: is_email(name).then(|| name.to_owned()),
-        name: Some(name.to_owned()),
-        ..User::default()
-    }
-}
-
-fn is_op(op: &str, names: &[&str]) -> bool {
-    names.iter().any(|n| op.eq_ignore_ascii_case(n))
-}
-
 /// The managed entity of Entity Management: admin cmdlets (their parameters in `data`; inbox rules by rule name,
 /// `Set-Mailbox` forwarding with the forwarding address in `user.forward_addr`, permission cmdlets with the grantee
 /// in `user`) and directory operations (the target's type from the operation, its changed properties in `data`).
@@ -120,7 +108,7 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
         });
         if is_op(&op, &["New-InboxRule", "Set-InboxRule", "Enable-InboxRule"]) {
             entity.data = params.as_ref().and_then(|p| pick(p, &RULE_KEYS));
-            entity.user = param("Mailbox").map(|m| user_named(&m));
+            entity.user = param("Mailbox").map(User::named);
             entity.name = param("Name")
                 .or_else(|| param("Identity"))
                 .unwrap_or_default();
@@ -144,7 +132,7 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
             if let Some(identity) = param("Identity") {
                 entity.user = Some(User {
                     forward_addr: forward,
-                    ..user_named(&identity)
+                    ..User::named(identity)
                 });
             }
         } else if is_op(
@@ -161,7 +149,7 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
             entity.user = ["User", "Trustee"]
                 .iter()
                 .find_map(|k| param(k))
-                .map(|u| user_named(&u));
+                .map(User::named);
             entity.data = params.as_ref().map(|p| Value::Object(p.clone()));
         } else {
             entity.data = params.as_ref().map(|p| Value::Object(p.clone()));
@@ -192,7 +180,7 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
         entity.uid = rule.uid;
         entity.type_ = rule.type_;
         entity.data = rule.data;
-        entity.user = r.text("MailboxOwnerUPN").map(|m| user_named(&m));
+        entity.user = r.text("MailboxOwnerUPN").map(User::named);
     }
     if entity.name.is_empty() {
         entity.name = r
@@ -455,13 +443,13 @@ fn mailbox_resource(r: &mut Record<'_>) -> Option<Resource> {
     })
 }
 
-/// The folder of a folder permission change (`Item.ParentFolder` naming a member or rights), copied.
-pub(super) fn folder_member(r: &Record<'_>) -> Option<Map<String, Value>> {
+/// The folder of a folder permission change (`Item.ParentFolder` naming a member or rights).
+pub(super) fn folder_member<'r>(r: &'r Record<'_>) -> Option<&'r Map<String, Value>> {
     let folder = obj_get(r.value("Item")?.as_object()?, "ParentFolder")?.as_object()?;
     ["MemberUpn", "MemberSid", "MemberRights"]
         .iter()
         .any(|k| obj_str(folder, k).is_some())
-        .then(|| folder.clone())
+        .then_some(folder)
 }
 
 /// A mailbox folder permission granted, changed or removed (`AddFolderPermissions`, `ModifyFolderPermissions`,
@@ -473,13 +461,13 @@ pub(super) fn folder_grant(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, folder: M
     ev.user = Some(match (upn, sid) {
         (Some(upn), sid) => User {
             uid: sid,
-            ..user_named(&upn)
+            ..User::named(upn)
         },
         (None, Some(sid)) => User {
             uid: Some(sid),
             ..User::default()
         },
-        (None, None) => user_named("Unknown"),
+        (None, None) => User::named("Unknown"),
     });
     ev.privileges = Some(
         obj_str(&folder, "MemberRights")
@@ -529,7 +517,7 @@ fn grantee(r: &mut Record<'_>) -> User {
         email_addr: is_email(address).then(|| address.to_owned()),
         type_id: is_user.then_some(1),
         type_: is_user.then_some("User"),
-        ..user_named(&name)
+        ..User::named(name)
     }
 }
 
