@@ -380,42 +380,12 @@ impl Serialize for Profiles {
 }
 
 /// `metadata.product`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Product {
     pub name: &'static str,
     pub vendor_name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub feature: Option<Named>,
-}
-
-impl Serialize for Product {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Fields<'p> {
-            name: &'p str,
-            vendor_name: &'p str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            feature: Option<&'p Named>,
-        }
-        let fields = Fields {
-            name: self.name,
-            vendor_name: self.vendor_name,
-            feature: self.feature.as_ref(),
-        };
-        // The product of (almost) every event: written from a fragment serialized once.
-        static PLAIN: LazyLock<Box<RawValue>> = LazyLock::new(|| {
-            let plain = Fields {
-                name: PRODUCT_NAME,
-                vendor_name: VENDOR,
-                feature: None,
-            };
-            serde_json::value::to_raw_value(&plain).expect("constant JSON")
-        });
-        if self.feature.is_none() && self.name == PRODUCT_NAME && self.vendor_name == VENDOR {
-            PLAIN.serialize(s)
-        } else {
-            fields.serialize(s)
-        }
-    }
 }
 
 /// An object with only a `name` (`feature`, `service`).
