@@ -66,6 +66,20 @@ impl Cloud {
         format!("{}/.default", self.profile().resource)
     }
 
+    /// Azure Monitor's resource for the Logs Ingestion API: Azure commercial for commercial and GCC tenants (whose
+    /// Entra ID and Azure subscriptions are commercial), Azure Government for GCC High and DoD.
+    pub const fn monitor_resource(self) -> &'static str {
+        match self {
+            Cloud::Commercial | Cloud::Gcc => "https://monitor.azure.com",
+            Cloud::GccHigh | Cloud::Dod => "https://monitor.azure.us",
+        }
+    }
+
+    /// The OAuth scope of the Logs Ingestion API: [`Cloud::monitor_resource`] plus `/.default`.
+    pub fn monitor_scope(self) -> String {
+        format!("{}/.default", self.monitor_resource())
+    }
+
     /// The job-file spelling (`commercial`, `gcc`, `gcc-high`, `dod`).
     pub const fn name(self) -> &'static str {
         match self {

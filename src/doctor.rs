@@ -505,6 +505,7 @@ fn paths_check(state_dir: Option<&Path>, sink: &Sink) -> Check {
             lines.push("sink: standard output".to_owned());
             None
         }
+        Sink::Elasticsearch(_) | Sink::SplunkHec(_) | Sink::AzureLogsIngestion(_) => None,
     };
     if let Some((what, path)) = output {
         match directory_state(&path) {

@@ -164,6 +164,22 @@ pub fn sink_identity(sink: &Sink) -> String {
         Sink::Stdout => "stdout".to_owned(),
         Sink::Jsonl { path, .. } => format!("jsonl:{}", normalized(path).display()),
         Sink::Sqlite { path } => format!("sqlite:{}", normalized(path).display()),
+        Sink::Elasticsearch(es) => format!(
+            "elasticsearch:{}/{}",
+            es.url.as_str().trim_end_matches('/'),
+            es.index
+        ),
+        Sink::SplunkHec(hec) => format!(
+            "splunk_hec:{}/{}",
+            hec.url.as_str().trim_end_matches('/'),
+            hec.index.as_deref().unwrap_or("")
+        ),
+        Sink::AzureLogsIngestion(li) => format!(
+            "azure_logs_ingestion:{}/{}/{}",
+            li.endpoint.as_str().trim_end_matches('/'),
+            li.dcr_immutable_id,
+            li.stream
+        ),
     }
 }
 

@@ -395,9 +395,7 @@ async fn run_locked(
     let job = &loaded.job;
     let client =
         build_client(job, loaded.credential.clone(), &settings.budgets).map_err(Halt::Fatal)?;
-    let sink_config = sink_config(&job.sink);
-    let sink = sink::open(&sink_config).map_err(|e| Halt::Fatal(e.into()))?;
-    let sink = SharedSink::new(sink);
+    let sink = open_sink(job, &loaded.credential).map_err(Halt::Fatal)?;
     let ctx = Ctx {
         job,
         state,
@@ -539,25 +537,45 @@ fn build_client(
     ApiClient::with_budget(config, provider, budget).map_err(|e| ExecError::Client(e.to_string()))
 }
 
-/// The sink section of a resolved job as the sink module's configuration.
-pub fn sink_config(sink: &model::Sink) -> SinkConfig {
-    match sink {
-        model::Sink::Jsonl { path, compress } => SinkConfig {
-            kind: SinkKind::Jsonl,
-            path: Some(path.clone()),
-            compress: *compress,
-        },
-        model::Sink::Stdout => SinkConfig {
-            kind: SinkKind::Stdout,
-            path: None,
-            compress: None,
-        },
-        model::Sink::Sqlite { path } => SinkConfig {
+/// Opens the job's sink: reads a network sink's credential, or creates a file sink's directory or database. A
+/// Logs Ingestion sink gets tokens for the cloud's Azure Monitor audience from the job's own credential and
+/// authority (`endpoints.login` included).
+pub fn open_sink(job: &Job, credential: &Arc<Credential>) -> Result<SharedSink, ExecError> {
+    let destination: Arc<dyn sink::Destination> = match &job.sink {
+        model::Sink::Elasticsearch(config) => {
+            Arc::new(sink::elasticsearch::ElasticsearchSink::open(config)?)
+        }
+        model::Sink::SplunkHec(config) => Arc::new(sink::splunk::SplunkSink::open(config)?),
+        model::Sink::AzureLogsIngestion(config) => {
+            let mut endpoints = job.endpoints()?;
+            endpoints.scope = job.tenant.cloud.monitor_scope();
+            let tokens = TokenProvider::new(
+                Arc::clone(credential),
+                TokenProviderConfig::new(job.tenant.client_id.to_string(), endpoints),
+            );
+            Arc::new(sink::logs_ingestion::LogsIngestionSink::open(
+                config, tokens,
+            )?)
+        }
+        model::Sink::Jsonl { path, compress } => {
+            Arc::new(sink::Blocking::new(sink::open(&SinkConfig {
+                kind: SinkKind::Jsonl,
+                path: Some(path.clone()),
+                compress: *compress,
+            })?))
+        }
+        model::Sink::Sqlite { path } => Arc::new(sink::Blocking::new(sink::open(&SinkConfig {
             kind: SinkKind::Sqlite,
             path: Some(path.clone()),
             compress: None,
-        },
-    }
+        })?)),
+        model::Sink::Stdout => Arc::new(sink::Blocking::new(sink::open(&SinkConfig {
+            kind: SinkKind::Stdout,
+            path: None,
+            compress: None,
+        })?)),
+    };
+    Ok(SharedSink::from_destination(destination))
 }
 
 fn to_plan(w: &state::Window) -> plan::Window {

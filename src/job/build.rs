@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use super::diag::{Issue, Loc};
-use super::model::{Job, Passphrase, Sink};
+use super::model::{ElasticAuth, Job, Passphrase, SecretSource, Sink};
 use super::validate::{Checked, PathLocs};
 use crate::auth::{Credential, CredentialError, CredentialSource};
 
@@ -44,7 +44,28 @@ pub(crate) fn build(checked: Checked, file: &Path, now: Timestamp) -> Result<Bui
     }
     match &mut job.sink {
         Sink::Jsonl { path, .. } | Sink::Sqlite { path } => *path = base_join(&base, path),
-        Sink::Stdout => {}
+        Sink::Stdout | Sink::AzureLogsIngestion(_) => {}
+        Sink::Elasticsearch(es) => {
+            if let Some(ca) = &mut es.ca_file {
+                *ca = base_join(&base, ca);
+            }
+            match &mut es.auth {
+                ElasticAuth::ApiKey(SecretSource::File(p))
+                | ElasticAuth::Basic {
+                    password: SecretSource::File(p),
+                    ..
+                } => *p = base_join(&base, p),
+                _ => {}
+            }
+        }
+        Sink::SplunkHec(hec) => {
+            if let Some(ca) = &mut hec.ca_file {
+                *ca = base_join(&base, ca);
+            }
+            if let SecretSource::File(p) = &mut hec.token {
+                *p = base_join(&base, p);
+            }
+        }
     }
     if !errors.is_empty() {
         return Err(errors);

@@ -110,7 +110,19 @@ pub enum Sink {
         /// The database file (resolved against the job file).
         path: PathBuf,
     },
+    /// Elasticsearch or OpenSearch `_bulk` (`ca_file` and secret files resolved against the job file).
+    Elasticsearch(ElasticsearchConfig),
+    /// Splunk HTTP Event Collector (`ca_file` and the token file resolved against the job file).
+    SplunkHec(SplunkConfig),
+    /// Azure Monitor Logs Ingestion API, with the job's own credential.
+    AzureLogsIngestion(LogsIngestionConfig),
 }
+
+/// The network sinks' configurations: the sink module's own types.
+pub use crate::sink::elasticsearch::{ElasticAuth, ElasticsearchConfig};
+pub use crate::sink::http::SecretSource;
+pub use crate::sink::logs_ingestion::LogsIngestionConfig;
+pub use crate::sink::splunk::SplunkConfig;
 
 /// Compression of `jsonl` files: the sink module's own type.
 pub use crate::sink::Compression;

@@ -142,11 +142,13 @@ pub struct RawOutput {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Sink")]
 pub struct RawSink {
-    /// `jsonl` (a directory of JSON-lines files), `stdout`, or `sqlite` (one database file).
+    /// `jsonl` (a directory of JSON-lines files), `stdout`, `sqlite` (one database file), `elasticsearch`
+    /// (Elasticsearch or OpenSearch `_bulk`), `splunk_hec` (Splunk HTTP Event Collector) or `azure_logs_ingestion`
+    /// (Azure Monitor Logs Ingestion API: Microsoft Sentinel, Log Analytics).
     #[serde(rename = "type")]
     #[schemars(with = "SinkKind")]
     pub kind: Text,
-    /// `jsonl`: the output directory; `sqlite`: the database file. Not allowed for `stdout`.
+    /// `jsonl`: the output directory; `sqlite`: the database file. Not allowed for the other types.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub path: Option<Text>,
@@ -160,6 +162,69 @@ pub struct RawSink {
     #[serde(default)]
     #[schemars(with = "Option<bool>", extend("deprecated" = true))]
     pub gzip: Option<Spanned<bool>>,
+    /// `elasticsearch`, `splunk_hec`: the destination's base URL, e.g. `https://es.example.com:9200` or
+    /// `https://splunk.example.com:8088`. `https` except for loopback hosts.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub url: Option<Text>,
+    /// `elasticsearch`: the index, alias or data stream (required; lower case). `splunk_hec`: the index (default:
+    /// the token's default index).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub index: Option<Text>,
+    /// `elasticsearch`: the environment variable holding the API key (the base64 `encoded` form).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub api_key_env: Option<Text>,
+    /// `elasticsearch`: a file holding the API key (the base64 `encoded` form) on its first line.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub api_key_file: Option<Text>,
+    /// `elasticsearch`: the user name for basic authentication (with `password_env` or `password_file`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub username: Option<Text>,
+    /// `elasticsearch`: the environment variable holding the password.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub password_env: Option<Text>,
+    /// `elasticsearch`: a file holding the password on its first line.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub password_file: Option<Text>,
+    /// `elasticsearch`, `splunk_hec`: a PEM file of CA certificates to trust besides the system's (a private CA).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub ca_file: Option<Text>,
+    /// `splunk_hec`: the environment variable holding the HEC token.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub token_env: Option<Text>,
+    /// `splunk_hec`: a file holding the HEC token on its first line.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub token_file: Option<Text>,
+    /// `splunk_hec`: the sourcetype. Default: `o365:ocsf`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", extend("default" = "o365:ocsf"))]
+    pub sourcetype: Option<Text>,
+    /// `splunk_hec`: wait for indexer acknowledgement before a blob counts as delivered. Default: true.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>", extend("default" = true))]
+    pub ack: Option<Spanned<bool>>,
+    /// `azure_logs_ingestion`: the data collection endpoint, or the DCR's own logs ingestion endpoint, e.g.
+    /// `https://my-dce-abcd.usgovvirginia-1.ingest.monitor.azure.us`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub endpoint: Option<Text>,
+    /// `azure_logs_ingestion`: the data collection rule's immutable ID, `dcr-` and 32 hexadecimal digits.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub dcr_immutable_id: Option<Text>,
+    /// `azure_logs_ingestion`: the stream the rule declares, e.g. `Custom-O365Audit_CL`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub stream: Option<Text>,
 }
 
 /// Host overrides. They replace the scheme, host and port only: the token URL stays
@@ -226,4 +291,12 @@ pub enum SinkKind {
     Stdout,
     /// One SQLite database of events keyed by record `Id`.
     Sqlite,
+    /// Elasticsearch 8/9 or OpenSearch 2/3 `_bulk`, exactly once (`create` with `_id` = record `Id`).
+    Elasticsearch,
+    /// Splunk HTTP Event Collector with indexer acknowledgement, at least once.
+    #[schemars(rename = "splunk_hec")]
+    SplunkHec,
+    /// Azure Monitor Logs Ingestion API (Microsoft Sentinel, Log Analytics), at least once.
+    #[schemars(rename = "azure_logs_ingestion")]
+    AzureLogsIngestion,
 }

@@ -12,7 +12,8 @@ use super::diag::{Issue, Loc};
 use super::duration::{DURATION_HELP, When, format_duration, parse_duration, parse_when};
 use super::expand::{Env, expand, valid_name};
 use super::model::{
-    Compression, Endpoints, Job, Output, OutputFormat, Passphrase, Signing, Sink, Sync, Tenant,
+    Compression, ElasticAuth, ElasticsearchConfig, Endpoints, Job, LogsIngestionConfig, Output,
+    OutputFormat, Passphrase, SecretSource, Signing, Sink, SplunkConfig, Sync, Tenant,
 };
 use super::raw::{RawEndpoints, RawJob, RawOutput, RawSink, RawSync, RawTenant, Text};
 use crate::cloud::Cloud;
@@ -214,39 +215,19 @@ impl V<'_, '_> {
             Some(key) => self.path(key, "tenant.private_key").map(Some),
             None => Some(None),
         };
-        let passphrase = match (&t.private_key_passphrase_env, &t.private_key_passphrase_file) {
-            (Some(env), Some(_)) => {
-                self.err(
-                    Loc::of(env),
-                    "both private_key_passphrase_env and private_key_passphrase_file are set",
-                    "keep one of them",
-                );
-                None
-            }
-            (Some(env), None) => self.text(env).and_then(|name| {
-                if !valid_name(&name) {
-                    self.err(
-                        Loc::of(env),
-                        format!("`{name}` is not an environment variable name"),
-                        "give the variable's name (e.g. CONTOSO_KEY_PASS), not the passphrase itself",
-                    );
-                    None
-                } else if self.ctx.env.var(&name).is_none() {
-                    self.err(
-                        Loc::of(env),
-                        format!("environment variable `{name}` (the private key's passphrase) is not set"),
-                        format!("export {name} before running o365sync, or use private_key_passphrase_file"),
-                    );
-                    None
-                } else {
-                    Some(Some(Passphrase::Env(name)))
-                }
-            }),
-            (None, Some(file)) => self
-                .path(file, "tenant.private_key_passphrase_file")
-                .map(|p| Some(Passphrase::File(p))),
-            (None, None) => Some(None),
-        };
+        let passphrase = self
+            .secret(
+                t.private_key_passphrase_env.as_ref(),
+                t.private_key_passphrase_file.as_ref(),
+                "private_key_passphrase",
+                "the private key's passphrase",
+            )
+            .map(|source| {
+                source.map(|s| match s {
+                    SecretSource::Env(name) => Passphrase::Env(name),
+                    SecretSource::File(path) => Passphrase::File(path),
+                })
+            });
         let signing = match &t.signing {
             None => Some(Signing::default()),
             Some(s) => self.text(s).and_then(|v| {
@@ -498,6 +479,15 @@ impl V<'_, '_> {
 
     fn sink(&mut self, raw: &RawSink, at: Loc) -> Option<Sink> {
         let kind = self.text(&raw.kind)?;
+        if !self.sink_keys_fit(raw, &kind) {
+            return None;
+        }
+        match kind.as_str() {
+            "elasticsearch" => return self.elasticsearch(raw, at),
+            "splunk_hec" => return self.splunk_hec(raw, at),
+            "azure_logs_ingestion" => return self.logs_ingestion(raw, at),
+            _ => {}
+        }
         let path = raw.path.as_ref().map(|p| self.path(p, "sink.path"));
         let gzip = raw.gzip.as_ref();
         match kind.as_str() {
@@ -560,7 +550,7 @@ impl V<'_, '_> {
                 self.err(
                     Loc::of(&raw.kind),
                     format!("unknown sink type `{kind}`"),
-                    "use jsonl, stdout or sqlite",
+                    "use jsonl, stdout, sqlite, elasticsearch, splunk_hec or azure_logs_ingestion",
                 );
                 None
             }
@@ -620,11 +610,11 @@ impl V<'_, '_> {
         };
         let login = match &raw.login {
             None => Some(None),
-            Some(t) => self.endpoint(t, "login").map(Some),
+            Some(t) => self.http_url(t, "endpoints.login", true).map(Some),
         };
         let api = match &raw.api {
             None => Some(None),
-            Some(t) => self.endpoint(t, "api").map(Some),
+            Some(t) => self.http_url(t, "endpoints.api", true).map(Some),
         };
         Some(Endpoints {
             login: login?,
@@ -632,7 +622,9 @@ impl V<'_, '_> {
         })
     }
 
-    fn endpoint(&mut self, t: &Text, key: &str) -> Option<Url> {
+    /// An http(s) URL: `https` unless the host is loopback; with `origin_only`, scheme, host and port alone (host
+    /// overrides), else a path is allowed (a proxy's prefix) but no query, fragment or credentials.
+    fn http_url(&mut self, t: &Text, key: &str, origin_only: bool) -> Option<Url> {
         let s = self.text(t)?;
         let loc = Loc::of(t);
         let url = match Url::parse(&s) {
@@ -640,32 +632,38 @@ impl V<'_, '_> {
             Err(e) => {
                 self.err(
                     loc,
-                    format!("endpoints.{key} `{s}` is not a URL: {e}"),
+                    format!("{key} `{s}` is not a URL: {e}"),
                     "write scheme, host and port, e.g. https://proxy.example.net:8443",
                 );
                 return None;
             }
         };
         let host = url.host();
-        let only_origin = url.username().is_empty()
-            && url.password().is_none()
-            && matches!(url.path(), "" | "/")
-            && url.query().is_none()
-            && url.fragment().is_none();
         if !matches!(url.scheme(), "http" | "https") || host.is_none() {
             self.err(
                 loc,
-                format!("endpoints.{key} `{s}` is not an http(s) URL with a host"),
+                format!("{key} `{s}` is not an http(s) URL with a host"),
                 "write e.g. https://proxy.example.net:8443",
             );
             return None;
         }
-        if !only_origin {
-            self.err(
-                loc,
-                format!("endpoints.{key} `{s}` has more than a scheme, host and port"),
-                "endpoints replace the host only; remove the path, query, fragment or credentials",
-            );
+        let extra = !url.username().is_empty()
+            || url.password().is_some()
+            || url.query().is_some()
+            || url.fragment().is_some();
+        if extra || (origin_only && !matches!(url.path(), "" | "/")) {
+            let (message, help) = if origin_only {
+                (
+                    "has more than a scheme, host and port",
+                    "endpoints replace the host only; remove the path, query, fragment or credentials",
+                )
+            } else {
+                (
+                    "carries credentials, a query or a fragment",
+                    "give scheme, host, port (and a path prefix if a proxy needs one); credentials go in the _env or _file keys",
+                )
+            };
+            self.err(loc, format!("{key} `{s}` {message}"), help);
             return None;
         }
         let loopback = match host {
@@ -677,11 +675,382 @@ impl V<'_, '_> {
         if url.scheme() == "http" && !loopback {
             self.err(
                 loc,
-                format!("endpoints.{key} `{s}` uses plain http to a non-loopback host"),
+                format!("{key} `{s}` uses plain http to a non-loopback host"),
                 "use https; plain http is allowed only for 127.0.0.1, ::1 and localhost (the local emulator)",
             );
             return None;
         }
         Some(url)
+    }
+
+    /// A credential from `<name>_env` or `<name>_file` (at most one): `Some(None)` when neither is given. An
+    /// environment variable must be set (its value is never read here).
+    fn secret(
+        &mut self,
+        env: Option<&Text>,
+        file: Option<&Text>,
+        name: &str,
+        what: &str,
+    ) -> Option<Option<SecretSource>> {
+        match (env, file) {
+            (Some(env), Some(_)) => {
+                self.err(
+                    Loc::of(env),
+                    format!("both {name}_env and {name}_file are set"),
+                    "keep one of them",
+                );
+                None
+            }
+            (Some(env), None) => self.text(env).and_then(|var| {
+                if !valid_name(&var) {
+                    self.err(
+                        Loc::of(env),
+                        format!("`{var}` is not an environment variable name"),
+                        format!(
+                            "give the variable's name (e.g. CONTOSO_SECRET), not {what} itself"
+                        ),
+                    );
+                    None
+                } else if self.ctx.env.var(&var).is_none() {
+                    self.err(
+                        Loc::of(env),
+                        format!("environment variable `{var}` ({what}) is not set"),
+                        format!("export {var} before running o365sync, or use {name}_file"),
+                    );
+                    None
+                } else {
+                    Some(Some(SecretSource::Env(var)))
+                }
+            }),
+            (None, Some(file)) => self
+                .path(file, &format!("{name}_file"))
+                .map(|p| Some(SecretSource::File(p))),
+            (None, None) => Some(None),
+        }
+    }
+
+    /// Rejects keys of the sink section that belong to other sink types.
+    fn sink_keys_fit(&mut self, raw: &RawSink, kind: &str) -> bool {
+        let given: [(&str, Option<Loc>); 15] = [
+            ("url", raw.url.as_ref().map(Loc::of)),
+            ("index", raw.index.as_ref().map(Loc::of)),
+            ("api_key_env", raw.api_key_env.as_ref().map(Loc::of)),
+            ("api_key_file", raw.api_key_file.as_ref().map(Loc::of)),
+            ("username", raw.username.as_ref().map(Loc::of)),
+            ("password_env", raw.password_env.as_ref().map(Loc::of)),
+            ("password_file", raw.password_file.as_ref().map(Loc::of)),
+            ("ca_file", raw.ca_file.as_ref().map(Loc::of)),
+            ("token_env", raw.token_env.as_ref().map(Loc::of)),
+            ("token_file", raw.token_file.as_ref().map(Loc::of)),
+            ("sourcetype", raw.sourcetype.as_ref().map(Loc::of)),
+            ("ack", raw.ack.as_ref().map(Loc::of)),
+            ("endpoint", raw.endpoint.as_ref().map(Loc::of)),
+            (
+                "dcr_immutable_id",
+                raw.dcr_immutable_id.as_ref().map(Loc::of),
+            ),
+            ("stream", raw.stream.as_ref().map(Loc::of)),
+        ];
+        let file_keys = [
+            ("path", raw.path.as_ref().map(Loc::of)),
+            ("compress", raw.compress.as_ref().map(Loc::of)),
+            ("gzip", raw.gzip.as_ref().map(Loc::of)),
+        ];
+        let allowed: &[&str] = match kind {
+            "elasticsearch" => &[
+                "url",
+                "index",
+                "api_key_env",
+                "api_key_file",
+                "username",
+                "password_env",
+                "password_file",
+                "ca_file",
+            ],
+            "splunk_hec" => &[
+                "url",
+                "token_env",
+                "token_file",
+                "index",
+                "sourcetype",
+                "ack",
+                "ca_file",
+            ],
+            "azure_logs_ingestion" => &["endpoint", "dcr_immutable_id", "stream"],
+            // The file sinks check their own keys with messages of their own.
+            _ => &["path", "compress", "gzip"],
+        };
+        let mut fit = true;
+        for (key, loc) in given.into_iter().chain(file_keys) {
+            if let Some(loc) = loc
+                && !allowed.contains(&key)
+                && !(allowed.contains(&"path") && matches!(key, "path" | "compress" | "gzip"))
+            {
+                self.err(
+                    loc,
+                    format!("`{key}` does not apply to sink type {kind}"),
+                    format!("remove it; sink type {kind} takes {}", keys_list(allowed)),
+                );
+                fit = false;
+            }
+        }
+        fit
+    }
+
+    /// A required string key of the sink section.
+    fn required(&mut self, t: Option<&Text>, key: &str, at: Loc, help: &str) -> Option<String> {
+        let Some(t) = t else {
+            self.err(at, format!("sink.{key} is missing"), help);
+            return None;
+        };
+        let s = self.text(t)?;
+        if s.trim().is_empty() {
+            self.err(Loc::of(t), format!("sink.{key} is empty"), help);
+            return None;
+        }
+        Some(s)
+    }
+
+    fn ca_file(&mut self, raw: &RawSink) -> Option<Option<PathBuf>> {
+        match &raw.ca_file {
+            None => Some(None),
+            Some(t) => self.path(t, "sink.ca_file").map(Some),
+        }
+    }
+
+    fn elasticsearch(&mut self, raw: &RawSink, at: Loc) -> Option<Sink> {
+        let url = match &raw.url {
+            Some(t) => self.http_url(t, "sink.url", false),
+            None => {
+                self.err(
+                    at,
+                    "sink.url is missing",
+                    "give the cluster's URL, e.g. https://es.example.com:9200",
+                );
+                None
+            }
+        };
+        let index = self
+            .required(
+                raw.index.as_ref(),
+                "index",
+                at,
+                "name the index, alias or data stream, e.g. logs-o365.audit-default",
+            )
+            .and_then(|index| {
+                let bad = index.chars().find(|c| {
+                    c.is_ascii_uppercase() || c.is_whitespace() || "\\/*?\"<>|,#:".contains(*c)
+                });
+                if let Some(c) = bad.or(index
+                    .starts_with(['-', '_', '+'])
+                    .then(|| index.chars().next().unwrap_or('-')))
+                {
+                    self.err(
+                        raw.index.as_ref().map_or(at, Loc::of),
+                        format!("`{index}` is not a valid index name (`{c}`)"),
+                        "index names are lower case, without spaces or \\ / * ? \" < > | , # :, and do not start with - _ +",
+                    );
+                    None
+                } else {
+                    Some(index)
+                }
+            });
+        let api_key = self.secret(
+            raw.api_key_env.as_ref(),
+            raw.api_key_file.as_ref(),
+            "api_key",
+            "the Elasticsearch API key",
+        );
+        let password = self.secret(
+            raw.password_env.as_ref(),
+            raw.password_file.as_ref(),
+            "password",
+            "the Elasticsearch password",
+        );
+        let username = match &raw.username {
+            Some(t) => self.text(t).map(Some),
+            None => Some(None),
+        };
+        let auth = match (api_key?, username?, password?) {
+            (Some(key), None, None) => Some(ElasticAuth::ApiKey(key)),
+            (None, Some(username), Some(password)) => {
+                Some(ElasticAuth::Basic { username, password })
+            }
+            (None, None, None) => Some(ElasticAuth::None),
+            (Some(_), _, _) => {
+                self.err(
+                    raw.username
+                        .as_ref()
+                        .or(raw.password_env.as_ref())
+                        .or(raw.password_file.as_ref())
+                        .map_or(at, Loc::of),
+                    "both an API key and a user name or password are given",
+                    "keep api_key_env (or api_key_file), or username with password_env (or password_file)",
+                );
+                None
+            }
+            (None, Some(_), None) => {
+                self.err(
+                    raw.username.as_ref().map_or(at, Loc::of),
+                    "sink.username has no password",
+                    "add password_env or password_file",
+                );
+                None
+            }
+            (None, None, Some(_)) => {
+                self.err(
+                    raw.password_env
+                        .as_ref()
+                        .or(raw.password_file.as_ref())
+                        .map_or(at, Loc::of),
+                    "a password is given without sink.username",
+                    "add username",
+                );
+                None
+            }
+        };
+        let ca_file = self.ca_file(raw);
+        Some(Sink::Elasticsearch(ElasticsearchConfig {
+            url: url?,
+            index: index?,
+            auth: auth?,
+            ca_file: ca_file?,
+            batch_bytes: crate::sink::elasticsearch::DEFAULT_BATCH_BYTES,
+        }))
+    }
+
+    fn splunk_hec(&mut self, raw: &RawSink, at: Loc) -> Option<Sink> {
+        let url = match &raw.url {
+            Some(t) => self.http_url(t, "sink.url", false),
+            None => {
+                self.err(
+                    at,
+                    "sink.url is missing",
+                    "give the HEC URL, e.g. https://splunk.example.com:8088",
+                );
+                None
+            }
+        };
+        let token = match self.secret(
+            raw.token_env.as_ref(),
+            raw.token_file.as_ref(),
+            "token",
+            "the Splunk HEC token",
+        ) {
+            Some(Some(t)) => Some(t),
+            Some(None) => {
+                self.err(
+                    at,
+                    "the sink has no HEC token",
+                    "add token_env (an environment variable's name) or token_file",
+                );
+                None
+            }
+            None => None,
+        };
+        let index = match &raw.index {
+            Some(t) => self
+                .required(
+                    Some(t),
+                    "index",
+                    at,
+                    "name the index, or remove index for the token's default",
+                )
+                .map(Some),
+            None => Some(None),
+        };
+        let sourcetype = match &raw.sourcetype {
+            Some(t) => self.required(
+                Some(t),
+                "sourcetype",
+                at,
+                "name the sourcetype, or remove it for o365:ocsf",
+            ),
+            None => Some(crate::sink::splunk::DEFAULT_SOURCETYPE.to_owned()),
+        };
+        let ca_file = self.ca_file(raw);
+        Some(Sink::SplunkHec(SplunkConfig {
+            url: url?,
+            token: token?,
+            index: index?,
+            sourcetype: sourcetype?,
+            ack: raw.ack.as_ref().is_none_or(|a| a.value),
+            ca_file: ca_file?,
+            ack_timeout: crate::sink::splunk::DEFAULT_ACK_TIMEOUT,
+            batch_bytes: crate::sink::splunk::DEFAULT_BATCH_BYTES,
+        }))
+    }
+
+    fn logs_ingestion(&mut self, raw: &RawSink, at: Loc) -> Option<Sink> {
+        let endpoint = match &raw.endpoint {
+            Some(t) => self.http_url(t, "sink.endpoint", true),
+            None => {
+                self.err(
+                    at,
+                    "sink.endpoint is missing",
+                    "give the data collection endpoint's logs ingestion URL, e.g. https://my-dce-abcd.eastus-1.ingest.monitor.azure.com",
+                );
+                None
+            }
+        };
+        let dcr_help = "copy the rule's immutableId (JSON view of the data collection rule): dcr- and 32 hexadecimal digits";
+        let dcr = self
+            .required(
+                raw.dcr_immutable_id.as_ref(),
+                "dcr_immutable_id",
+                at,
+                dcr_help,
+            )
+            .and_then(|id| {
+                let ok = id
+                    .strip_prefix("dcr-")
+                    .is_some_and(|h| h.len() == 32 && h.chars().all(|c| c.is_ascii_hexdigit()));
+                if ok {
+                    Some(id)
+                } else {
+                    self.err(
+                        raw.dcr_immutable_id.as_ref().map_or(at, Loc::of),
+                        format!("`{id}` is not a data collection rule's immutable ID"),
+                        dcr_help,
+                    );
+                    None
+                }
+            });
+        let stream_help =
+            "name a stream the rule declares, e.g. Custom-O365Audit_CL (docs/sentinel.md)";
+        let stream = self
+            .required(raw.stream.as_ref(), "stream", at, stream_help)
+            .and_then(|stream| {
+                if stream.starts_with("Custom-") || stream.starts_with("Microsoft-") {
+                    Some(stream)
+                } else {
+                    self.err(
+                        raw.stream.as_ref().map_or(at, Loc::of),
+                        format!("`{stream}` is not a stream name: streams start with Custom- or Microsoft-"),
+                        stream_help,
+                    );
+                    None
+                }
+            });
+        Some(Sink::AzureLogsIngestion(LogsIngestionConfig {
+            endpoint: endpoint?,
+            dcr_immutable_id: dcr?,
+            stream: stream?,
+        }))
+    }
+}
+
+/// `a, b and c`, each in backticks; `no other key` for none.
+fn keys_list(keys: &[&str]) -> String {
+    match keys {
+        [] => "no other key".to_owned(),
+        [one] => format!("`{one}`"),
+        [rest @ .., last] => format!(
+            "{} and `{last}`",
+            rest.iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }

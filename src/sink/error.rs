@@ -92,6 +92,31 @@ pub enum SinkError {
     /// The blocking worker that runs a write stopped (it panicked or the runtime shut down).
     #[error("the sink worker stopped before acknowledging: {0}; {REDELIVERED}")]
     Worker(String),
+
+    /// A destination's credential (API key, password, HEC token) could not be read. Names the source, never the
+    /// value.
+    #[error("cannot read the {what} from {source_name}: {reason}; {hint}")]
+    Secret {
+        /// What the secret is, e.g. `Elasticsearch API key`.
+        what: &'static str,
+        /// Where it should come from, e.g. `environment variable ES_API_KEY`.
+        source_name: String,
+        /// Why it could not be read.
+        reason: String,
+        /// What to do.
+        hint: &'static str,
+    },
+
+    /// A network destination refused or failed a request, or never acknowledged it.
+    #[error("{destination}: {problem}; {hint}; {REDELIVERED}")]
+    Remote {
+        /// The sink's description (type and host, never a credential).
+        destination: String,
+        /// What went wrong, with the destination's own error text where it gave one.
+        problem: String,
+        /// What to do.
+        hint: String,
+    },
 }
 
 impl SinkError {

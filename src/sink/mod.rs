@@ -1,4 +1,4 @@
-//! Sinks: where normalized events go. One trait, [`Sink`], and three implementations:
+//! Sinks: where normalized events go. The file sinks:
 //!
 //! | `sink.type` | module | idempotence on re-delivery of a blob |
 //! |---|---|---|
@@ -19,13 +19,18 @@
 //! are the record ledger's business (the executor filters them before building the batch); the SQLite sink ignores
 //! them by construction as well.
 //!
-//! # Sync trait, async edge
+//! # One async seam, two kinds of sink
 //!
-//! Every sink does blocking file or SQLite I/O, so [`Sink`] is a plain synchronous, object-safe trait: simple to
-//! implement and to test without a runtime. The executor, which is async, goes through [`SharedSink`], which runs
-//! each write on tokio's blocking pool (`spawn_blocking`) and serializes writes behind a mutex. A write whose future
-//! is dropped still runs to completion on the pool; its acknowledgement is merely lost, which the protocol above
-//! tolerates.
+//! The executor sees every sink as a [`Destination`] (async, behind [`SharedSink`]). The file sinks do blocking
+//! file or SQLite I/O, so they implement the plain synchronous [`Sink`] trait (simple to test without a runtime) and
+//! [`Blocking`] runs their writes on tokio's blocking pool. The network sinks implement [`Destination`] directly:
+//! request building on the blocking pool, sending and acknowledgement asynchronous ([`http`]):
+//!
+//! | `sink.type` | module | acknowledgement | on re-delivery of a blob |
+//! |---|---|---|---|
+//! | `elasticsearch` | [`elasticsearch`] | `_bulk` item status 201, or 409 (already there) | `create` with `_id` = record `Id`: exactly once |
+//! | `splunk_hec` | [`splunk`] | indexer acknowledgement (`ackId` polled true) | sent again: at least once |
+//! | `azure_logs_ingestion` | [`logs_ingestion`] | 204 (accepted; the service has no later acknowledgement) | sent again: at least once |
 //!
 //! # Output layout of the `jsonl` sink
 //!
@@ -36,8 +41,12 @@
 //! See [`jsonl`] for the details (the date is the blob's `contentCreated` in UTC, `<hash>` is derived from the
 //! `contentId`, temporaries are hidden `.….tmp` files).
 
+pub mod elasticsearch;
 pub mod error;
+pub mod http;
 pub mod jsonl;
+pub mod logs_ingestion;
+pub mod splunk;
 pub mod sqlite;
 pub mod stdout;
 
@@ -242,54 +251,116 @@ pub fn open(config: &SinkConfig) -> Result<Box<dyn Sink>, SinkError> {
     }
 }
 
-/// The async face of a sink for the executor: clonable, each write runs on tokio's blocking pool.
+/// The executor's face of a sink: asynchronous, shared by the tasks of a run.
+///
+/// A file sink does blocking I/O behind it ([`Blocking`]); a network sink builds its requests on the blocking pool
+/// and sends them asynchronously with a bounded number in flight ([`http`]). Either way the returned [`Ack`] means
+/// what [`Sink::write_parts`] promises: the destination holds the blob's events durably.
+pub trait Destination: Send + Sync {
+    /// Delivers `blob`'s events, read from `parts`; see [`Sink::write_parts`] for the contract.
+    fn deliver(
+        &self,
+        blob: BlobMeta,
+        parts: Box<dyn EventParts>,
+    ) -> futures::future::BoxFuture<'_, Result<Ack, SinkError>>;
+
+    /// A short description for logs and messages (type and place, never a credential).
+    fn describe(&self) -> &str;
+
+    /// Delivery counters of a network sink; `None` for the file sinks.
+    fn stats(&self) -> Option<http::DeliveryStats> {
+        None
+    }
+}
+
+/// A synchronous [`Sink`] as a [`Destination`]: each write runs on tokio's blocking pool, and writes from several
+/// tasks are serialized behind a mutex. A write whose future is dropped still runs to completion on the pool; its
+/// acknowledgement is merely lost, which the commit protocol tolerates.
+pub struct Blocking {
+    inner: Arc<Mutex<Box<dyn Sink>>>,
+    description: String,
+}
+
+impl Blocking {
+    /// Wraps a sink.
+    pub fn new(sink: Box<dyn Sink>) -> Self {
+        let description = sink.describe();
+        Blocking {
+            inner: Arc::new(Mutex::new(sink)),
+            description,
+        }
+    }
+}
+
+impl Destination for Blocking {
+    fn deliver(
+        &self,
+        blob: BlobMeta,
+        mut parts: Box<dyn EventParts>,
+    ) -> futures::future::BoxFuture<'_, Result<Ack, SinkError>> {
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                // A panic in an earlier write poisons the mutex; the on-disk protocol is atomic, so carrying on is
+                // safe.
+                let mut sink = inner.lock().unwrap_or_else(PoisonError::into_inner);
+                sink.write_parts(&blob, parts.as_mut())
+            })
+            .await
+            .map_err(|e| SinkError::Worker(e.to_string()))?
+        })
+    }
+
+    fn describe(&self) -> &str {
+        &self.description
+    }
+}
+
+/// A [`Destination`] shared by the executor's tasks (cheap to clone).
 #[derive(Clone)]
 pub struct SharedSink {
-    inner: Arc<Mutex<Box<dyn Sink>>>,
-    description: Arc<str>,
+    inner: Arc<dyn Destination>,
 }
 
 impl std::fmt::Debug for SharedSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("SharedSink")
-            .field(&self.description)
+            .field(&self.inner.describe())
             .finish()
     }
 }
 
 impl SharedSink {
-    /// Wraps a sink.
+    /// Wraps a synchronous sink ([`Blocking`]).
     pub fn new(sink: Box<dyn Sink>) -> Self {
-        let description = sink.describe().into();
-        SharedSink {
-            inner: Arc::new(Mutex::new(sink)),
-            description,
-        }
+        Self::from_destination(Arc::new(Blocking::new(sink)))
     }
 
-    /// The wrapped sink's description.
+    /// Wraps a destination.
+    pub fn from_destination(inner: Arc<dyn Destination>) -> Self {
+        SharedSink { inner }
+    }
+
+    /// The destination's description.
     pub fn describe(&self) -> &str {
-        &self.description
+        self.inner.describe()
     }
 
-    /// Writes `blob`'s events, read from `parts`, on the blocking pool; writes from several tasks are serialized.
-    /// Must be called within a tokio runtime.
+    /// Delivery counters of a network sink.
+    pub fn stats(&self) -> Option<http::DeliveryStats> {
+        self.inner.stats()
+    }
+
+    /// Delivers `blob`'s events, read from `parts`. Must be called within a tokio runtime.
     pub async fn write_parts(
         &self,
         blob: BlobMeta,
-        mut parts: Box<dyn EventParts>,
+        parts: Box<dyn EventParts>,
     ) -> Result<Ack, SinkError> {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            // A panic in an earlier write poisons the mutex; the on-disk protocol is atomic, so carrying on is safe.
-            let mut sink = inner.lock().unwrap_or_else(PoisonError::into_inner);
-            sink.write_parts(&blob, parts.as_mut())
-        })
-        .await
-        .map_err(|e| SinkError::Worker(e.to_string()))?
+        self.inner.deliver(blob, parts).await
     }
 
-    /// Writes `batch` on the blocking pool: [`SharedSink::write_parts`] with one part.
+    /// Delivers `batch`: [`SharedSink::write_parts`] with one part.
     pub async fn write_blob(&self, batch: Batch) -> Result<Ack, SinkError> {
         let meta = batch.meta();
         self.write_parts(meta, Box::new(OnePart::new(batch.events)))
