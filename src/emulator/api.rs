@@ -35,6 +35,17 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route(&format!("{FEED}/subscriptions/content"), get(list_content))
         .route(&format!("{FEED}/audit/{{content_id}}"), get(blob))
+        .route("/", get(super::elastic::info))
+        // The index segment shares the token route's parameter name: the router allows one name per position.
+        .route("/{tenant}/_bulk", post(super::elastic::bulk))
+        .route("/services/collector/event", post(super::hec::event))
+        .route("/services/collector", post(super::hec::event))
+        .route("/services/collector/ack", post(super::hec::ack))
+        .route("/services/collector/health", get(super::hec::health))
+        .route(
+            "/dataCollectionRules/{dcr}/streams/{stream}",
+            post(super::ingestion::ingest),
+        )
         .route("/_emulator/stats", get(control_stats))
         .route("/_emulator/ground-truth", get(control_ground_truth))
         .route("/_emulator/blobs", get(control_blobs))

@@ -48,6 +48,9 @@ mod cert;
 pub mod cli;
 mod config;
 mod content;
+pub mod elastic;
+pub mod hec;
+pub mod ingestion;
 mod records;
 mod stats;
 mod time;
@@ -132,8 +135,8 @@ struct Subscription {
 struct Inner {
     subscriptions: BTreeMap<ContentType, Subscription>,
     used_jti: HashSet<String>,
-    /// SHA-256 of each issued access token → expiry (ms) and issue number.
-    tokens: HashMap<Vec<u8>, (i64, u64)>,
+    /// SHA-256 of each issued access token → expiry (ms), issue number and audience.
+    tokens: HashMap<Vec<u8>, (i64, u64, token::Audience)>,
     /// Issue number of the next access token.
     token_gen: u64,
     /// Tokens whose issue number is below this are refused.
@@ -166,6 +169,18 @@ pub(crate) struct Shared {
     request_no: AtomicU64,
     token_key: [u8; 32],
     foreign_addr: SocketAddr,
+    receivers: Receivers,
+}
+
+/// The destinations' receivers served beside the API, so a network sink runs end to end without a SIEM.
+#[derive(Debug, Default)]
+pub struct Receivers {
+    /// Elasticsearch `_bulk` at `{url}/{index}/_bulk`.
+    pub elastic: elastic::ElasticReceiver,
+    /// Splunk HEC at `{url}/services/collector/…`.
+    pub hec: hec::HecReceiver,
+    /// Logs Ingestion at `{url}/dataCollectionRules/{dcr}/streams/{stream}`.
+    pub ingestion: ingestion::IngestionReceiver,
 }
 
 /// Generated blob bodies kept for later fetches, up to a byte cap (first come, first kept; never evicted).
@@ -362,6 +377,7 @@ impl Emulator {
             request_no: AtomicU64::new(0),
             token_key,
             foreign_addr,
+            receivers: Receivers::default(),
         });
 
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -551,6 +567,11 @@ impl EmulatorHandle {
     /// Makes every access token issued so far expired (the next API call with one gets 401).
     pub fn expire_tokens(&self) {
         self.shared.expire_tokens();
+    }
+
+    /// The destinations' receivers (Elasticsearch, Splunk HEC, Logs Ingestion) served on [`EmulatorHandle::url`].
+    pub fn receivers(&self) -> &Receivers {
+        &self.shared.receivers
     }
 
     /// Makes one blob expired (AF20051 from now on); false when no blob has this ID.

@@ -171,10 +171,15 @@ fn issue(
     }
     let scope = field("scope").ok_or_else(|| missing("scope"))?;
     let expected_scope = shared.cloud.scope();
-    if scope != expected_scope {
+    let audience = if scope == shared.cloud.monitor_scope() {
+        Audience::Monitor
+    } else {
+        Audience::ManagementApi
+    };
+    if scope != expected_scope && audience != Audience::Monitor {
         let other_resource = crate::cloud::Cloud::ALL
             .into_iter()
-            .any(|c| c.scope() == scope);
+            .any(|c| c.scope() == scope || c.monitor_scope() == scope);
         return Err(if other_resource {
             refuse(
                 StatusCode::BAD_REQUEST,
@@ -241,7 +246,7 @@ fn issue(
     }
     let lifetime = shared.token_lifetime_ms;
     let exp = now + lifetime;
-    let token = access_token(shared, now, exp)?;
+    let token = access_token(shared, now, exp, audience)?;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
     {
         let mut inner = shared.inner();
@@ -249,7 +254,7 @@ fn issue(
         inner.token_gen += 1;
         inner
             .tokens
-            .insert(digest.as_ref().to_vec(), (exp, generation));
+            .insert(digest.as_ref().to_vec(), (exp, generation, audience));
     }
     let secs = lifetime / SECOND;
     Ok(axum::Json(json!({
@@ -261,8 +266,16 @@ fn issue(
     .into_response())
 }
 
-fn access_token(shared: &Shared, now: i64, exp: i64) -> Result<String, Refusal> {
-    let resource = shared.cloud.profile().resource;
+fn access_token(
+    shared: &Shared,
+    now: i64,
+    exp: i64,
+    audience: Audience,
+) -> Result<String, Refusal> {
+    let resource = match audience {
+        Audience::ManagementApi => shared.cloud.profile().resource,
+        Audience::Monitor => shared.cloud.monitor_resource(),
+    };
     let claims = json!({
         "aud": resource,
         "iss": format!("https://sts.windows.net/{}/", shared.tenant_id),
@@ -432,7 +445,20 @@ fn verify_assertion(
 }
 
 /// Checks a bearer token of an API request: `Ok` when it was issued here, is not expired and was not revoked.
+/// Whom an access token is for: the Management API or Azure Monitor (the Logs Ingestion receiver).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audience {
+    ManagementApi,
+    Monitor,
+}
+
+/// Whether the request carries a live access token for the Management API.
 pub(crate) fn check_bearer(shared: &Shared, headers: &HeaderMap) -> bool {
+    bearer_audience(shared, headers) == Some(Audience::ManagementApi)
+}
+
+/// The audience of the request's access token, if it carries one that was issued here and is live.
+pub(crate) fn bearer_audience(shared: &Shared, headers: &HeaderMap) -> Option<Audience> {
     let Some(token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
@@ -441,16 +467,10 @@ pub(crate) fn check_bearer(shared: &Shared, headers: &HeaderMap) -> bool {
                 .or_else(|| h.strip_prefix("bearer "))
         })
     else {
-        return false;
+        return None;
     };
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.trim().as_bytes());
     let inner = shared.inner();
-    let Some((exp, issued)) = inner.tokens.get(digest.as_ref()).copied() else {
-        return false;
-    };
-    let now = time::now_ms();
-    if exp <= now {
-        return false;
-    }
-    issued >= inner.tokens_revoked_below
+    let (exp, issued, audience) = inner.tokens.get(digest.as_ref()).copied()?;
+    (exp > time::now_ms() && issued >= inner.tokens_revoked_below).then_some(audience)
 }

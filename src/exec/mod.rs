@@ -480,6 +480,7 @@ async fn run_locked(
     report.requests = stats.requests;
     report.throttled = stats.throttled;
     report.retries = stats.retries;
+    report.sink = ctx.sink.stats();
     report.interrupted = ctx.stop.is_requested();
     match halt {
         Some(h) => Err(h),

@@ -109,6 +109,9 @@ pub struct JobReport {
     pub interrupted: bool,
     /// Standard output (the sink) was closed by its reader.
     pub output_closed: bool,
+    /// A network sink's deliveries (requests, events sent, retries, throttles, acknowledgement waits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sink: Option<crate::sink::http::DeliveryStats>,
     /// The error that stopped the job, if any.
     pub error: Option<String>,
     #[serde(skip)]
@@ -153,6 +156,7 @@ impl JobReport {
             gaps_recorded: 0,
             interrupted: false,
             output_closed: false,
+            sink: None,
             error: None,
             failure: None,
         }

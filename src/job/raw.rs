@@ -212,6 +212,11 @@ pub struct RawSink {
     #[serde(default)]
     #[schemars(with = "Option<bool>", extend("default" = true))]
     pub ack: Option<Spanned<bool>>,
+    /// `splunk_hec` with `ack: true`: how long a request's indexer acknowledgement is waited for before the request
+    /// is sent again, e.g. `2m`. Default: `2m`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", extend("default" = "2m"))]
+    pub ack_timeout: Option<Text>,
     /// `azure_logs_ingestion`: the data collection endpoint, or the DCR's own logs ingestion endpoint, e.g.
     /// `https://my-dce-abcd.usgovvirginia-1.ingest.monitor.azure.us`.
     #[serde(default)]

@@ -731,7 +731,8 @@ impl V<'_, '_> {
 
     /// Rejects keys of the sink section that belong to other sink types.
     fn sink_keys_fit(&mut self, raw: &RawSink, kind: &str) -> bool {
-        let given: [(&str, Option<Loc>); 15] = [
+        let given: [(&str, Option<Loc>); 16] = [
+            ("ack_timeout", raw.ack_timeout.as_ref().map(Loc::of)),
             ("url", raw.url.as_ref().map(Loc::of)),
             ("index", raw.index.as_ref().map(Loc::of)),
             ("api_key_env", raw.api_key_env.as_ref().map(Loc::of)),
@@ -774,6 +775,7 @@ impl V<'_, '_> {
                 "index",
                 "sourcetype",
                 "ack",
+                "ack_timeout",
                 "ca_file",
             ],
             "azure_logs_ingestion" => &["endpoint", "dcr_immutable_id", "stream"],
@@ -968,6 +970,22 @@ impl V<'_, '_> {
             ),
             None => Some(crate::sink::splunk::DEFAULT_SOURCETYPE.to_owned()),
         };
+        let ack_timeout = match &raw.ack_timeout {
+            None => Some(crate::sink::splunk::DEFAULT_ACK_TIMEOUT),
+            Some(t) => self.duration(t, "sink.ack_timeout").and_then(|d| {
+                match std::time::Duration::try_from(d) {
+                    Ok(d) if d >= std::time::Duration::from_secs(1) && d <= std::time::Duration::from_secs(3600) => Some(d),
+                    _ => {
+                        self.err(
+                            Loc::of(t),
+                            format!("sink.ack_timeout {} is out of range", format_duration(d)),
+                            "give between 1s and 1h; Splunk's default acknowledgement idle cleanup is 10m",
+                        );
+                        None
+                    }
+                }
+            }),
+        };
         let ca_file = self.ca_file(raw);
         Some(Sink::SplunkHec(SplunkConfig {
             url: url?,
@@ -976,7 +994,7 @@ impl V<'_, '_> {
             sourcetype: sourcetype?,
             ack: raw.ack.as_ref().is_none_or(|a| a.value),
             ca_file: ca_file?,
-            ack_timeout: crate::sink::splunk::DEFAULT_ACK_TIMEOUT,
+            ack_timeout: ack_timeout?,
             batch_bytes: crate::sink::splunk::DEFAULT_BATCH_BYTES,
         }))
     }

@@ -34,6 +34,9 @@ pub const DEFAULT_BATCH_BYTES: usize = 1024 * 1024;
 /// How long a request's acknowledgement is waited for before the request is sent again.
 pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The pause before the first acknowledgement poll of a request.
+const FIRST_POLL: Duration = Duration::from_millis(100);
+
 /// Requests of one blob in flight at once.
 const IN_FLIGHT: usize = 4;
 
@@ -109,7 +112,8 @@ pub struct SplunkSink {
     description: String,
     batch_bytes: usize,
     ack_timeout: Duration,
-    /// Pause between two polls of one `ackId`.
+    /// The longest pause between two polls of one `ackId` (the first comes after [`FIRST_POLL`], then twice as
+    /// long each time up to this).
     poll_every: Duration,
     policy: RetryPolicy,
     counters: Counters,
@@ -158,7 +162,7 @@ impl SplunkSink {
             description: format!("splunk_hec:{}", http::host_of(&config.url)),
             batch_bytes: config.batch_bytes.max(1024),
             ack_timeout: config.ack_timeout,
-            poll_every: Duration::from_millis(500),
+            poll_every: Duration::from_secs(2),
             policy: RetryPolicy::default(),
             counters: Counters::default(),
         })
@@ -277,8 +281,11 @@ impl SplunkSink {
     async fn acknowledged(&self, ack_id: u64) -> Attempt<()> {
         let accepted = Instant::now();
         let body = format!("{{\"acks\":[{ack_id}]}}");
+        // Indexing usually takes well under a second; later polls back off to `poll_every`.
+        let mut wait = FIRST_POLL;
         loop {
-            tokio::time::sleep(self.poll_every.min(self.ack_timeout)).await;
+            tokio::time::sleep(wait.min(self.ack_timeout)).await;
+            wait = (wait * 2).min(self.poll_every);
             let response = self
                 .post(&self.ack_url)
                 .header(CONTENT_TYPE, "application/json")

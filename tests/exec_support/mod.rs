@@ -170,6 +170,18 @@ impl Env {
         }
     }
 
+    /// Replaces the job file's `sink:` section (a jsonl sink to `../out`) with `section` (its indented keys).
+    pub fn set_sink(&self, section: &str) {
+        let yaml = std::fs::read_to_string(&self.job_file).expect("job file");
+        let old = "sink:\n  type: jsonl\n  path: ../out\n";
+        assert!(yaml.contains(old), "the job file has the default sink");
+        std::fs::write(
+            &self.job_file,
+            yaml.replace(old, &format!("sink:\n{section}")),
+        )
+        .expect("job file");
+    }
+
     pub fn job(&self) -> String {
         self.job_file.display().to_string()
     }
