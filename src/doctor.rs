@@ -22,6 +22,9 @@
 //!    `DLP.All`).
 //! 8. **subscriptions**: listed, never started; a missing or disabled one is a warning (`run` starts it).
 //! 9. **listing CT**: one content listing of the last hour per subscribed content type.
+//! 10. **destination** (network sinks): reachable, the credential accepted and the index or stream writable, checked
+//!     without storing an event (Elasticsearch `GET /`; HEC an empty request, which checks the token; Logs Ingestion
+//!     a token for Azure Monitor and an empty write to the stream).
 //!
 //! A check whose input failed is reported as `skip` with the check it depends on. Exit code: 0 when no check failed
 //! (warnings allowed), 1 when one failed, 2 for a job file that does not load. Doctor never writes to the state
@@ -395,7 +398,40 @@ pub async fn diagnose(loaded: &Loaded, options: &Options) -> Report {
         .push(paths_check(options.state_dir.as_deref(), &job.sink));
     offline_checks(loaded, &mut report);
     online_checks(loaded, options, &mut report).await;
+    if let Some(check) = destination_check(loaded).await {
+        report.checks.push(check);
+    }
     report
+}
+
+/// A network sink's destination: reachable, the credential accepted, the index or stream writable (the sink's own
+/// probe, which stores nothing). `None` for the file sinks.
+async fn destination_check(loaded: &Loaded) -> Option<Check> {
+    let sink = match crate::exec::open_sink(&loaded.job, &loaded.credential) {
+        Ok(s) => s,
+        Err(e) => {
+            return matches!(
+                loaded.job.sink,
+                Sink::Elasticsearch(_) | Sink::SplunkHec(_) | Sink::AzureLogsIngestion(_)
+            )
+            .then(|| {
+                Check::fail(
+                    "destination",
+                    e.to_string(),
+                    "make the credential's environment variable or file available to o365sync",
+                )
+            });
+        }
+    };
+    let name = "destination";
+    Some(match sink.probe().await? {
+        Ok(detail) => Check::pass(name, format!("{}: {detail}", sink.describe())),
+        Err(e) => Check::fail(
+            name,
+            e.to_string(),
+            "follow the hint above; docs/sentinel.md and docs/elasticsearch.md describe the set-up",
+        ),
+    })
 }
 
 /// Group/other permission bits of the secret files.

@@ -669,3 +669,138 @@ fn an_unloadable_job_with_a_pkcs12_file_still_shows_its_leaf_certificate() {
         o365sync::doctor::certificate_of_unloadable_job(&dir.path().join("job.yaml"), at).is_none()
     );
 }
+
+/// Replaces the job's jsonl sink with `section` (its indented keys).
+fn set_sink(dir: &Path, section: &str) {
+    let path = dir.join("job.yaml");
+    let yaml = std::fs::read_to_string(&path).expect("job");
+    std::fs::write(
+        &path,
+        yaml.replace(
+            "sink:\n  type: jsonl\n  path: out\n",
+            &format!("sink:\n{section}"),
+        ),
+    )
+    .expect("job");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_destinations_are_probed_without_writing_an_event() {
+    let cert = good_cert();
+    let emu = emulator(&cert, |_| {}).await;
+    let dir = job_dir(&cert, &cert.key_pem, &emu.url(), Cloud::Commercial);
+    let hec = o365sync::emulator::hec::HecSettings::default();
+    std::fs::write(dir.path().join("hec-token"), &hec.token).unwrap();
+
+    // Logs Ingestion: a token for Azure Monitor, an empty write to the stream.
+    set_sink(
+        dir.path(),
+        &format!(
+            "  type: azure_logs_ingestion\n  endpoint: {}\n  dcr_immutable_id: {}\n  stream: {}\n",
+            emu.url(),
+            o365sync::emulator::ingestion::DEFAULT_DCR,
+            o365sync::emulator::ingestion::DEFAULT_STREAM
+        ),
+    );
+    let (report, text) = doctor(dir.path()).await;
+    let check = status(&report, "destination");
+    assert_eq!(check.status, Status::Pass, "{text}");
+    assert!(
+        check.detail.contains("https://monitor.azure.com/.default"),
+        "{text}"
+    );
+    assert!(
+        emu.receivers().ingestion.rows().is_empty(),
+        "the probe stored nothing"
+    );
+
+    // A stream the rule does not declare fails with what to check.
+    let yaml = std::fs::read_to_string(dir.path().join("job.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("job.yaml"),
+        yaml.replace("stream: Custom-O365Audit_CL", "stream: Custom-Missing_CL"),
+    )
+    .unwrap();
+    let (report, text) = doctor(dir.path()).await;
+    assert_eq!(
+        status(&report, "destination").status,
+        Status::Fail,
+        "{text}"
+    );
+    assert!(
+        text.contains("check sink.dcr_immutable_id and sink.stream"),
+        "{text}"
+    );
+
+    // Splunk HEC: the token is checked by an empty request.
+    let dir = job_dir(&cert, &cert.key_pem, &emu.url(), Cloud::Commercial);
+    std::fs::write(dir.path().join("hec-token"), &hec.token).unwrap();
+    set_sink(
+        dir.path(),
+        &format!(
+            "  type: splunk_hec\n  url: {}\n  token_file: hec-token\n",
+            emu.url()
+        ),
+    );
+    let (report, text) = doctor(dir.path()).await;
+    assert_eq!(
+        status(&report, "destination").status,
+        Status::Pass,
+        "{text}"
+    );
+    std::fs::write(
+        dir.path().join("hec-token"),
+        "99999999-9999-4999-8999-999999999999",
+    )
+    .unwrap();
+    let (report, text) = doctor(dir.path()).await;
+    assert_eq!(
+        status(&report, "destination").status,
+        Status::Fail,
+        "{text}"
+    );
+    assert!(text.contains("Invalid token"), "{text}");
+    assert!(
+        !text.contains("99999999-9999-4999-8999-999999999999"),
+        "the token leaked: {text}"
+    );
+    assert!(
+        emu.receivers().hec.events().is_empty(),
+        "the probe indexed nothing"
+    );
+
+    // Elasticsearch: GET / with the key.
+    emu.receivers()
+        .elastic
+        .set(o365sync::emulator::elastic::ElasticSettings {
+            api_key: Some("a2V5".into()),
+            ..Default::default()
+        });
+    let dir = job_dir(&cert, &cert.key_pem, &emu.url(), Cloud::Commercial);
+    std::fs::write(dir.path().join("es-key"), "a2V5\n").unwrap();
+    set_sink(
+        dir.path(),
+        &format!(
+            "  type: elasticsearch\n  url: {}\n  index: o365\n  api_key_file: es-key\n",
+            emu.url()
+        ),
+    );
+    let (report, text) = doctor(dir.path()).await;
+    assert_eq!(
+        status(&report, "destination").status,
+        Status::Pass,
+        "{text}"
+    );
+    assert!(
+        status(&report, "destination").detail.contains("8.19.0"),
+        "{text}"
+    );
+    std::fs::write(dir.path().join("es-key"), "bm9wZQ==\n").unwrap();
+    let (report, text) = doctor(dir.path()).await;
+    assert_eq!(
+        status(&report, "destination").status,
+        Status::Fail,
+        "{text}"
+    );
+    assert!(text.contains("check the API key"), "{text}");
+}

@@ -767,3 +767,132 @@ fn a_directory_reports_every_bad_file_and_duplicate_names() {
         batch.failed[1]
     );
 }
+
+#[test]
+fn network_sinks_resolve_and_their_mistakes_are_located() {
+    use o365sync::job::model::{ElasticAuth, SecretSource};
+    let mut fx = Fixture::new();
+    fx.env.insert("ES_KEY".into(), "a2V5".into());
+    let sink = |section: &str| replace("  type: jsonl\n  path: out\n", section);
+
+    let job = fx
+        .load(&sink(
+            "  type: elasticsearch\n  url: https://es.example.com:9200\n  index: logs-o365.audit-default\n  api_key_env: ES_KEY\n  ca_file: certs/ca.pem\n",
+        ))
+        .unwrap()
+        .job;
+    let Sink::Elasticsearch(es) = &job.sink else {
+        panic!("{:?}", job.sink)
+    };
+    assert_eq!(es.url.as_str(), "https://es.example.com:9200/");
+    assert_eq!(
+        es.auth,
+        ElasticAuth::ApiKey(SecretSource::Env("ES_KEY".into()))
+    );
+    assert!(
+        es.ca_file.as_ref().unwrap().ends_with("jobs/certs/ca.pem"),
+        "{:?}",
+        es.ca_file
+    );
+
+    let job = fx
+        .load(&sink("  type: splunk_hec\n  url: https://splunk.example.com:8088\n  token_file: certs/pass.txt\n"))
+        .unwrap()
+        .job;
+    let Sink::SplunkHec(hec) = &job.sink else {
+        panic!("{:?}", job.sink)
+    };
+    assert!(hec.ack, "acknowledgement is on by default");
+    assert_eq!(hec.sourcetype, "o365:ocsf");
+    assert_eq!(hec.ack_timeout, std::time::Duration::from_secs(120));
+    assert!(matches!(&hec.token, SecretSource::File(p) if p.ends_with("jobs/certs/pass.txt")));
+
+    let job = fx
+        .load(&sink(
+            "  type: azure_logs_ingestion\n  endpoint: https://dce-1.usgovvirginia-1.ingest.monitor.azure.us\n  dcr_immutable_id: dcr-0123456789abcdef0123456789abcdef\n  stream: Custom-O365Audit_CL\n",
+        ))
+        .unwrap()
+        .job;
+    assert!(
+        matches!(&job.sink, Sink::AzureLogsIngestion(li) if li.stream == "Custom-O365Audit_CL")
+    );
+
+    // Each mistake is located at its key's value.
+    let cases = [
+        (
+            "  type: elasticsearch\n  url: http://es.example.com:9200\n  index: o365\n",
+            "17:8",
+            "sink.url `http://es.example.com:9200` uses plain http to a non-loopback host",
+        ),
+        (
+            "  type: elasticsearch\n  url: https://es.example.com\n  index: O365\n",
+            "18:10",
+            "`O365` is not a valid index name (`O`)",
+        ),
+        (
+            "  type: elasticsearch\n  url: https://es.example.com\n  index: o365\n  api_key_env: ES_KEY\n  username: elastic\n  password_env: ES_KEY\n",
+            "20:13",
+            "both an API key and a user name or password are given",
+        ),
+        (
+            "  type: elasticsearch\n  url: https://es.example.com\n  index: o365\n  api_key_env: UNSET_KEY\n",
+            "19:16",
+            "environment variable `UNSET_KEY` (the Elasticsearch API key) is not set",
+        ),
+        (
+            "  type: splunk_hec\n  url: https://splunk.example.com:8088\n",
+            "16:3",
+            "the sink has no HEC token",
+        ),
+        (
+            "  type: splunk_hec\n  url: https://splunk.example.com:8088\n  token_env: ES_KEY\n  token_file: x\n",
+            "18:14",
+            "both token_env and token_file are set",
+        ),
+        (
+            "  type: splunk_hec\n  url: https://splunk.example.com:8088\n  token_env: ES_KEY\n  path: out\n",
+            "19:9",
+            "`path` does not apply to sink type splunk_hec",
+        ),
+        (
+            "  type: jsonl\n  path: out\n  index: o365\n",
+            "18:10",
+            "`index` does not apply to sink type jsonl",
+        ),
+        (
+            "  type: azure_logs_ingestion\n  endpoint: https://dce.ingest.monitor.azure.com\n  dcr_immutable_id: 0123\n  stream: Custom-X_CL\n",
+            "18:21",
+            "`0123` is not a data collection rule's immutable ID",
+        ),
+        (
+            "  type: azure_logs_ingestion\n  endpoint: https://dce.ingest.monitor.azure.com/x\n  dcr_immutable_id: dcr-0123456789abcdef0123456789abcdef\n  stream: O365Audit_CL\n",
+            "17:13",
+            "sink.endpoint `https://dce.ingest.monitor.azure.com/x` has more than a scheme, host and port",
+        ),
+        (
+            "  type: splunk_hec\n  url: https://splunk.example.com:8088\n  token_env: ES_KEY\n  ack_timeout: 2h\n",
+            "19:16",
+            "sink.ack_timeout 2h is out of range",
+        ),
+    ];
+    for (section, at, message) in cases {
+        let diags = fx.errors(&sink(section));
+        let first = diags.iter().find(|d| d.is_error()).unwrap();
+        assert_eq!(
+            (
+                format!("{}:{}", first.line, first.column),
+                first.message.as_str()
+            ),
+            (at.to_owned(), message),
+            "{section}"
+        );
+    }
+    // A stream that is not a stream name is reported beside the endpoint's error.
+    let diags = fx.errors(&sink(cases[9].0));
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.message.contains("is not a stream name")),
+        "{diags:#?}"
+    );
+}

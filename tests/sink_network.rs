@@ -246,9 +246,9 @@ async fn logs_ingestion_holds_every_record_through_kills_throttling_413_and_expi
     records.large_record_rate = 0.0;
     let env = setup(records, hostile(), DEFAULT_SYNC).await;
     env.emu.receivers().ingestion.set(IngestionSettings {
-        throttle_every: 6,
-        unavailable_every: 11,
-        max_body: 6_000,
+        throttle_every: 10,
+        unavailable_every: 23,
+        max_body: 12_000,
         ..IngestionSettings::default()
     });
     env.set_sink(&format!(

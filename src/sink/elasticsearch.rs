@@ -337,6 +337,53 @@ impl Destination for ElasticsearchSink {
     fn stats(&self) -> Option<DeliveryStats> {
         Some(self.counters.snapshot())
     }
+
+    fn probe(&self) -> Option<futures::future::BoxFuture<'_, Result<String, SinkError>>> {
+        Some(Box::pin(async move {
+            // `GET /` answers only with a valid credential (401 otherwise) and names the product and version.
+            let mut root = self.bulk_url.clone();
+            if let Ok(mut segments) = root.path_segments_mut() {
+                segments.pop().pop();
+            }
+            let mut request = self.client.get(root);
+            if let Some(auth) = &self.authorization {
+                request = request.header(AUTHORIZATION, auth.expose().clone());
+            }
+            let response = request.send().await.map_err(|e| SinkError::Remote {
+                destination: self.description.clone(),
+                problem: format!("cannot reach the cluster: {}", http::error_chain(&e)),
+                hint: "check sink.url, the network and, for a private CA, sink.ca_file".into(),
+            })?;
+            let status = response.status();
+            let body = response.bytes().await.unwrap_or_default();
+            if status == StatusCode::UNAUTHORIZED {
+                return Err(SinkError::Remote {
+                    destination: self.description.clone(),
+                    problem: format!("the cluster refused the credential (HTTP 401): {}", http::excerpt(&body)),
+                    hint: "check the API key (api_key_env / api_key_file) or the user name and password".into(),
+                });
+            }
+            if !status.is_success() {
+                return Err(SinkError::Remote {
+                    destination: self.description.clone(),
+                    problem: format!("GET / answered HTTP {status}: {}", http::excerpt(&body)),
+                    hint: "check that sink.url points at Elasticsearch or OpenSearch".into(),
+                });
+            }
+            let info: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let version = &info["version"];
+            Ok(format!(
+                "reachable and authenticated: {} {} (cluster {}); events go to `{}` as create with _id = record Id",
+                version["distribution"].as_str().unwrap_or("elasticsearch"),
+                version["number"].as_str().unwrap_or("?"),
+                info["cluster_name"].as_str().unwrap_or("?"),
+                self.bulk_url
+                    .path()
+                    .trim_end_matches("/_bulk")
+                    .trim_start_matches('/'),
+            ))
+        }))
+    }
 }
 
 #[derive(Deserialize)]

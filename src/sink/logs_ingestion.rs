@@ -341,6 +341,35 @@ impl Destination for LogsIngestionSink {
     fn stats(&self) -> Option<DeliveryStats> {
         Some(self.counters.snapshot())
     }
+
+    fn probe(&self) -> Option<futures::future::BoxFuture<'_, Result<String, SinkError>>> {
+        Some(Box::pin(async move {
+            // An empty array goes through the whole path (token audience, role on the rule, rule and stream)
+            // without adding a row.
+            let empty = Payload {
+                body: b"[]".to_vec(),
+                items: Vec::new(),
+            };
+            let gz = gzip(&empty.body).map_err(|e| SinkError::Worker(format!("gzip: {e}")))?;
+            let mut refreshed = true;
+            match self.attempt(&gz, &empty, &mut refreshed).await {
+                Attempt::Done(_) => Ok(format!(
+                    "a token for {} was issued and an empty write to stream {} of {} was accepted",
+                    self.tokens.config().endpoints.scope,
+                    self.url
+                        .path_segments()
+                        .and_then(|mut s| s.nth(3))
+                        .unwrap_or("?"),
+                    self.url
+                        .path_segments()
+                        .and_then(|mut s| s.nth(1))
+                        .unwrap_or("?"),
+                )),
+                Attempt::Retry { problem, hint, .. } => Err(self.error(problem, &hint)),
+                Attempt::Fail(e) => Err(e),
+            }
+        }))
+    }
 }
 
 #[cfg(test)]

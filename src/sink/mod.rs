@@ -271,6 +271,13 @@ pub trait Destination: Send + Sync {
     fn stats(&self) -> Option<http::DeliveryStats> {
         None
     }
+
+    /// For `doctor`: checks that a network destination is reachable, takes the credential and accepts writes to
+    /// the configured index or stream, without storing an event; `None` for the file sinks (doctor inspects their
+    /// paths itself). `Ok` says what was checked.
+    fn probe(&self) -> Option<futures::future::BoxFuture<'_, Result<String, SinkError>>> {
+        None
+    }
 }
 
 /// A synchronous [`Sink`] as a [`Destination`]: each write runs on tokio's blocking pool, and writes from several
@@ -349,6 +356,11 @@ impl SharedSink {
     /// Delivery counters of a network sink.
     pub fn stats(&self) -> Option<http::DeliveryStats> {
         self.inner.stats()
+    }
+
+    /// [`Destination::probe`].
+    pub async fn probe(&self) -> Option<Result<String, SinkError>> {
+        Some(self.inner.probe()?.await)
     }
 
     /// Delivers `blob`'s events, read from `parts`. Must be called within a tokio runtime.

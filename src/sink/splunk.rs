@@ -364,6 +364,57 @@ impl Destination for SplunkSink {
     fn stats(&self) -> Option<DeliveryStats> {
         Some(self.counters.snapshot())
     }
+
+    fn probe(&self) -> Option<futures::future::BoxFuture<'_, Result<String, SinkError>>> {
+        Some(Box::pin(async move {
+            // HEC checks the token (and the channel) before the body: an empty body answers 400 "No data" (code
+            // 5) with a valid token and 401/403 without, so nothing is indexed.
+            let response = self
+                .post(&self.event_url)
+                .header(CONTENT_TYPE, "application/json")
+                .body(Vec::new())
+                .send()
+                .await
+                .map_err(|e| {
+                    self.error(
+                        format!("cannot reach the collector: {}", http::error_chain(&e)),
+                        "check sink.url (the HEC port, 8088 by default), the network and, for a private CA, sink.ca_file",
+                    )
+                })?;
+            let status = response.status();
+            let body = response.bytes().await.unwrap_or_default();
+            let answer: HecAnswer = serde_json::from_slice(&body).unwrap_or_default();
+            match answer.code {
+                Some(5 | 0) => Ok(format!(
+                    "reachable, the token is accepted{}; index {}, sourcetype {}",
+                    if self.channel.is_some() {
+                        " on an acknowledgement channel"
+                    } else {
+                        ""
+                    },
+                    self.encoder
+                        .index
+                        .as_deref()
+                        .unwrap_or("(the token's default)"),
+                    self.encoder.sourcetype
+                )),
+                _ => Err(self.error(
+                    format!(
+                        "HTTP {status}, HEC code {}: {}",
+                        answer.code.map_or("none".into(), |c| c.to_string()),
+                        answer.text.unwrap_or_else(|| http::excerpt(&body))
+                    ),
+                    match answer.code {
+                        Some(1) => "the HEC token is disabled: enable it in Splunk",
+                        Some(10 | 11) => {
+                            "the token requires indexer acknowledgement: set `ack: true`"
+                        }
+                        _ => "check the HEC token (token_env / token_file) and sink.url",
+                    },
+                )),
+            }
+        }))
+    }
 }
 
 #[derive(Deserialize, Default)]
