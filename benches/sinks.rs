@@ -106,5 +106,123 @@ fn sinks(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sinks);
+/// The network sinks against the emulator's receivers on 127.0.0.1 (same machine, same cores): one blob of
+/// `EVENTS` fresh events per delivery, acknowledged as in production (Elasticsearch item statuses, HEC `ackId`
+/// polled until indexed, Logs Ingestion 204).
+fn network_sinks(c: &mut Criterion) {
+    use o365sync::auth::{Credential, SigningAlgorithm, TokenProvider, TokenProviderConfig};
+    use o365sync::emulator::{Emulator, EmulatorConfig, throwaway_certificate};
+    use o365sync::sink::elasticsearch::{DEFAULT_BATCH_BYTES, ElasticAuth, ElasticsearchConfig, ElasticsearchSink};
+    use o365sync::sink::http::SecretSource;
+    use o365sync::sink::logs_ingestion::{LogsIngestionConfig, LogsIngestionSink};
+    use o365sync::sink::splunk::{self, SplunkConfig, SplunkSink};
+    use o365sync::sink::{Destination, SharedSink};
+    use std::sync::Arc;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cert = throwaway_certificate("o365sync sink bench").expect("certificate");
+    let emu = runtime
+        .block_on(Emulator::start(EmulatorConfig::trusting(cert.certificate_der.clone())))
+        .expect("emulator");
+    let url: url::Url = emu.url().parse().expect("url");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let token_file = dir.path().join("hec-token");
+    std::fs::write(&token_file, o365sync::emulator::hec::HecSettings::default().token).expect("token");
+
+    let elastic = ElasticsearchSink::open(&ElasticsearchConfig {
+        url: url.clone(),
+        index: "logs-o365.audit-bench".into(),
+        auth: ElasticAuth::None,
+        ca_file: None,
+        batch_bytes: DEFAULT_BATCH_BYTES,
+    })
+    .expect("elasticsearch sink");
+    let hec = |ack: bool| {
+        SplunkSink::open(&SplunkConfig {
+            url: url.clone(),
+            token: SecretSource::File(token_file.clone()),
+            index: None,
+            sourcetype: splunk::DEFAULT_SOURCETYPE.into(),
+            ack,
+            ca_file: None,
+            ack_timeout: splunk::DEFAULT_ACK_TIMEOUT,
+            batch_bytes: splunk::DEFAULT_BATCH_BYTES,
+        })
+        .expect("splunk sink")
+    };
+    let credential = Credential::from_pem(
+        cert.certificate_pem.as_bytes(),
+        cert.private_key_pem.as_bytes(),
+        None,
+        SigningAlgorithm::Rs256,
+        jiff::Timestamp::now(),
+    )
+    .expect("credential");
+    let mut endpoints = o365sync::cloud::Cloud::Commercial
+        .endpoints(emu.tenant_id(), &o365sync::cloud::EndpointOverrides {
+            login: Some(emu.url()),
+            api: Some(emu.url()),
+        })
+        .expect("endpoints");
+    endpoints.scope = o365sync::cloud::Cloud::Commercial.monitor_scope();
+    let tokens = TokenProvider::new(Arc::new(credential), TokenProviderConfig::new(emu.client_id(), endpoints));
+    let ingestion = LogsIngestionSink::open(
+        &LogsIngestionConfig {
+            endpoint: url.clone(),
+            dcr_immutable_id: o365sync::emulator::ingestion::DEFAULT_DCR.into(),
+            stream: o365sync::emulator::ingestion::DEFAULT_STREAM.into(),
+        },
+        tokens,
+    )
+    .expect("logs ingestion sink");
+
+    let receivers = emu.receivers();
+    let clear = || {
+        receivers.elastic.clear();
+        receivers.hec.clear();
+        receivers.ingestion.clear();
+    };
+    let destinations: Vec<(&str, Arc<dyn Destination>)> = vec![
+        ("elasticsearch", Arc::new(elastic)),
+        ("splunk_hec_ack", Arc::new(hec(true))),
+        ("splunk_hec_no_ack", Arc::new(hec(false))),
+        ("azure_logs_ingestion", Arc::new(ingestion)),
+    ];
+    let mut group = c.benchmark_group("sink");
+    group.throughput(Throughput::Elements(EVENTS as u64));
+    group.sample_size(20);
+    let mut n = 10_000u64;
+    for (name, destination) in destinations {
+        let sink = SharedSink::from_destination(destination);
+        if name == "splunk_hec_no_ack" {
+            receivers.hec.set(o365sync::emulator::hec::HecSettings {
+                ack: false,
+                ..Default::default()
+            });
+        } else {
+            receivers.hec.set(o365sync::emulator::hec::HecSettings {
+                ack_after_polls: 0,
+                ..Default::default()
+            });
+        }
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    clear();
+                    n += 1;
+                    blob(n)
+                },
+                |batch| black_box(runtime.block_on(sink.write_blob(batch)).expect("delivered")),
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sinks, network_sinks);
 criterion_main!(benches);

@@ -42,6 +42,11 @@ pub struct ElasticReceiver {
 }
 
 impl ElasticReceiver {
+    /// Forgets every stored document (benchmarks keep memory flat).
+    pub fn clear(&self) {
+        self.documents.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// Replaces the settings.
     pub fn set(&self, settings: ElasticSettings) {
         *self.settings.lock().unwrap_or_else(|e| e.into_inner()) = settings;

@@ -70,6 +70,11 @@ pub struct HecReceiver {
 }
 
 impl HecReceiver {
+    /// Forgets every indexed event (benchmarks keep memory flat).
+    pub fn clear(&self) {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// Replaces the settings.
     pub fn set(&self, settings: HecSettings) {
         *self.settings.lock().unwrap_or_else(|e| e.into_inner()) = settings;

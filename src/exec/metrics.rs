@@ -124,6 +124,31 @@ const PER_JOB: &[(&str, &str, PerJob)] = &[
         |j, _| Some(j.report.retries.into()),
     ),
     (
+        "o365sync_last_run_sink_requests",
+        "Requests sent to a network sink (Elasticsearch, Splunk HEC, Logs Ingestion) in the last run, retries included.",
+        |j, _| j.report.sink.map(|s| s.requests.into()),
+    ),
+    (
+        "o365sync_last_run_sink_events_sent",
+        "Events a network sink accepted in the last run (for Elasticsearch: created or already there).",
+        |j, _| j.report.sink.map(|s| s.events_sent.into()),
+    ),
+    (
+        "o365sync_last_run_sink_retries",
+        "Requests or items sent again to a network sink in the last run.",
+        |j, _| j.report.sink.map(|s| s.retries.into()),
+    ),
+    (
+        "o365sync_last_run_sink_throttles",
+        "Network sink answers that said it was overloaded (429, HEC 503 busy, rejected execution) in the last run.",
+        |j, _| j.report.sink.map(|s| s.throttled.into()),
+    ),
+    (
+        "o365sync_last_run_sink_ack_wait_seconds_max",
+        "Longest wait for a Splunk indexer acknowledgement in the last run.",
+        |j, _| j.report.sink.map(|s| Value::Float(s.ack_wait_ms_max as f64 / 1000.0)),
+    ),
+    (
         "o365sync_last_run_duration_seconds",
         "Wall-clock duration of the last run.",
         |j, _| Some(Value::Float(j.report.duration_seconds)),
