@@ -112,7 +112,9 @@ fn sinks(c: &mut Criterion) {
 fn network_sinks(c: &mut Criterion) {
     use o365sync::auth::{Credential, SigningAlgorithm, TokenProvider, TokenProviderConfig};
     use o365sync::emulator::{Emulator, EmulatorConfig, throwaway_certificate};
-    use o365sync::sink::elasticsearch::{DEFAULT_BATCH_BYTES, ElasticAuth, ElasticsearchConfig, ElasticsearchSink};
+    use o365sync::sink::elasticsearch::{
+        DEFAULT_BATCH_BYTES, ElasticAuth, ElasticsearchConfig, ElasticsearchSink,
+    };
     use o365sync::sink::http::SecretSource;
     use o365sync::sink::logs_ingestion::{LogsIngestionConfig, LogsIngestionSink};
     use o365sync::sink::splunk::{self, SplunkConfig, SplunkSink};
@@ -126,12 +128,18 @@ fn network_sinks(c: &mut Criterion) {
         .expect("runtime");
     let cert = throwaway_certificate("o365sync sink bench").expect("certificate");
     let emu = runtime
-        .block_on(Emulator::start(EmulatorConfig::trusting(cert.certificate_der.clone())))
+        .block_on(Emulator::start(EmulatorConfig::trusting(
+            cert.certificate_der.clone(),
+        )))
         .expect("emulator");
     let url: url::Url = emu.url().parse().expect("url");
     let dir = tempfile::tempdir().expect("temporary directory");
     let token_file = dir.path().join("hec-token");
-    std::fs::write(&token_file, o365sync::emulator::hec::HecSettings::default().token).expect("token");
+    std::fs::write(
+        &token_file,
+        o365sync::emulator::hec::HecSettings::default().token,
+    )
+    .expect("token");
 
     let elastic = ElasticsearchSink::open(&ElasticsearchConfig {
         url: url.clone(),
@@ -163,13 +171,19 @@ fn network_sinks(c: &mut Criterion) {
     )
     .expect("credential");
     let mut endpoints = o365sync::cloud::Cloud::Commercial
-        .endpoints(emu.tenant_id(), &o365sync::cloud::EndpointOverrides {
-            login: Some(emu.url()),
-            api: Some(emu.url()),
-        })
+        .endpoints(
+            emu.tenant_id(),
+            &o365sync::cloud::EndpointOverrides {
+                login: Some(emu.url()),
+                api: Some(emu.url()),
+            },
+        )
         .expect("endpoints");
     endpoints.scope = o365sync::cloud::Cloud::Commercial.monitor_scope();
-    let tokens = TokenProvider::new(Arc::new(credential), TokenProviderConfig::new(emu.client_id(), endpoints));
+    let tokens = TokenProvider::new(
+        Arc::new(credential),
+        TokenProviderConfig::new(emu.client_id(), endpoints),
+    );
     let ingestion = LogsIngestionSink::open(
         &LogsIngestionConfig {
             endpoint: url.clone(),

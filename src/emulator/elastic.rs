@@ -44,7 +44,10 @@ pub struct ElasticReceiver {
 impl ElasticReceiver {
     /// Forgets every stored document (benchmarks keep memory flat).
     pub fn clear(&self) {
-        self.documents.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.documents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Replaces the settings.

@@ -72,7 +72,10 @@ pub struct HecReceiver {
 impl HecReceiver {
     /// Forgets every indexed event (benchmarks keep memory flat).
     pub fn clear(&self) {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Replaces the settings.
@@ -109,18 +112,23 @@ fn answer(status: StatusCode, text: &str, code: u32) -> Response {
     (status, axum::Json(json!({"text": text, "code": code}))).into_response()
 }
 
+/// A HEC refusal: status, text and code.
+type Refusal = (StatusCode, &'static str, u32);
+
+fn refused((status, text, code): Refusal) -> Response {
+    answer(status, text, code)
+}
+
 /// Checks the token; the refusal to send otherwise.
-fn check_token(settings: &HecSettings, headers: &HeaderMap) -> Result<(), Response> {
+fn check_token(settings: &HecSettings, headers: &HeaderMap) -> Result<(), Refusal> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Splunk "));
     match given {
-        None => Err(answer(StatusCode::UNAUTHORIZED, "Token is required", 2)),
-        Some(t) if t.trim() != settings.token => {
-            Err(answer(StatusCode::FORBIDDEN, "Invalid token", 4))
-        }
-        Some(_) if settings.disabled => Err(answer(StatusCode::FORBIDDEN, "Token disabled", 1)),
+        None => Err((StatusCode::UNAUTHORIZED, "Token is required", 2)),
+        Some(t) if t.trim() != settings.token => Err((StatusCode::FORBIDDEN, "Invalid token", 4)),
+        Some(_) if settings.disabled => Err((StatusCode::FORBIDDEN, "Token disabled", 1)),
         Some(_) => Ok(()),
     }
 }
@@ -130,7 +138,7 @@ fn channel(
     settings: &HecSettings,
     headers: &HeaderMap,
     query: Option<&str>,
-) -> Result<Option<String>, Response> {
+) -> Result<Option<String>, Refusal> {
     if !settings.ack {
         return Ok(None);
     }
@@ -145,13 +153,9 @@ fn channel(
         .map(str::to_owned)
         .or(from_query);
     match given {
-        None => Err(answer(
-            StatusCode::BAD_REQUEST,
-            "Data channel is missing",
-            10,
-        )),
+        None => Err((StatusCode::BAD_REQUEST, "Data channel is missing", 10)),
         Some(c) if uuid::Uuid::parse_str(&c).is_err() => {
-            Err(answer(StatusCode::BAD_REQUEST, "Invalid data channel", 11))
+            Err((StatusCode::BAD_REQUEST, "Invalid data channel", 11))
         }
         Some(c) => Ok(Some(c.to_ascii_lowercase())),
     }
@@ -167,11 +171,11 @@ pub(crate) async fn event(
     let receiver = &shared.receivers.hec;
     let settings = receiver.settings();
     if let Err(r) = check_token(&settings, &headers) {
-        return r;
+        return refused(r);
     }
     let channel = match channel(&settings, &headers, query.as_deref()) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return refused(r),
     };
     let n = receiver.requests.fetch_add(1, Ordering::Relaxed) + 1;
     if settings.busy_every > 0 && n.is_multiple_of(settings.busy_every) {
@@ -254,7 +258,7 @@ pub(crate) async fn ack(
     let receiver = &shared.receivers.hec;
     let settings = receiver.settings();
     if let Err(r) = check_token(&settings, &headers) {
-        return r;
+        return refused(r);
     }
     if !settings.ack {
         return answer(StatusCode::BAD_REQUEST, "ACK is disabled", 14);
@@ -262,7 +266,7 @@ pub(crate) async fn ack(
     let channel = match channel(&settings, &headers, query.as_deref()) {
         Ok(Some(c)) => c,
         Ok(None) => return answer(StatusCode::BAD_REQUEST, "Data channel is missing", 10),
-        Err(r) => return r,
+        Err(r) => return refused(r),
     };
     let Ok(asked) = serde_json::from_slice::<AckQuery>(&body) else {
         return answer(StatusCode::BAD_REQUEST, "Invalid data format", 6);

@@ -459,16 +459,13 @@ pub(crate) fn check_bearer(shared: &Shared, headers: &HeaderMap) -> bool {
 
 /// The audience of the request's access token, if it carries one that was issued here and is live.
 pub(crate) fn bearer_audience(shared: &Shared, headers: &HeaderMap) -> Option<Audience> {
-    let Some(token) = headers
+    let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| {
             h.strip_prefix("Bearer ")
                 .or_else(|| h.strip_prefix("bearer "))
-        })
-    else {
-        return None;
-    };
+        })?;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.trim().as_bytes());
     let inner = shared.inner();
     let (exp, issued, audience) = inner.tokens.get(digest.as_ref()).copied()?;

@@ -146,7 +146,11 @@ const PER_JOB: &[(&str, &str, PerJob)] = &[
     (
         "o365sync_last_run_sink_ack_wait_seconds_max",
         "Longest wait for a Splunk indexer acknowledgement in the last run.",
-        |j, _| j.report.sink.map(|s| Value::Float(s.ack_wait_ms_max as f64 / 1000.0)),
+        |j, _| {
+            j.report
+                .sink
+                .map(|s| Value::Float(s.ack_wait_ms_max as f64 / 1000.0))
+        },
     ),
     (
         "o365sync_last_run_duration_seconds",

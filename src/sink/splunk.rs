@@ -256,7 +256,7 @@ impl SplunkSink {
                 hint: "check Splunk's health (GET /services/collector/health)".into(),
             },
             (_, Some(1)) => Attempt::Fail(self.error(problem, "the HEC token is disabled: enable it in Splunk (Settings > Data inputs > HTTP Event Collector)")),
-            (_, Some(2 | 3 | 4)) | (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) => Attempt::Fail(self.error(
+            (_, Some(2..=4)) | (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN, _) => Attempt::Fail(self.error(
                 problem,
                 "check the HEC token (token_env / token_file) against Splunk's HTTP Event Collector inputs",
             )),
