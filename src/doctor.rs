@@ -407,20 +407,21 @@ pub async fn diagnose(loaded: &Loaded, options: &Options) -> Report {
 /// A network sink's destination: reachable, the credential accepted, the index or stream writable (the sink's own
 /// probe, which stores nothing). `None` for the file sinks.
 async fn destination_check(loaded: &Loaded) -> Option<Check> {
+    // Opening a file sink would create its directory or database: doctor only inspects those (`paths_check`).
+    if matches!(
+        loaded.job.sink,
+        Sink::Jsonl { .. } | Sink::Sqlite { .. } | Sink::Stdout
+    ) {
+        return None;
+    }
     let sink = match crate::exec::open_sink(&loaded.job, &loaded.credential) {
         Ok(s) => s,
         Err(e) => {
-            return matches!(
-                loaded.job.sink,
-                Sink::Elasticsearch(_) | Sink::SplunkHec(_) | Sink::AzureLogsIngestion(_)
-            )
-            .then(|| {
-                Check::fail(
-                    "destination",
-                    e.to_string(),
-                    "make the credential's environment variable or file available to o365sync",
-                )
-            });
+            return Some(Check::fail(
+                "destination",
+                e.to_string(),
+                "make the credential's environment variable or file available to o365sync",
+            ));
         }
     };
     let name = "destination";
