@@ -124,7 +124,7 @@ fn github_format_prints_one_escaped_workflow_command_per_diagnostic() {
         "::warning file=jobs/c-warning.yaml,line=11,col=10::start 30d reaches past the API's 7-day retention; the first run is clamped to start at now - 167h55m (help: the API keeps content for 7 days only; set start to 7d or less to say what the first run reads)",
         "::warning file=jobs/c-warning.yaml,line=15,col=9::sink.gzip is deprecated: write `compress: gzip` instead (help: replace `gzip: true` with `compress: gzip` (or `compress: zstd` for smaller files))",
         "::error file=jobs/d-syntax.yaml,line=4,col=7::malformed YAML: unclosed quote (help: check the indentation, quoting and `key: value` syntax at this position)",
-        "::error file=jobs/e%2Cwe%3Aird%25.yaml,line=13,col=9::unknown sink type `kafka,a:b 100%25%0Anext%0Dline` (help: use jsonl, stdout or sqlite)",
+        "::error file=jobs/e%2Cwe%3Aird%25.yaml,line=13,col=9::unknown sink type `kafka,a:b 100%25%0Anext%0Dline` (help: use jsonl, stdout, sqlite, elasticsearch, splunk_hec or azure_logs_ingestion)",
     ];
     for (i, (got, want)) in lines.iter().zip(expected).enumerate() {
         assert_eq!(*got, want, "line {}", i + 1);

@@ -813,6 +813,17 @@ impl V<'_, '_> {
         Some(s)
     }
 
+    /// The required `sink.url` of `elasticsearch` and `splunk_hec`.
+    fn sink_url(&mut self, raw: &RawSink, at: Loc, help: &str) -> Option<Url> {
+        match &raw.url {
+            Some(t) => self.http_url(t, "sink.url", false),
+            None => {
+                self.err(at, "sink.url is missing", help);
+                None
+            }
+        }
+    }
+
     fn ca_file(&mut self, raw: &RawSink) -> Option<Option<PathBuf>> {
         match &raw.ca_file {
             None => Some(None),
@@ -821,17 +832,11 @@ impl V<'_, '_> {
     }
 
     fn elasticsearch(&mut self, raw: &RawSink, at: Loc) -> Option<Sink> {
-        let url = match &raw.url {
-            Some(t) => self.http_url(t, "sink.url", false),
-            None => {
-                self.err(
-                    at,
-                    "sink.url is missing",
-                    "give the cluster's URL, e.g. https://es.example.com:9200",
-                );
-                None
-            }
-        };
+        let url = self.sink_url(
+            raw,
+            at,
+            "give the cluster's URL, e.g. https://es.example.com:9200",
+        );
         let index = self
             .required(
                 raw.index.as_ref(),
@@ -922,17 +927,11 @@ impl V<'_, '_> {
     }
 
     fn splunk_hec(&mut self, raw: &RawSink, at: Loc) -> Option<Sink> {
-        let url = match &raw.url {
-            Some(t) => self.http_url(t, "sink.url", false),
-            None => {
-                self.err(
-                    at,
-                    "sink.url is missing",
-                    "give the HEC URL, e.g. https://splunk.example.com:8088",
-                );
-                None
-            }
-        };
+        let url = self.sink_url(
+            raw,
+            at,
+            "give the HEC URL, e.g. https://splunk.example.com:8088",
+        );
         let token = match self.secret(
             raw.token_env.as_ref(),
             raw.token_file.as_ref(),

@@ -10,6 +10,7 @@
 //! mapping conflict, a document the index refuses) fails the blob, naming the record and the destination's reason.
 //! A whole-request 429 or 5xx is retried; 401/403 fail at once with what to check.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,10 +21,8 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde::Deserialize;
 use url::Url;
 
-use super::http::{
-    self, Attempt, Counters, DeliveryStats, Encoder, Payload, Retries, SecretSource,
-};
-use super::{Ack, BlobMeta, Destination, EventParts, SinkError, SinkEvent};
+use super::http::{self, Attempt, Counters, Encoder, Network, Payload, Retries, SecretSource};
+use super::{BlobMeta, SinkError, SinkEvent};
 use crate::api::retry::RetryPolicy;
 use crate::auth::Secret;
 
@@ -65,7 +64,7 @@ pub struct ElasticsearchConfig {
 }
 
 /// Writes NDJSON `_bulk` bodies: a `create` action line, then the document with `@timestamp`.
-struct Bulk;
+pub(crate) struct Bulk;
 
 impl Encoder for Bulk {
     fn encode(&self, _: &BlobMeta, event: &SinkEvent, out: &mut Vec<u8>) -> Result<(), SinkError> {
@@ -88,6 +87,7 @@ impl Encoder for Bulk {
 /// The `elasticsearch` sink.
 pub struct ElasticsearchSink {
     client: reqwest::Client,
+    encoder: Arc<Bulk>,
     bulk_url: Url,
     authorization: Option<Secret<HeaderValue>>,
     description: String,
@@ -122,6 +122,7 @@ impl ElasticsearchSink {
             .push(&config.index)
             .push("_bulk");
         Ok(ElasticsearchSink {
+            encoder: Arc::new(Bulk),
             client: http::client(config.ca_file.as_deref(), Duration::from_secs(120))?,
             description: format!(
                 "elasticsearch:{}/{}",
@@ -143,7 +144,7 @@ impl ElasticsearchSink {
     }
 
     /// Sends one body until every item in it is created or already there.
-    async fn send(&self, payload: Payload) -> Result<(), SinkError> {
+    async fn send_body(&self, payload: Payload) -> Result<(), SinkError> {
         let mut retries = Retries::new(&self.policy, &self.counters, &self.description);
         let mut pending = payload;
         loop {
@@ -314,32 +315,32 @@ fn header(value: &str) -> Result<Secret<HeaderValue>, SinkError> {
     Ok(Secret::new(v))
 }
 
-impl Destination for ElasticsearchSink {
-    fn deliver(
-        &self,
-        blob: BlobMeta,
-        parts: Box<dyn EventParts>,
-    ) -> futures::future::BoxFuture<'_, Result<Ack, SinkError>> {
-        Box::pin(async move {
-            let (bodies, encoded) = http::encode(blob, parts, Arc::new(Bulk), self.batch_bytes);
-            let events = http::send_all(bodies, encoded, IN_FLIGHT, |p| self.send(p)).await?;
-            Ok(Ack {
-                events,
-                written: events,
-            })
-        })
+impl Network for ElasticsearchSink {
+    type Enc = Bulk;
+    const IN_FLIGHT: usize = IN_FLIGHT;
+
+    fn encoder(&self) -> Arc<Bulk> {
+        Arc::clone(&self.encoder)
     }
 
-    fn describe(&self) -> &str {
+    fn max_body(&self) -> usize {
+        self.batch_bytes
+    }
+
+    fn description(&self) -> &str {
         &self.description
     }
 
-    fn stats(&self) -> Option<DeliveryStats> {
-        Some(self.counters.snapshot())
+    fn counters(&self) -> &Counters {
+        &self.counters
     }
 
-    fn probe(&self) -> Option<futures::future::BoxFuture<'_, Result<String, SinkError>>> {
-        Some(Box::pin(async move {
+    fn send(&self, payload: Payload) -> impl Future<Output = Result<(), SinkError>> + Send {
+        self.send_body(payload)
+    }
+
+    fn check(&self) -> futures::future::BoxFuture<'_, Result<String, SinkError>> {
+        Box::pin(async move {
             // `GET /` answers only with a valid credential (401 otherwise) and names the product and version.
             let mut root = self.bulk_url.clone();
             if let Ok(mut segments) = root.path_segments_mut() {
@@ -382,7 +383,7 @@ impl Destination for ElasticsearchSink {
                     .trim_end_matches("/_bulk")
                     .trim_start_matches('/'),
             ))
-        }))
+        })
     }
 }
 
@@ -492,7 +493,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            sink.describe(),
+            sink.description(),
             "elasticsearch:es.example.com:9200/logs-o365-default"
         );
         assert_eq!(

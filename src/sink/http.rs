@@ -188,6 +188,55 @@ impl Counters {
     }
 }
 
+/// A network sink: how it encodes and sends one body. Every such sink is a [`Destination`] through the one impl
+/// below: request building on the blocking pool ([`encode`]), then sending with a bounded number in flight
+/// ([`send_all`]).
+pub(crate) trait Network: Send + Sync {
+    /// How events become request bodies.
+    type Enc: Encoder;
+    /// Bodies of one blob in flight at once.
+    const IN_FLIGHT: usize;
+
+    fn encoder(&self) -> Arc<Self::Enc>;
+    /// Largest body in bytes.
+    fn max_body(&self) -> usize;
+    fn description(&self) -> &str;
+    fn counters(&self) -> &Counters;
+    /// Sends one body until the destination accepted (and, where it can, acknowledged) it.
+    fn send(&self, payload: Payload) -> impl Future<Output = Result<(), SinkError>> + Send;
+    /// [`Destination::probe`].
+    fn check(&self) -> futures::future::BoxFuture<'_, Result<String, SinkError>>;
+}
+
+impl<T: Network> super::Destination for T {
+    fn deliver(
+        &self,
+        blob: BlobMeta,
+        parts: Box<dyn EventParts>,
+    ) -> futures::future::BoxFuture<'_, Result<super::Ack, SinkError>> {
+        Box::pin(async move {
+            let (bodies, encoded) = encode(blob, parts, self.encoder(), self.max_body());
+            let events = send_all(bodies, encoded, T::IN_FLIGHT, |p| self.send(p)).await?;
+            Ok(super::Ack {
+                events,
+                written: events,
+            })
+        })
+    }
+
+    fn describe(&self) -> &str {
+        self.description()
+    }
+
+    fn stats(&self) -> Option<DeliveryStats> {
+        Some(self.counters().snapshot())
+    }
+
+    fn probe(&self) -> Option<futures::future::BoxFuture<'_, Result<String, SinkError>>> {
+        Some(self.check())
+    }
+}
+
 /// How a sink turns events into request bodies.
 pub(crate) trait Encoder: Send + Sync + 'static {
     /// Bytes that open a body (`[` for a JSON array).

@@ -22,6 +22,7 @@
 //! de-duplicates in queries). 429 honours `Retry-After`; 5xx and network failures are retried; 401 refreshes the
 //! token once; 413 splits the body in two.
 
+use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,8 +33,8 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
 use url::Url;
 
-use super::http::{self, Attempt, Counters, DeliveryStats, Encoder, Item, Payload, Retries};
-use super::{Ack, BlobMeta, Destination, EventParts, SinkError, SinkEvent};
+use super::http::{self, Attempt, Counters, Encoder, Item, Network, Payload, Retries};
+use super::{BlobMeta, SinkError, SinkEvent};
 use crate::api::retry::RetryPolicy;
 use crate::auth::TokenProvider;
 
@@ -61,7 +62,7 @@ pub struct LogsIngestionConfig {
 }
 
 /// Writes the JSON array of envelopes.
-struct Rows {
+pub(crate) struct Rows {
     counters: Arc<Counters>,
 }
 
@@ -157,7 +158,7 @@ impl LogsIngestionSink {
     }
 
     /// Sends one body; after a 413 its two halves are sent instead, each on its own.
-    async fn send(&self, payload: Payload) -> Result<(), SinkError> {
+    async fn send_body(&self, payload: Payload) -> Result<(), SinkError> {
         let mut queue = vec![payload];
         while let Some(payload) = queue.pop() {
             if let Some((a, b)) = self.send_one(&payload).await? {
@@ -317,33 +318,32 @@ fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     gz.finish()
 }
 
-impl Destination for LogsIngestionSink {
-    fn deliver(
-        &self,
-        blob: BlobMeta,
-        parts: Box<dyn EventParts>,
-    ) -> futures::future::BoxFuture<'_, Result<Ack, SinkError>> {
-        Box::pin(async move {
-            let (bodies, encoded) =
-                http::encode(blob, parts, Arc::clone(&self.encoder), self.max_body);
-            let events = http::send_all(bodies, encoded, IN_FLIGHT, |p| self.send(p)).await?;
-            Ok(Ack {
-                events,
-                written: events,
-            })
-        })
+impl Network for LogsIngestionSink {
+    type Enc = Rows;
+    const IN_FLIGHT: usize = IN_FLIGHT;
+
+    fn encoder(&self) -> Arc<Rows> {
+        Arc::clone(&self.encoder)
     }
 
-    fn describe(&self) -> &str {
+    fn max_body(&self) -> usize {
+        self.max_body
+    }
+
+    fn description(&self) -> &str {
         &self.description
     }
 
-    fn stats(&self) -> Option<DeliveryStats> {
-        Some(self.counters.snapshot())
+    fn counters(&self) -> &Counters {
+        &self.counters
     }
 
-    fn probe(&self) -> Option<futures::future::BoxFuture<'_, Result<String, SinkError>>> {
-        Some(Box::pin(async move {
+    fn send(&self, payload: Payload) -> impl Future<Output = Result<(), SinkError>> + Send {
+        self.send_body(payload)
+    }
+
+    fn check(&self) -> futures::future::BoxFuture<'_, Result<String, SinkError>> {
+        Box::pin(async move {
             // An empty array goes through the whole path (token audience, role on the rule, rule and stream)
             // without adding a row.
             let empty = Payload {
@@ -368,7 +368,7 @@ impl Destination for LogsIngestionSink {
                 Attempt::Retry { problem, hint, .. } => Err(self.error(problem, &hint)),
                 Attempt::Fail(e) => Err(e),
             }
-        }))
+        })
     }
 }
 

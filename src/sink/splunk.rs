@@ -9,6 +9,7 @@
 //! pending and the next run sends it again. Splunk has no idempotent write, so delivery is **at least once**: a
 //! request indexed but acknowledged too late is indexed twice.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,10 +19,8 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde::Deserialize;
 use url::Url;
 
-use super::http::{
-    self, Attempt, Counters, DeliveryStats, Encoder, Payload, Retries, SecretSource,
-};
-use super::{Ack, BlobMeta, Destination, EventParts, SinkError, SinkEvent};
+use super::http::{self, Attempt, Counters, Encoder, Network, Payload, Retries, SecretSource};
+use super::{BlobMeta, SinkError, SinkEvent};
 use crate::api::retry::RetryPolicy;
 use crate::auth::Secret;
 
@@ -62,7 +61,7 @@ pub struct SplunkConfig {
 }
 
 /// Writes HEC event envelopes.
-struct Envelopes {
+pub(crate) struct Envelopes {
     index: Option<String>,
     sourcetype: String,
 }
@@ -187,7 +186,7 @@ impl SplunkSink {
     }
 
     /// Sends one body until Splunk accepted it (and, with acknowledgement, indexed it).
-    async fn send(&self, payload: Payload) -> Result<(), SinkError> {
+    async fn send_body(&self, payload: Payload) -> Result<(), SinkError> {
         let mut retries = Retries::new(&self.policy, &self.counters, &self.description);
         loop {
             let attempt = match self.attempt(&payload).await {
@@ -340,33 +339,32 @@ impl SplunkSink {
     }
 }
 
-impl Destination for SplunkSink {
-    fn deliver(
-        &self,
-        blob: BlobMeta,
-        parts: Box<dyn EventParts>,
-    ) -> futures::future::BoxFuture<'_, Result<Ack, SinkError>> {
-        Box::pin(async move {
-            let (bodies, encoded) =
-                http::encode(blob, parts, Arc::clone(&self.encoder), self.batch_bytes);
-            let events = http::send_all(bodies, encoded, IN_FLIGHT, |p| self.send(p)).await?;
-            Ok(Ack {
-                events,
-                written: events,
-            })
-        })
+impl Network for SplunkSink {
+    type Enc = Envelopes;
+    const IN_FLIGHT: usize = IN_FLIGHT;
+
+    fn encoder(&self) -> Arc<Envelopes> {
+        Arc::clone(&self.encoder)
     }
 
-    fn describe(&self) -> &str {
+    fn max_body(&self) -> usize {
+        self.batch_bytes
+    }
+
+    fn description(&self) -> &str {
         &self.description
     }
 
-    fn stats(&self) -> Option<DeliveryStats> {
-        Some(self.counters.snapshot())
+    fn counters(&self) -> &Counters {
+        &self.counters
     }
 
-    fn probe(&self) -> Option<futures::future::BoxFuture<'_, Result<String, SinkError>>> {
-        Some(Box::pin(async move {
+    fn send(&self, payload: Payload) -> impl Future<Output = Result<(), SinkError>> + Send {
+        self.send_body(payload)
+    }
+
+    fn check(&self) -> futures::future::BoxFuture<'_, Result<String, SinkError>> {
+        Box::pin(async move {
             // HEC checks the token (and the channel) before the body: an empty body answers 400 "No data" (code
             // 5) with a valid token and 401/403 without, so nothing is indexed.
             let response = self
@@ -413,7 +411,7 @@ impl Destination for SplunkSink {
                     },
                 )),
             }
-        }))
+        })
     }
 }
 
