@@ -8,10 +8,7 @@ use serde_json::value::RawValue;
 use super::classify::{Class, Facts, choose, contains_ci, web};
 use super::event::*;
 use super::ip::parse_client_ip;
-use super::record::{
-    Fields, Record, as_text, is_email, name_value, non_blank, obj_get, obj_str, parse_fields,
-    raw_str,
-};
+use super::record::{Fields, Record, as_text, is_email, name_value, non_blank, obj_get, obj_str};
 use super::time::parse_creation_time;
 use super::{dlp, targets};
 use crate::content_type::ContentType;
@@ -29,46 +26,32 @@ const IP_FIELDS: [&str; 5] = [
 const APP_FIELDS: [&str; 3] = ["AppId", "ApplicationId", "ClientAppId"];
 
 /// The client address found in a record.
-struct Client {
+struct Client<'a> {
     field: &'static str,
-    endpoint: Endpoint,
+    endpoint: Endpoint<'a>,
     /// The field holds exactly `endpoint.ip`, so it can be moved rather than kept under `unmapped`.
     verbatim: bool,
 }
 
-fn client(r: &Record<'_>) -> Option<Client> {
+fn client<'a>(r: &Record<'a>) -> Option<Client<'a>> {
     IP_FIELDS.iter().find_map(|&field| {
-        let raw = r.raw(field).and_then(raw_str)?;
+        let raw = r.string(field)?;
         let addr = parse_client_ip(&raw)?;
         let ip = addr.ip.to_string();
         Some(Client {
             field,
             verbatim: addr.port.is_none() && addr.host.is_none() && ip == *raw,
             endpoint: Endpoint {
-                ip,
+                ip: ip.into(),
                 port: addr.port,
-                hostname: addr.host.map(str::to_owned),
+                hostname: addr.host.map(|h| Text::Owned(h.to_owned())),
             },
         })
     })
 }
 
 fn has_app(r: &Record<'_>) -> bool {
-    APP_FIELDS.iter().any(|f| r.has(f))
-        || nested_str(r, "AppAccessContext", "ClientAppId").is_some()
-}
-
-/// A string inside an object field (reads the field's top level only, without building its values).
-fn nested_str(r: &Record<'_>, field: &str, key: &str) -> Option<String> {
-    let raw = r.raw(field)?;
-    let fields = parse_fields(raw.get().as_bytes()).ok()??;
-    let (_, v) = fields
-        .iter()
-        .find(|(k, _)| *k == key)
-        .or_else(|| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)))?;
-    let s = raw_str(v)?;
-    let t = s.trim();
-    (!t.is_empty()).then(|| t.to_owned())
+    APP_FIELDS.iter().any(|f| r.has(f)) || r.nested_str("AppAccessContext", "ClientAppId").is_some()
 }
 
 /// Builds the event of an object record.
@@ -127,20 +110,18 @@ pub(crate) fn build<'a>(
         _ => {}
     }
     let class = choice.class;
-    let activity_name = choice.activity_name(r.str("Operation").as_deref());
+    let activity_name = choice.activity_name(r.str("Operation"));
 
     // Common fields.
     let original_time = r.take_string("CreationTime");
     let time = original_time.as_deref().and_then(parse_creation_time);
-    let uid = r
-        .take_string("Id")
-        .or_else(|| r.text("Id").map(Cow::into_owned));
+    let uid = r.take_string("Id").or_else(|| r.text("Id"));
     let tenant_uid = r.take_string("OrganizationId");
     let operation = r.take_string("Operation");
     let correlation_uid = r
         .take_string("CorrelationId")
         .or_else(|| r.take_string("InterSystemsId"))
-        .or_else(|| nested_str(&r, "AppAccessContext", "CorrelationId"));
+        .or_else(|| r.nested_str("AppAccessContext", "CorrelationId"));
     let workload = r.take_string("Workload");
 
     let mut ev = OcsfEvent {
@@ -234,9 +215,12 @@ pub(crate) fn build<'a>(
         ev.src_endpoint = Some(c.endpoint);
     }
     if class.has_http_request() {
-        let ua = r
-            .take_string("UserAgent")
-            .or_else(|| extended.as_ref().and_then(|e| name_value(e, "UserAgent")));
+        let ua = r.take_string("UserAgent").or_else(|| {
+            extended
+                .as_ref()
+                .and_then(|e| name_value(e, "UserAgent"))
+                .map(Text::Owned)
+        });
         ev.http_request = ua.map(|user_agent| HttpRequest { user_agent });
     }
     // Every event says who acted: the class's own `actor`, or the host profile's on classes without one.
@@ -255,11 +239,7 @@ pub(crate) fn build<'a>(
             },
             None => Service {
                 uid: None,
-                name: Some(
-                    workload
-                        .clone()
-                        .unwrap_or_else(|| default_workload(ct).to_owned()),
-                ),
+                name: Some(workload.clone().unwrap_or(Text::Str(default_workload(ct)))),
             },
         });
     }
@@ -307,9 +287,9 @@ pub(crate) fn build_non_object<'a>(
 }
 
 /// `status_id`, `status`, `status_detail`, `status_code`.
-fn result_status(
-    r: &mut Record<'_>,
-    ev: &mut OcsfEvent<'_>,
+fn result_status<'a>(
+    r: &mut Record<'a>,
+    ev: &mut OcsfEvent<'a>,
     record_type: Option<i64>,
     extended: Option<&Value>,
 ) {
@@ -343,20 +323,28 @@ fn result_status(
     ev.status = Some(name);
     ev.status_detail = r
         .take_string("LogonError")
-        .or_else(|| extended.and_then(|e| name_value(e, "ResultStatusDetail")))
-        .or_else(|| extended.and_then(|e| name_value(e, "LoginError")));
+        .or_else(|| {
+            extended
+                .and_then(|e| name_value(e, "ResultStatusDetail"))
+                .map(Text::Owned)
+        })
+        .or_else(|| {
+            extended
+                .and_then(|e| name_value(e, "LoginError"))
+                .map(Text::Owned)
+        });
     ev.status_code = r
         .take_string("ErrorCode")
-        .or_else(|| r.text("ErrorCode").map(Cow::into_owned))
+        .or_else(|| r.text("ErrorCode"))
         .or_else(|| r.take_string("ErrorNumber"))
-        .or_else(|| r.text("LoginStatus").map(Cow::into_owned));
+        .or_else(|| r.text("LoginStatus"));
 }
 
 /// The actor of any class: the user (`UserId`, `UserKey`, `UserType`), the application (`AppId`, `ApplicationId`,
 /// `ClientAppId`, `AppAccessContext.ClientAppId`; `ApplicationName`, `AppAccessContext.ClientAppName`) and the
 /// session (`AppAccessContext.AADSessionId` or `AADSessionId`, `SessionId`, `AppAccessContext.IssuedAtTime`).
 /// `None` when the record names none of them.
-fn actor(r: &mut Record<'_>) -> Option<Actor> {
+fn actor<'a>(r: &mut Record<'a>) -> Option<Actor<'a>> {
     let user = take_user(r);
     let (app_uid, app_name) = take_app(r).unwrap_or_default();
     let session = take_session(r);
@@ -372,15 +360,17 @@ fn actor(r: &mut Record<'_>) -> Option<Actor> {
 /// `actor.session`: the Entra (AAD) session id as `uid`, the workload's `SessionId` as `uid_alt` when both exist
 /// (else as `uid`), and the token's issue time as `created_time`. Nested values are copied (they stay under
 /// `unmapped` with their object).
-fn take_session(r: &mut Record<'_>) -> Option<Session> {
-    let aad =
-        nested_str(r, "AppAccessContext", "AADSessionId").or_else(|| r.take_string("AADSessionId"));
+fn take_session<'a>(r: &mut Record<'a>) -> Option<Session<'a>> {
+    let aad = r
+        .nested_str("AppAccessContext", "AADSessionId")
+        .or_else(|| r.take_string("AADSessionId"));
     let workload = r.take_string("SessionId");
     let (uid, uid_alt) = match aad {
         Some(aad) => (Some(aad), workload),
         None => (workload, None),
     };
-    let created_time = nested_str(r, "AppAccessContext", "IssuedAtTime")
+    let created_time = r
+        .nested_str("AppAccessContext", "IssuedAtTime")
         .as_deref()
         .and_then(parse_creation_time);
     let session = Session {
@@ -392,15 +382,14 @@ fn take_session(r: &mut Record<'_>) -> Option<Session> {
 }
 
 /// The acting (or, for Authentication, authenticating) user: `UserId`, `UserKey`, `UserType`.
-fn take_user(r: &mut Record<'_>) -> Option<User> {
+fn take_user<'a>(r: &mut Record<'a>) -> Option<User<'a>> {
     // `UserId` as the record gives it (a guest's `urn:spo:guest#` prefix too: analysts search for it as
     // written); the address without that prefix is the e-mail address.
     let name = r.take_string("UserId");
     let email_addr = name
-        .as_deref()
-        .map(|n| n.strip_prefix("urn:spo:guest#").unwrap_or(n))
-        .filter(|n| is_email(n))
-        .map(str::to_owned);
+        .as_ref()
+        .map(|n| n.slice(|n| n.strip_prefix("urn:spo:guest#").unwrap_or(n)))
+        .filter(|n| is_email(n));
     let uid = r.take_string("UserKey");
     let (type_id, type_) = r.int("UserType").map(user_type).unzip();
     let user = User {
@@ -441,20 +430,20 @@ fn user_type(code: i64) -> (u32, &'static str) {
 }
 
 /// The acting application: (`app_uid`, `app_name`).
-fn take_app(r: &mut Record<'_>) -> Option<(Option<String>, Option<String>)> {
+fn take_app<'a>(r: &mut Record<'a>) -> Option<(Option<Text<'a>>, Option<Text<'a>>)> {
     let uid = APP_FIELDS
         .iter()
         .find_map(|f| r.take_string(f))
-        .or_else(|| nested_str(r, "AppAccessContext", "ClientAppId"));
+        .or_else(|| r.nested_str("AppAccessContext", "ClientAppId"));
     let name = r
         .take_string("ApplicationName")
-        .or_else(|| nested_str(r, "AppAccessContext", "ClientAppName"));
+        .or_else(|| r.nested_str("AppAccessContext", "ClientAppName"));
     (uid.is_some() || name.is_some()).then_some((uid, name))
 }
 
 /// A target user named by a field (an e-mail-like string or an id).
-fn target_user(r: &mut Record<'_>, field: &str) -> User {
-    User::named(r.take_string(field).unwrap_or_else(|| "Unknown".to_owned()))
+fn target_user<'a>(r: &mut Record<'a>, field: &str) -> User<'a> {
+    User::named(r.take_string(field).unwrap_or(Text::Str("Unknown")))
 }
 
 /// `Update user.` changing strong authentication: 10 MFA Factor Enable, 11 MFA Factor Disable.
@@ -493,7 +482,7 @@ fn is_empty_json(v: &Value) -> bool {
 }
 
 /// A `ModifiedProperties` entry's new (or, failing that, old) value.
-fn modified_property(r: &Record<'_>, name: &str) -> Option<String> {
+fn modified_property(r: &Record<'_>, name: &str) -> Option<Text<'static>> {
     let props = r.value("ModifiedProperties")?;
     let props = props.as_array()?;
     props.iter().find_map(|p| {
@@ -504,7 +493,7 @@ fn modified_property(r: &Record<'_>, name: &str) -> Option<String> {
         ["NewValue", "OldValue"].iter().find_map(|k| {
             let v = obj_str(p, k)?;
             let v = v.trim_matches('"').trim();
-            (!v.is_empty() && v != "[]").then(|| v.to_owned())
+            (!v.is_empty() && v != "[]").then(|| Text::copy(v))
         })
     })
 }
@@ -516,7 +505,7 @@ fn cmdlet_target(r: &Record<'_>) -> Option<String> {
         .find_map(|k| r.name_value("Parameters", k))
 }
 
-fn user_access(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i64>) {
+fn user_access<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_type: Option<i64>) {
     if record_type == Some(8) {
         let role = modified_property(r, "Role.DisplayName");
         ev.user = Some(target_user(r, "ObjectId"));
@@ -533,24 +522,24 @@ fn user_access(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i
             r.name_value("Parameters", "AccessRights")
         };
         ev.user = Some(match cmdlet_target(r) {
-            Some(name) => User::named(name),
+            Some(name) => User::named(Text::Owned(name)),
             None => target_user(r, "ObjectId"),
         });
-        ev.privileges = Some(privilege.into_iter().collect());
+        ev.privileges = Some(privilege.into_iter().map(Text::Owned).collect());
         ev.resources = r
             .name_value("Parameters", "Identity")
             .filter(|_| !contains_ci(op, "RoleGroupMember"))
             .map(|uid| {
                 vec![Resource {
-                    uid,
+                    uid: Text::Owned(uid),
                     name: None,
-                    type_: Some("Mailbox".to_owned()),
+                    type_: Some(Text::Str("Mailbox")),
                 }]
             });
     }
 }
 
-fn group(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
+fn group<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
     if r.has("TargetUserOrGroupName") {
         targets::sharepoint_group(r, ev);
     } else if r.has("TeamName") {
@@ -563,7 +552,7 @@ fn group(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
             .and_then(|m| m.first())
             .and_then(Value::as_object)
             .and_then(|m| obj_str(m, "UPN"))
-            .map(str::to_owned);
+            .map(Text::copy);
         ev.user = member.map(User::named);
     } else if let Some(name) = modified_property(r, "Group.DisplayName") {
         ev.group = Some(Group { name, uid: None });
@@ -571,21 +560,24 @@ fn group(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
             ev.user = Some(target_user(r, "ObjectId"));
         }
     } else {
-        let name = r
-            .take_string("ObjectId")
-            .unwrap_or_else(|| "Unknown".to_owned());
+        let name = r.take_string("ObjectId").unwrap_or(Text::Str("Unknown"));
         ev.group = Some(Group { name, uid: None });
     }
 }
 
-fn file(r: &mut Record<'_>) -> File {
+fn file<'a>(r: &mut Record<'a>) -> File<'a> {
     let folder = r
         .str("ItemType")
         .is_some_and(|t| t.eq_ignore_ascii_case("Folder"));
     let name = r.take_string("SourceFileName").or_else(|| {
-        let object = r.str("ObjectId")?;
-        let last = object.trim_end_matches('/').rsplit(['/', '\\']).next()?;
-        (!last.is_empty()).then(|| last.to_owned())
+        // The last segment of the object's path.
+        let last = r.str("ObjectId")?.slice(|o| {
+            o.trim_end_matches('/')
+                .rsplit(['/', '\\'])
+                .next()
+                .unwrap_or_default()
+        });
+        (!last.is_empty()).then_some(last)
     });
     let relative = r.str("SourceRelativeUrl");
     let is_path = match (relative.as_deref(), &name) {
@@ -599,7 +591,7 @@ fn file(r: &mut Record<'_>) -> File {
         (None, relative)
     };
     File {
-        name: name.unwrap_or_else(|| "Unknown".to_owned()),
+        name: name.unwrap_or(Text::Str("Unknown")),
         type_id: if folder { 2 } else { 1 },
         type_: if folder { "Folder" } else { "Regular File" },
         path,
@@ -612,7 +604,7 @@ fn file(r: &mut Record<'_>) -> File {
 }
 
 /// Copilot's `AccessedResources` and `Contexts` (copied; the originals stay under `unmapped`).
-fn copilot_resources(r: &Record<'_>) -> Vec<Resource> {
+fn copilot_resources(r: &Record<'_>) -> Vec<Resource<'static>> {
     let value = r.value("CopilotEventData");
     let Some(data) = value.and_then(Value::as_object) else {
         return Vec::new();
@@ -624,16 +616,18 @@ fn copilot_resources(r: &Record<'_>) -> Vec<Resource> {
         .filter_map(|item| {
             let item = item.as_object()?;
             Some(Resource {
-                uid: obj_get(item, "Id").and_then(as_text)?.into_owned(),
-                name: obj_str(item, "Name").map(str::to_owned),
-                type_: obj_str(item, "Type").map(str::to_owned),
+                uid: Text::copy(&obj_get(item, "Id").and_then(as_text)?),
+                name: obj_str(item, "Name").map(Text::copy),
+                type_: obj_str(item, "Type").map(Text::copy),
             })
         })
         .collect()
 }
 
-fn api_activity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
-    let app_host = nested_str(r, "CopilotEventData", "AppHost").map(|name| Named { name });
+fn api_activity<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
+    let app_host = r
+        .nested_str("CopilotEventData", "AppHost")
+        .map(|name| Named { name });
     ev.api = Some(Api {
         operation: ev.metadata.event_code.clone().unwrap_or_default(),
         service: app_host,
@@ -643,8 +637,8 @@ fn api_activity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
 }
 
 /// The `email` of Send/SendAs/SendOnBehalf and TIMailData; `None` when no sender or recipient address is known.
-fn email_of(r: &Record<'_>, record_type: Option<i64>) -> Option<Email> {
-    let email_field = |k: &str| r.str(k).filter(|s| is_email(s)).map(Cow::into_owned);
+fn email_of<'a>(r: &Record<'a>, record_type: Option<i64>) -> Option<Email<'a>> {
+    let email_field = |k: &str| r.str(k).filter(|s| is_email(s));
     let item_value = r.value("Item");
     let item = item_value.and_then(Value::as_object);
     let recipients = r.value("Recipients");
@@ -655,12 +649,12 @@ fn email_of(r: &Record<'_>, record_type: Option<i64>) -> Option<Email> {
                 a.iter()
                     .filter_map(non_blank)
                     .filter(|s| is_email(s))
-                    .map(str::to_owned)
+                    .map(Text::copy)
                     .collect()
             }),
             cc: None,
-            subject: r.str("Subject").map(Cow::into_owned),
-            message_uid: r.str("InternetMessageId").map(Cow::into_owned),
+            subject: r.str("Subject"),
+            message_uid: r.str("InternetMessageId"),
         }
     } else {
         Email {
@@ -670,10 +664,10 @@ fn email_of(r: &Record<'_>, record_type: Option<i64>) -> Option<Email> {
                 .or_else(|| email_field("UserId")),
             to: None,
             cc: None,
-            subject: item.and_then(|i| obj_str(i, "Subject")).map(str::to_owned),
+            subject: item.and_then(|i| obj_str(i, "Subject")).map(Text::copy),
             message_uid: item
                 .and_then(|i| obj_str(i, "InternetMessageId"))
-                .map(str::to_owned),
+                .map(Text::copy),
         }
     };
     if email.to.as_ref().is_some_and(Vec::is_empty) {

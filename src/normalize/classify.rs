@@ -8,7 +8,7 @@
 //! [`super::record_types`] (every `AuditLogRecordType` value, and the operations that override their family); this
 //! module applies them. `docs/ocsf-mapping.md` is generated from the same tables.
 
-use std::borrow::Cow;
+use super::event::Text;
 
 use super::record_types::{Need, Rule, override_for, record_type};
 use crate::content_type::ContentType;
@@ -283,10 +283,10 @@ impl Choice {
     }
 
     /// `activity_name`: the OCSF caption, or for 99 (Other) the record's Operation.
-    pub(crate) fn activity_name(&self, operation: Option<&str>) -> Cow<'static, str> {
+    pub(crate) fn activity_name<'a>(&self, operation: Option<Text<'a>>) -> Text<'a> {
         match self.class.activity_caption(self.activity_id) {
-            Some(c) => Cow::Borrowed(c),
-            None => Cow::Owned(operation.unwrap_or("Other").to_owned()),
+            Some(c) => Text::Str(c),
+            None => operation.unwrap_or(Text::Str("Other")),
         }
     }
 }
@@ -913,7 +913,8 @@ mod tests {
         assert_eq!(Class::Authentication.activity_caption(99), None);
         assert_eq!(Class::BaseEvent.activity_caption(0), Some("Unknown"));
         assert_eq!(
-            Choice::new(Class::EntityManagement, 99).activity_name(Some("Consent to application.")),
+            Choice::new(Class::EntityManagement, 99)
+                .activity_name(Some(Text::Str("Consent to application."))),
             "Consent to application."
         );
         for c in Class::ALL {

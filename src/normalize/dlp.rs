@@ -39,13 +39,13 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 }
 
 /// Addresses of a JSON value that is an address, a `;`/`,`-separated list, or a list of addresses.
-fn addresses(v: Option<&Value>) -> Option<Vec<String>> {
-    let out: Vec<String> = strings(v)
+fn addresses(v: Option<&Value>) -> Option<Vec<Text<'static>>> {
+    let out: Vec<Text<'static>> = strings(v)
         .iter()
         .flat_map(|s| s.split([';', ',']))
         .map(str::trim)
         .filter(|s| is_email(s))
-        .map(str::to_owned)
+        .map(Text::copy)
         .collect();
     (!out.is_empty()).then_some(out)
 }
@@ -84,7 +84,7 @@ fn contains_ci(s: &str, p: &str) -> bool {
 /// `classifier_details`, the security_control `policy`/`action`/`disposition`, `count`/`confidence_score` of the
 /// first sensitive information type, the file (`SharePointMetaData`) and the message (`ExchangeMetaData`, as a
 /// resource: the class has no `email`).
-pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
+pub(super) fn dlp<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
     let policy_details = r.value("PolicyDetails");
     let policies: Vec<&Map<String, Value>> = policy_details
         .and_then(Value::as_array)
@@ -125,14 +125,10 @@ pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
         })
         .collect();
     let policy = Policy {
-        uid: first
-            .and_then(|p| obj_str(p, "PolicyId"))
-            .map(str::to_owned),
-        name: first
-            .and_then(|p| obj_str(p, "PolicyName"))
-            .map(str::to_owned),
+        uid: first.and_then(|p| obj_str(p, "PolicyId")).map(Text::copy),
+        name: first.and_then(|p| obj_str(p, "PolicyName")).map(Text::copy),
         type_: "DLP",
-        desc: (!rule_names.is_empty()).then(|| rule_names.join("; ")),
+        desc: (!rule_names.is_empty()).then(|| Text::Owned(rule_names.join("; "))),
     };
 
     // What the rules did: the strongest outcome over the rules.
@@ -164,8 +160,8 @@ pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
         .filter_map(Value::as_object)
         .collect();
     let classifier = sensitive.first().and_then(|s| {
-        let name = obj_str(s, "SensitiveInformationTypeName").map(str::to_owned);
-        let uid = obj_str(s, "SensitiveType").map(str::to_owned);
+        let name = obj_str(s, "SensitiveInformationTypeName").map(Text::copy);
+        let uid = obj_str(s, "SensitiveType").map(Text::copy);
         ev.count = obj_get(s, "Count").and_then(as_int);
         ev.confidence_score = obj_get(s, "Confidence").and_then(as_int);
         (name.is_some() || uid.is_some()).then_some(Classifier {
@@ -179,7 +175,7 @@ pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
         .metadata
         .uid
         .clone()
-        .or_else(|| r.str("AlertId").map(Cow::into_owned))
+        .or_else(|| r.str("AlertId"))
         .unwrap_or_default();
     ev.finding_info = Some(FindingInfo {
         uid,
@@ -200,7 +196,7 @@ pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
         match discovery.iter_mut().find(|d| d.type_ == type_) {
             Some(d) => d.count = d.count.max(count),
             None => discovery.push(Discovery {
-                type_: type_.to_owned(),
+                type_: Text::copy(type_),
                 count,
             }),
         }
@@ -218,12 +214,12 @@ pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
 /// The user whose message or file triggered the match (`From` of `ExchangeMetaData` / `SharePointMetaData`,
 /// copied) is the actor; the DLP engine the record names as its user (`UserId` `DlpAgent`, a policy assistant)
 /// becomes `metadata.reporter`.
-fn responsible_user(r: &Record<'_>, ev: &mut OcsfEvent<'_>) {
+fn responsible_user<'a>(r: &Record<'a>, ev: &mut OcsfEvent<'a>) {
     let from = ["ExchangeMetaData", "SharePointMetaData"]
         .iter()
         .find_map(|field| {
             let meta = r.value(field)?;
-            obj_str(meta.as_object()?, "From").map(str::to_owned)
+            obj_str(meta.as_object()?, "From").map(Text::copy)
         });
     let Some(from) = from else { return };
     let actor = ev.actor.get_or_insert_with(Actor::default);
@@ -245,54 +241,52 @@ fn responsible_user(r: &Record<'_>, ev: &mut OcsfEvent<'_>) {
 }
 
 /// The file a SharePoint/OneDrive DLP match is about.
-fn sharepoint_file(r: &Record<'_>) -> Option<File> {
+fn sharepoint_file(r: &Record<'_>) -> Option<File<'static>> {
     let meta = r.value("SharePointMetaData")?;
     let meta = meta.as_object()?;
-    let name = obj_str(meta, "FileName")?.to_owned();
+    let name = Text::copy(obj_str(meta, "FileName")?);
     let owner = obj_str(meta, "FileOwner")
         .or_else(|| obj_str(meta, "Author"))
         .or_else(|| obj_str(meta, "From"))
-        .map(User::named);
+        .map(|owner| User::named(Text::copy(owner)));
     Some(File {
         name,
         type_id: 1,
         type_: "Regular File",
         path: None,
         ext: None,
-        uri: obj_str(meta, "FilePathUrl").map(str::to_owned),
-        parent_folder: obj_str(meta, "SiteCollectionUrl").map(str::to_owned),
+        uri: obj_str(meta, "FilePathUrl").map(Text::copy),
+        parent_folder: obj_str(meta, "SiteCollectionUrl").map(Text::copy),
         uid: obj_get(meta, "FileID")
             .or_else(|| obj_get(meta, "UniqueID"))
             .and_then(as_text)
-            .map(Cow::into_owned),
+            .map(|id| Text::copy(&id)),
         owner,
     })
 }
 
 /// The message an Exchange DLP match is about, as a resource (uid: `MessageID`, name: `Subject`).
-fn exchange_message(r: &Record<'_>) -> Option<Resource> {
+fn exchange_message(r: &Record<'_>) -> Option<Resource<'static>> {
     let meta = r.value("ExchangeMetaData")?;
     let meta = meta.as_object()?;
-    let uid = obj_str(meta, "MessageID")
-        .or_else(|| obj_str(meta, "UniqueID"))?
-        .to_owned();
+    let uid = Text::copy(obj_str(meta, "MessageID").or_else(|| obj_str(meta, "UniqueID"))?);
     Some(Resource {
         uid,
-        name: obj_str(meta, "Subject").map(str::to_owned),
-        type_: Some("Email".to_owned()),
+        name: obj_str(meta, "Subject").map(Text::copy),
+        type_: Some(Text::Str("Email")),
     })
 }
 
 /// The e-mail of an Exchange DLP match, for evidences.
-fn exchange_email(meta: &Map<String, Value>) -> Option<Email> {
+fn exchange_email(meta: &Map<String, Value>) -> Option<Email<'static>> {
     let email = Email {
         from: obj_str(meta, "From")
             .filter(|s| is_email(s))
-            .map(str::to_owned),
+            .map(Text::copy),
         to: addresses(obj_get(meta, "To")),
         cc: addresses(obj_get(meta, "CC")),
-        subject: obj_str(meta, "Subject").map(str::to_owned),
-        message_uid: obj_str(meta, "MessageID").map(str::to_owned),
+        subject: obj_str(meta, "Subject").map(Text::copy),
+        message_uid: obj_str(meta, "MessageID").map(Text::copy),
     };
     (email != Email::default()).then_some(email)
 }
@@ -300,7 +294,7 @@ fn exchange_email(meta: &Map<String, Value>) -> Option<Email> {
 /// Detection Finding: severity, alert status, `finding_info` (`AlertId`, `Name`, `Comments`, `Category`), and
 /// `evidences`: the parsed `Data`, and the entities the alert names (`AlertEntityId`/`EntityType`, `Data.f3u`,
 /// `Data.cip`, `Entities[]`).
-pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i64>) {
+pub(super) fn detection<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_type: Option<i64>) {
     if let Some((id, name)) = r.str("Severity").as_deref().and_then(severity) {
         ev.severity_id = id;
         ev.severity = name;
@@ -335,7 +329,7 @@ pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type:
     let types = r
         .str("Category")
         .or_else(|| r.str("InvestigationType"))
-        .map(|c| vec![c.into_owned()]);
+        .map(|c| vec![c]);
     ev.finding_info = Some(FindingInfo {
         uid,
         title: r
@@ -353,21 +347,21 @@ pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type:
     if let Some(obj) = data.as_ref().and_then(Value::as_object) {
         for key in ["f3u", "fu", "tsd"] {
             if let Some(u) = obj_str(obj, key) {
-                evidences.push(user_evidence(u));
+                evidences.push(user_evidence(Text::copy(u)));
             }
         }
         for key in ["cip", "clientip"] {
             if let Some(ip) = obj_str(obj, key).filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
             {
                 evidences.push(Evidence {
-                    src_endpoint: Some(EvidenceEndpoint { ip: ip.to_owned() }),
+                    src_endpoint: Some(EvidenceEndpoint { ip: Text::copy(ip) }),
                     ..Evidence::default()
                 });
             }
         }
     }
     if let (Some(entity), Some(kind)) = (r.str("AlertEntityId"), r.str("EntityType")) {
-        let e = entity_evidence(&kind, &entity);
+        let e = entity_evidence(&kind, entity);
         if let Some(e) = e
             && !evidences.contains(&e)
         {
@@ -408,7 +402,7 @@ pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type:
                         ..Evidence::default()
                     });
                 }
-            } else if let Some(e) = value.and_then(|v| entity_evidence(kind, v))
+            } else if let Some(e) = value.and_then(|v| entity_evidence(kind, Text::copy(v)))
                 && !evidences.contains(&e)
             {
                 evidences.push(e);
@@ -421,18 +415,18 @@ pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type:
     {
         evidences.push(Evidence {
             file: Some(File {
-                name: name.to_owned(),
+                name: Text::copy(name),
                 type_id: 1,
                 type_: "Regular File",
                 path: None,
                 ext: None,
                 uri: obj_str(fd, "FilePath")
-                    .map(str::to_owned)
-                    .or_else(|| r.str("ObjectId").map(Cow::into_owned)),
+                    .map(Text::copy)
+                    .or_else(|| r.str("ObjectId")),
                 parent_folder: None,
                 uid: obj_get(fd, "DocumentId")
                     .and_then(as_text)
-                    .map(Cow::into_owned),
+                    .map(|id| Text::copy(&id)),
                 owner: None,
             }),
             ..Evidence::default()
@@ -450,7 +444,7 @@ pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type:
     ev.evidences = (!evidences.is_empty()).then_some(evidences);
 }
 
-fn user_evidence(name: &str) -> Evidence {
+fn user_evidence(name: Text<'_>) -> Evidence<'_> {
     Evidence {
         user: Some(User::named(name)),
         ..Evidence::default()
@@ -458,21 +452,19 @@ fn user_evidence(name: &str) -> Evidence {
 }
 
 /// One entity an alert names (`EntityType`/`Type`: User, Mailbox, Account, Ip, File), as an evidence.
-fn entity_evidence(kind: &str, value: &str) -> Option<Evidence> {
+fn entity_evidence<'a>(kind: &str, value: Text<'a>) -> Option<Evidence<'a>> {
     let is = |k: &str| kind.eq_ignore_ascii_case(k);
     if is("User") || is("Account") || is("Mailbox") || is("MailboxOwner") {
         Some(user_evidence(value))
     } else if is("Ip") || is("IpAddress") {
         value.parse::<std::net::IpAddr>().ok().map(|_| Evidence {
-            src_endpoint: Some(EvidenceEndpoint {
-                ip: value.to_owned(),
-            }),
+            src_endpoint: Some(EvidenceEndpoint { ip: value }),
             ..Evidence::default()
         })
     } else if is("File") {
         Some(Evidence {
             file: Some(File {
-                name: value.to_owned(),
+                name: value,
                 type_id: 1,
                 type_: "Regular File",
                 path: None,

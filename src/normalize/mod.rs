@@ -264,7 +264,7 @@ fn normalize_compact<'a>(
             Some(f) => {
                 let r = record::Record::new(f);
                 (
-                    r.text("Id").map(std::borrow::Cow::into_owned),
+                    r.text("Id").map(|id| id.as_str().to_owned()),
                     r.str("CreationTime")
                         .and_then(|t| time::parse_creation_time(&t)),
                 )

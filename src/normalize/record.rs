@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::event::Text;
+
 /// The top-level fields of a record in input order: key (borrowed unless escaped) to unparsed value. Fields that the
 /// mapping took are flagged, not removed; serializing writes the others as a JSON object (the `unmapped` object).
 #[derive(Debug, Clone, Default)]
@@ -68,6 +70,16 @@ impl<'a> Fields<'a> {
         self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
+    /// The string of a field (exact key, else any ASCII-case variant), trimmed and not blank.
+    pub(crate) fn str(&self, key: &str) -> Option<Text<'a>> {
+        let entry = self.entries.iter().find(|e| e.key == key).or_else(|| {
+            self.entries
+                .iter()
+                .find(|e| e.key.eq_ignore_ascii_case(key))
+        })?;
+        lend(&entry.value, |raw| Text::from_json(raw)).and_then(Text::trimmed)
+    }
+
     /// The same fields, owning their keys and values.
     pub fn into_owned(self) -> Fields<'static> {
         Fields {
@@ -83,6 +95,17 @@ impl<'a> Fields<'a> {
                 })
                 .collect(),
         }
+    }
+}
+
+/// `f` of a value, borrowing from the input when the value does (the values of a detached record are copied).
+fn lend<'a>(
+    value: &Cow<'a, RawValue>,
+    f: impl for<'v> FnOnce(&'v RawValue) -> Option<Text<'v>>,
+) -> Option<Text<'a>> {
+    match value {
+        Cow::Borrowed(raw) => f(raw),
+        Cow::Owned(raw) => f(raw).map(Text::into_owned),
     }
 }
 
@@ -390,8 +413,8 @@ impl<'a> Record<'a> {
 
     /// The value of a string field, trimmed; `None` when absent, not a string, or blank.
     #[inline]
-    pub(crate) fn str(&self, name: &str) -> Option<Cow<'_, str>> {
-        self.raw(name).and_then(raw_str).and_then(trimmed)
+    pub(crate) fn str(&self, name: &str) -> Option<Text<'a>> {
+        self.string_at(self.index(name)?).and_then(Text::trimmed)
     }
 
     /// Whether a string field is present and not blank.
@@ -408,14 +431,37 @@ impl<'a> Record<'a> {
 
     /// A field as text: strings trimmed, numbers and booleans as written.
     #[inline]
-    pub(crate) fn text(&self, name: &str) -> Option<Cow<'_, str>> {
-        let raw = self.raw(name)?;
-        let s = raw.get();
-        match s.as_bytes().first()? {
-            b'"' => raw_str(raw).and_then(trimmed),
+    pub(crate) fn text(&self, name: &str) -> Option<Text<'a>> {
+        let i = self.index(name)?;
+        match self.fields.entries[i].value.get().as_bytes().first()? {
+            b'"' => self.string_at(i).and_then(Text::trimmed),
             b'{' | b'[' | b'n' => None,
-            _ => Some(Cow::Borrowed(s)),
+            _ => Some(match &self.fields.entries[i].value {
+                Cow::Borrowed(raw) => Text::Str(raw.get()),
+                Cow::Owned(raw) => Text::Owned(raw.get().to_owned()),
+            }),
         }
+    }
+
+    /// The value of a string field, unchanged (not trimmed, may be blank).
+    #[inline]
+    pub(crate) fn string(&self, name: &str) -> Option<Text<'a>> {
+        self.string_at(self.index(name)?)
+    }
+
+    /// The string value of entry `i`, unchanged.
+    #[inline]
+    fn string_at(&self, i: usize) -> Option<Text<'a>> {
+        lend(&self.fields.entries[i].value, |raw| Text::from_json(raw))
+    }
+
+    /// A string inside an object field, trimmed and not blank (reads the field's top level only, without building
+    /// its values).
+    pub(crate) fn nested_str(&self, field: &str, key: &str) -> Option<Text<'a>> {
+        let i = self.index(field)?;
+        lend(&self.fields.entries[i].value, |raw| {
+            parse_fields(raw.get().as_bytes()).ok()??.str(key)
+        })
     }
 
     /// Removes a field (nothing, after [`Record::keep_all`]).
@@ -431,13 +477,12 @@ impl<'a> Record<'a> {
 
     /// Takes a string field that is not blank and returns it unchanged (not trimmed); any other value stays.
     #[inline]
-    pub(crate) fn take_string(&mut self, name: &str) -> Option<String> {
+    pub(crate) fn take_string(&mut self, name: &str) -> Option<Text<'a>> {
         let i = self.index(name)?;
-        let s = raw_str(&self.fields.entries[i].value)?;
+        let s = self.string_at(i)?;
         if s.trim().is_empty() {
             return None;
         }
-        let s = s.into_owned();
         if !self.keep_all {
             self.fields.entries[i].taken = true;
         }
@@ -464,19 +509,6 @@ pub(crate) fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
         serde_json::from_str::<String>(s).ok().map(Cow::Owned)
     } else {
         Some(Cow::Borrowed(inner))
-    }
-}
-
-fn trimmed(s: Cow<'_, str>) -> Option<Cow<'_, str>> {
-    match s {
-        Cow::Borrowed(b) => {
-            let t = b.trim();
-            (!t.is_empty()).then_some(Cow::Borrowed(t))
-        }
-        Cow::Owned(o) => {
-            let t = o.trim();
-            (!t.is_empty()).then(|| Cow::Owned(t.to_owned()))
-        }
     }
 }
 

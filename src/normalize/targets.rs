@@ -7,8 +7,6 @@
 //! A resource's name comes from the record, never from the workload. Values copied out of nested objects or
 //! Name/Value lists stay under `unmapped` as well; only top-level strings moved unchanged leave the record.
 
-use std::borrow::Cow;
-
 use serde_json::{Map, Value};
 
 use super::classify::{contains_ci, is_op};
@@ -81,7 +79,7 @@ fn pick(map: &Map<String, Value>, keys: &[&str]) -> Option<Value> {
 /// The managed entity of Entity Management: admin cmdlets (their parameters in `data`; inbox rules by rule name,
 /// `Set-Mailbox` forwarding with the forwarding address in `user.forward_addr`, permission cmdlets with the grantee
 /// in `user`) and directory operations (the target's type from the operation, its changed properties in `data`).
-pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i64>) {
+pub(super) fn entity<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_type: Option<i64>) {
     let op = ev.metadata.event_code.clone().unwrap_or_default();
     let cmdlet =
         matches!(record_type, Some(1 | 10 | 18 | 23)) || (op.contains('-') && !op.contains(' '));
@@ -91,17 +89,17 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
             .as_ref()
             .and_then(|p| get_ci(p, k))
             .and_then(as_text)
-            .map(Cow::into_owned)
+            .map(|t| Text::Owned(t.into_owned()))
     };
     let mut entity = Entity {
-        name: String::new(),
+        name: Text::default(),
         uid: None,
         type_: None,
         data: None,
         user: None,
     };
     if cmdlet {
-        entity.type_ = op.split_once('-').map(|(_, noun)| noun.to_owned());
+        entity.type_ = op.part(|o| o.split_once('-').map(|(_, noun)| noun));
         ev.api = Some(Api {
             operation: op.clone(),
             service: None,
@@ -122,11 +120,12 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
             let forward = param("ForwardingSmtpAddress")
                 .or_else(|| param("ForwardingAddress"))
                 .map(|a| {
-                    let t = a.trim();
-                    t.strip_prefix("smtp:")
-                        .or_else(|| t.strip_prefix("SMTP:"))
-                        .unwrap_or(t)
-                        .to_owned()
+                    a.slice(|a| {
+                        let t = a.trim();
+                        t.strip_prefix("smtp:")
+                            .or_else(|| t.strip_prefix("SMTP:"))
+                            .unwrap_or(t)
+                    })
                 })
                 .filter(|a| is_email(a));
             if let Some(identity) = param("Identity") {
@@ -168,7 +167,7 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
         ]
         .iter()
         .find(|n| lower.contains(*n))
-        .map(|n| (*n).to_owned());
+        .map(|n| Text::Str(n));
         entity.data = r
             .value("ModifiedProperties")
             .and_then(|p| name_values(p, "NewValue"))
@@ -196,31 +195,31 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
 }
 
 /// The directory object id among `Target[]` (`Type` 2: an object id), copied.
-fn entra_target_id(r: &Record<'_>) -> Option<String> {
+fn entra_target_id(r: &Record<'_>) -> Option<Text<'static>> {
     let targets = r.value("Target")?;
     targets.as_array()?.iter().find_map(|t| {
         let t = t.as_object()?;
         let kind = obj_get(t, "Type").and_then(as_text)?;
         (kind == "2")
-            .then(|| obj_get(t, "ID").and_then(as_text).map(Cow::into_owned))
+            .then(|| obj_get(t, "ID").and_then(as_text).map(|id| Text::copy(&id)))
             .flatten()
     })
 }
 
 /// The application a sign-in was for: `ObjectId` of a sign-in record is the target application's id.
-pub(super) fn signed_into(r: &mut Record<'_>, record_type: Option<i64>) -> Option<String> {
+pub(super) fn signed_into<'a>(r: &mut Record<'a>, record_type: Option<i64>) -> Option<Text<'a>> {
     (record_type == Some(15)).then(|| r.take_string("ObjectId"))?
 }
 
 /// Mail items named by a mailbox operation: `Folders[].FolderItems[]` (MailItemsAccessed), `AffectedItems[]`
 /// (deletes and moves), `Item` (creates, updates, sends, folder permissions).
-fn mail_items(r: &Record<'_>) -> Vec<WebResource> {
+fn mail_items(r: &Record<'_>) -> Vec<WebResource<'static>> {
     let mut out = Vec::new();
     let item = |i: &Map<String, Value>, folder: Option<&str>| {
         let uid = obj_str(i, "InternetMessageId")
             .or_else(|| obj_str(i, "Id"))
-            .map(str::to_owned);
-        let name = obj_str(i, "Subject").map(str::to_owned);
+            .map(Text::copy);
+        let name = obj_str(i, "Subject").map(Text::copy);
         let folder = folder.or_else(|| {
             obj_get(i, "ParentFolder")
                 .and_then(Value::as_object)
@@ -229,7 +228,7 @@ fn mail_items(r: &Record<'_>) -> Vec<WebResource> {
         (uid.is_some() || name.is_some()).then(|| WebResource {
             uid,
             name,
-            type_: Some("Email".to_owned()),
+            type_: Some(Text::Str("Email")),
             url_string: None,
             data: folder.map(|f| serde_json::json!({ "folder": f })),
         })
@@ -264,11 +263,11 @@ fn mail_items(r: &Record<'_>) -> Vec<WebResource> {
         match rights {
             // A folder permission change: the folder, with the member and the rights.
             Some(folder) => out.push(WebResource {
-                uid: obj_str(&folder, "Id").map(str::to_owned),
+                uid: obj_str(&folder, "Id").map(Text::copy),
                 name: obj_str(&folder, "Name")
                     .or_else(|| obj_str(&folder, "Path"))
-                    .map(str::to_owned),
-                type_: Some("Folder".to_owned()),
+                    .map(Text::copy),
+                type_: Some(Text::Str("Folder")),
                 url_string: None,
                 data: pick(&folder, &["Path", "MemberUpn", "MemberSid", "MemberRights"]),
             }),
@@ -280,7 +279,7 @@ fn mail_items(r: &Record<'_>) -> Vec<WebResource> {
 
 /// An Outlook inbox rule change (`UpdateInboxRules`, `New-InboxRule` from a client): the rule by name, its actions
 /// in `data` (copied from `OperationProperties`).
-fn inbox_rule(r: &Record<'_>, op: &str) -> Option<WebResource> {
+fn inbox_rule(r: &Record<'_>, op: &str) -> Option<WebResource<'static>> {
     if !is_op(op, &["UpdateInboxRules", "New-InboxRule", "Set-InboxRule"]) {
         return None;
     }
@@ -291,13 +290,13 @@ fn inbox_rule(r: &Record<'_>, op: &str) -> Option<WebResource> {
     let name = get_ci(&props, "RuleName")
         .or_else(|| get_ci(&props, "Name"))
         .and_then(as_text)
-        .map(Cow::into_owned);
+        .map(|n| Text::copy(&n));
     Some(WebResource {
         uid: get_ci(&props, "RuleId")
             .and_then(as_text)
-            .map(Cow::into_owned),
-        name: name.or_else(|| Some(op.to_owned())),
-        type_: Some("InboxRule".to_owned()),
+            .map(|id| Text::copy(&id)),
+        name: name.or_else(|| Some(Text::copy(op))),
+        type_: Some(Text::Str("InboxRule")),
         url_string: None,
         data: Some(Value::Object(props)),
     })
@@ -320,11 +319,11 @@ const NAME_FIELDS: [&str; 12] = [
 ];
 
 /// `web_resources` of Web Resources Activity.
-pub(super) fn web_resources(
-    r: &mut Record<'_>,
-    ev: &OcsfEvent<'_>,
-    copilot: Vec<Resource>,
-) -> Vec<WebResource> {
+pub(super) fn web_resources<'a>(
+    r: &mut Record<'a>,
+    ev: &OcsfEvent<'a>,
+    copilot: Vec<Resource<'a>>,
+) -> Vec<WebResource<'a>> {
     if !copilot.is_empty() {
         return copilot
             .into_iter()
@@ -363,7 +362,7 @@ pub(super) fn web_resources(
     if channel && res.uid.is_none() {
         // A Teams channel: its id and type.
         res.uid = r.take_string("ChannelGuid");
-        res.type_.get_or_insert_with(|| "Channel".to_owned());
+        res.type_.get_or_insert_with(|| Text::Str("Channel"));
     }
     let mailbox = mailbox_web_resource(r);
     let mut mentioned = Vec::new();
@@ -371,13 +370,13 @@ pub(super) fn web_resources(
         // Security & Compliance records name a message and its mailbox only in `ExtendedProperties`
         // (`AdminMailAccess`: `InternetMessageId`, `MailboxId`); copied, the list stays under `unmapped`.
         if let Some(message) = r.name_value("ExtendedProperties", "InternetMessageId") {
-            res.uid = Some(message);
-            res.type_.get_or_insert_with(|| "Email".to_owned());
+            res.uid = Some(Text::Owned(message));
+            res.type_.get_or_insert_with(|| Text::Str("Email"));
         }
         if let Some(name) = r.name_value("ExtendedProperties", "MailboxId") {
             mentioned.push(WebResource {
-                name: Some(name),
-                type_: Some("Mailbox".to_owned()),
+                name: Some(Text::Owned(name)),
+                type_: Some(Text::Str("Mailbox")),
                 ..WebResource::default()
             });
         }
@@ -394,7 +393,7 @@ pub(super) fn web_resources(
             ev.metadata
                 .event_code
                 .clone()
-                .unwrap_or_else(|| "Unknown".to_owned()),
+                .unwrap_or(Text::Str("Unknown")),
         );
     }
     let mut out = Vec::new();
@@ -406,7 +405,7 @@ pub(super) fn web_resources(
         out.push(WebResource {
             uid: r.take_string("TeamGuid"),
             name: r.take_string("TeamName"),
-            type_: Some("Team".to_owned()),
+            type_: Some(Text::Str("Team")),
             ..WebResource::default()
         });
     }
@@ -416,30 +415,30 @@ pub(super) fn web_resources(
 }
 
 /// The mailbox a mailbox operation acted on (`MailboxGuid`, `MailboxOwnerUPN`), moved out of the record.
-fn mailbox(r: &mut Record<'_>) -> Option<(Option<String>, Option<String>)> {
+fn mailbox<'a>(r: &mut Record<'a>) -> Option<(Option<Text<'a>>, Option<Text<'a>>)> {
     let uid = r.take_string("MailboxGuid");
     let name = r.take_string("MailboxOwnerUPN");
     (uid.is_some() || name.is_some()).then_some((uid, name))
 }
 
 /// The mailbox as a web resource.
-fn mailbox_web_resource(r: &mut Record<'_>) -> Option<WebResource> {
+fn mailbox_web_resource<'a>(r: &mut Record<'a>) -> Option<WebResource<'a>> {
     let (uid, name) = mailbox(r)?;
     Some(WebResource {
         uid,
         name,
-        type_: Some("Mailbox".to_owned()),
+        type_: Some(Text::Str("Mailbox")),
         ..WebResource::default()
     })
 }
 
 /// The mailbox as a resource of User Access Management.
-fn mailbox_resource(r: &mut Record<'_>) -> Option<Resource> {
+fn mailbox_resource<'a>(r: &mut Record<'a>) -> Option<Resource<'a>> {
     let (uid, name) = mailbox(r)?;
     Some(Resource {
         uid: uid.or_else(|| name.clone())?,
         name,
-        type_: Some("Mailbox".to_owned()),
+        type_: Some(Text::Str("Mailbox")),
     })
 }
 
@@ -455,9 +454,13 @@ pub(super) fn folder_member<'r>(r: &'r Record<'_>) -> Option<&'r Map<String, Val
 /// A mailbox folder permission granted, changed or removed (`AddFolderPermissions`, `ModifyFolderPermissions`,
 /// `RemoveFolderPermissions`): the member in `user`, the rights in `privileges`, the folder and the mailbox in
 /// `resources`. Values are copied from `Item`, which stays under `unmapped`.
-pub(super) fn folder_grant(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, folder: Map<String, Value>) {
-    let upn = obj_str(&folder, "MemberUpn").map(str::to_owned);
-    let sid = obj_str(&folder, "MemberSid").map(str::to_owned);
+pub(super) fn folder_grant<'a>(
+    r: &mut Record<'a>,
+    ev: &mut OcsfEvent<'a>,
+    folder: Map<String, Value>,
+) {
+    let upn = obj_str(&folder, "MemberUpn").map(Text::copy);
+    let sid = obj_str(&folder, "MemberSid").map(Text::copy);
     ev.user = Some(match (upn, sid) {
         (Some(upn), sid) => User {
             uid: sid,
@@ -476,7 +479,7 @@ pub(super) fn folder_grant(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, folder: M
                     .split(',')
                     .map(str::trim)
                     .filter(|p| !p.is_empty())
-                    .map(str::to_owned)
+                    .map(Text::copy)
                     .collect()
             })
             .unwrap_or_default(),
@@ -485,9 +488,9 @@ pub(super) fn folder_grant(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, folder: M
     let folder_name = obj_str(&folder, "Name").or_else(|| obj_str(&folder, "Path"));
     if let Some(uid) = obj_str(&folder, "Id").or(folder_name) {
         resources.push(Resource {
-            uid: uid.to_owned(),
-            name: folder_name.map(str::to_owned),
-            type_: Some("Folder".to_owned()),
+            uid: Text::copy(uid),
+            name: folder_name.map(Text::copy),
+            type_: Some(Text::Str("Folder")),
         });
     }
     resources.extend(mailbox_resource(r));
@@ -501,20 +504,21 @@ pub(super) fn is_group_type(kind: &str) -> bool {
 
 /// The user or group a SharePoint operation grants to (`TargetUserOrGroupName`, moved), typed from
 /// `TargetUserOrGroupType` (kept): a guest's `urn:spo:guest#` prefix is not part of its e-mail address.
-fn grantee(r: &mut Record<'_>) -> User {
-    let kind = r.str("TargetUserOrGroupType").map(Cow::into_owned);
+fn grantee<'a>(r: &mut Record<'a>) -> User<'a> {
+    let kind = r.str("TargetUserOrGroupType");
     let name = r
         .take_string("TargetUserOrGroupName")
-        .unwrap_or_else(|| "Unknown".to_owned());
-    let address = name
-        .get(..14)
-        .filter(|p| p.eq_ignore_ascii_case("urn:spo:guest#"))
-        .map_or(name.as_str(), |_| &name[14..]);
+        .unwrap_or(Text::Str("Unknown"));
+    let address = name.slice(|n| {
+        n.get(..14)
+            .filter(|p| p.eq_ignore_ascii_case("urn:spo:guest#"))
+            .map_or(n, |_| &n[14..])
+    });
     let is_user = kind
         .as_deref()
         .is_some_and(|k| k.eq_ignore_ascii_case("Member") || k.eq_ignore_ascii_case("Guest"));
     User {
-        email_addr: is_email(address).then(|| address.to_owned()),
+        email_addr: is_email(&address).then_some(address),
         type_id: is_user.then_some(1),
         type_: is_user.then_some("User"),
         ..User::named(name)
@@ -522,19 +526,18 @@ fn grantee(r: &mut Record<'_>) -> User {
 }
 
 /// The value of `<tag>…</tag>` in SharePoint's `EventData`.
-fn event_data_tag(r: &Record<'_>, tag: &str) -> Option<String> {
+fn event_data_tag<'a>(r: &Record<'a>, tag: &str) -> Option<Text<'a>> {
     let data = r.str("EventData")?;
     let open = format!("<{tag}>");
     let start = data.find(&open)? + open.len();
     let len = data[start..].find("</")?;
-    let value = data[start..start + len].trim();
-    (!value.is_empty()).then(|| value.to_owned())
+    data.slice(|d| &d[start..start + len]).trimmed()
 }
 
 /// Access to a SharePoint/OneDrive item given to or taken from a named user or group (`SharingSet`,
 /// `AddedToSecureLink`, `SharingInvitationCreated`, `SharingRevoked`, …): the grantee in `user`, the permission
 /// or link type `EventData` names in `privileges`, the item in `resources`.
-pub(super) fn sharing_grant(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
+pub(super) fn sharing_grant<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
     ev.user = Some(grantee(r));
     ev.privileges = Some(
         ["PermissionsGranted", "Permission", "Role", "Type"]
@@ -561,9 +564,9 @@ pub(super) fn sharing_grant(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
 
 /// A user or group added to or removed from a SharePoint group (`AddedToGroup`, `RemovedFromGroup`): the group
 /// `EventData` names in `group`, the member in `user` or, for a group, in `subgroup`.
-pub(super) fn sharepoint_group(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
+pub(super) fn sharepoint_group<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
     ev.group = Some(Group {
-        name: event_data_tag(r, "Group").unwrap_or_else(|| "Unknown".to_owned()),
+        name: event_data_tag(r, "Group").unwrap_or(Text::Str("Unknown")),
         uid: None,
     });
     let uid = r
