@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 
 use super::classify::{Class, Facts, choose, contains_ci, web};
 use super::event::*;
-use super::ip::parse_client_ip;
+use super::ip::{is_canonical, parse_client_ip};
 use super::record::{Fields, Record, as_text, is_email, name_value, non_blank, obj_get, obj_str};
 use super::time::parse_creation_time;
 use super::{dlp, targets};
@@ -37,15 +37,22 @@ fn client<'a>(r: &Record<'a>) -> Option<Client<'a>> {
     IP_FIELDS.iter().find_map(|&field| {
         let raw = r.string(field)?;
         let addr = parse_client_ip(&raw)?;
-        let ip = addr.ip.to_string();
+        // Nearly every record gives the address alone and in canonical form: the field's own text is then the
+        // attribute's value, with nothing to format.
+        let verbatim = addr.port.is_none() && addr.host.is_none() && is_canonical(addr.ip, &raw);
+        let endpoint = Endpoint {
+            ip: if verbatim {
+                raw.clone()
+            } else {
+                Text::Owned(addr.ip.to_string())
+            },
+            port: addr.port,
+            hostname: addr.host.map(Text::copy),
+        };
         Some(Client {
             field,
-            verbatim: addr.port.is_none() && addr.host.is_none() && ip == *raw,
-            endpoint: Endpoint {
-                ip: ip.into(),
-                port: addr.port,
-                hostname: addr.host.map(|h| Text::Owned(h.to_owned())),
-            },
+            verbatim,
+            endpoint,
         })
     })
 }

@@ -156,7 +156,7 @@ impl<'a> Text<'a> {
     pub(crate) fn from_json(raw: &'a RawValue) -> Option<Text<'a>> {
         let s = raw.get();
         let inner = s.strip_prefix('"')?.strip_suffix('"')?;
-        if memchr::memchr(b'\\', inner.as_bytes()).is_some() {
+        if has_backslash(inner.as_bytes()) {
             serde_json::from_str(s).ok().map(Text::Owned)
         } else {
             Some(Text::Json(raw))
@@ -216,6 +216,15 @@ impl<'a> Text<'a> {
             other => Text::Owned(other.as_str().to_owned()),
         }
     }
+}
+
+/// Whether a string's JSON text has an escape. Most are short: a branch-free pass over them beats a call to
+/// `memchr`.
+fn has_backslash(s: &[u8]) -> bool {
+    if s.len() > 64 {
+        return memchr::memchr(b'\\', s).is_some();
+    }
+    s.iter().fold(false, |found, &b| found | (b == b'\\'))
 }
 
 /// The content of the JSON text of a string without escapes: the text without its quotes.

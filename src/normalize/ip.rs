@@ -57,6 +57,20 @@ pub(crate) fn parse_client_ip(raw: &str) -> Option<ClientAddr<'_>> {
     })
 }
 
+/// Whether `s` is exactly `ip`'s canonical text (as `to_string` writes it), compared without building that text.
+pub(crate) fn is_canonical(ip: IpAddr, s: &str) -> bool {
+    /// Consumes the expected text as the address is written; fails at the first difference.
+    struct Expect<'s>(&'s str);
+    impl std::fmt::Write for Expect<'_> {
+        fn write_str(&mut self, part: &str) -> std::fmt::Result {
+            self.0 = self.0.strip_prefix(part).ok_or(std::fmt::Error)?;
+            Ok(())
+        }
+    }
+    let mut expect = Expect(s);
+    std::fmt::write(&mut expect, format_args!("{ip}")).is_ok() && expect.0.is_empty()
+}
+
 /// An address, unmapping IPv4-mapped IPv6 and accepting the `ffff:a.b.c.d` shorthand.
 fn parse_ip(s: &str) -> Option<IpAddr> {
     if let Ok(ip) = s.parse::<IpAddr>() {
@@ -74,6 +88,17 @@ fn parse_ip(s: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_text_is_recognized_without_formatting() {
+        let v4: IpAddr = "10.1.2.3".parse().expect("ip");
+        assert!(is_canonical(v4, "10.1.2.3"));
+        assert!(!is_canonical(v4, "10.1.2.30"));
+        assert!(!is_canonical(v4, "10.1.2."));
+        let v6: IpAddr = "2001:DB8::1".parse().expect("ip");
+        assert!(is_canonical(v6, "2001:db8::1"));
+        assert!(!is_canonical(v6, "2001:DB8::1"));
+    }
 
     fn norm(s: &str) -> Option<(String, Option<u16>, Option<&str>)> {
         parse_client_ip(s).map(|a| (a.ip.to_string(), a.port, a.host))

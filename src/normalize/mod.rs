@@ -239,7 +239,7 @@ pub fn normalize_bytes<'a>(
     opts: &Options,
 ) -> Result<Event<'a>, NotJson> {
     let trimmed = raw.trim_ascii();
-    if trimmed.contains(&b'\n') {
+    if memchr::memchr(b'\n', trimmed).is_some() {
         // Unparsed values are written back as they are: take the line breaks out first, so that an event stays one
         // line. (A lone carriage return is JSON whitespace that no line reader splits on.)
         let compact = minify(trimmed);

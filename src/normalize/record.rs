@@ -14,7 +14,6 @@ use std::cell::OnceCell;
 use std::fmt;
 use std::sync::LazyLock;
 
-use rustc_hash::FxHashMap;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
@@ -126,6 +125,7 @@ macro_rules! known_keys {
     ($($key:ident),* $(,)?) => {
         /// The slots, in the order of the list.
         #[allow(clippy::upper_case_acronyms)]
+        #[derive(Clone, Copy)]
         enum Slot {
             $($key),*
         }
@@ -228,14 +228,57 @@ known_keys!(
     InvestigationId,
     InvestigationName,
     InvestigationType,
+    ListTitle,
+    ReportName,
+    DashboardName,
+    DatasetName,
+    WorkSpaceName,
+    FormName,
+    GroupName,
+    ThreadId,
 );
 const KNOWN_LEN: usize = KNOWN.len();
 
-/// [`slot_of`] for a name read from the input: one hash look-up instead of a chain of string comparisons.
+/// [`slot_of`] for a name read from the input: one probe of an open-addressing table of the known keys, which is
+/// empty for nearly every other key (so most keys of a record cost no string comparison at all) and one comparison
+/// for a known key.
 fn slot_of_runtime(name: &str) -> Option<usize> {
-    static SLOTS: LazyLock<FxHashMap<&'static str, usize>> =
-        LazyLock::new(|| KNOWN.iter().enumerate().map(|(i, k)| (*k, i)).collect());
-    SLOTS.get(name).copied()
+    /// Slot + 1 of the known key hashed to each bucket (0: empty); about one bucket in ten is taken.
+    static TABLE: LazyLock<[u8; SLOT_TABLE_LEN]> = LazyLock::new(|| {
+        let mut table = [0u8; SLOT_TABLE_LEN];
+        for (slot, key) in KNOWN.iter().enumerate() {
+            let mut i = key_hash(key);
+            while table[i] != 0 {
+                i = (i + 1) % SLOT_TABLE_LEN;
+            }
+            table[i] = u8::try_from(slot + 1).expect("fewer than 255 known keys");
+        }
+        table
+    });
+    let mut i = key_hash(name);
+    loop {
+        let slot = usize::from(TABLE[i]).checked_sub(1)?;
+        if KNOWN[slot] == name {
+            return Some(slot);
+        }
+        i = (i + 1) % SLOT_TABLE_LEN;
+    }
+}
+
+const SLOT_TABLE_LEN: usize = 1024;
+
+/// A bucket of [`slot_of_runtime`]'s table: a hash of the length and the first and last eight bytes of a key.
+fn key_hash(key: &str) -> usize {
+    let b = key.as_bytes();
+    let word = |part: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..part.len()].copy_from_slice(part);
+        u64::from_le_bytes(w)
+    };
+    let n = b.len().min(8);
+    let h = word(&b[..n]) ^ word(&b[b.len() - n..]).rotate_left(23) ^ b.len() as u64;
+    // Fibonacci hashing: the top bits of the product are well mixed.
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize % SLOT_TABLE_LEN
 }
 
 /// The top-level object of one audit record, being taken apart.
@@ -329,14 +372,40 @@ pub(crate) fn parse_fields(bytes: &[u8]) -> Result<Option<Fields<'_>>, serde_jso
 }
 
 impl<'a> Record<'a> {
-    pub(crate) fn new(mut fields: Fields<'a>) -> Self {
-        let any_case = !["Id", "CreationTime", "Operation", "RecordType"]
-            .iter()
-            .any(|k| fields.entries.iter().any(|e| e.key == *k));
-        let mut slots = [0u32; KNOWN_LEN];
-        let n = fields.entries.len();
-        for i in 0..n {
-            let key = fields.entries[i].key.as_ref();
+    pub(crate) fn new(fields: Fields<'a>) -> Self {
+        let mut record = Record {
+            fields,
+            slots: [0; KNOWN_LEN],
+            keep_all: false,
+            any_case: false,
+        };
+        record.index_keys();
+        if [
+            Slot::Id,
+            Slot::CreationTime,
+            Slot::Operation,
+            Slot::RecordType,
+        ]
+        .iter()
+        .all(|&slot| record.slots[slot as usize] == 0)
+        {
+            // None of the common keys is spelled the documented way: index again, matching any ASCII case.
+            record.any_case = true;
+            record.slots = [0; KNOWN_LEN];
+            for e in &mut record.fields.entries {
+                e.taken = false;
+            }
+            record.index_keys();
+        }
+        record
+    }
+
+    /// Fills `slots` in one pass over the keys.
+    fn index_keys(&mut self) {
+        let any_case = self.any_case;
+        let entries = &mut self.fields.entries;
+        for i in 0..entries.len() {
+            let key = entries[i].key.as_ref();
             let slot = slot_of_runtime(key).or_else(|| {
                 any_case
                     .then(|| KNOWN.iter().position(|k| k.eq_ignore_ascii_case(key)))
@@ -345,24 +414,18 @@ impl<'a> Record<'a> {
             if let Some(slot) = slot
                 && let Ok(index) = u32::try_from(i + 1)
             {
-                let prev = slots[slot] as usize;
+                let prev = self.slots[slot] as usize;
                 if prev == 0 {
-                    slots[slot] = index;
-                } else if fields.entries[prev - 1].key == fields.entries[i].key {
+                    self.slots[slot] = index;
+                } else if entries[prev - 1].key == entries[i].key {
                     // A duplicate key: the last one wins, as in serde_json.
-                    fields.entries[prev - 1].taken = true;
-                    slots[slot] = index;
-                } else if fields.entries[i].key == KNOWN[slot] {
+                    entries[prev - 1].taken = true;
+                    self.slots[slot] = index;
+                } else if entries[i].key == KNOWN[slot] {
                     // Two spellings of one key: the documented one is read, the other stays for `unmapped`.
-                    slots[slot] = index;
+                    self.slots[slot] = index;
                 }
             }
-        }
-        Record {
-            fields,
-            slots,
-            keep_all: false,
-            any_case,
         }
     }
 
@@ -654,6 +717,17 @@ mod tests {
         let r = Record::new(fields(r#"{"Id": "x", "clientip": "1.2.3.4"}"#));
         assert_eq!(r.str("ClientIP"), None);
         assert_eq!(r.str("clientip").as_deref(), Some("1.2.3.4"));
+    }
+
+    #[test]
+    fn every_known_key_has_its_slot() {
+        for (i, key) in KNOWN.iter().enumerate() {
+            assert_eq!(slot_of(key), Some(i), "{key}");
+            assert_eq!(slot_of_runtime(key), Some(i), "{key}");
+        }
+        for other in ["", "id", "Ids", "UserIdX", "Operation ", "X"] {
+            assert_eq!(slot_of_runtime(other), None, "{other}");
+        }
     }
 
     #[test]
