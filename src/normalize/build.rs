@@ -57,8 +57,8 @@ fn client<'a>(r: &Record<'a>) -> Option<Client<'a>> {
     })
 }
 
-fn has_app(r: &Record<'_>) -> bool {
-    APP_FIELDS.iter().any(|f| r.has(f)) || r.nested_str("AppAccessContext", "ClientAppId").is_some()
+fn has_app(r: &Record<'_>, context: Option<&Fields<'_>>) -> bool {
+    APP_FIELDS.iter().any(|f| r.has(f)) || context.and_then(|c| c.str("ClientAppId")).is_some()
 }
 
 /// Builds the event of an object record.
@@ -69,6 +69,8 @@ pub(crate) fn build<'a>(
 ) -> OcsfEvent<'a> {
     let mut r = Record::new(fields);
     let client = client(&r);
+    // Several attributes come from it: parsed once.
+    let context = r.nested("AppAccessContext");
     let record_type = r.int("RecordType");
     let operation = r.str("Operation");
     let facts = Facts {
@@ -77,7 +79,7 @@ pub(crate) fn build<'a>(
         operation: operation.as_deref(),
         has_ip: client.is_some(),
         has_user: r.has("UserId") || r.has("UserKey"),
-        has_app: has_app(&r),
+        has_app: has_app(&r, context.as_ref()),
         has_object: r.has("ObjectId"),
         has_target: r.has("ObjectId")
             || cmdlet_target(&r).is_some()
@@ -128,7 +130,7 @@ pub(crate) fn build<'a>(
     let correlation_uid = r
         .take_string("CorrelationId")
         .or_else(|| r.take_string("InterSystemsId"))
-        .or_else(|| r.nested_str("AppAccessContext", "CorrelationId"));
+        .or_else(|| context.as_ref().and_then(|c| c.str("CorrelationId")));
     let workload = r.take_string("Workload");
 
     let mut ev = OcsfEvent {
@@ -231,7 +233,7 @@ pub(crate) fn build<'a>(
         ev.http_request = ua.map(|user_agent| HttpRequest { user_agent });
     }
     // Every event says who acted: the class's own `actor`, or the host profile's on classes without one.
-    ev.actor = actor(&mut r);
+    ev.actor = actor(&mut r, context.as_ref());
     ev.metadata.profiles.host = ev.actor.is_some() && !class.has_actor();
     if class == Class::Authentication {
         // The signing-in user is the subject too.
@@ -351,10 +353,10 @@ fn result_status<'a>(
 /// `ClientAppId`, `AppAccessContext.ClientAppId`; `ApplicationName`, `AppAccessContext.ClientAppName`) and the
 /// session (`AppAccessContext.AADSessionId` or `AADSessionId`, `SessionId`, `AppAccessContext.IssuedAtTime`).
 /// `None` when the record names none of them.
-fn actor<'a>(r: &mut Record<'a>) -> Option<Actor<'a>> {
+fn actor<'a>(r: &mut Record<'a>, context: Option<&Fields<'a>>) -> Option<Actor<'a>> {
     let user = take_user(r);
-    let (app_uid, app_name) = take_app(r).unwrap_or_default();
-    let session = take_session(r);
+    let (app_uid, app_name) = take_app(r, context).unwrap_or_default();
+    let session = take_session(r, context);
     let actor = Actor {
         user,
         app_uid,
@@ -367,17 +369,17 @@ fn actor<'a>(r: &mut Record<'a>) -> Option<Actor<'a>> {
 /// `actor.session`: the Entra (AAD) session id as `uid`, the workload's `SessionId` as `uid_alt` when both exist
 /// (else as `uid`), and the token's issue time as `created_time`. Nested values are copied (they stay under
 /// `unmapped` with their object).
-fn take_session<'a>(r: &mut Record<'a>) -> Option<Session<'a>> {
-    let aad = r
-        .nested_str("AppAccessContext", "AADSessionId")
+fn take_session<'a>(r: &mut Record<'a>, context: Option<&Fields<'a>>) -> Option<Session<'a>> {
+    let aad = context
+        .and_then(|c| c.str("AADSessionId"))
         .or_else(|| r.take_string("AADSessionId"));
     let workload = r.take_string("SessionId");
     let (uid, uid_alt) = match aad {
         Some(aad) => (Some(aad), workload),
         None => (workload, None),
     };
-    let created_time = r
-        .nested_str("AppAccessContext", "IssuedAtTime")
+    let created_time = context
+        .and_then(|c| c.str("IssuedAtTime"))
         .as_deref()
         .and_then(parse_creation_time);
     let session = Session {
@@ -437,14 +439,17 @@ fn user_type(code: i64) -> (u32, &'static str) {
 }
 
 /// The acting application: (`app_uid`, `app_name`).
-fn take_app<'a>(r: &mut Record<'a>) -> Option<(Option<Text<'a>>, Option<Text<'a>>)> {
+fn take_app<'a>(
+    r: &mut Record<'a>,
+    context: Option<&Fields<'a>>,
+) -> Option<(Option<Text<'a>>, Option<Text<'a>>)> {
     let uid = APP_FIELDS
         .iter()
         .find_map(|f| r.take_string(f))
-        .or_else(|| r.nested_str("AppAccessContext", "ClientAppId"));
+        .or_else(|| context.and_then(|c| c.str("ClientAppId")));
     let name = r
         .take_string("ApplicationName")
-        .or_else(|| r.nested_str("AppAccessContext", "ClientAppName"));
+        .or_else(|| context.and_then(|c| c.str("ClientAppName")));
     (uid.is_some() || name.is_some()).then_some((uid, name))
 }
 

@@ -174,6 +174,14 @@ impl<'a> Text<'a> {
 
     /// The string without leading and trailing blanks; `None` when blank. Borrows what `self` borrows.
     pub(crate) fn trimmed(self) -> Option<Text<'a>> {
+        // Nearly every value starts and ends with a visible ASCII character: nothing to trim, nothing to scan.
+        let bytes = self.as_str().as_bytes();
+        if let (Some(first), Some(last)) = (bytes.first(), bytes.last())
+            && first.is_ascii_graphic()
+            && last.is_ascii_graphic()
+        {
+            return Some(self);
+        }
         let t = self.slice(str::trim);
         (!t.is_empty()).then_some(t)
     }

@@ -23,7 +23,7 @@ pub(crate) fn parse_client_ip(raw: &str) -> Option<ClientAddr<'_>> {
         return None;
     }
     // `HOST (ip)`
-    if let Some(open) = s.find(" (")
+    if let Some(open) = s.as_bytes().windows(2).position(|w| w == b" (")
         && let Some(inner) = s[open + 2..].strip_suffix(')')
     {
         let mut addr = parse_client_ip(inner)?;

@@ -35,7 +35,8 @@ struct Entry<'a> {
     value: Cow<'a, RawValue>,
     taken: bool,
     /// The value parsed, once some mapping asked for it ([`Record::value`]); several read the same nested field.
-    parsed: OnceCell<Option<Value>>,
+    /// Boxed: few fields are ever parsed, and every entry carries the cell.
+    parsed: OnceCell<Option<Box<Value>>>,
 }
 
 impl<'a> Fields<'a> {
@@ -346,6 +347,15 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// The top level of a JSON object already known to be valid UTF-8 (a value of a parsed record); `None` when it is
+/// not an object.
+fn parse_object(text: &str) -> Option<Fields<'_>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.deserialize_map(FieldsVisitor)
+        .and_then(|m| de.end().map(|()| m))
+        .ok()
+}
+
 /// Parses `bytes` as a JSON object into [`Fields`]; `Ok(None)` when they are JSON but not an object.
 pub(crate) fn parse_fields(bytes: &[u8]) -> Result<Option<Fields<'_>>, serde_json::Error> {
     // Validating UTF-8 once up front (ASCII fast path) lets the parser skip validating every string on its own.
@@ -466,7 +476,7 @@ impl<'a> Record<'a> {
         entry
             .parsed
             .get_or_init(|| serde_json::from_str(entry.value.get()).ok())
-            .as_ref()
+            .as_deref()
     }
 
     /// The value of a field, parsed anew (for a value held while the record changes).
@@ -518,13 +528,19 @@ impl<'a> Record<'a> {
         lend(&self.fields.entries[i].value, |raw| Text::from_json(raw))
     }
 
-    /// A string inside an object field, trimmed and not blank (reads the field's top level only, without building
-    /// its values).
-    pub(crate) fn nested_str(&self, field: &str, key: &str) -> Option<Text<'a>> {
+    /// The top level of an object field, its values unparsed (borrowed from the input when the record is); `None`
+    /// when absent or not an object.
+    pub(crate) fn nested(&self, field: &str) -> Option<Fields<'a>> {
         let i = self.index(field)?;
-        lend(&self.fields.entries[i].value, |raw| {
-            parse_fields(raw.get().as_bytes()).ok()??.str(key)
-        })
+        match &self.fields.entries[i].value {
+            Cow::Borrowed(raw) => parse_object(raw.get()),
+            Cow::Owned(raw) => parse_object(raw.get()).map(Fields::into_owned),
+        }
+    }
+
+    /// A string inside an object field, trimmed and not blank.
+    pub(crate) fn nested_str(&self, field: &str, key: &str) -> Option<Text<'a>> {
+        self.nested(field)?.str(key)
     }
 
     /// Removes a field (nothing, after [`Record::keep_all`]).
@@ -672,23 +688,50 @@ pub(crate) fn is_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
         return false;
     };
-    let local_ok = !local.is_empty()
-        && local
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+,-./=?^_`{|}~".contains(&b));
     let Some((first, rest)) = domain.split_once('.') else {
         return false;
     };
-    local_ok
-        && !first.is_empty()
-        && first
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !rest.is_empty()
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    let all = |part: &str, class: u8| {
+        !part.is_empty() && part.bytes().all(|b| EMAIL[b as usize] & class != 0)
+    };
+    all(local, LOCAL) && all(first, LABEL) && all(rest, DOMAIN)
 }
+
+/// Character classes of [`is_email`], one bit each: the local part, the first domain label, the rest of the domain.
+const LOCAL: u8 = 1;
+const LABEL: u8 = 2;
+const DOMAIN: u8 = 4;
+/// For each byte, the parts of an address it may appear in (a table, so each byte costs one look-up).
+static EMAIL: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let alnum = c.is_ascii_alphanumeric();
+        let mut bits = 0;
+        if alnum
+            || matches!(
+                c,
+                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b',' | b'-' | b'.'
+            )
+            || matches!(
+                c,
+                b'/' | b'=' | b'?' | b'^' | b'_' | b'`' | b'{' | b'|' | b'}' | b'~'
+            )
+        {
+            bits |= LOCAL;
+        }
+        if alnum || c == b'-' {
+            bits |= LABEL;
+        }
+        if alnum || c == b'-' || c == b'.' {
+            bits |= DOMAIN;
+        }
+        table[b] = bits;
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -776,5 +819,17 @@ mod tests {
         assert!(!is_email("NT AUTHORITY\\SYSTEM"));
         assert!(!is_email("a@b@c.d"));
         assert!(!is_email("@x.y"));
+        // The table holds the pattern's classes.
+        for b in 0..=255u8 {
+            let local = b.is_ascii_alphanumeric() || b"!#$%&'*+,-./=?^_`{|}~".contains(&b);
+            assert_eq!(EMAIL[usize::from(b)] & LOCAL != 0, local, "{b}");
+            let label = b.is_ascii_alphanumeric() || b == b'-';
+            assert_eq!(EMAIL[usize::from(b)] & LABEL != 0, label, "{b}");
+            assert_eq!(
+                EMAIL[usize::from(b)] & DOMAIN != 0,
+                label || b == b'.',
+                "{b}"
+            );
+        }
     }
 }

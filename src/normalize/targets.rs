@@ -525,13 +525,27 @@ fn grantee<'a>(r: &mut Record<'a>) -> User<'a> {
     }
 }
 
-/// The value of `<tag>…</tag>` in SharePoint's `EventData`.
-fn event_data_tag<'a>(r: &Record<'a>, tag: &str) -> Option<Text<'a>> {
-    let data = r.str("EventData")?;
-    let open = format!("<{tag}>");
-    let start = data.find(&open)? + open.len();
-    let len = data[start..].find("</")?;
-    data.slice(|d| &d[start..start + len]).trimmed()
+/// The value of `<tag>…</tag>` in SharePoint's `EventData` (up to the next closing tag).
+fn event_data_tag<'a>(data: &Text<'a>, tag: &str) -> Option<Text<'a>> {
+    // Scanned for `<` (memchr) rather than searched for the whole `<tag>`: no pattern to build per look-up.
+    let mut from = 0;
+    let start = loop {
+        let open = from + data[from..].find('<')?;
+        let after = &data[open + 1..];
+        if after.starts_with(tag) && after[tag.len()..].starts_with('>') {
+            break open + 1 + tag.len() + 1;
+        }
+        from = open + 1;
+    };
+    let mut end = start;
+    loop {
+        end += data[end..].find('<')?;
+        if data[end + 1..].starts_with('/') {
+            break;
+        }
+        end += 1;
+    }
+    data.slice(|d| &d[start..end]).trimmed()
 }
 
 /// Access to a SharePoint/OneDrive item given to or taken from a named user or group (`SharingSet`,
@@ -539,10 +553,11 @@ fn event_data_tag<'a>(r: &Record<'a>, tag: &str) -> Option<Text<'a>> {
 /// or link type `EventData` names in `privileges`, the item in `resources`.
 pub(super) fn sharing_grant<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
     ev.user = Some(grantee(r));
+    let data = r.str("EventData");
     ev.privileges = Some(
         ["PermissionsGranted", "Permission", "Role", "Type"]
             .iter()
-            .find_map(|t| event_data_tag(r, t))
+            .find_map(|t| event_data_tag(data.as_ref()?, t))
             .into_iter()
             .collect(),
     );
@@ -566,7 +581,10 @@ pub(super) fn sharing_grant<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
 /// `EventData` names in `group`, the member in `user` or, for a group, in `subgroup`.
 pub(super) fn sharepoint_group<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
     ev.group = Some(Group {
-        name: event_data_tag(r, "Group").unwrap_or(Text::Str("Unknown")),
+        name: r
+            .str("EventData")
+            .and_then(|data| event_data_tag(&data, "Group"))
+            .unwrap_or(Text::Str("Unknown")),
         uid: None,
     });
     let uid = r
