@@ -1,11 +1,10 @@
 //! Builds the OCSF event of one record: common fields, then the attributes of the chosen class, then `unmapped`.
 
-use std::borrow::Cow;
-
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::classify::{Class, Facts, choose, contains_ci, web};
+use super::event::const_text;
 use super::event::*;
 use super::ip::{is_canonical, parse_client_ip};
 use super::record::{Fields, Record, as_text, is_email, name_value, non_blank, obj_get, obj_str};
@@ -135,40 +134,41 @@ pub(crate) fn build<'a>(
 
     let mut ev = OcsfEvent {
         class_uid: class.uid(),
-        class_name: class.name(),
+        class_name: class.name_text(),
         category_uid: class.uid() / 1000,
-        category_name: class.category_name(),
+        category_name: class.category_text(),
         activity_id: choice.activity_id,
         type_uid: class.uid() * 100 + choice.activity_id,
         type_name: TypeName {
             class_name: class.name(),
             activity_name: activity_name.clone(),
+            json: choice.type_name_json(),
         },
         activity_name,
         severity_id: 1,
-        severity: "Informational",
+        severity: const_text!("Informational"),
         time: time.unwrap_or(0),
         status_id: None,
         status: None,
         status_code: None,
         status_detail: None,
         cloud: Cloud {
-            provider: VENDOR,
+            provider: const_text!(VENDOR),
             account: tenant_uid.as_ref().map(|t| Account {
                 uid: t.clone(),
                 type_id: 17,
-                type_: "M365 Tenant",
+                type_: const_text!("M365 Tenant"),
             }),
         },
         metadata: Metadata {
-            version: OCSF_VERSION,
+            version: const_text!(OCSF_VERSION),
             product: Product {
-                name: PRODUCT_NAME,
-                vendor_name: VENDOR,
+                name: const_text!(PRODUCT_NAME),
+                vendor_name: const_text!(VENDOR),
                 feature: None,
             },
             profiles: Profiles::default(),
-            log_name: ct.as_str(),
+            log_name: log_name(ct),
             uid,
             original_time,
             tenant_uid,
@@ -305,25 +305,21 @@ fn result_status<'a>(
     let op = ev.metadata.event_code.as_deref().unwrap_or_default();
     let (id, name) = if record_type == Some(15) && op.eq_ignore_ascii_case("UserLoginFailed") {
         // The operation is authoritative: published UserLoginFailed records carry ResultStatus "Success".
-        (2, Cow::Borrowed("Failure"))
+        (2, const_text!("Failure"))
     } else if record_type == Some(15) && op.eq_ignore_ascii_case("UserLoggedIn") {
-        (1, Cow::Borrowed("Success"))
+        (1, const_text!("Success"))
     } else {
-        match r
-            .text("ResultStatus")
-            .or_else(|| r.text("IsSuccess"))
-            .as_deref()
-        {
-            // `IsSuccess` (Power BI): a boolean instead of `ResultStatus`.
-            None => (0, Cow::Borrowed("Unknown")),
+        // `IsSuccess` (Power BI): a boolean instead of `ResultStatus`.
+        match r.text("ResultStatus").or_else(|| r.text("IsSuccess")) {
+            None => (0, const_text!("Unknown")),
             Some(s) => {
                 let is = |v: &str| s.eq_ignore_ascii_case(v);
                 if is("Succeeded") || is("Success") || is("True") || is("PartiallySucceeded") {
-                    (1, Cow::Borrowed("Success"))
+                    (1, const_text!("Success"))
                 } else if is("Failed") || is("Failure") || is("False") {
-                    (2, Cow::Borrowed("Failure"))
+                    (2, const_text!("Failure"))
                 } else {
-                    (99, Cow::Owned(s.to_owned()))
+                    (99, s)
                 }
             }
         }
@@ -422,19 +418,32 @@ fn default_workload(ct: ContentType) -> &'static str {
     }
 }
 
+/// `metadata.log_name`: the content type.
+fn log_name(ct: ContentType) -> Text<'static> {
+    match ct {
+        ContentType::AzureActiveDirectory => {
+            const_text!(ContentType::AzureActiveDirectory.as_str())
+        }
+        ContentType::Exchange => const_text!(ContentType::Exchange.as_str()),
+        ContentType::SharePoint => const_text!(ContentType::SharePoint.as_str()),
+        ContentType::General => const_text!(ContentType::General.as_str()),
+        ContentType::DlpAll => const_text!(ContentType::DlpAll.as_str()),
+    }
+}
+
 /// `UserType` (management-api.md §5) to OCSF `user.type_id` and `type`.
-fn user_type(code: i64) -> (u32, &'static str) {
+fn user_type(code: i64) -> (u32, Text<'static>) {
     match code {
-        0 => (1, "User"),
+        0 => (1, const_text!("User")),
         // 3 (DcAdmin) is documented as "a Microsoft datacenter operator or system account"; the published records
         // with UserType 3 are all `NT AUTHORITY\SYSTEM (...)`, so it maps to System, not Admin.
-        2 => (2, "Admin"),
-        3 | 4 | 7 | 8 => (3, "System"),
-        5 | 6 => (4, "Service"),
-        1 => (99, "Reserved"),
-        9 => (99, "PartnerTechnician"),
-        10 => (99, "Guest"),
-        _ => (0, "Unknown"),
+        2 => (2, const_text!("Admin")),
+        3 | 4 | 7 | 8 => (3, const_text!("System")),
+        5 | 6 => (4, const_text!("Service")),
+        1 => (99, const_text!("Reserved")),
+        9 => (99, const_text!("PartnerTechnician")),
+        10 => (99, const_text!("Guest")),
+        _ => (0, const_text!("Unknown")),
     }
 }
 
@@ -605,7 +614,11 @@ fn file<'a>(r: &mut Record<'a>) -> File<'a> {
     File {
         name: name.unwrap_or(Text::Str("Unknown")),
         type_id: if folder { 2 } else { 1 },
-        type_: if folder { "Folder" } else { "Regular File" },
+        type_: if folder {
+            const_text!("Folder")
+        } else {
+            const_text!("Regular File")
+        },
         path,
         ext: r.take_string("SourceFileExtension"),
         uri: r.take_string("ObjectId"),

@@ -8,7 +8,11 @@
 //! [`super::record_types`] (every `AuditLogRecordType` value, and the operations that override their family); this
 //! module applies them. `docs/ocsf-mapping.md` is generated from the same tables.
 
-use super::event::Text;
+use std::sync::LazyLock;
+
+use serde_json::value::RawValue;
+
+use super::event::{Text, constant_json};
 
 use super::record_types::{Need, Rule, override_for, record_type};
 use crate::content_type::ContentType;
@@ -218,6 +222,16 @@ impl Class {
             .copied()
     }
 
+    /// `class_name` as written into events.
+    pub(crate) fn name_text(self) -> Text<'static> {
+        constant(&class_constants(self).name, self.name())
+    }
+
+    /// `category_name` as written into events.
+    pub(crate) fn category_text(self) -> Text<'static> {
+        constant(&class_constants(self).category, self.category_name())
+    }
+
     /// Whether the class has an `actor` of its own (every class has one with the host profile).
     pub const fn has_actor(self) -> bool {
         !matches!(
@@ -243,6 +257,45 @@ impl Class {
                 | Class::DataSecurityFinding
                 | Class::EmailActivity
         )
+    }
+}
+
+/// The constant strings of a class as JSON text, serialized once: every event writes them.
+struct ClassConstants {
+    name: Option<Box<RawValue>>,
+    category: Option<Box<RawValue>>,
+    /// By activity id: the caption and `type_name`, for the activities the class defines.
+    activities: Vec<(Option<Box<RawValue>>, Option<Box<RawValue>>)>,
+}
+
+fn class_constants(class: Class) -> &'static ClassConstants {
+    static CONSTANTS: LazyLock<Vec<ClassConstants>> = LazyLock::new(|| {
+        Class::ALL
+            .iter()
+            .map(|&class| ClassConstants {
+                name: constant_json(class.name()),
+                category: constant_json(class.category_name()),
+                activities: (0..)
+                    .map_while(|id| class.activity_caption(id))
+                    .map(|caption| {
+                        (
+                            constant_json(caption),
+                            constant_json(&format!("{}: {caption}", class.name())),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect()
+    });
+    // `ALL` lists the classes in declaration order.
+    &CONSTANTS[class as usize]
+}
+
+/// A constant as [`Text::Json`] when its JSON text was built, else as it is.
+fn constant(json: &'static Option<Box<RawValue>>, s: &'static str) -> Text<'static> {
+    match json {
+        Some(raw) => Text::Json(raw),
+        None => Text::Str(s),
     }
 }
 
@@ -285,9 +338,24 @@ impl Choice {
     /// `activity_name`: the OCSF caption, or for 99 (Other) the record's Operation.
     pub(crate) fn activity_name<'a>(&self, operation: Option<Text<'a>>) -> Text<'a> {
         match self.class.activity_caption(self.activity_id) {
-            Some(c) => Text::Str(c),
+            Some(c) => match self.constants() {
+                Some((Some(raw), _)) => Text::Json(raw),
+                _ => Text::Str(c),
+            },
             None => operation.unwrap_or(Text::Str("Other")),
         }
+    }
+
+    /// `type_name` as JSON text, when the activity is one the class defines.
+    pub(crate) fn type_name_json(&self) -> Option<&'static RawValue> {
+        self.class.activity_caption(self.activity_id)?;
+        self.constants()?.1.as_deref()
+    }
+
+    fn constants(&self) -> Option<&'static (Option<Box<RawValue>>, Option<Box<RawValue>>)> {
+        class_constants(self.class)
+            .activities
+            .get(usize::try_from(self.activity_id).ok()?)
     }
 }
 

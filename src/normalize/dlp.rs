@@ -8,22 +8,23 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
+use super::event::const_text;
 use super::event::*;
 use super::record::{Record, as_int, as_text, is_email, non_blank, obj_get, obj_str};
 
 /// `Severity` text to `severity_id` and caption.
-pub(super) fn severity(s: &str) -> Option<(u32, &'static str)> {
+pub(super) fn severity(s: &str) -> Option<(u32, Text<'static>)> {
     let is = |v: &str| s.trim().eq_ignore_ascii_case(v);
     if is("Informational") || is("Info") {
-        Some((1, "Informational"))
+        Some((1, const_text!("Informational")))
     } else if is("Low") {
-        Some((2, "Low"))
+        Some((2, const_text!("Low")))
     } else if is("Medium") {
-        Some((3, "Medium"))
+        Some((3, const_text!("Medium")))
     } else if is("High") {
-        Some((4, "High"))
+        Some((4, const_text!("High")))
     } else if is("Critical") {
-        Some((5, "Critical"))
+        Some((5, const_text!("Critical")))
     } else {
         None
     }
@@ -98,10 +99,10 @@ pub(super) fn dlp<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
         .flatten()
         .filter_map(Value::as_object)
         .collect();
-    let mut max: Option<(u32, &'static str)> = None;
+    let mut max: Option<(u32, Text<'static>)> = None;
     for rule in &rules {
         if let Some(s) = obj_str(rule, "Severity").and_then(severity)
-            && max.is_none_or(|(m, _)| s.0 > m)
+            && max.as_ref().is_none_or(|(m, _)| s.0 > *m)
         {
             max = Some(s);
         }
@@ -252,7 +253,7 @@ fn sharepoint_file(r: &Record<'_>) -> Option<File<'static>> {
     Some(File {
         name,
         type_id: 1,
-        type_: "Regular File",
+        type_: const_text!("Regular File"),
         path: None,
         ext: None,
         uri: obj_str(meta, "FilePathUrl").map(Text::copy),
@@ -299,20 +300,20 @@ pub(super) fn detection<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_t
         ev.severity_id = id;
         ev.severity = name;
     }
-    let (status_id, status) = match r.str("Status").as_deref() {
-        None => (0, Cow::Borrowed("Unknown")),
+    let (status_id, status) = match r.str("Status") {
+        None => (0, const_text!("Unknown")),
         Some(s) => {
             let is = |v: &str| s.eq_ignore_ascii_case(v);
             if is("Active") || is("New") {
-                (1, Cow::Borrowed("New"))
+                (1, const_text!("New"))
             } else if is("Investigating") || is("InProgress") || is("In Progress") {
-                (2, Cow::Borrowed("In Progress"))
+                (2, const_text!("In Progress"))
             } else if is("Dismissed") || is("Suppressed") {
-                (3, Cow::Borrowed("Suppressed"))
+                (3, const_text!("Suppressed"))
             } else if is("Resolved") {
-                (4, Cow::Borrowed("Resolved"))
+                (4, const_text!("Resolved"))
             } else {
-                (99, Cow::Owned(s.to_owned()))
+                (99, s)
             }
         }
     };
@@ -417,7 +418,7 @@ pub(super) fn detection<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_t
             file: Some(File {
                 name: Text::copy(name),
                 type_id: 1,
-                type_: "Regular File",
+                type_: const_text!("Regular File"),
                 path: None,
                 ext: None,
                 uri: obj_str(fd, "FilePath")
@@ -466,7 +467,7 @@ fn entity_evidence<'a>(kind: &str, value: Text<'a>) -> Option<Evidence<'a>> {
             file: Some(File {
                 name: value,
                 type_id: 1,
-                type_: "Regular File",
+                type_: const_text!("Regular File"),
                 path: None,
                 ext: None,
                 uri: None,

@@ -25,21 +25,21 @@ pub const VENDOR: &str = "Microsoft";
 #[derive(Debug, Clone, Serialize)]
 pub struct OcsfEvent<'a> {
     pub class_uid: u32,
-    pub class_name: &'static str,
+    pub class_name: Text<'static>,
     pub category_uid: u32,
-    pub category_name: &'static str,
+    pub category_name: Text<'static>,
     pub activity_id: u32,
     pub activity_name: Text<'a>,
     pub type_uid: u32,
     pub type_name: TypeName<'a>,
     pub severity_id: u32,
-    pub severity: &'static str,
+    pub severity: Text<'static>,
     /// Epoch milliseconds of `CreationTime`; 0 when the record has none that parses (see [`OcsfEvent::has_time`]).
     pub time: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_id: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<Cow<'static, str>>,
+    pub status: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_code: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -132,6 +132,27 @@ impl OcsfEvent<'_> {
         self.detach()
     }
 }
+
+/// The JSON text of a constant string, when it needs no escape (so that its content is the string itself, as
+/// [`Text::Json`] requires).
+pub(crate) fn constant_json(s: &str) -> Option<Box<RawValue>> {
+    let raw = serde_json::value::to_raw_value(s).ok()?;
+    (raw.get().len() == s.len() + 2).then_some(raw)
+}
+
+/// A constant string as [`Text::Json`]: its JSON text is built once per use site, then every event writes it with
+/// one copy instead of an escape scan. (A constant that needs escapes stays [`Text::Str`].)
+macro_rules! const_text {
+    ($s:expr) => {{
+        static JSON: std::sync::LazyLock<Option<Box<serde_json::value::RawValue>>> =
+            std::sync::LazyLock::new(|| $crate::normalize::event::constant_json($s));
+        match &*JSON {
+            Some(raw) => $crate::normalize::event::Text::Json(raw),
+            None => $crate::normalize::event::Text::Str($s),
+        }
+    }};
+}
+pub(crate) use const_text;
 
 /// A string of the event.
 ///
@@ -376,6 +397,7 @@ detached!(
     i64,
     bool,
     &'static str,
+    &'static RawValue,
     String,
     Value,
     Profiles,
@@ -403,7 +425,7 @@ detach_structs! {
         observables, policy, action_id, action, disposition_id, disposition, count, confidence_score, raw_data,
         unmapped,
     }
-    TypeName { class_name, activity_name }
+    TypeName { class_name, activity_name, json }
     Metadata {
         version, product, profiles, log_name, uid, original_time, tenant_uid, event_code, correlation_uid, reporter,
         time_parsed,
@@ -435,17 +457,40 @@ detach_structs! {
     Policy { uid, name, type_, desc }
 }
 
-const USER_NAME: (u32, &str) = (4, "User Name");
-const EMAIL_ADDRESS: (u32, &str) = (5, "Email Address");
-const USER_UID: (u32, &str) = (31, "User Object: uid");
-const IP_ADDRESS: (u32, &str) = (2, "IP Address");
-const HOSTNAME: (u32, &str) = (1, "Hostname");
-const URL_STRING: (u32, &str) = (6, "URL String");
-const FILE_NAME: (u32, &str) = (7, "File Name");
-const FILE_PATH: (u32, &str) = (45, "File Path");
-const RESOURCE_UID: (u32, &str) = (10, "Resource UID");
-const GROUP_NAME: (u32, &str) = (32, "Group Object: name");
-const GROUP_UID: (u32, &str) = (33, "Group Object: uid");
+/// The observable types the events use: `type_id` and caption.
+fn user_name() -> (u32, Text<'static>) {
+    (4, const_text!("User Name"))
+}
+fn email_address() -> (u32, Text<'static>) {
+    (5, const_text!("Email Address"))
+}
+fn user_uid() -> (u32, Text<'static>) {
+    (31, const_text!("User Object: uid"))
+}
+fn ip_address() -> (u32, Text<'static>) {
+    (2, const_text!("IP Address"))
+}
+fn hostname() -> (u32, Text<'static>) {
+    (1, const_text!("Hostname"))
+}
+fn url_string() -> (u32, Text<'static>) {
+    (6, const_text!("URL String"))
+}
+fn file_name() -> (u32, Text<'static>) {
+    (7, const_text!("File Name"))
+}
+fn file_path() -> (u32, Text<'static>) {
+    (45, const_text!("File Path"))
+}
+fn resource_uid() -> (u32, Text<'static>) {
+    (10, const_text!("Resource UID"))
+}
+fn group_name() -> (u32, Text<'static>) {
+    (32, const_text!("Group Object: name"))
+}
+fn group_uid() -> (u32, Text<'static>) {
+    (33, const_text!("Group Object: uid"))
+}
 
 /// Collects observables, one per (type, value): the first attribute that names an entity gives its `name`.
 struct Observer<'a>(Vec<Observable<'a>>);
@@ -453,8 +498,8 @@ struct Observer<'a>(Vec<Observable<'a>>);
 impl<'a> Observer<'a> {
     fn add(
         &mut self,
-        name: &'static str,
-        (type_id, type_): (u32, &'static str),
+        name: Text<'static>,
+        (type_id, type_): (u32, Text<'static>),
         value: Option<&Text<'a>>,
     ) {
         let Some(value) = value else { return };
@@ -477,11 +522,11 @@ impl<'a> Observer<'a> {
         });
     }
 
-    fn user(&mut self, names: [&'static str; 3], user: Option<&User<'a>>) {
+    fn user(&mut self, [name, email_addr, uid]: [Text<'static>; 3], user: Option<&User<'a>>) {
         let Some(u) = user else { return };
-        self.add(names[0], USER_NAME, u.name.as_ref());
-        self.add(names[1], EMAIL_ADDRESS, u.email_addr.as_ref());
-        self.add(names[2], USER_UID, u.uid.as_ref());
+        self.add(name, user_name(), u.name.as_ref());
+        self.add(email_addr, email_address(), u.email_addr.as_ref());
+        self.add(uid, user_uid(), u.uid.as_ref());
     }
 }
 
@@ -504,58 +549,84 @@ impl<'a> OcsfEvent<'a> {
     pub(crate) fn observe(&mut self) {
         let mut o = Observer(Vec::with_capacity(8));
         o.user(
-            ["actor.user.name", "actor.user.email_addr", "actor.user.uid"],
+            [
+                const_text!("actor.user.name"),
+                const_text!("actor.user.email_addr"),
+                const_text!("actor.user.uid"),
+            ],
             self.actor.as_ref().and_then(|a| a.user.as_ref()),
         );
         o.user(
-            ["user.name", "user.email_addr", "user.uid"],
+            [
+                const_text!("user.name"),
+                const_text!("user.email_addr"),
+                const_text!("user.uid"),
+            ],
             self.user.as_ref(),
         );
         if let Some(ep) = &self.src_endpoint {
-            o.add("src_endpoint.ip", IP_ADDRESS, Some(&ep.ip));
-            o.add("src_endpoint.hostname", HOSTNAME, ep.hostname.as_ref());
+            o.add(const_text!("src_endpoint.ip"), ip_address(), Some(&ep.ip));
+            o.add(
+                const_text!("src_endpoint.hostname"),
+                hostname(),
+                ep.hostname.as_ref(),
+            );
         }
         if let Some(email) = &self.email {
-            o.add("email.from", EMAIL_ADDRESS, email.from.as_ref());
+            o.add(
+                const_text!("email.from"),
+                email_address(),
+                email.from.as_ref(),
+            );
             for to in email.to.iter().flatten() {
-                o.add("email.to", EMAIL_ADDRESS, Some(to));
+                o.add(const_text!("email.to"), email_address(), Some(to));
             }
         }
         if let Some(g) = &self.group {
-            o.add("group.name", GROUP_NAME, Some(&g.name));
-            o.add("group.uid", GROUP_UID, g.uid.as_ref());
+            o.add(const_text!("group.name"), group_name(), Some(&g.name));
+            o.add(const_text!("group.uid"), group_uid(), g.uid.as_ref());
         }
         if let Some(g) = &self.subgroup {
-            o.add("subgroup.name", GROUP_NAME, Some(&g.name));
+            o.add(const_text!("subgroup.name"), group_name(), Some(&g.name));
         }
         if let Some(f) = &self.file {
-            o.add("file.name", FILE_NAME, Some(&f.name));
-            o.add("file.path", FILE_PATH, f.path.as_ref());
-            o.add("file.uri", URL_STRING, f.uri.as_ref().filter(|u| is_url(u)));
+            o.add(const_text!("file.name"), file_name(), Some(&f.name));
+            o.add(const_text!("file.path"), file_path(), f.path.as_ref());
+            o.add(
+                const_text!("file.uri"),
+                url_string(),
+                f.uri.as_ref().filter(|u| is_url(u)),
+            );
         }
         for w in self.web_resources.iter().flatten() {
-            o.add("web_resources.uid", RESOURCE_UID, w.uid.as_ref());
             o.add(
-                "web_resources.url_string",
-                URL_STRING,
+                const_text!("web_resources.uid"),
+                resource_uid(),
+                w.uid.as_ref(),
+            );
+            o.add(
+                const_text!("web_resources.url_string"),
+                url_string(),
                 w.url_string.as_ref().filter(|u| is_url(u)),
             );
         }
         for res in self.resources.iter().flatten() {
-            o.add("resources.uid", RESOURCE_UID, Some(&res.uid));
+            o.add(const_text!("resources.uid"), resource_uid(), Some(&res.uid));
         }
         if let Some(res) = &self.resource {
-            o.add("resource.uid", RESOURCE_UID, Some(&res.uid));
+            o.add(const_text!("resource.uid"), resource_uid(), Some(&res.uid));
         }
         self.observables = (!o.0.is_empty()).then_some(o.0);
     }
 }
 
 /// `type_name`: `"<class name>: <activity name>"`, written out without building the string first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct TypeName<'a> {
     pub class_name: &'static str,
     pub activity_name: Text<'a>,
+    /// The whole text as JSON, when the activity is one of the class's (serialized once per class and activity).
+    pub(crate) json: Option<&'static RawValue>,
 }
 
 impl std::fmt::Display for TypeName<'_> {
@@ -566,17 +637,20 @@ impl std::fmt::Display for TypeName<'_> {
 
 impl Serialize for TypeName<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        match self.json {
+            Some(json) => json.serialize(s),
+            None => s.collect_str(self),
+        }
     }
 }
 
 /// `metadata`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metadata<'a> {
-    pub version: &'static str,
+    pub version: Text<'static>,
     pub product: Product<'a>,
     pub profiles: Profiles,
-    pub log_name: &'static str,
+    pub log_name: Text<'static>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -631,8 +705,8 @@ impl Serialize for Profiles {
 /// `metadata.product`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Product<'a> {
-    pub name: &'static str,
-    pub vendor_name: &'static str,
+    pub name: Text<'static>,
+    pub vendor_name: Text<'static>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub feature: Option<Named<'a>>,
 }
@@ -646,7 +720,7 @@ pub struct Named<'a> {
 /// `cloud` (the cloud profile).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cloud<'a> {
-    pub provider: &'static str,
+    pub provider: Text<'static>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<Account<'a>>,
 }
@@ -657,7 +731,7 @@ pub struct Account<'a> {
     pub uid: Text<'a>,
     pub type_id: u32,
     #[serde(rename = "type")]
-    pub type_: &'static str,
+    pub type_: Text<'static>,
 }
 
 /// `actor`.
@@ -704,10 +778,10 @@ impl Session<'_> {
 /// One of `observables`: an entity the event names, with the path of the attribute that holds it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Observable<'a> {
-    pub name: &'static str,
+    pub name: Text<'static>,
     pub type_id: u32,
     #[serde(rename = "type")]
-    pub type_: &'static str,
+    pub type_: Text<'static>,
     pub value: Text<'a>,
 }
 
@@ -723,7 +797,7 @@ pub struct User<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub type_id: Option<u32>,
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub type_: Option<&'static str>,
+    pub type_: Option<Text<'static>>,
     /// Where the user's mail is forwarded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forward_addr: Option<Text<'a>>,
@@ -810,7 +884,7 @@ pub struct File<'a> {
     pub name: Text<'a>,
     pub type_id: u32,
     #[serde(rename = "type")]
-    pub type_: &'static str,
+    pub type_: Text<'static>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]

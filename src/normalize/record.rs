@@ -268,18 +268,18 @@ fn slot_of_runtime(name: &str) -> Option<usize> {
 
 const SLOT_TABLE_LEN: usize = 1024;
 
-/// A bucket of [`slot_of_runtime`]'s table: a hash of the length and the first and last eight bytes of a key.
+/// A bucket of [`slot_of_runtime`]'s table: a hash of the length and the first and last eight bytes of a key (the
+/// bytes of a shorter key).
 fn key_hash(key: &str) -> usize {
     let b = key.as_bytes();
-    let word = |part: &[u8]| {
-        let mut w = [0u8; 8];
-        w[..part.len()].copy_from_slice(part);
-        u64::from_le_bytes(w)
+    let words = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
+        (Some(head), Some(tail)) => {
+            u64::from_le_bytes(*head) ^ u64::from_le_bytes(*tail).rotate_left(23)
+        }
+        _ => b.iter().fold(0, |h, &x| h << 8 | u64::from(x)),
     };
-    let n = b.len().min(8);
-    let h = word(&b[..n]) ^ word(&b[b.len() - n..]).rotate_left(23) ^ b.len() as u64;
     // Fibonacci hashing: the top bits of the product are well mixed.
-    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize % SLOT_TABLE_LEN
+    ((words ^ b.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize % SLOT_TABLE_LEN
 }
 
 /// The top-level object of one audit record, being taken apart.

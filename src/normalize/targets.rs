@@ -10,6 +10,7 @@
 use serde_json::{Map, Value};
 
 use super::classify::{contains_ci, is_op};
+use super::event::const_text;
 use super::event::*;
 use super::record::{Record, as_text, is_email, obj_get, obj_str};
 
@@ -520,7 +521,7 @@ fn grantee<'a>(r: &mut Record<'a>) -> User<'a> {
     User {
         email_addr: is_email(&address).then_some(address),
         type_id: is_user.then_some(1),
-        type_: is_user.then_some("User"),
+        type_: is_user.then(|| const_text!("User")),
         ..User::named(name)
     }
 }
