@@ -244,39 +244,62 @@ const KNOWN_LEN: usize = KNOWN.len();
 /// empty for nearly every other key (so most keys of a record cost no string comparison at all) and one comparison
 /// for a known key.
 fn slot_of_runtime(name: &str) -> Option<usize> {
-    /// Slot + 1 of the known key hashed to each bucket (0: empty); about one bucket in ten is taken.
-    static TABLE: LazyLock<[u8; SLOT_TABLE_LEN]> = LazyLock::new(|| {
-        let mut table = [0u8; SLOT_TABLE_LEN];
-        for (slot, key) in KNOWN.iter().enumerate() {
-            let mut i = key_hash(key);
-            while table[i] != 0 {
-                i = (i + 1) % SLOT_TABLE_LEN;
-            }
-            table[i] = u8::try_from(slot + 1).expect("fewer than 255 known keys");
-        }
-        table
-    });
-    let mut i = key_hash(name);
-    loop {
-        let slot = usize::from(TABLE[i]).checked_sub(1)?;
-        if KNOWN[slot] == name {
-            return Some(slot);
-        }
-        i = (i + 1) % SLOT_TABLE_LEN;
-    }
+    static TABLE: LazyLock<SlotTable> = LazyLock::new(|| SlotTable::new(false));
+    TABLE.find(name, |known| known == name)
+}
+
+/// [`slot_of_runtime`] ignoring ASCII case (records that spell keys their own way).
+fn slot_of_any_case(name: &str) -> Option<usize> {
+    static TABLE: LazyLock<SlotTable> = LazyLock::new(|| SlotTable::new(true));
+    TABLE.find(name, |known| known.eq_ignore_ascii_case(name))
+}
+
+/// Slot + 1 of the known key hashed to each bucket (0: empty); about one bucket in ten is taken.
+struct SlotTable {
+    buckets: [u8; SLOT_TABLE_LEN],
+    /// Whether keys are hashed with their letters folded to one case.
+    fold: bool,
 }
 
 const SLOT_TABLE_LEN: usize = 1024;
 
-/// A bucket of [`slot_of_runtime`]'s table: a hash of the length and the first and last eight bytes of a key (the
-/// bytes of a shorter key).
-fn key_hash(key: &str) -> usize {
+impl SlotTable {
+    fn new(fold: bool) -> SlotTable {
+        let mut buckets = [0u8; SLOT_TABLE_LEN];
+        for (slot, key) in KNOWN.iter().enumerate() {
+            let mut i = key_hash(key, fold);
+            while buckets[i] != 0 {
+                i = (i + 1) % SLOT_TABLE_LEN;
+            }
+            buckets[i] = u8::try_from(slot + 1).expect("fewer than 255 known keys");
+        }
+        SlotTable { buckets, fold }
+    }
+
+    fn find(&self, name: &str, is: impl Fn(&str) -> bool) -> Option<usize> {
+        let mut i = key_hash(name, self.fold);
+        loop {
+            let slot = usize::from(self.buckets[i]).checked_sub(1)?;
+            if is(KNOWN[slot]) {
+                return Some(slot);
+            }
+            i = (i + 1) % SLOT_TABLE_LEN;
+        }
+    }
+}
+
+/// A bucket of a [`SlotTable`]: a hash of the length and the first and last eight bytes of a key (the bytes of a
+/// shorter key). With `fold`, bit 5 of every byte is set first, which maps both cases of a letter to one value.
+fn key_hash(key: &str, fold: bool) -> usize {
     let b = key.as_bytes();
+    let mask = if fold { 0x2020_2020_2020_2020 } else { 0 };
     let words = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
         (Some(head), Some(tail)) => {
-            u64::from_le_bytes(*head) ^ u64::from_le_bytes(*tail).rotate_left(23)
+            (u64::from_le_bytes(*head) | mask) ^ (u64::from_le_bytes(*tail) | mask).rotate_left(23)
         }
-        _ => b.iter().fold(0, |h, &x| h << 8 | u64::from(x)),
+        _ => b
+            .iter()
+            .fold(0, |h, &x| (h << 8) | u64::from(x) | (mask & 0xff)),
     };
     // Fibonacci hashing: the top bits of the product are well mixed.
     ((words ^ b.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize % SLOT_TABLE_LEN
@@ -416,11 +439,8 @@ impl<'a> Record<'a> {
         let entries = &mut self.fields.entries;
         for i in 0..entries.len() {
             let key = entries[i].key.as_ref();
-            let slot = slot_of_runtime(key).or_else(|| {
-                any_case
-                    .then(|| KNOWN.iter().position(|k| k.eq_ignore_ascii_case(key)))
-                    .flatten()
-            });
+            let slot =
+                slot_of_runtime(key).or_else(|| any_case.then(|| slot_of_any_case(key)).flatten());
             if let Some(slot) = slot
                 && let Ok(index) = u32::try_from(i + 1)
             {
@@ -771,6 +791,18 @@ mod tests {
         for other in ["", "id", "Ids", "UserIdX", "Operation ", "X"] {
             assert_eq!(slot_of_runtime(other), None, "{other}");
         }
+        // Any case: the first known key that matches (no two known keys differ in case only).
+        for key in KNOWN {
+            let position = KNOWN.iter().position(|k| k.eq_ignore_ascii_case(key));
+            for spelling in [
+                key.to_ascii_lowercase(),
+                key.to_ascii_uppercase(),
+                (*key).to_owned(),
+            ] {
+                assert_eq!(slot_of_any_case(&spelling), position, "{spelling}");
+            }
+        }
+        assert_eq!(slot_of_any_case("user_id"), None);
     }
 
     #[test]
