@@ -65,7 +65,7 @@ pub(crate) fn build<'a>(
     fields: Fields<'a>,
     ct: ContentType,
     raw_data: Option<String>,
-) -> OcsfEvent<'a> {
+) -> Box<OcsfEvent<'a>> {
     let mut r = Record::new(fields);
     let client = client(&r);
     // Several attributes come from it: parsed once.
@@ -132,7 +132,8 @@ pub(crate) fn build<'a>(
         .or_else(|| context.as_ref().and_then(|c| c.str("CorrelationId")));
     let workload = r.take_string("Workload");
 
-    let mut ev = OcsfEvent {
+    // Built in place: the event is large, and it ends up boxed in `Event`.
+    let mut ev = Box::new(OcsfEvent {
         class_uid: class.uid(),
         class_name: class.name_text(),
         category_uid: class.uid() / 1000,
@@ -208,7 +209,7 @@ pub(crate) fn build<'a>(
         confidence_score: None,
         raw_data,
         unmapped: None,
-    };
+    });
 
     // Parsed once: several attributes come from it.
     let extended = r.value_owned("ExtendedProperties");
@@ -290,7 +291,7 @@ pub(crate) fn build_non_object<'a>(
     value: &'a RawValue,
     ct: ContentType,
     raw_data: Option<String>,
-) -> OcsfEvent<'a> {
+) -> Box<OcsfEvent<'a>> {
     // An object whose only key is `record` classifies as Base Event (no Operation, no RecordType).
     build(Fields::single("record", value), ct, raw_data)
 }

@@ -362,7 +362,16 @@ impl Choice {
 /// ASCII-case-insensitive substring test, without allocating.
 pub(crate) fn contains_ci(haystack: &str, needle: &str) -> bool {
     let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    let Some((&first, rest)) = n.split_first() else {
+        return true;
+    };
+    // The verb tables test many needles against one operation name: compare the rest only where the first byte
+    // matches.
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    h.len() >= n.len()
+        && (0..=h.len() - n.len()).any(|i| {
+            (h[i] == lower || h[i] == upper) && h[i + 1..i + n.len()].eq_ignore_ascii_case(rest)
+        })
 }
 
 /// Whether `op` is one of `names`, ignoring ASCII case.

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
+use super::classify::contains_ci;
 use super::event::const_text;
 use super::event::*;
 use super::record::{Record, as_int, as_text, is_email, non_blank, obj_get, obj_str};
@@ -75,10 +76,6 @@ pub(super) fn rule_outcome(actions: &[String]) -> Option<Outcome> {
     }
     let other = actions.join(", ");
     Some((99, other.clone().into(), 99, other.into()))
-}
-
-fn contains_ci(s: &str, p: &str) -> bool {
-    s.to_ascii_lowercase().contains(&p.to_ascii_lowercase())
 }
 
 /// Data Security Finding: severity (maximum over the rules), `finding_info`, `data_security.policy` and

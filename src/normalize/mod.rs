@@ -291,7 +291,7 @@ fn normalize_compact<'a>(
             )
         }
     };
-    Ok(Event::Ocsf(Box::new(event)))
+    Ok(Event::Ocsf(event))
 }
 
 /// Splits a content blob (the JSON array the API returns) into its records' bytes, without parsing the records, for

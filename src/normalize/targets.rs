@@ -84,7 +84,7 @@ pub(super) fn entity<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_type
     let op = ev.metadata.event_code.clone().unwrap_or_default();
     let cmdlet =
         matches!(record_type, Some(1 | 10 | 18 | 23)) || (op.contains('-') && !op.contains(' '));
-    let params = r.value("Parameters").and_then(|p| name_values(p, "Value"));
+    let mut params = r.value("Parameters").and_then(|p| name_values(p, "Value"));
     let param = |k: &str| {
         params
             .as_ref()
@@ -92,6 +92,7 @@ pub(super) fn entity<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_type
             .and_then(as_text)
             .map(|t| Text::Owned(t.into_owned()))
     };
+    let identity = param("Identity");
     let mut entity = Entity {
         name: Text::default(),
         uid: None,
@@ -109,15 +110,13 @@ pub(super) fn entity<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_type
             entity.data = params.as_ref().and_then(|p| pick(p, &RULE_KEYS));
             entity.user = param("Mailbox").map(User::named);
             entity.name = param("Name")
-                .or_else(|| param("Identity"))
+                .or_else(|| identity.clone())
                 .unwrap_or_default();
-        } else if is_op(&op, &["Set-Mailbox"])
-            && params
-                .as_ref()
-                .and_then(|p| pick(p, &FORWARD_KEYS))
-                .is_some()
+        } else if let Some(forwarding) = is_op(&op, &["Set-Mailbox"])
+            .then(|| params.as_ref().and_then(|p| pick(p, &FORWARD_KEYS)))
+            .flatten()
         {
-            entity.data = params.as_ref().and_then(|p| pick(p, &FORWARD_KEYS));
+            entity.data = Some(forwarding);
             let forward = param("ForwardingSmtpAddress")
                 .or_else(|| param("ForwardingAddress"))
                 .map(|a| {
@@ -129,7 +128,7 @@ pub(super) fn entity<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_type
                     })
                 })
                 .filter(|a| is_email(a));
-            if let Some(identity) = param("Identity") {
+            if let Some(identity) = identity.clone() {
                 entity.user = Some(User {
                     forward_addr: forward,
                     ..User::named(identity)
@@ -150,9 +149,9 @@ pub(super) fn entity<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_type
                 .iter()
                 .find_map(|k| param(k))
                 .map(User::named);
-            entity.data = params.as_ref().map(|p| Value::Object(p.clone()));
+            entity.data = params.take().map(Value::Object);
         } else {
-            entity.data = params.as_ref().map(|p| Value::Object(p.clone()));
+            entity.data = params.take().map(Value::Object);
         }
     } else if record_type == Some(8) {
         let lower = op.to_ascii_lowercase();
@@ -185,7 +184,7 @@ pub(super) fn entity<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_type
     if entity.name.is_empty() {
         entity.name = r
             .take_string("ObjectId")
-            .or_else(|| param("Identity"))
+            .or(identity)
             .or_else(|| entity.user.as_ref().and_then(|u| u.name.clone()))
             .unwrap_or_else(|| op.clone());
     } else if entity.uid.is_none() {
