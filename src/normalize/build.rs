@@ -7,7 +7,7 @@ use super::classify::{Class, Facts, choose, contains_ci, web};
 use super::event::const_text;
 use super::event::*;
 use super::ip::{is_canonical, parse_client_ip};
-use super::record::{Fields, Record, as_text, is_email, name_value, non_blank, obj_get, obj_str};
+use super::record::{Fields, Record, as_text, is_email, non_blank, obj_get, obj_str};
 use super::time::parse_creation_time;
 use super::{dlp, targets};
 use crate::content_type::ContentType;
@@ -211,10 +211,9 @@ pub(crate) fn build<'a>(
         unmapped: None,
     });
 
-    // Parsed once: several attributes come from it.
-    let extended = r.value_owned("ExtendedProperties");
+    // `ExtendedProperties` is parsed only when one of its values is needed (at most once).
     if !matches!(class, Class::DetectionFinding | Class::DataSecurityFinding) {
-        result_status(&mut r, &mut ev, record_type, extended.as_ref());
+        result_status(&mut r, &mut ev, record_type);
     }
     if class.has_src_endpoint()
         && let Some(c) = client
@@ -226,9 +225,7 @@ pub(crate) fn build<'a>(
     }
     if class.has_http_request() {
         let ua = r.take_string("UserAgent").or_else(|| {
-            extended
-                .as_ref()
-                .and_then(|e| name_value(e, "UserAgent"))
+            r.name_value("ExtendedProperties", "UserAgent")
                 .map(Text::Owned)
         });
         ev.http_request = ua.map(|user_agent| HttpRequest { user_agent });
@@ -297,12 +294,7 @@ pub(crate) fn build_non_object<'a>(
 }
 
 /// `status_id`, `status`, `status_detail`, `status_code`.
-fn result_status<'a>(
-    r: &mut Record<'a>,
-    ev: &mut OcsfEvent<'a>,
-    record_type: Option<i64>,
-    extended: Option<&Value>,
-) {
+fn result_status<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_type: Option<i64>) {
     let op = ev.metadata.event_code.as_deref().unwrap_or_default();
     let (id, name) = if record_type == Some(15) && op.eq_ignore_ascii_case("UserLoginFailed") {
         // The operation is authoritative: published UserLoginFailed records carry ResultStatus "Success".
@@ -330,13 +322,11 @@ fn result_status<'a>(
     ev.status_detail = r
         .take_string("LogonError")
         .or_else(|| {
-            extended
-                .and_then(|e| name_value(e, "ResultStatusDetail"))
+            r.name_value("ExtendedProperties", "ResultStatusDetail")
                 .map(Text::Owned)
         })
         .or_else(|| {
-            extended
-                .and_then(|e| name_value(e, "LoginError"))
+            r.name_value("ExtendedProperties", "LoginError")
                 .map(Text::Owned)
         });
     ev.status_code = r

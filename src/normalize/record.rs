@@ -499,11 +499,6 @@ impl<'a> Record<'a> {
             .as_deref()
     }
 
-    /// The value of a field, parsed anew (for a value held while the record changes).
-    pub(crate) fn value_owned(&self, name: &str) -> Option<Value> {
-        serde_json::from_str(self.raw(name)?.get()).ok()
-    }
-
     /// The value of a string field, trimmed; `None` when absent, not a string, or blank.
     #[inline]
     pub(crate) fn str(&self, name: &str) -> Option<Text<'a>> {
