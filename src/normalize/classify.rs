@@ -264,8 +264,14 @@ impl Class {
 struct ClassConstants {
     name: Option<Box<RawValue>>,
     category: Option<Box<RawValue>>,
-    /// By activity id: the caption and `type_name`, for the activities the class defines.
-    activities: Vec<(Option<Box<RawValue>>, Option<Box<RawValue>>)>,
+    /// By activity id, for the activities the class defines.
+    activities: Vec<ActivityConstants>,
+}
+
+/// An activity's caption and `type_name` as JSON text.
+struct ActivityConstants {
+    caption: Option<Box<RawValue>>,
+    type_name: Option<Box<RawValue>>,
 }
 
 fn class_constants(class: Class) -> &'static ClassConstants {
@@ -277,11 +283,9 @@ fn class_constants(class: Class) -> &'static ClassConstants {
                 category: constant_json(class.category_name()),
                 activities: (0..)
                     .map_while(|id| class.activity_caption(id))
-                    .map(|caption| {
-                        (
-                            constant_json(caption),
-                            constant_json(&format!("{}: {caption}", class.name())),
-                        )
+                    .map(|caption| ActivityConstants {
+                        caption: constant_json(caption),
+                        type_name: constant_json(&format!("{}: {caption}", class.name())),
                     })
                     .collect(),
             })
@@ -338,9 +342,9 @@ impl Choice {
     /// `activity_name`: the OCSF caption, or for 99 (Other) the record's Operation.
     pub(crate) fn activity_name<'a>(&self, operation: Option<Text<'a>>) -> Text<'a> {
         match self.class.activity_caption(self.activity_id) {
-            Some(c) => match self.constants() {
-                Some((Some(raw), _)) => Text::Json(raw),
-                _ => Text::Str(c),
+            Some(c) => match self.constants().and_then(|a| a.caption.as_deref()) {
+                Some(raw) => Text::Json(raw),
+                None => Text::Str(c),
             },
             None => operation.unwrap_or(Text::Str("Other")),
         }
@@ -349,10 +353,10 @@ impl Choice {
     /// `type_name` as JSON text, when the activity is one the class defines.
     pub(crate) fn type_name_json(&self) -> Option<&'static RawValue> {
         self.class.activity_caption(self.activity_id)?;
-        self.constants()?.1.as_deref()
+        self.constants()?.type_name.as_deref()
     }
 
-    fn constants(&self) -> Option<&'static (Option<Box<RawValue>>, Option<Box<RawValue>>)> {
+    fn constants(&self) -> Option<&'static ActivityConstants> {
         class_constants(self.class)
             .activities
             .get(usize::try_from(self.activity_id).ok()?)

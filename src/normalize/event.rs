@@ -258,7 +258,7 @@ fn has_backslash(s: &[u8]) -> bool {
         // A zero byte of `x` is a backslash of `w` (the classic zero-byte test: exact as a yes/no answer).
         let x = u64::from_le_bytes(*w) ^ BACKSLASHES;
         x.wrapping_sub(ONES) & !x & HIGH != 0
-    }) || rest.iter().any(|&b| b == b'\\')
+    }) || rest.contains(&b'\\')
 }
 
 /// The content of the JSON text of a string without escapes: the text without its quotes.

@@ -362,7 +362,7 @@ pub(super) fn web_resources<'a>(
     if channel && res.uid.is_none() {
         // A Teams channel: its id and type.
         res.uid = r.take_string("ChannelGuid");
-        res.type_.get_or_insert_with(|| Text::Str("Channel"));
+        res.type_.get_or_insert(Text::Str("Channel"));
     }
     let mailbox = mailbox_web_resource(r);
     let mut mentioned = Vec::new();
@@ -371,7 +371,7 @@ pub(super) fn web_resources<'a>(
         // (`AdminMailAccess`: `InternetMessageId`, `MailboxId`); copied, the list stays under `unmapped`.
         if let Some(message) = r.name_value("ExtendedProperties", "InternetMessageId") {
             res.uid = Some(Text::Owned(message));
-            res.type_.get_or_insert_with(|| Text::Str("Email"));
+            res.type_.get_or_insert(Text::Str("Email"));
         }
         if let Some(name) = r.name_value("ExtendedProperties", "MailboxId") {
             mentioned.push(WebResource {
