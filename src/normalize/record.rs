@@ -10,7 +10,7 @@
 //! all-lower-case keys) are looked up case-insensitively. Numbers may arrive as strings and strings as numbers.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -34,6 +34,9 @@ struct Entry<'a> {
     key: Cow<'a, str>,
     value: Cow<'a, RawValue>,
     taken: bool,
+    /// Known to be a string without escapes (its JSON text is its [`Text`]): set at the first read, since the
+    /// mapping reads many fields several times (`has`, then `str` or `take_string`).
+    plain: Cell<bool>,
     /// The value parsed, once some mapping asked for it ([`Record::value`]); several read the same nested field.
     /// Boxed: few fields are ever parsed, and every entry carries the cell.
     parsed: OnceCell<Option<Box<Value>>>,
@@ -47,6 +50,7 @@ impl<'a> Fields<'a> {
                 key: Cow::Borrowed(key),
                 value: Cow::Borrowed(value),
                 taken: false,
+                plain: Cell::new(false),
                 parsed: OnceCell::new(),
             }],
         }
@@ -91,6 +95,7 @@ impl<'a> Fields<'a> {
                     key: Cow::Owned(e.key.into_owned()),
                     value: Cow::Owned(e.value.into_owned()),
                     taken: false,
+                    plain: Cell::new(false),
                     parsed: OnceCell::new(),
                 })
                 .collect(),
@@ -338,6 +343,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
                 key,
                 value: Cow::Borrowed(v),
                 taken: false,
+                plain: Cell::new(false),
                 parsed: OnceCell::new(),
             });
         }
@@ -540,7 +546,13 @@ impl<'a> Record<'a> {
     /// The string value of entry `i`, unchanged.
     #[inline]
     fn string_at(&self, i: usize) -> Option<Text<'a>> {
-        lend(&self.fields.entries[i].value, |raw| Text::from_json(raw))
+        let entry = &self.fields.entries[i];
+        if let (true, Cow::Borrowed(raw)) = (entry.plain.get(), &entry.value) {
+            return Some(Text::Json(raw));
+        }
+        let text = lend(&entry.value, |raw| Text::from_json(raw));
+        entry.plain.set(matches!(text, Some(Text::Json(_))));
+        text
     }
 
     /// The top level of an object field, its values unparsed (borrowed from the input when the record is); `None`
