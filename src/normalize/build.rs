@@ -1,13 +1,12 @@
 //! Builds the OCSF event of one record: common fields, then the attributes of the chosen class, then `unmapped`.
 
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::classify::{Class, Facts, choose, contains_ci, web};
 use super::event::const_text;
 use super::event::*;
 use super::ip::{is_canonical, parse_client_ip};
-use super::record::{Fields, Record, as_text, is_email, non_blank, obj_get, obj_str};
+use super::record::{Fields, Json, JsonMap, Record, is_email};
 use super::time::parse_creation_time;
 use super::{dlp, targets};
 use crate::content_type::ContentType;
@@ -464,11 +463,11 @@ fn mfa_change(r: &Record<'_>) -> Option<u32> {
     let props = props.as_array()?;
     props.iter().find_map(|p| {
         let p = p.as_object()?;
-        let name = obj_get(p, "Name")?.as_str()?;
+        let name = p.get("Name")?.as_str()?;
         if !name.starts_with("StrongAuthentication") {
             return None;
         }
-        let set = |key| obj_get(p, key).is_some_and(|v| !is_empty_json(v));
+        let set = |key| p.get(key).is_some_and(|v| !is_empty_json(v));
         match (set("OldValue"), set("NewValue")) {
             (false, true) => Some(10),
             (true, false) => Some(11),
@@ -478,17 +477,17 @@ fn mfa_change(r: &Record<'_>) -> Option<u32> {
 }
 
 /// A value that says "nothing": null, blank, `[]`, `{}`, or a string holding one of those.
-fn is_empty_json(v: &Value) -> bool {
+fn is_empty_json(v: &Json<'_>) -> bool {
     match v {
-        Value::Null => true,
-        Value::String(s) => {
+        Json::Null => true,
+        Json::String(s) => {
             let t = s.trim();
             t.is_empty()
-                || serde_json::from_str::<Value>(t)
-                    .is_ok_and(|inner| !matches!(inner, Value::String(_)) && is_empty_json(&inner))
+                || serde_json::from_str::<Json<'_>>(t)
+                    .is_ok_and(|inner| !matches!(inner, Json::String(_)) && is_empty_json(&inner))
         }
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
+        Json::Array(a) => a.is_empty(),
+        Json::Object(o) => o.is_empty(),
         _ => false,
     }
 }
@@ -499,11 +498,11 @@ fn modified_property(r: &Record<'_>, name: &str) -> Option<Text<'static>> {
     let props = props.as_array()?;
     props.iter().find_map(|p| {
         let p = p.as_object()?;
-        if !obj_get(p, "Name")?.as_str()?.eq_ignore_ascii_case(name) {
+        if !p.get("Name")?.as_str()?.eq_ignore_ascii_case(name) {
             return None;
         }
         ["NewValue", "OldValue"].iter().find_map(|k| {
-            let v = obj_str(p, k)?;
+            let v = p.get_str(k)?;
             let v = v.trim_matches('"').trim();
             (!v.is_empty() && v != "[]").then(|| Text::copy(v))
         })
@@ -524,7 +523,7 @@ fn user_access<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_type: Opti
         ev.privileges = Some(role.into_iter().collect());
     } else if r.has("TargetUserOrGroupName") {
         targets::sharing_grant(r, ev);
-    } else if let Some(folder) = targets::folder_member(r).cloned() {
+    } else if let Some(folder) = targets::folder_member(r).map(JsonMap::to_map) {
         targets::folder_grant(r, ev, folder);
     } else {
         let op = ev.metadata.event_code.as_deref().unwrap_or_default();
@@ -560,10 +559,10 @@ fn group<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
         ev.group = Some(Group { name, uid });
         let members = r.value("Members");
         let member = members
-            .and_then(Value::as_array)
+            .and_then(Json::as_array)
             .and_then(|m| m.first())
-            .and_then(Value::as_object)
-            .and_then(|m| obj_str(m, "UPN"))
+            .and_then(Json::as_object)
+            .and_then(|m| m.get_str("UPN"))
             .map(Text::copy);
         ev.user = member.map(User::named);
     } else if let Some(name) = modified_property(r, "Group.DisplayName") {
@@ -622,19 +621,19 @@ fn file<'a>(r: &mut Record<'a>) -> File<'a> {
 /// Copilot's `AccessedResources` and `Contexts` (copied; the originals stay under `unmapped`).
 fn copilot_resources(r: &Record<'_>) -> Vec<Resource<'static>> {
     let value = r.value("CopilotEventData");
-    let Some(data) = value.and_then(Value::as_object) else {
+    let Some(data) = value.and_then(Json::as_object) else {
         return Vec::new();
     };
     ["AccessedResources", "Contexts"]
         .iter()
-        .filter_map(|k| obj_get(data, k)?.as_array())
+        .filter_map(|k| data.get(k)?.as_array())
         .flatten()
         .filter_map(|item| {
             let item = item.as_object()?;
             Some(Resource {
-                uid: Text::copy(&obj_get(item, "Id").and_then(as_text)?),
-                name: obj_str(item, "Name").map(Text::copy),
-                type_: obj_str(item, "Type").map(Text::copy),
+                uid: Text::copy(&item.get("Id").and_then(Json::text)?),
+                name: item.get_str("Name").map(Text::copy),
+                type_: item.get_str("Type").map(Text::copy),
             })
         })
         .collect()
@@ -656,14 +655,14 @@ fn api_activity<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
 fn email_of<'a>(r: &Record<'a>, record_type: Option<i64>) -> Option<Email<'a>> {
     let email_field = |k: &str| r.str(k).filter(|s| is_email(s));
     let item_value = r.value("Item");
-    let item = item_value.and_then(Value::as_object);
+    let item = item_value.and_then(Json::as_object);
     let recipients = r.value("Recipients");
     let mut email = if record_type == Some(28) {
         Email {
             from: email_field("P2Sender").or_else(|| email_field("P1Sender")),
-            to: recipients.and_then(Value::as_array).map(|a| {
+            to: recipients.and_then(Json::as_array).map(|a| {
                 a.iter()
-                    .filter_map(non_blank)
+                    .filter_map(Json::non_blank)
                     .filter(|s| is_email(s))
                     .map(Text::copy)
                     .collect()
@@ -680,9 +679,9 @@ fn email_of<'a>(r: &Record<'a>, record_type: Option<i64>) -> Option<Email<'a>> {
                 .or_else(|| email_field("UserId")),
             to: None,
             cc: None,
-            subject: item.and_then(|i| obj_str(i, "Subject")).map(Text::copy),
+            subject: item.and_then(|i| i.get_str("Subject")).map(Text::copy),
             message_uid: item
-                .and_then(|i| obj_str(i, "InternetMessageId"))
+                .and_then(|i| i.get_str("InternetMessageId"))
                 .map(Text::copy),
         }
     };
@@ -707,7 +706,7 @@ fn direction(r: &Record<'_>) -> (u32, &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn event(v: Value) -> OcsfEvent<'static> {
         let text = v.to_string();
@@ -755,8 +754,8 @@ mod tests {
         assert_eq!(rec("[]", "[{\"State\":1}]"), 10);
         assert_eq!(rec("[{\"State\":1}]", ""), 11);
         assert_eq!(rec("[{\"State\":1}]", "[{\"State\":2}]"), 99);
-        assert!(is_empty_json(&json!(" {} ")));
-        assert!(!is_empty_json(&json!("\"\"")));
+        assert!(is_empty_json(&Json::String(" {} ".into())));
+        assert!(!is_empty_json(&Json::String("\"\"".into())));
     }
 
     #[test]

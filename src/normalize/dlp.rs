@@ -6,12 +6,10 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
-
 use super::classify::contains_ci;
 use super::event::const_text;
 use super::event::*;
-use super::record::{Record, as_int, as_text, is_email, non_blank, obj_get, obj_str};
+use super::record::{Json, JsonMap, Record, is_email};
 
 /// `Severity` text to `severity_id` and caption.
 pub(super) fn severity(s: &str) -> Option<(u32, Text<'static>)> {
@@ -32,16 +30,20 @@ pub(super) fn severity(s: &str) -> Option<(u32, Text<'static>)> {
 }
 
 /// Strings of a JSON value that is a string or a list of strings.
-fn strings(v: Option<&Value>) -> Vec<String> {
+fn strings(v: Option<&Json<'_>>) -> Vec<String> {
     match v {
-        Some(Value::Array(a)) => a.iter().filter_map(non_blank).map(str::to_owned).collect(),
-        Some(v) => non_blank(v).map(str::to_owned).into_iter().collect(),
+        Some(Json::Array(a)) => a
+            .iter()
+            .filter_map(Json::non_blank)
+            .map(str::to_owned)
+            .collect(),
+        Some(v) => v.non_blank().map(str::to_owned).into_iter().collect(),
         None => Vec::new(),
     }
 }
 
 /// Addresses of a JSON value that is an address, a `;`/`,`-separated list, or a list of addresses.
-fn addresses(v: Option<&Value>) -> Option<Vec<Text<'static>>> {
+fn addresses(v: Option<&Json<'_>>) -> Option<Vec<Text<'static>>> {
     let out: Vec<Text<'static>> = strings(v)
         .iter()
         .flat_map(|s| s.split([';', ',']))
@@ -84,21 +86,21 @@ pub(super) fn rule_outcome(actions: &[String]) -> Option<Outcome> {
 /// resource: the class has no `email`).
 pub(super) fn dlp<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
     let policy_details = r.value("PolicyDetails");
-    let policies: Vec<&Map<String, Value>> = policy_details
-        .and_then(Value::as_array)
+    let policies: Vec<&JsonMap<'_>> = policy_details
+        .and_then(Json::as_array)
         .into_iter()
         .flatten()
-        .filter_map(Value::as_object)
+        .filter_map(Json::as_object)
         .collect();
-    let rules: Vec<&Map<String, Value>> = policies
+    let rules: Vec<&JsonMap<'_>> = policies
         .iter()
-        .filter_map(|p| obj_get(p, "Rules")?.as_array())
+        .filter_map(|p| p.get("Rules")?.as_array())
         .flatten()
-        .filter_map(Value::as_object)
+        .filter_map(Json::as_object)
         .collect();
     let mut max: Option<(u32, Text<'static>)> = None;
     for rule in &rules {
-        if let Some(s) = obj_str(rule, "Severity").and_then(severity)
+        if let Some(s) = rule.get_str("Severity").and_then(severity)
             && max.as_ref().is_none_or(|(m, _)| s.0 > *m)
         {
             max = Some(s);
@@ -112,8 +114,8 @@ pub(super) fn dlp<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
     let rule_names: Vec<String> = rules
         .iter()
         .filter_map(|rule| {
-            let name = obj_str(rule, "RuleName");
-            let id = obj_get(rule, "RuleId").and_then(as_text);
+            let name = rule.get_str("RuleName");
+            let id = rule.get("RuleId").and_then(Json::text);
             match (name, id) {
                 (Some(n), Some(i)) => Some(format!("{n} ({i})")),
                 (Some(n), None) => Some(n.to_owned()),
@@ -123,8 +125,8 @@ pub(super) fn dlp<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
         })
         .collect();
     let policy = Policy {
-        uid: first.and_then(|p| obj_str(p, "PolicyId")).map(Text::copy),
-        name: first.and_then(|p| obj_str(p, "PolicyName")).map(Text::copy),
+        uid: first.and_then(|p| p.get_str("PolicyId")).map(Text::copy),
+        name: first.and_then(|p| p.get_str("PolicyName")).map(Text::copy),
         type_: "DLP",
         desc: (!rule_names.is_empty()).then(|| Text::Owned(rule_names.join("; "))),
     };
@@ -132,7 +134,7 @@ pub(super) fn dlp<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
     // What the rules did: the strongest outcome over the rules.
     let outcome = rules
         .iter()
-        .filter_map(|rule| rule_outcome(&strings(obj_get(rule, "Actions"))))
+        .filter_map(|rule| rule_outcome(&strings(rule.get("Actions"))))
         .max_by_key(|o| match o.0 {
             2 => 3,
             99 => 2,
@@ -146,22 +148,22 @@ pub(super) fn dlp<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
     }
 
     // The sensitive information types: the first with its count and confidence.
-    let sensitive: Vec<&Map<String, Value>> = rules
+    let sensitive: Vec<&JsonMap<'_>> = rules
         .iter()
         .filter_map(|rule| {
-            obj_get(rule, "ConditionsMatched")?
+            rule.get("ConditionsMatched")?
                 .as_object()
-                .and_then(|c| obj_get(c, "SensitiveInformation"))?
+                .and_then(|c| c.get("SensitiveInformation"))?
                 .as_array()
         })
         .flatten()
-        .filter_map(Value::as_object)
+        .filter_map(Json::as_object)
         .collect();
     let classifier = sensitive.first().and_then(|s| {
-        let name = obj_str(s, "SensitiveInformationTypeName").map(Text::copy);
-        let uid = obj_str(s, "SensitiveType").map(Text::copy);
-        ev.count = obj_get(s, "Count").and_then(as_int);
-        ev.confidence_score = obj_get(s, "Confidence").and_then(as_int);
+        let name = s.get_str("SensitiveInformationTypeName").map(Text::copy);
+        let uid = s.get_str("SensitiveType").map(Text::copy);
+        ev.count = s.get("Count").and_then(Json::int);
+        ev.confidence_score = s.get("Confidence").and_then(Json::int);
         (name.is_some() || uid.is_some()).then_some(Classifier {
             type_: "Sensitive Information Type",
             name,
@@ -185,12 +187,13 @@ pub(super) fn dlp<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
     // One entry per type: several rules of a policy often match the same types (the highest count kept).
     let mut discovery: Vec<Discovery> = Vec::new();
     for s in &sensitive {
-        let Some(type_) =
-            obj_str(s, "SensitiveInformationTypeName").or_else(|| obj_str(s, "SensitiveType"))
+        let Some(type_) = s
+            .get_str("SensitiveInformationTypeName")
+            .or_else(|| s.get_str("SensitiveType"))
         else {
             continue;
         };
-        let count = obj_get(s, "Count").and_then(as_int);
+        let count = s.get("Count").and_then(Json::int);
         match discovery.iter_mut().find(|d| d.type_ == type_) {
             Some(d) => d.count = d.count.max(count),
             None => discovery.push(Discovery {
@@ -217,7 +220,7 @@ fn responsible_user<'a>(r: &Record<'a>, ev: &mut OcsfEvent<'a>) {
         .iter()
         .find_map(|field| {
             let meta = r.value(field)?;
-            obj_str(meta.as_object()?, "From").map(Text::copy)
+            meta.as_object()?.get_str("From").map(Text::copy)
         });
     let Some(from) = from else { return };
     let actor = ev.actor.get_or_insert_with(Actor::default);
@@ -242,10 +245,11 @@ fn responsible_user<'a>(r: &Record<'a>, ev: &mut OcsfEvent<'a>) {
 fn sharepoint_file(r: &Record<'_>) -> Option<File<'static>> {
     let meta = r.value("SharePointMetaData")?;
     let meta = meta.as_object()?;
-    let name = Text::copy(obj_str(meta, "FileName")?);
-    let owner = obj_str(meta, "FileOwner")
-        .or_else(|| obj_str(meta, "Author"))
-        .or_else(|| obj_str(meta, "From"))
+    let name = Text::copy(meta.get_str("FileName")?);
+    let owner = meta
+        .get_str("FileOwner")
+        .or_else(|| meta.get_str("Author"))
+        .or_else(|| meta.get_str("From"))
         .map(|owner| User::named(Text::copy(owner)));
     Some(File {
         name,
@@ -253,11 +257,12 @@ fn sharepoint_file(r: &Record<'_>) -> Option<File<'static>> {
         type_: const_text!("Regular File"),
         path: None,
         ext: None,
-        uri: obj_str(meta, "FilePathUrl").map(Text::copy),
-        parent_folder: obj_str(meta, "SiteCollectionUrl").map(Text::copy),
-        uid: obj_get(meta, "FileID")
-            .or_else(|| obj_get(meta, "UniqueID"))
-            .and_then(as_text)
+        uri: meta.get_str("FilePathUrl").map(Text::copy),
+        parent_folder: meta.get_str("SiteCollectionUrl").map(Text::copy),
+        uid: meta
+            .get("FileID")
+            .or_else(|| meta.get("UniqueID"))
+            .and_then(Json::text)
             .map(|id| Text::copy(&id)),
         owner,
     })
@@ -267,24 +272,25 @@ fn sharepoint_file(r: &Record<'_>) -> Option<File<'static>> {
 fn exchange_message(r: &Record<'_>) -> Option<Resource<'static>> {
     let meta = r.value("ExchangeMetaData")?;
     let meta = meta.as_object()?;
-    let uid = Text::copy(obj_str(meta, "MessageID").or_else(|| obj_str(meta, "UniqueID"))?);
+    let uid = Text::copy(
+        meta.get_str("MessageID")
+            .or_else(|| meta.get_str("UniqueID"))?,
+    );
     Some(Resource {
         uid,
-        name: obj_str(meta, "Subject").map(Text::copy),
+        name: meta.get_str("Subject").map(Text::copy),
         type_: Some(Text::Str("Email")),
     })
 }
 
 /// The e-mail of an Exchange DLP match, for evidences.
-fn exchange_email(meta: &Map<String, Value>) -> Option<Email<'static>> {
+fn exchange_email(meta: &JsonMap<'_>) -> Option<Email<'static>> {
     let email = Email {
-        from: obj_str(meta, "From")
-            .filter(|s| is_email(s))
-            .map(Text::copy),
-        to: addresses(obj_get(meta, "To")),
-        cc: addresses(obj_get(meta, "CC")),
-        subject: obj_str(meta, "Subject").map(Text::copy),
-        message_uid: obj_str(meta, "MessageID").map(Text::copy),
+        from: meta.get_str("From").filter(|s| is_email(s)).map(Text::copy),
+        to: addresses(meta.get("To")),
+        cc: addresses(meta.get("CC")),
+        subject: meta.get_str("Subject").map(Text::copy),
+        message_uid: meta.get_str("MessageID").map(Text::copy),
     };
     (email != Email::default()).then_some(email)
 }
@@ -337,19 +343,22 @@ pub(super) fn detection<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_t
         types,
     });
     ev.is_alert = Some(matches!(record_type, Some(40 | 98)));
-    let data = r
-        .str("Data")
-        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+    let data_text = r.str("Data");
+    let data = data_text
+        .as_deref()
+        .and_then(|s| serde_json::from_str::<Json<'_>>(s).ok())
         .filter(|v| v.is_object() || v.is_array());
     let mut evidences = Vec::new();
-    if let Some(obj) = data.as_ref().and_then(Value::as_object) {
+    if let Some(obj) = data.as_ref().and_then(Json::as_object) {
         for key in ["f3u", "fu", "tsd"] {
-            if let Some(u) = obj_str(obj, key) {
+            if let Some(u) = obj.get_str(key) {
                 evidences.push(user_evidence(Text::copy(u)));
             }
         }
         for key in ["cip", "clientip"] {
-            if let Some(ip) = obj_str(obj, key).filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+            if let Some(ip) = obj
+                .get_str(key)
+                .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
             {
                 evidences.push(Evidence {
                     src_endpoint: Some(EvidenceEndpoint { ip: Text::copy(ip) }),
@@ -366,9 +375,9 @@ pub(super) fn detection<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_t
             evidences.push(e);
         }
     }
-    if let Some(Value::Array(entities)) = r.value("Entities") {
-        for ent in entities.iter().filter_map(Value::as_object) {
-            let kind = obj_str(ent, "Type").or_else(|| obj_str(ent, "$type"));
+    if let Some(Json::Array(entities)) = r.value("Entities") {
+        for ent in entities.iter().filter_map(Json::as_object) {
+            let kind = ent.get_str("Type").or_else(|| ent.get_str("$type"));
             let Some(kind) = kind else { continue };
             let value = [
                 "Upn",
@@ -379,18 +388,18 @@ pub(super) fn detection<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_t
                 "MailboxPrimaryAddress",
             ]
             .iter()
-            .find_map(|k| obj_str(ent, k));
+            .find_map(|k| ent.get_str(k));
             if kind.eq_ignore_ascii_case("mailMessage") {
                 if let Some(m) = exchange_email(ent).or_else(|| {
-                    let mut m = Map::new();
+                    let mut m = JsonMap::default();
                     for (from, to) in [
                         ("Sender", "From"),
                         ("Recipient", "To"),
                         ("InternetMessageId", "MessageID"),
                         ("Subject", "Subject"),
                     ] {
-                        if let Some(v) = obj_get(ent, from) {
-                            m.insert(to.to_owned(), v.clone());
+                        if let Some(v) = ent.get(from) {
+                            m.insert(to, v.clone());
                         }
                     }
                     exchange_email(&m)
@@ -408,8 +417,8 @@ pub(super) fn detection<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_t
         }
     }
     // A malicious file found by Defender for Office 365 in SharePoint, OneDrive or Teams (`FileData`, copied).
-    if let Some(Value::Object(fd)) = r.value("FileData")
-        && let Some(name) = obj_str(fd, "FileName")
+    if let Some(Json::Object(fd)) = r.value("FileData")
+        && let Some(name) = fd.get_str("FileName")
     {
         evidences.push(Evidence {
             file: Some(File {
@@ -418,12 +427,14 @@ pub(super) fn detection<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_t
                 type_: const_text!("Regular File"),
                 path: None,
                 ext: None,
-                uri: obj_str(fd, "FilePath")
+                uri: fd
+                    .get_str("FilePath")
                     .map(Text::copy)
                     .or_else(|| r.str("ObjectId")),
                 parent_folder: None,
-                uid: obj_get(fd, "DocumentId")
-                    .and_then(as_text)
+                uid: fd
+                    .get("DocumentId")
+                    .and_then(Json::text)
                     .map(|id| Text::copy(&id)),
                 owner: None,
             }),
@@ -434,7 +445,7 @@ pub(super) fn detection<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_t
         evidences.insert(
             0,
             Evidence {
-                data: Some(data),
+                data: Some(data.to_value()),
                 ..Evidence::default()
             },
         );

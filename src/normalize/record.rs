@@ -37,9 +37,6 @@ struct Entry<'a> {
     /// Known to be a string without escapes (its JSON text is its [`Text`]): set at the first read, since the
     /// mapping reads many fields several times (`has`, then `str` or `take_string`).
     plain: Cell<bool>,
-    /// The value parsed, once some mapping asked for it ([`Record::value`]); several read the same nested field.
-    /// Boxed: few fields are ever parsed, and every entry carries the cell.
-    parsed: OnceCell<Option<Box<Value>>>,
 }
 
 impl<'a> Fields<'a> {
@@ -51,7 +48,6 @@ impl<'a> Fields<'a> {
                 value: Cow::Borrowed(value),
                 taken: false,
                 plain: Cell::new(false),
-                parsed: OnceCell::new(),
             }],
         }
     }
@@ -96,7 +92,6 @@ impl<'a> Fields<'a> {
                     value: Cow::Owned(e.value.into_owned()),
                     taken: false,
                     plain: Cell::new(false),
-                    parsed: OnceCell::new(),
                 })
                 .collect(),
         }
@@ -323,6 +318,9 @@ pub(crate) struct Record<'a> {
     /// `Operation` and `RecordType` is spelled that way (exports with lower-case keys) are keys matched
     /// case-insensitively.
     any_case: bool,
+    /// Nested values parsed, by entry, once some mapping asked for them ([`Record::value`]; several read the same
+    /// field). Allocated at the first parse: most records parse none.
+    parsed: OnceCell<Box<[OnceCell<Option<Json<'a>>>]>>,
 }
 
 /// Deserializes a JSON object into [`Fields`], borrowing from the input.
@@ -344,7 +342,6 @@ impl<'de> Visitor<'de> for FieldsVisitor {
                 value: Cow::Borrowed(v),
                 taken: false,
                 plain: Cell::new(false),
-                parsed: OnceCell::new(),
             });
         }
         Ok(Fields { entries })
@@ -417,6 +414,7 @@ impl<'a> Record<'a> {
             slots: [0; KNOWN_LEN],
             keep_all: false,
             any_case: false,
+            parsed: OnceCell::new(),
         };
         record.index_keys();
         if [
@@ -497,12 +495,21 @@ impl<'a> Record<'a> {
             .map(|i| self.fields.entries[i].value.as_ref())
     }
     /// The value of a field, parsed (for nested objects and lists; allocates), at most once per record.
-    pub(crate) fn value(&self, name: &str) -> Option<&Value> {
-        let entry = &self.fields.entries[self.index(name)?];
-        entry
-            .parsed
-            .get_or_init(|| serde_json::from_str(entry.value.get()).ok())
-            .as_deref()
+    pub(crate) fn value(&self, name: &str) -> Option<&Json<'a>> {
+        let i = self.index(name)?;
+        let cells = self.parsed.get_or_init(|| {
+            std::iter::repeat_with(OnceCell::new)
+                .take(self.fields.entries.len())
+                .collect()
+        });
+        cells[i]
+            .get_or_init(|| match &self.fields.entries[i].value {
+                Cow::Borrowed(raw) => serde_json::from_str(raw.get()).ok(),
+                Cow::Owned(raw) => serde_json::from_str::<Json<'_>>(raw.get())
+                    .ok()
+                    .map(Json::into_owned),
+            })
+            .as_ref()
     }
 
     /// The value of a string field, trimmed; `None` when absent, not a string, or blank.
@@ -632,32 +639,6 @@ fn raw_int(raw: &RawValue) -> Option<i64> {
     }
 }
 
-/// See [`Record::name_value`].
-pub(crate) fn name_value(list: &Value, key: &str) -> Option<String> {
-    match list {
-        Value::Array(items) => items.iter().find_map(|item| {
-            let obj = item.as_object()?;
-            let name = obj_get(obj, "Name")?.as_str()?;
-            if name.eq_ignore_ascii_case(key) {
-                obj_get(obj, "Value").and_then(as_text).map(Cow::into_owned)
-            } else {
-                None
-            }
-        }),
-        Value::Object(obj) => obj_get(obj, key).and_then(as_text).map(Cow::into_owned),
-        Value::String(s) => {
-            let t = s.trim_start();
-            if t.starts_with('[') || t.starts_with('{') {
-                let parsed: Value = serde_json::from_str(t).ok()?;
-                name_value(&parsed, key)
-            } else {
-                None
-            }
-        }
-        _ => None,
-    }
-}
-
 /// A key of a nested object, exact spelling first, then any ASCII-case variant.
 pub(crate) fn obj_get<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     obj.get(name).or_else(|| {
@@ -705,6 +686,245 @@ pub(crate) fn as_text(v: &Value) -> Option<Cow<'_, str>> {
         }
         Value::Number(n) => Some(Cow::Owned(n.to_string())),
         Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        _ => None,
+    }
+}
+
+/// A nested value of a record, parsed for the mapping to read: strings without escapes and keys stay borrowed from
+/// the input (a `serde_json::Value` allocates every string and map node, and most of them are never read).
+/// Lookups behave as on a `Value`: the last of repeated keys wins, and the any-case fallback takes the first
+/// matching key in sorted order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Json<'a> {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    Object(JsonMap<'a>),
+}
+
+/// The members of a [`Json`] object, in input order (repeats included).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct JsonMap<'a>(Vec<(Cow<'a, str>, Json<'a>)>);
+
+impl<'a> Json<'a> {
+    pub(crate) fn as_object(&self) -> Option<&JsonMap<'a>> {
+        match self {
+            Json::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_array(&self) -> Option<&Vec<Json<'a>>> {
+        match self {
+            Json::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn is_object(&self) -> bool {
+        matches!(self, Json::Object(_))
+    }
+
+    pub(crate) fn is_array(&self) -> bool {
+        matches!(self, Json::Array(_))
+    }
+
+    /// A string value, trimmed; `None` when not a string or blank.
+    pub(crate) fn non_blank(&self) -> Option<&str> {
+        let t = self.as_str()?.trim();
+        (!t.is_empty()).then_some(t)
+    }
+
+    /// An integer given as a JSON integer, an integral float or a numeric string.
+    pub(crate) fn int(&self) -> Option<i64> {
+        match self {
+            Json::Number(n) => number_int(n),
+            Json::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// Strings as they are (trimmed), numbers and booleans spelled out; `None` for blank strings, null, arrays and
+    /// objects.
+    pub(crate) fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Json::String(_) => self.non_blank().map(Cow::Borrowed),
+            Json::Number(n) => Some(Cow::Owned(n.to_string())),
+            Json::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            _ => None,
+        }
+    }
+
+    /// The same value as a `serde_json::Value` (for the event attributes that copy nested data): what parsing its
+    /// text as a `Value` gives.
+    pub(crate) fn to_value(&self) -> Value {
+        match self {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => Value::Number(n.clone()),
+            Json::String(s) => Value::String(s.clone().into_owned()),
+            Json::Array(a) => Value::Array(a.iter().map(Json::to_value).collect()),
+            Json::Object(m) => Value::Object(m.to_map()),
+        }
+    }
+
+    /// The same value, owning its strings.
+    fn into_owned(self) -> Json<'static> {
+        match self {
+            Json::Null => Json::Null,
+            Json::Bool(b) => Json::Bool(b),
+            Json::Number(n) => Json::Number(n),
+            Json::String(s) => Json::String(Cow::Owned(s.into_owned())),
+            Json::Array(a) => Json::Array(a.into_iter().map(Json::into_owned).collect()),
+            Json::Object(m) => Json::Object(JsonMap(
+                m.0.into_iter()
+                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                    .collect(),
+            )),
+        }
+    }
+}
+
+impl<'a> JsonMap<'a> {
+    /// A member, exact spelling first (the last of repeats, as in a `Value`), then any ASCII-case variant (the first
+    /// in sorted order, as a `Value`'s map iterates).
+    pub(crate) fn get(&self, name: &str) -> Option<&Json<'a>> {
+        if let Some((_, v)) = self.0.iter().rev().find(|(k, _)| k == name) {
+            return Some(v);
+        }
+        let mut best: Option<&(Cow<'a, str>, Json<'a>)> = None;
+        for member in &self.0 {
+            if member.0.eq_ignore_ascii_case(name) && best.is_none_or(|b| member.0 <= b.0) {
+                best = Some(member);
+            }
+        }
+        best.map(|(_, v)| v)
+    }
+
+    /// A member's string, trimmed and not blank.
+    pub(crate) fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(Json::non_blank)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Adds a member (a later one of the same key wins).
+    pub(crate) fn insert(&mut self, key: &'a str, value: Json<'a>) {
+        self.0.push((Cow::Borrowed(key), value));
+    }
+
+    /// The members as a `Value`'s map.
+    pub(crate) fn to_map(&self) -> Map<String, Value> {
+        self.0
+            .iter()
+            .map(|(k, v)| (k.clone().into_owned(), v.to_value()))
+            .collect()
+    }
+}
+
+impl<'de> Deserialize<'de> for Json<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Json<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Json<'de>, E> {
+                Ok(Json::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Json<'de>, E> {
+                Ok(Json::Number(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Json<'de>, E> {
+                Ok(Json::Number(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Json<'de>, E> {
+                // As `Value` does: a float that is not finite (never from JSON text) is null.
+                Ok(serde_json::Number::from_f64(v).map_or(Json::Null, Json::Number))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Json<'de>, E> {
+                Ok(Json::String(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Json<'de>, E> {
+                Ok(Json::String(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Json<'de>, E> {
+                Ok(Json::String(Cow::Owned(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Json<'de>, E> {
+                Ok(Json::Null)
+            }
+            fn visit_none<E>(self) -> Result<Json<'de>, E> {
+                Ok(Json::Null)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Json<'de>, D::Error> {
+                Json::deserialize(d)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Json<'de>, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Json::Array(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Json<'de>, A::Error> {
+                let mut members = Vec::with_capacity(access.size_hint().unwrap_or(0));
+                while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
+                    members.push((key, access.next_value()?));
+                }
+                Ok(Json::Object(JsonMap(members)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A number as an integer: integral floats too (below 2^53, where every integer is exact).
+fn number_int(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    })
+}
+
+/// See [`Record::name_value`].
+pub(crate) fn name_value(list: &Json<'_>, key: &str) -> Option<String> {
+    match list {
+        Json::Array(items) => items.iter().find_map(|item| {
+            let obj = item.as_object()?;
+            let name = obj.get("Name")?.as_str()?;
+            if name.eq_ignore_ascii_case(key) {
+                obj.get("Value").and_then(Json::text).map(Cow::into_owned)
+            } else {
+                None
+            }
+        }),
+        Json::Object(obj) => obj.get(key).and_then(Json::text).map(Cow::into_owned),
+        Json::String(s) => {
+            let t = s.trim_start();
+            if t.starts_with('[') || t.starts_with('{') {
+                let parsed: Json<'_> = serde_json::from_str(t).ok()?;
+                name_value(&parsed, key)
+            } else {
+                None
+            }
+        }
         _ => None,
     }
 }
@@ -838,16 +1058,48 @@ mod tests {
 
     #[test]
     fn name_value_lists_in_every_published_shape() {
+        let parse = |v: &Value| {
+            let text = v.to_string();
+            serde_json::from_str::<Json<'_>>(&text).map(Json::into_owned)
+        };
         let arr = json!([{"Name": "UserAgent", "Value": "ua"}, {"Name": "n", "Value": 3}]);
-        assert_eq!(name_value(&arr, "useragent").as_deref(), Some("ua"));
-        assert_eq!(name_value(&arr, "n").as_deref(), Some("3"));
-        let s = Value::String(arr.to_string());
+        let list = parse(&arr).expect("JSON");
+        assert_eq!(name_value(&list, "useragent").as_deref(), Some("ua"));
+        assert_eq!(name_value(&list, "n").as_deref(), Some("3"));
+        let s = parse(&Value::String(arr.to_string())).expect("JSON");
         assert_eq!(name_value(&s, "UserAgent").as_deref(), Some("ua"));
-        assert_eq!(
-            name_value(&json!({"UserAgent": "ua"}), "UserAgent").as_deref(),
-            Some("ua")
+        let obj = parse(&json!({"UserAgent": "ua"})).expect("JSON");
+        assert_eq!(name_value(&obj, "UserAgent").as_deref(), Some("ua"));
+        let not = parse(&json!("not json [")).expect("JSON");
+        assert_eq!(name_value(&not, "UserAgent"), None);
+    }
+
+    #[test]
+    fn nested_values_read_and_convert_as_values_do() {
+        // Repeated keys: the last wins; any-case look-ups take the first key in sorted order.
+        let text = r#"{"b": 1, "B": 2, "a": {"x": [1.5, "s\u00e9", null, true]}, "b": 3, "A": 4}"#;
+        let json: Json<'_> = serde_json::from_str(text).expect("JSON");
+        let value: Value = serde_json::from_str(text).expect("JSON");
+        assert_eq!(json.to_value(), value);
+        let (j, v) = (
+            json.as_object().expect("object"),
+            value.as_object().expect("object"),
         );
-        assert_eq!(name_value(&json!("not json ["), "UserAgent"), None);
+        for key in ["b", "B", "a", "A", "x"] {
+            assert_eq!(
+                j.get(key).map(Json::to_value).as_ref(),
+                obj_get(v, key),
+                "{key}"
+            );
+        }
+        let escaped: Json<'_> = serde_json::from_str(r#""a\"b""#).expect("JSON");
+        assert_eq!(escaped.as_str(), Some("a\"b"));
+        assert_eq!(
+            json.as_object()
+                .and_then(|o| o.get("b"))
+                .and_then(Json::int),
+            Some(3)
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::classify::{contains_ci, is_op};
 use super::event::const_text;
 use super::event::*;
-use super::record::{Record, as_text, is_email, obj_get, obj_str};
+use super::record::{Json, JsonMap, Record, as_text, is_email, obj_get, obj_str};
 
 /// Inbox rule parameters an attacker uses to hide or exfiltrate mail.
 const RULE_KEYS: [&str; 14] = [
@@ -41,23 +41,23 @@ const FORWARD_KEYS: [&str; 3] = [
 
 /// A Name/Value list (`Parameters`, `OperationProperties`, `ModifiedProperties`'s `NewValue`) as an object, in the
 /// list's order; `None` when empty or not such a list.
-pub(super) fn name_values(list: &Value, value_key: &str) -> Option<Map<String, Value>> {
-    let items: Vec<Value>;
+pub(super) fn name_values(list: &Json<'_>, value_key: &str) -> Option<Map<String, Value>> {
+    let items: Vec<Json<'_>>;
     let items = match list {
-        Value::Array(a) => a,
-        Value::String(s) if s.trim_start().starts_with('[') => {
-            items = serde_json::from_str::<Vec<Value>>(s).ok()?;
+        Json::Array(a) => a,
+        Json::String(s) if s.trim_start().starts_with('[') => {
+            items = serde_json::from_str::<Vec<Json<'_>>>(s).ok()?;
             &items
         }
-        Value::Object(o) => return (!o.is_empty()).then(|| o.clone()),
+        Json::Object(o) => return (!o.is_empty()).then(|| o.to_map()),
         _ => return None,
     };
     let map: Map<String, Value> = items
         .iter()
-        .filter_map(Value::as_object)
+        .filter_map(Json::as_object)
         .filter_map(|o| {
-            let name = obj_get(o, "Name")?.as_str()?;
-            let value = obj_get(o, value_key)?.clone();
+            let name = o.get("Name")?.as_str()?;
+            let value = o.get(value_key)?.to_value();
             Some((name.to_owned(), value))
         })
         .collect();
@@ -199,9 +199,9 @@ fn entra_target_id(r: &Record<'_>) -> Option<Text<'static>> {
     let targets = r.value("Target")?;
     targets.as_array()?.iter().find_map(|t| {
         let t = t.as_object()?;
-        let kind = obj_get(t, "Type").and_then(as_text)?;
+        let kind = t.get("Type").and_then(Json::text)?;
         (kind == "2")
-            .then(|| obj_get(t, "ID").and_then(as_text).map(|id| Text::copy(&id)))
+            .then(|| t.get("ID").and_then(Json::text).map(|id| Text::copy(&id)))
             .flatten()
     })
 }
@@ -215,15 +215,16 @@ pub(super) fn signed_into<'a>(r: &mut Record<'a>, record_type: Option<i64>) -> O
 /// (deletes and moves), `Item` (creates, updates, sends, folder permissions).
 fn mail_items(r: &Record<'_>) -> Vec<WebResource<'static>> {
     let mut out = Vec::new();
-    let item = |i: &Map<String, Value>, folder: Option<&str>| {
-        let uid = obj_str(i, "InternetMessageId")
-            .or_else(|| obj_str(i, "Id"))
+    let item = |i: &JsonMap<'_>, folder: Option<&str>| {
+        let uid = i
+            .get_str("InternetMessageId")
+            .or_else(|| i.get_str("Id"))
             .map(Text::copy);
-        let name = obj_str(i, "Subject").map(Text::copy);
+        let name = i.get_str("Subject").map(Text::copy);
         let folder = folder.or_else(|| {
-            obj_get(i, "ParentFolder")
-                .and_then(Value::as_object)
-                .and_then(|f| obj_str(f, "Path"))
+            i.get("ParentFolder")
+                .and_then(Json::as_object)
+                .and_then(|f| f.get_str("Path"))
         });
         (uid.is_some() || name.is_some()).then(|| WebResource {
             uid,
@@ -233,33 +234,34 @@ fn mail_items(r: &Record<'_>) -> Vec<WebResource<'static>> {
             data: folder.map(|f| serde_json::json!({ "folder": f })),
         })
     };
-    if let Some(Value::Array(folders)) = r.value("Folders") {
-        for f in folders.iter().filter_map(Value::as_object) {
-            let path = obj_str(f, "Path");
-            if let Some(items) = obj_get(f, "FolderItems").and_then(Value::as_array) {
+    if let Some(Json::Array(folders)) = r.value("Folders") {
+        for f in folders.iter().filter_map(Json::as_object) {
+            let path = f.get_str("Path");
+            if let Some(items) = f.get("FolderItems").and_then(Json::as_array) {
                 out.extend(
                     items
                         .iter()
-                        .filter_map(Value::as_object)
+                        .filter_map(Json::as_object)
                         .filter_map(|i| item(i, path)),
                 );
             }
         }
     }
-    if let Some(Value::Array(items)) = r.value("AffectedItems") {
+    if let Some(Json::Array(items)) = r.value("AffectedItems") {
         out.extend(
             items
                 .iter()
-                .filter_map(Value::as_object)
+                .filter_map(Json::as_object)
                 .filter_map(|i| item(i, None)),
         );
     }
     if out.is_empty()
-        && let Some(Value::Object(i)) = r.value("Item")
+        && let Some(Json::Object(i)) = r.value("Item")
     {
-        let rights = obj_get(i, "ParentFolder")
-            .and_then(Value::as_object)
-            .and_then(|f| obj_get(f, "MemberRights").map(|_| f.clone()));
+        let rights = i
+            .get("ParentFolder")
+            .and_then(Json::as_object)
+            .and_then(|f| f.get("MemberRights").map(|_| f.to_map()));
         match rights {
             // A folder permission change: the folder, with the member and the rights.
             Some(folder) => out.push(WebResource {
@@ -443,11 +445,15 @@ fn mailbox_resource<'a>(r: &mut Record<'a>) -> Option<Resource<'a>> {
 }
 
 /// The folder of a folder permission change (`Item.ParentFolder` naming a member or rights).
-pub(super) fn folder_member<'r>(r: &'r Record<'_>) -> Option<&'r Map<String, Value>> {
-    let folder = obj_get(r.value("Item")?.as_object()?, "ParentFolder")?.as_object()?;
+pub(super) fn folder_member<'r, 'a>(r: &'r Record<'a>) -> Option<&'r JsonMap<'a>> {
+    let folder = r
+        .value("Item")?
+        .as_object()?
+        .get("ParentFolder")?
+        .as_object()?;
     ["MemberUpn", "MemberSid", "MemberRights"]
         .iter()
-        .any(|k| obj_str(folder, k).is_some())
+        .any(|k| folder.get_str(k).is_some())
         .then_some(folder)
 }
 
