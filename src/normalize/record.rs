@@ -469,7 +469,8 @@ impl<'a> Record<'a> {
     }
 
     /// The index of the entry under which `name` is stored, if not taken. Always inlined, so that the slot of a
-    /// constant name is a constant.
+    /// constant name is a constant; so are the look-ups by name below (out of line, each would match its name
+    /// against every known key at run time).
     #[inline(always)]
     fn index(&self, name: &str) -> Option<usize> {
         let i = match slot_of(name) {
@@ -513,25 +514,25 @@ impl<'a> Record<'a> {
     }
 
     /// The value of a string field, trimmed; `None` when absent, not a string, or blank.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn str(&self, name: &str) -> Option<Text<'a>> {
         self.string_at(self.index(name)?).and_then(Text::trimmed)
     }
 
     /// Whether a string field is present and not blank.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn has(&self, name: &str) -> bool {
         self.str(name).is_some()
     }
 
     /// An integer field given as a number or as a numeric string.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn int(&self, name: &str) -> Option<i64> {
         self.raw(name).and_then(raw_int)
     }
 
     /// A field as text: strings trimmed, numbers and booleans as written.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn text(&self, name: &str) -> Option<Text<'a>> {
         let i = self.index(name)?;
         match self.fields.entries[i].value.get().as_bytes().first()? {
@@ -545,7 +546,7 @@ impl<'a> Record<'a> {
     }
 
     /// The value of a string field, unchanged (not trimmed, may be blank).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn string(&self, name: &str) -> Option<Text<'a>> {
         self.string_at(self.index(name)?)
     }
@@ -578,7 +579,7 @@ impl<'a> Record<'a> {
     }
 
     /// Removes a field (nothing, after [`Record::keep_all`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn remove(&mut self, name: &str) {
         if self.keep_all {
             return;
@@ -589,7 +590,7 @@ impl<'a> Record<'a> {
     }
 
     /// Takes a string field that is not blank and returns it unchanged (not trimmed); any other value stays.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn take_string(&mut self, name: &str) -> Option<Text<'a>> {
         let i = self.index(name)?;
         let s = self.string_at(i)?;
