@@ -253,12 +253,15 @@ fn has_backslash(s: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const BACKSLASHES: u64 = 0x5C5C_5C5C_5C5C_5C5C;
-    let (words, rest) = s.as_chunks::<8>();
-    words.iter().any(|w| {
-        // A zero byte of `x` is a backslash of `w` (the classic zero-byte test: exact as a yes/no answer).
-        let x = u64::from_le_bytes(*w) ^ BACKSLASHES;
+    // A zero byte of `word ^ BACKSLASHES` is a backslash (the classic zero-byte test: exact as a yes/no answer).
+    let has = |word: u64| {
+        let x = word ^ BACKSLASHES;
         x.wrapping_sub(ONES) & !x & HIGH != 0
-    }) || rest.contains(&b'\\')
+    };
+    let (words, rest) = s.as_chunks::<8>();
+    // The last bytes as one word too, padded with zero bytes (never a backslash).
+    words.iter().any(|w| has(u64::from_le_bytes(*w)))
+        || has(rest.iter().fold(0, |w, &b| (w << 8) | u64::from(b)))
 }
 
 /// The content of the JSON text of a string without escapes: the text without its quotes.

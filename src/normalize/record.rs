@@ -245,7 +245,23 @@ const KNOWN_LEN: usize = KNOWN.len();
 /// for a known key.
 fn slot_of_runtime(name: &str) -> Option<usize> {
     static TABLE: LazyLock<SlotTable> = LazyLock::new(|| SlotTable::new(false));
-    TABLE.find(name, |known| known == name)
+    TABLE.find(name, |known| same_key(known, name))
+}
+
+/// `a == b`, without a call to `memcmp` for keys of up to 16 bytes (nearly all): their first and last eight bytes
+/// cover them.
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    match (a.first_chunk::<8>(), a.last_chunk::<8>()) {
+        (Some(head), Some(tail)) if a.len() <= 16 => {
+            Some(head) == b.first_chunk::<8>() && Some(tail) == b.last_chunk::<8>()
+        }
+        (None, _) => a.iter().zip(b).all(|(x, y)| x == y),
+        _ => a == b,
+    }
 }
 
 /// [`slot_of_runtime`] ignoring ASCII case (records that spell keys their own way).
@@ -1016,6 +1032,18 @@ mod tests {
             assert_eq!(slot_of(key), Some(i), "{key}");
             assert_eq!(slot_of_runtime(key), Some(i), "{key}");
         }
+        for (a, b) in [
+            ("", ""),
+            ("Id", "Id"),
+            ("Id", "Ix"),
+            ("Workload", "Workload"),
+            ("ClientIPAddress", "ClientIPAddresS"),
+        ] {
+            assert_eq!(same_key(a, b), a == b, "{a} {b}");
+        }
+        assert!(same_key("ExtendedProperties", "ExtendedProperties"));
+        assert!(!same_key("ExtendedProperties", "ExtendedPropXrties"));
+        assert!(!same_key("ExtendedProperties", "ExtendedPropertie"));
         for other in ["", "id", "Ids", "UserIdX", "Operation ", "X"] {
             assert_eq!(slot_of_runtime(other), None, "{other}");
         }
