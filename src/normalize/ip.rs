@@ -59,6 +59,11 @@ pub(crate) fn parse_client_ip(raw: &str) -> Option<ClientAddr<'_>> {
 
 /// Whether `s` is exactly `ip`'s canonical text (as `to_string` writes it), compared without building that text.
 pub(crate) fn is_canonical(ip: IpAddr, s: &str) -> bool {
+    // An IPv4 address parses only from its canonical text (dotted decimal without leading zeros), so parsing is
+    // the cheaper test.
+    if let IpAddr::V4(v4) = ip {
+        return s.parse::<Ipv4Addr>() == Ok(v4);
+    }
     /// Consumes the expected text as the address is written; fails at the first difference.
     struct Expect<'s>(&'s str);
     impl std::fmt::Write for Expect<'_> {
@@ -95,6 +100,9 @@ mod tests {
         assert!(is_canonical(v4, "10.1.2.3"));
         assert!(!is_canonical(v4, "10.1.2.30"));
         assert!(!is_canonical(v4, "10.1.2."));
+        assert!(!is_canonical(v4, "010.1.2.3"));
+        assert!(!is_canonical(v4, " 10.1.2.3"));
+        assert!(!is_canonical(v4, "::ffff:10.1.2.3"));
         let v6: IpAddr = "2001:DB8::1".parse().expect("ip");
         assert!(is_canonical(v6, "2001:db8::1"));
         assert!(!is_canonical(v6, "2001:DB8::1"));

@@ -949,19 +949,26 @@ pub(crate) fn name_value(list: &Json<'_>, key: &str) -> Option<String> {
 /// Whether `s` is an e-mail address as OCSF's `email_t` pattern accepts it:
 /// `^[a-zA-Z0-9!#$%&'*+-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$` (the class `+-/` is the range `+ , - . /`).
 pub(crate) fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    let Some((first, rest)) = domain.split_once('.') else {
-        return false;
-    };
-    let all = |part: &str, class: u8| {
-        !part.is_empty() && part.bytes().all(|b| EMAIL[b as usize] & class != 0)
-    };
-    all(local, LOCAL) && all(first, LABEL) && all(rest, DOMAIN)
+    // One pass: the local part up to the first `@`, the first domain label up to the next `.`, then the rest;
+    // each part not empty and of its class.
+    let (mut class, mut len) = (LOCAL, 0);
+    for b in s.bytes() {
+        if (class == LOCAL && b == b'@') || (class == LABEL && b == b'.') {
+            if len == 0 {
+                return false;
+            }
+            (class, len) = (class << 1, 0);
+        } else if EMAIL[usize::from(b)] & class == 0 {
+            return false;
+        } else {
+            len += 1;
+        }
+    }
+    class == DOMAIN && len > 0
 }
 
-/// Character classes of [`is_email`], one bit each: the local part, the first domain label, the rest of the domain.
+/// Character classes of [`is_email`], one bit each: the local part, the first domain label, the rest of the domain
+/// (in this order: `is_email` moves to the next part by shifting the bit).
 const LOCAL: u8 = 1;
 const LABEL: u8 = 2;
 const DOMAIN: u8 = 4;
@@ -1139,6 +1146,28 @@ mod tests {
         assert!(!is_email("NT AUTHORITY\\SYSTEM"));
         assert!(!is_email("a@b@c.d"));
         assert!(!is_email("@x.y"));
+        for s in [
+            "a@b.",
+            "a@.b",
+            "a.b@c.d.e",
+            "a@b.c@d",
+            "a@b-c.d-e.f",
+            "a b@c.d",
+            "@",
+            "",
+            "a@b",
+            "a@b..c",
+        ] {
+            let reference = s.split_once('@').is_some_and(|(local, domain)| {
+                domain.split_once('.').is_some_and(|(first, rest)| {
+                    let all = |p: &str, c: u8| {
+                        !p.is_empty() && p.bytes().all(|b| EMAIL[usize::from(b)] & c != 0)
+                    };
+                    all(local, LOCAL) && all(first, LABEL) && all(rest, DOMAIN)
+                })
+            });
+            assert_eq!(is_email(s), reference, "{s}");
+        }
         // The table holds the pattern's classes.
         for b in 0..=255u8 {
             let local = b.is_ascii_alphanumeric() || b"!#$%&'*+,-./=?^_`{|}~".contains(&b);
