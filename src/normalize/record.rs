@@ -229,14 +229,6 @@ known_keys!(
     InvestigationId,
     InvestigationName,
     InvestigationType,
-    ListTitle,
-    ReportName,
-    DashboardName,
-    DatasetName,
-    WorkSpaceName,
-    FormName,
-    GroupName,
-    ThreadId,
 );
 const KNOWN_LEN: usize = KNOWN.len();
 
