@@ -378,6 +378,20 @@ pub(crate) fn contains_ci(haystack: &str, needle: &str) -> bool {
         })
 }
 
+/// [`contains_ci`] of one operation name, for the many verbs a table tries on it: a verb with a letter the name
+/// lacks is ruled out without a search (most are).
+fn searcher(op: &str) -> impl Fn(&str) -> bool + '_ {
+    let present = letters(op);
+    move |needle| letters(needle) & !present == 0 && contains_ci(op, needle)
+}
+
+/// The set of ASCII letters in `s`, case folded, one bit each.
+fn letters(s: &str) -> u32 {
+    s.bytes()
+        .filter(u8::is_ascii_alphabetic)
+        .fold(0, |set, b| set | 1 << (b.to_ascii_lowercase() - b'a'))
+}
+
 /// Whether `op` is one of `names`, ignoring ASCII case.
 pub(crate) fn is_op(op: &str, names: &[&str]) -> bool {
     names.iter().any(|n| op.eq_ignore_ascii_case(n))
@@ -471,7 +485,7 @@ fn generic(op: &str, f: &Facts<'_>) -> Choice {
 
 /// Settings and policies (Entity Management): Create 1, Read 2, Update 3, Delete 4, else 99.
 fn settings_activity(op: &str) -> u32 {
-    let has = |s: &str| contains_ci(op, s);
+    let has = searcher(op);
     if has("Delet") || has("Remov") {
         4
     } else if has("Creat") || has("Added") || has("New") {
@@ -623,7 +637,7 @@ fn file_op(op: &str, f: &Facts<'_>) -> Choice {
         // A search (`SearchQueryInitiatedSharePoint`, `SearchQueryPerformed`) names no file: Web Resources Search.
         return web(op);
     }
-    let has = |s: &str| contains_ci(op, s);
+    let has = searcher(op);
     let activity = if has("Unsync") {
         16
     } else if has("Sync") {
@@ -674,7 +688,7 @@ fn sharing(op: &str, f: &Facts<'_>) -> Choice {
             return Choice::new(Class::UserAccessManagement, 2);
         }
     }
-    let has = |s: &str| contains_ci(op, s);
+    let has = searcher(op);
     let unshare = has("Remove") || has("Revoke") || has("Delete");
     let share = !unshare && (has("Shar") || has("Link") || has("Invit") || has("Added"));
     if f.has_ip && (f.has_user || f.has_app) {
@@ -712,7 +726,7 @@ pub(crate) const SHARING_REVOKES: [&str; 4] = [
 
 /// Alerts and investigations.
 fn detection(op: &str) -> Choice {
-    let has = |s: &str| contains_ci(op, s);
+    let has = searcher(op);
     let activity = if has("Triggered") || has("Created") || has("Detected") || has("Started") {
         1
     } else if has("Resolved") || has("Closed") || has("Dismissed") {
@@ -746,7 +760,7 @@ pub(crate) fn web(op: &str) -> Choice {
 }
 
 fn web_activity(op: &str) -> u32 {
-    let has = |s: &str| contains_ci(op, s);
+    let has = searcher(op);
     if has("Search") || has("Query") {
         5
     } else if has("Export") || has("Download") {
@@ -1002,6 +1016,8 @@ mod tests {
             assert_eq!(Class::from_uid(c.uid()), Some(c));
         }
         assert!(contains_ci("FileSyncDownloadedFull", "sync"));
+        let has = searcher("FileSyncDownloadedFull");
+        assert!(has("sync") && has("DOWNLOAD") && !has("Upload") && !has("Syncs"));
         assert!(!contains_ci("Fi", "File"));
     }
 }
