@@ -1,5 +1,6 @@
-//! The OCSF 1.8.0 event as o365sync emits it: typed, so that serialization needs no intermediate `Value` and the
-//! constant parts (names, captions) are `&'static str`.
+//! The OCSF 1.8.0 event as o365sync emits it: typed, so that serialization needs no intermediate `Value`. Its
+//! strings are [`Text`]s: borrowed from the record (and written back as the record's own JSON text when that needs
+//! no escape) or owned; its constant strings (names, captions) are JSON text serialized once (`const_text!`).
 //!
 //! Only the attributes the mapping fills are modelled; each class builder sets only the attributes its class has
 //! (the schemas are strict). `None` fields are not serialized.

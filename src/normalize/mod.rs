@@ -86,8 +86,11 @@
 //! A record is parsed once, into its top-level fields only: keys borrowed from the input, values left unparsed
 //! (`RawValue`). The known keys are indexed in one pass; the mapping parses the few values it needs (nested ones
 //! only for the classes that use them) and everything it does not take is written back byte for byte as `unmapped`.
-//! The event is typed, its constant parts are `&'static str`, and it is serialized directly. See BENCHMARKS.md for
-//! the throughput against plain `serde_json` parse-and-serialize of the same records.
+//! Nested values the mapping reads are parsed once per record into a tree that borrows its strings from the input
+//! (`record::Json`). The event is typed and serialized directly: strings copied from the record stay borrowed and a
+//! string without escapes is written back as the record's own JSON text (`event::Text`), constant strings are JSON
+//! text serialized once. See BENCHMARKS.md for the throughput against plain `serde_json` parse-and-serialize of the
+//! same records.
 
 mod build;
 mod classify;
