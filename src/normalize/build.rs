@@ -1,17 +1,12 @@
 //! Builds the OCSF event of one record: common fields, then the attributes of the chosen class, then `unmapped`.
 
-use std::borrow::Cow;
-
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::classify::{Class, Facts, choose, contains_ci, web};
+use super::event::const_text;
 use super::event::*;
-use super::ip::parse_client_ip;
-use super::record::{
-    Fields, Record, as_text, is_email, name_value, non_blank, obj_get, obj_str, parse_fields,
-    raw_str,
-};
+use super::ip::{is_canonical, parse_client_ip};
+use super::record::{Fields, Json, JsonMap, Record, is_email};
 use super::time::parse_creation_time;
 use super::{dlp, targets};
 use crate::content_type::ContentType;
@@ -29,46 +24,39 @@ const IP_FIELDS: [&str; 5] = [
 const APP_FIELDS: [&str; 3] = ["AppId", "ApplicationId", "ClientAppId"];
 
 /// The client address found in a record.
-struct Client {
+struct Client<'a> {
     field: &'static str,
-    endpoint: Endpoint,
+    endpoint: Endpoint<'a>,
     /// The field holds exactly `endpoint.ip`, so it can be moved rather than kept under `unmapped`.
     verbatim: bool,
 }
 
-fn client(r: &Record<'_>) -> Option<Client> {
+fn client<'a>(r: &Record<'a>) -> Option<Client<'a>> {
     IP_FIELDS.iter().find_map(|&field| {
-        let raw = r.raw(field).and_then(raw_str)?;
+        let raw = r.string(field)?;
         let addr = parse_client_ip(&raw)?;
-        let ip = addr.ip.to_string();
+        // Nearly every record gives the address alone and in canonical form: the field's own text is then the
+        // attribute's value, with nothing to format.
+        let verbatim = addr.port.is_none() && addr.host.is_none() && is_canonical(addr.ip, &raw);
+        let endpoint = Endpoint {
+            ip: if verbatim {
+                raw.clone()
+            } else {
+                Text::Owned(addr.ip.to_string())
+            },
+            port: addr.port,
+            hostname: addr.host.map(Text::copy),
+        };
         Some(Client {
             field,
-            verbatim: addr.port.is_none() && addr.host.is_none() && ip == *raw,
-            endpoint: Endpoint {
-                ip,
-                port: addr.port,
-                hostname: addr.host.map(str::to_owned),
-            },
+            verbatim,
+            endpoint,
         })
     })
 }
 
-fn has_app(r: &Record<'_>) -> bool {
-    APP_FIELDS.iter().any(|f| r.has(f))
-        || nested_str(r, "AppAccessContext", "ClientAppId").is_some()
-}
-
-/// A string inside an object field (reads the field's top level only, without building its values).
-fn nested_str(r: &Record<'_>, field: &str, key: &str) -> Option<String> {
-    let raw = r.raw(field)?;
-    let fields = parse_fields(raw.get().as_bytes()).ok()??;
-    let (_, v) = fields
-        .iter()
-        .find(|(k, _)| *k == key)
-        .or_else(|| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)))?;
-    let s = raw_str(v)?;
-    let t = s.trim();
-    (!t.is_empty()).then(|| t.to_owned())
+fn has_app(r: &Record<'_>, context: Option<&Fields<'_>>) -> bool {
+    APP_FIELDS.iter().any(|f| r.has(f)) || context.and_then(|c| c.str("ClientAppId")).is_some()
 }
 
 /// Builds the event of an object record.
@@ -76,9 +64,11 @@ pub(crate) fn build<'a>(
     fields: Fields<'a>,
     ct: ContentType,
     raw_data: Option<String>,
-) -> OcsfEvent<'a> {
+) -> Box<OcsfEvent<'a>> {
     let mut r = Record::new(fields);
     let client = client(&r);
+    // Several attributes come from it: parsed once.
+    let context = r.nested("AppAccessContext");
     let record_type = r.int("RecordType");
     let operation = r.str("Operation");
     let facts = Facts {
@@ -87,7 +77,7 @@ pub(crate) fn build<'a>(
         operation: operation.as_deref(),
         has_ip: client.is_some(),
         has_user: r.has("UserId") || r.has("UserKey"),
-        has_app: has_app(&r),
+        has_app: has_app(&r, context.as_ref()),
         has_object: r.has("ObjectId"),
         has_target: r.has("ObjectId")
             || cmdlet_target(&r).is_some()
@@ -127,58 +117,58 @@ pub(crate) fn build<'a>(
         _ => {}
     }
     let class = choice.class;
-    let activity_name = choice.activity_name(r.str("Operation").as_deref());
+    let activity_name = choice.activity_name(r.str("Operation"));
 
     // Common fields.
     let original_time = r.take_string("CreationTime");
     let time = original_time.as_deref().and_then(parse_creation_time);
-    let uid = r
-        .take_string("Id")
-        .or_else(|| r.text("Id").map(Cow::into_owned));
+    let uid = r.take_string("Id").or_else(|| r.text("Id"));
     let tenant_uid = r.take_string("OrganizationId");
     let operation = r.take_string("Operation");
     let correlation_uid = r
         .take_string("CorrelationId")
         .or_else(|| r.take_string("InterSystemsId"))
-        .or_else(|| nested_str(&r, "AppAccessContext", "CorrelationId"));
+        .or_else(|| context.as_ref().and_then(|c| c.str("CorrelationId")));
     let workload = r.take_string("Workload");
 
-    let mut ev = OcsfEvent {
+    // Built in place: the event is large, and it ends up boxed in `Event`.
+    let mut ev = Box::new(OcsfEvent {
         class_uid: class.uid(),
-        class_name: class.name(),
+        class_name: class.name_text(),
         category_uid: class.uid() / 1000,
-        category_name: class.category_name(),
+        category_name: class.category_text(),
         activity_id: choice.activity_id,
         type_uid: class.uid() * 100 + choice.activity_id,
         type_name: TypeName {
             class_name: class.name(),
             activity_name: activity_name.clone(),
+            json: choice.type_name_json(),
         },
         activity_name,
         severity_id: 1,
-        severity: "Informational",
+        severity: const_text!("Informational"),
         time: time.unwrap_or(0),
         status_id: None,
         status: None,
         status_code: None,
         status_detail: None,
         cloud: Cloud {
-            provider: VENDOR,
+            provider: const_text!(VENDOR),
             account: tenant_uid.as_ref().map(|t| Account {
                 uid: t.clone(),
                 type_id: 17,
-                type_: "M365 Tenant",
+                type_: const_text!("M365 Tenant"),
             }),
         },
         metadata: Metadata {
-            version: OCSF_VERSION,
+            version: const_text!(OCSF_VERSION),
             product: Product {
-                name: PRODUCT_NAME,
-                vendor_name: VENDOR,
+                name: const_text!(PRODUCT_NAME),
+                vendor_name: const_text!(VENDOR),
                 feature: None,
             },
             profiles: Profiles::default(),
-            log_name: ct.as_str(),
+            log_name: log_name(ct),
             uid,
             original_time,
             tenant_uid,
@@ -218,12 +208,11 @@ pub(crate) fn build<'a>(
         confidence_score: None,
         raw_data,
         unmapped: None,
-    };
+    });
 
-    // Parsed once: several attributes come from it.
-    let extended = r.value_owned("ExtendedProperties");
+    // `ExtendedProperties` is parsed only when one of its values is needed (at most once).
     if !matches!(class, Class::DetectionFinding | Class::DataSecurityFinding) {
-        result_status(&mut r, &mut ev, record_type, extended.as_ref());
+        result_status(&mut r, &mut ev, record_type);
     }
     if class.has_src_endpoint()
         && let Some(c) = client
@@ -234,13 +223,14 @@ pub(crate) fn build<'a>(
         ev.src_endpoint = Some(c.endpoint);
     }
     if class.has_http_request() {
-        let ua = r
-            .take_string("UserAgent")
-            .or_else(|| extended.as_ref().and_then(|e| name_value(e, "UserAgent")));
+        let ua = r.take_string("UserAgent").or_else(|| {
+            r.name_value("ExtendedProperties", "UserAgent")
+                .map(Text::Owned)
+        });
         ev.http_request = ua.map(|user_agent| HttpRequest { user_agent });
     }
     // Every event says who acted: the class's own `actor`, or the host profile's on classes without one.
-    ev.actor = actor(&mut r);
+    ev.actor = actor(&mut r, context.as_ref());
     ev.metadata.profiles.host = ev.actor.is_some() && !class.has_actor();
     if class == Class::Authentication {
         // The signing-in user is the subject too.
@@ -255,11 +245,7 @@ pub(crate) fn build<'a>(
             },
             None => Service {
                 uid: None,
-                name: Some(
-                    workload
-                        .clone()
-                        .unwrap_or_else(|| default_workload(ct).to_owned()),
-                ),
+                name: Some(workload.clone().unwrap_or(Text::Str(default_workload(ct)))),
             },
         });
     }
@@ -301,40 +287,31 @@ pub(crate) fn build_non_object<'a>(
     value: &'a RawValue,
     ct: ContentType,
     raw_data: Option<String>,
-) -> OcsfEvent<'a> {
+) -> Box<OcsfEvent<'a>> {
     // An object whose only key is `record` classifies as Base Event (no Operation, no RecordType).
     build(Fields::single("record", value), ct, raw_data)
 }
 
 /// `status_id`, `status`, `status_detail`, `status_code`.
-fn result_status(
-    r: &mut Record<'_>,
-    ev: &mut OcsfEvent<'_>,
-    record_type: Option<i64>,
-    extended: Option<&Value>,
-) {
+fn result_status<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_type: Option<i64>) {
     let op = ev.metadata.event_code.as_deref().unwrap_or_default();
     let (id, name) = if record_type == Some(15) && op.eq_ignore_ascii_case("UserLoginFailed") {
         // The operation is authoritative: published UserLoginFailed records carry ResultStatus "Success".
-        (2, Cow::Borrowed("Failure"))
+        (2, const_text!("Failure"))
     } else if record_type == Some(15) && op.eq_ignore_ascii_case("UserLoggedIn") {
-        (1, Cow::Borrowed("Success"))
+        (1, const_text!("Success"))
     } else {
-        match r
-            .text("ResultStatus")
-            .or_else(|| r.text("IsSuccess"))
-            .as_deref()
-        {
-            // `IsSuccess` (Power BI): a boolean instead of `ResultStatus`.
-            None => (0, Cow::Borrowed("Unknown")),
+        // `IsSuccess` (Power BI): a boolean instead of `ResultStatus`.
+        match r.text("ResultStatus").or_else(|| r.text("IsSuccess")) {
+            None => (0, const_text!("Unknown")),
             Some(s) => {
                 let is = |v: &str| s.eq_ignore_ascii_case(v);
                 if is("Succeeded") || is("Success") || is("True") || is("PartiallySucceeded") {
-                    (1, Cow::Borrowed("Success"))
+                    (1, const_text!("Success"))
                 } else if is("Failed") || is("Failure") || is("False") {
-                    (2, Cow::Borrowed("Failure"))
+                    (2, const_text!("Failure"))
                 } else {
-                    (99, Cow::Owned(s.to_owned()))
+                    (99, s)
                 }
             }
         }
@@ -343,23 +320,29 @@ fn result_status(
     ev.status = Some(name);
     ev.status_detail = r
         .take_string("LogonError")
-        .or_else(|| extended.and_then(|e| name_value(e, "ResultStatusDetail")))
-        .or_else(|| extended.and_then(|e| name_value(e, "LoginError")));
+        .or_else(|| {
+            r.name_value("ExtendedProperties", "ResultStatusDetail")
+                .map(Text::Owned)
+        })
+        .or_else(|| {
+            r.name_value("ExtendedProperties", "LoginError")
+                .map(Text::Owned)
+        });
     ev.status_code = r
         .take_string("ErrorCode")
-        .or_else(|| r.text("ErrorCode").map(Cow::into_owned))
+        .or_else(|| r.text("ErrorCode"))
         .or_else(|| r.take_string("ErrorNumber"))
-        .or_else(|| r.text("LoginStatus").map(Cow::into_owned));
+        .or_else(|| r.text("LoginStatus"));
 }
 
 /// The actor of any class: the user (`UserId`, `UserKey`, `UserType`), the application (`AppId`, `ApplicationId`,
 /// `ClientAppId`, `AppAccessContext.ClientAppId`; `ApplicationName`, `AppAccessContext.ClientAppName`) and the
 /// session (`AppAccessContext.AADSessionId` or `AADSessionId`, `SessionId`, `AppAccessContext.IssuedAtTime`).
 /// `None` when the record names none of them.
-fn actor(r: &mut Record<'_>) -> Option<Actor> {
+fn actor<'a>(r: &mut Record<'a>, context: Option<&Fields<'a>>) -> Option<Actor<'a>> {
     let user = take_user(r);
-    let (app_uid, app_name) = take_app(r).unwrap_or_default();
-    let session = take_session(r);
+    let (app_uid, app_name) = take_app(r, context).unwrap_or_default();
+    let session = take_session(r, context);
     let actor = Actor {
         user,
         app_uid,
@@ -372,15 +355,17 @@ fn actor(r: &mut Record<'_>) -> Option<Actor> {
 /// `actor.session`: the Entra (AAD) session id as `uid`, the workload's `SessionId` as `uid_alt` when both exist
 /// (else as `uid`), and the token's issue time as `created_time`. Nested values are copied (they stay under
 /// `unmapped` with their object).
-fn take_session(r: &mut Record<'_>) -> Option<Session> {
-    let aad =
-        nested_str(r, "AppAccessContext", "AADSessionId").or_else(|| r.take_string("AADSessionId"));
+fn take_session<'a>(r: &mut Record<'a>, context: Option<&Fields<'a>>) -> Option<Session<'a>> {
+    let aad = context
+        .and_then(|c| c.str("AADSessionId"))
+        .or_else(|| r.take_string("AADSessionId"));
     let workload = r.take_string("SessionId");
     let (uid, uid_alt) = match aad {
         Some(aad) => (Some(aad), workload),
         None => (workload, None),
     };
-    let created_time = nested_str(r, "AppAccessContext", "IssuedAtTime")
+    let created_time = context
+        .and_then(|c| c.str("IssuedAtTime"))
         .as_deref()
         .and_then(parse_creation_time);
     let session = Session {
@@ -392,15 +377,14 @@ fn take_session(r: &mut Record<'_>) -> Option<Session> {
 }
 
 /// The acting (or, for Authentication, authenticating) user: `UserId`, `UserKey`, `UserType`.
-fn take_user(r: &mut Record<'_>) -> Option<User> {
+fn take_user<'a>(r: &mut Record<'a>) -> Option<User<'a>> {
     // `UserId` as the record gives it (a guest's `urn:spo:guest#` prefix too: analysts search for it as
     // written); the address without that prefix is the e-mail address.
     let name = r.take_string("UserId");
     let email_addr = name
-        .as_deref()
-        .map(|n| n.strip_prefix("urn:spo:guest#").unwrap_or(n))
-        .filter(|n| is_email(n))
-        .map(str::to_owned);
+        .as_ref()
+        .map(|n| n.slice(|n| n.strip_prefix("urn:spo:guest#").unwrap_or(n)))
+        .filter(|n| is_email(n));
     let uid = r.take_string("UserKey");
     let (type_id, type_) = r.int("UserType").map(user_type).unzip();
     let user = User {
@@ -424,37 +408,53 @@ fn default_workload(ct: ContentType) -> &'static str {
     }
 }
 
+/// `metadata.log_name`: the content type.
+fn log_name(ct: ContentType) -> Text<'static> {
+    match ct {
+        ContentType::AzureActiveDirectory => {
+            const_text!(ContentType::AzureActiveDirectory.as_str())
+        }
+        ContentType::Exchange => const_text!(ContentType::Exchange.as_str()),
+        ContentType::SharePoint => const_text!(ContentType::SharePoint.as_str()),
+        ContentType::General => const_text!(ContentType::General.as_str()),
+        ContentType::DlpAll => const_text!(ContentType::DlpAll.as_str()),
+    }
+}
+
 /// `UserType` (management-api.md §5) to OCSF `user.type_id` and `type`.
-fn user_type(code: i64) -> (u32, &'static str) {
+fn user_type(code: i64) -> (u32, Text<'static>) {
     match code {
-        0 => (1, "User"),
+        0 => (1, const_text!("User")),
         // 3 (DcAdmin) is documented as "a Microsoft datacenter operator or system account"; the published records
         // with UserType 3 are all `NT AUTHORITY\SYSTEM (...)`, so it maps to System, not Admin.
-        2 => (2, "Admin"),
-        3 | 4 | 7 | 8 => (3, "System"),
-        5 | 6 => (4, "Service"),
-        1 => (99, "Reserved"),
-        9 => (99, "PartnerTechnician"),
-        10 => (99, "Guest"),
-        _ => (0, "Unknown"),
+        2 => (2, const_text!("Admin")),
+        3 | 4 | 7 | 8 => (3, const_text!("System")),
+        5 | 6 => (4, const_text!("Service")),
+        1 => (99, const_text!("Reserved")),
+        9 => (99, const_text!("PartnerTechnician")),
+        10 => (99, const_text!("Guest")),
+        _ => (0, const_text!("Unknown")),
     }
 }
 
 /// The acting application: (`app_uid`, `app_name`).
-fn take_app(r: &mut Record<'_>) -> Option<(Option<String>, Option<String>)> {
+fn take_app<'a>(
+    r: &mut Record<'a>,
+    context: Option<&Fields<'a>>,
+) -> Option<(Option<Text<'a>>, Option<Text<'a>>)> {
     let uid = APP_FIELDS
         .iter()
         .find_map(|f| r.take_string(f))
-        .or_else(|| nested_str(r, "AppAccessContext", "ClientAppId"));
+        .or_else(|| context.and_then(|c| c.str("ClientAppId")));
     let name = r
         .take_string("ApplicationName")
-        .or_else(|| nested_str(r, "AppAccessContext", "ClientAppName"));
+        .or_else(|| context.and_then(|c| c.str("ClientAppName")));
     (uid.is_some() || name.is_some()).then_some((uid, name))
 }
 
 /// A target user named by a field (an e-mail-like string or an id).
-fn target_user(r: &mut Record<'_>, field: &str) -> User {
-    User::named(r.take_string(field).unwrap_or_else(|| "Unknown".to_owned()))
+fn target_user<'a>(r: &mut Record<'a>, field: &str) -> User<'a> {
+    User::named(r.take_string(field).unwrap_or(Text::Str("Unknown")))
 }
 
 /// `Update user.` changing strong authentication: 10 MFA Factor Enable, 11 MFA Factor Disable.
@@ -463,11 +463,11 @@ fn mfa_change(r: &Record<'_>) -> Option<u32> {
     let props = props.as_array()?;
     props.iter().find_map(|p| {
         let p = p.as_object()?;
-        let name = obj_get(p, "Name")?.as_str()?;
+        let name = p.get("Name")?.as_str()?;
         if !name.starts_with("StrongAuthentication") {
             return None;
         }
-        let set = |key| obj_get(p, key).is_some_and(|v| !is_empty_json(v));
+        let set = |key| p.get(key).is_some_and(|v| !is_empty_json(v));
         match (set("OldValue"), set("NewValue")) {
             (false, true) => Some(10),
             (true, false) => Some(11),
@@ -477,34 +477,34 @@ fn mfa_change(r: &Record<'_>) -> Option<u32> {
 }
 
 /// A value that says "nothing": null, blank, `[]`, `{}`, or a string holding one of those.
-fn is_empty_json(v: &Value) -> bool {
+fn is_empty_json(v: &Json<'_>) -> bool {
     match v {
-        Value::Null => true,
-        Value::String(s) => {
+        Json::Null => true,
+        Json::String(s) => {
             let t = s.trim();
             t.is_empty()
-                || serde_json::from_str::<Value>(t)
-                    .is_ok_and(|inner| !matches!(inner, Value::String(_)) && is_empty_json(&inner))
+                || serde_json::from_str::<Json<'_>>(t)
+                    .is_ok_and(|inner| !matches!(inner, Json::String(_)) && is_empty_json(&inner))
         }
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
+        Json::Array(a) => a.is_empty(),
+        Json::Object(o) => o.is_empty(),
         _ => false,
     }
 }
 
 /// A `ModifiedProperties` entry's new (or, failing that, old) value.
-fn modified_property(r: &Record<'_>, name: &str) -> Option<String> {
+fn modified_property(r: &Record<'_>, name: &str) -> Option<Text<'static>> {
     let props = r.value("ModifiedProperties")?;
     let props = props.as_array()?;
     props.iter().find_map(|p| {
         let p = p.as_object()?;
-        if !obj_get(p, "Name")?.as_str()?.eq_ignore_ascii_case(name) {
+        if !p.get("Name")?.as_str()?.eq_ignore_ascii_case(name) {
             return None;
         }
         ["NewValue", "OldValue"].iter().find_map(|k| {
-            let v = obj_str(p, k)?;
+            let v = p.get_str(k)?;
             let v = v.trim_matches('"').trim();
-            (!v.is_empty() && v != "[]").then(|| v.to_owned())
+            (!v.is_empty() && v != "[]").then(|| Text::copy(v))
         })
     })
 }
@@ -516,14 +516,14 @@ fn cmdlet_target(r: &Record<'_>) -> Option<String> {
         .find_map(|k| r.name_value("Parameters", k))
 }
 
-fn user_access(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i64>) {
+fn user_access<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_type: Option<i64>) {
     if record_type == Some(8) {
         let role = modified_property(r, "Role.DisplayName");
         ev.user = Some(target_user(r, "ObjectId"));
         ev.privileges = Some(role.into_iter().collect());
     } else if r.has("TargetUserOrGroupName") {
         targets::sharing_grant(r, ev);
-    } else if let Some(folder) = targets::folder_member(r).cloned() {
+    } else if let Some(folder) = targets::folder_member(r).map(JsonMap::to_map) {
         targets::folder_grant(r, ev, folder);
     } else {
         let op = ev.metadata.event_code.as_deref().unwrap_or_default();
@@ -533,24 +533,24 @@ fn user_access(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i
             r.name_value("Parameters", "AccessRights")
         };
         ev.user = Some(match cmdlet_target(r) {
-            Some(name) => User::named(name),
+            Some(name) => User::named(Text::Owned(name)),
             None => target_user(r, "ObjectId"),
         });
-        ev.privileges = Some(privilege.into_iter().collect());
+        ev.privileges = Some(privilege.into_iter().map(Text::Owned).collect());
         ev.resources = r
             .name_value("Parameters", "Identity")
             .filter(|_| !contains_ci(op, "RoleGroupMember"))
             .map(|uid| {
                 vec![Resource {
-                    uid,
+                    uid: Text::Owned(uid),
                     name: None,
-                    type_: Some("Mailbox".to_owned()),
+                    type_: Some(Text::Str("Mailbox")),
                 }]
             });
     }
 }
 
-fn group(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
+fn group<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
     if r.has("TargetUserOrGroupName") {
         targets::sharepoint_group(r, ev);
     } else if r.has("TeamName") {
@@ -559,11 +559,11 @@ fn group(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
         ev.group = Some(Group { name, uid });
         let members = r.value("Members");
         let member = members
-            .and_then(Value::as_array)
+            .and_then(Json::as_array)
             .and_then(|m| m.first())
-            .and_then(Value::as_object)
-            .and_then(|m| obj_str(m, "UPN"))
-            .map(str::to_owned);
+            .and_then(Json::as_object)
+            .and_then(|m| m.get_str("UPN"))
+            .map(Text::copy);
         ev.user = member.map(User::named);
     } else if let Some(name) = modified_property(r, "Group.DisplayName") {
         ev.group = Some(Group { name, uid: None });
@@ -571,21 +571,24 @@ fn group(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
             ev.user = Some(target_user(r, "ObjectId"));
         }
     } else {
-        let name = r
-            .take_string("ObjectId")
-            .unwrap_or_else(|| "Unknown".to_owned());
+        let name = r.take_string("ObjectId").unwrap_or(Text::Str("Unknown"));
         ev.group = Some(Group { name, uid: None });
     }
 }
 
-fn file(r: &mut Record<'_>) -> File {
+fn file<'a>(r: &mut Record<'a>) -> File<'a> {
     let folder = r
         .str("ItemType")
         .is_some_and(|t| t.eq_ignore_ascii_case("Folder"));
     let name = r.take_string("SourceFileName").or_else(|| {
-        let object = r.str("ObjectId")?;
-        let last = object.trim_end_matches('/').rsplit(['/', '\\']).next()?;
-        (!last.is_empty()).then(|| last.to_owned())
+        // The last segment of the object's path.
+        let last = r.str("ObjectId")?.slice(|o| {
+            o.trim_end_matches('/')
+                .rsplit(['/', '\\'])
+                .next()
+                .unwrap_or_default()
+        });
+        (!last.is_empty()).then_some(last)
     });
     let relative = r.str("SourceRelativeUrl");
     let is_path = match (relative.as_deref(), &name) {
@@ -599,9 +602,13 @@ fn file(r: &mut Record<'_>) -> File {
         (None, relative)
     };
     File {
-        name: name.unwrap_or_else(|| "Unknown".to_owned()),
+        name: name.unwrap_or(Text::Str("Unknown")),
         type_id: if folder { 2 } else { 1 },
-        type_: if folder { "Folder" } else { "Regular File" },
+        type_: if folder {
+            const_text!("Folder")
+        } else {
+            const_text!("Regular File")
+        },
         path,
         ext: r.take_string("SourceFileExtension"),
         uri: r.take_string("ObjectId"),
@@ -612,28 +619,30 @@ fn file(r: &mut Record<'_>) -> File {
 }
 
 /// Copilot's `AccessedResources` and `Contexts` (copied; the originals stay under `unmapped`).
-fn copilot_resources(r: &Record<'_>) -> Vec<Resource> {
+fn copilot_resources(r: &Record<'_>) -> Vec<Resource<'static>> {
     let value = r.value("CopilotEventData");
-    let Some(data) = value.and_then(Value::as_object) else {
+    let Some(data) = value.and_then(Json::as_object) else {
         return Vec::new();
     };
     ["AccessedResources", "Contexts"]
         .iter()
-        .filter_map(|k| obj_get(data, k)?.as_array())
+        .filter_map(|k| data.get(k)?.as_array())
         .flatten()
         .filter_map(|item| {
             let item = item.as_object()?;
             Some(Resource {
-                uid: obj_get(item, "Id").and_then(as_text)?.into_owned(),
-                name: obj_str(item, "Name").map(str::to_owned),
-                type_: obj_str(item, "Type").map(str::to_owned),
+                uid: Text::copy(&item.get("Id").and_then(Json::text)?),
+                name: item.get_str("Name").map(Text::copy),
+                type_: item.get_str("Type").map(Text::copy),
             })
         })
         .collect()
 }
 
-fn api_activity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
-    let app_host = nested_str(r, "CopilotEventData", "AppHost").map(|name| Named { name });
+fn api_activity<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
+    let app_host = r
+        .nested_str("CopilotEventData", "AppHost")
+        .map(|name| Named { name });
     ev.api = Some(Api {
         operation: ev.metadata.event_code.clone().unwrap_or_default(),
         service: app_host,
@@ -643,24 +652,24 @@ fn api_activity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
 }
 
 /// The `email` of Send/SendAs/SendOnBehalf and TIMailData; `None` when no sender or recipient address is known.
-fn email_of(r: &Record<'_>, record_type: Option<i64>) -> Option<Email> {
-    let email_field = |k: &str| r.str(k).filter(|s| is_email(s)).map(Cow::into_owned);
+fn email_of<'a>(r: &Record<'a>, record_type: Option<i64>) -> Option<Email<'a>> {
+    let email_field = |k: &str| r.str(k).filter(|s| is_email(s));
     let item_value = r.value("Item");
-    let item = item_value.and_then(Value::as_object);
+    let item = item_value.and_then(Json::as_object);
     let recipients = r.value("Recipients");
     let mut email = if record_type == Some(28) {
         Email {
             from: email_field("P2Sender").or_else(|| email_field("P1Sender")),
-            to: recipients.and_then(Value::as_array).map(|a| {
+            to: recipients.and_then(Json::as_array).map(|a| {
                 a.iter()
-                    .filter_map(non_blank)
+                    .filter_map(Json::non_blank)
                     .filter(|s| is_email(s))
-                    .map(str::to_owned)
+                    .map(Text::copy)
                     .collect()
             }),
             cc: None,
-            subject: r.str("Subject").map(Cow::into_owned),
-            message_uid: r.str("InternetMessageId").map(Cow::into_owned),
+            subject: r.str("Subject"),
+            message_uid: r.str("InternetMessageId"),
         }
     } else {
         Email {
@@ -670,10 +679,10 @@ fn email_of(r: &Record<'_>, record_type: Option<i64>) -> Option<Email> {
                 .or_else(|| email_field("UserId")),
             to: None,
             cc: None,
-            subject: item.and_then(|i| obj_str(i, "Subject")).map(str::to_owned),
+            subject: item.and_then(|i| i.get_str("Subject")).map(Text::copy),
             message_uid: item
-                .and_then(|i| obj_str(i, "InternetMessageId"))
-                .map(str::to_owned),
+                .and_then(|i| i.get_str("InternetMessageId"))
+                .map(Text::copy),
         }
     };
     if email.to.as_ref().is_some_and(Vec::is_empty) {
@@ -697,7 +706,7 @@ fn direction(r: &Record<'_>) -> (u32, &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn event(v: Value) -> OcsfEvent<'static> {
         let text = v.to_string();
@@ -745,8 +754,8 @@ mod tests {
         assert_eq!(rec("[]", "[{\"State\":1}]"), 10);
         assert_eq!(rec("[{\"State\":1}]", ""), 11);
         assert_eq!(rec("[{\"State\":1}]", "[{\"State\":2}]"), 99);
-        assert!(is_empty_json(&json!(" {} ")));
-        assert!(!is_empty_json(&json!("\"\"")));
+        assert!(is_empty_json(&Json::String(" {} ".into())));
+        assert!(!is_empty_json(&Json::String("\"\"".into())));
     }
 
     #[test]

@@ -8,7 +8,11 @@
 //! [`super::record_types`] (every `AuditLogRecordType` value, and the operations that override their family); this
 //! module applies them. `docs/ocsf-mapping.md` is generated from the same tables.
 
-use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use serde_json::value::RawValue;
+
+use super::event::{Text, constant_json};
 
 use super::record_types::{Need, Rule, override_for, record_type};
 use crate::content_type::ContentType;
@@ -218,6 +222,16 @@ impl Class {
             .copied()
     }
 
+    /// `class_name` as written into events.
+    pub(crate) fn name_text(self) -> Text<'static> {
+        constant(&class_constants(self).name, self.name())
+    }
+
+    /// `category_name` as written into events.
+    pub(crate) fn category_text(self) -> Text<'static> {
+        constant(&class_constants(self).category, self.category_name())
+    }
+
     /// Whether the class has an `actor` of its own (every class has one with the host profile).
     pub const fn has_actor(self) -> bool {
         !matches!(
@@ -243,6 +257,49 @@ impl Class {
                 | Class::DataSecurityFinding
                 | Class::EmailActivity
         )
+    }
+}
+
+/// The constant strings of a class as JSON text, serialized once: every event writes them.
+struct ClassConstants {
+    name: Option<Box<RawValue>>,
+    category: Option<Box<RawValue>>,
+    /// By activity id, for the activities the class defines.
+    activities: Vec<ActivityConstants>,
+}
+
+/// An activity's caption and `type_name` as JSON text.
+struct ActivityConstants {
+    caption: Option<Box<RawValue>>,
+    type_name: Option<Box<RawValue>>,
+}
+
+fn class_constants(class: Class) -> &'static ClassConstants {
+    static CONSTANTS: LazyLock<Vec<ClassConstants>> = LazyLock::new(|| {
+        Class::ALL
+            .iter()
+            .map(|&class| ClassConstants {
+                name: constant_json(class.name()),
+                category: constant_json(class.category_name()),
+                activities: (0..)
+                    .map_while(|id| class.activity_caption(id))
+                    .map(|caption| ActivityConstants {
+                        caption: constant_json(caption),
+                        type_name: constant_json(&format!("{}: {caption}", class.name())),
+                    })
+                    .collect(),
+            })
+            .collect()
+    });
+    // `ALL` lists the classes in declaration order.
+    &CONSTANTS[class as usize]
+}
+
+/// A constant as [`Text::Json`] when its JSON text was built, else as it is.
+fn constant(json: &'static Option<Box<RawValue>>, s: &'static str) -> Text<'static> {
+    match json {
+        Some(raw) => Text::Json(raw),
+        None => Text::Str(s),
     }
 }
 
@@ -283,18 +340,56 @@ impl Choice {
     }
 
     /// `activity_name`: the OCSF caption, or for 99 (Other) the record's Operation.
-    pub(crate) fn activity_name(&self, operation: Option<&str>) -> Cow<'static, str> {
+    pub(crate) fn activity_name<'a>(&self, operation: Option<Text<'a>>) -> Text<'a> {
         match self.class.activity_caption(self.activity_id) {
-            Some(c) => Cow::Borrowed(c),
-            None => Cow::Owned(operation.unwrap_or("Other").to_owned()),
+            Some(c) => match self.constants().and_then(|a| a.caption.as_deref()) {
+                Some(raw) => Text::Json(raw),
+                None => Text::Str(c),
+            },
+            None => operation.unwrap_or(Text::Str("Other")),
         }
+    }
+
+    /// `type_name` as JSON text, when the activity is one the class defines.
+    pub(crate) fn type_name_json(&self) -> Option<&'static RawValue> {
+        self.class.activity_caption(self.activity_id)?;
+        self.constants()?.type_name.as_deref()
+    }
+
+    fn constants(&self) -> Option<&'static ActivityConstants> {
+        class_constants(self.class)
+            .activities
+            .get(usize::try_from(self.activity_id).ok()?)
     }
 }
 
 /// ASCII-case-insensitive substring test, without allocating.
 pub(crate) fn contains_ci(haystack: &str, needle: &str) -> bool {
     let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    let Some((&first, rest)) = n.split_first() else {
+        return true;
+    };
+    // The verb tables test many needles against one operation name: compare the rest only where the first byte
+    // matches.
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    h.len() >= n.len()
+        && (0..=h.len() - n.len()).any(|i| {
+            (h[i] == lower || h[i] == upper) && h[i + 1..i + n.len()].eq_ignore_ascii_case(rest)
+        })
+}
+
+/// [`contains_ci`] of one operation name, for the many verbs a table tries on it: a verb with a letter the name
+/// lacks is ruled out without a search (most are).
+fn searcher(op: &str) -> impl Fn(&str) -> bool + '_ {
+    let present = letters(op);
+    move |needle| letters(needle) & !present == 0 && contains_ci(op, needle)
+}
+
+/// The set of ASCII letters in `s`, case folded, one bit each.
+fn letters(s: &str) -> u32 {
+    s.bytes()
+        .filter(u8::is_ascii_alphabetic)
+        .fold(0, |set, b| set | 1 << (b.to_ascii_lowercase() - b'a'))
 }
 
 /// Whether `op` is one of `names`, ignoring ASCII case.
@@ -390,7 +485,7 @@ fn generic(op: &str, f: &Facts<'_>) -> Choice {
 
 /// Settings and policies (Entity Management): Create 1, Read 2, Update 3, Delete 4, else 99.
 fn settings_activity(op: &str) -> u32 {
-    let has = |s: &str| contains_ci(op, s);
+    let has = searcher(op);
     if has("Delet") || has("Remov") {
         4
     } else if has("Creat") || has("Added") || has("New") {
@@ -542,7 +637,7 @@ fn file_op(op: &str, f: &Facts<'_>) -> Choice {
         // A search (`SearchQueryInitiatedSharePoint`, `SearchQueryPerformed`) names no file: Web Resources Search.
         return web(op);
     }
-    let has = |s: &str| contains_ci(op, s);
+    let has = searcher(op);
     let activity = if has("Unsync") {
         16
     } else if has("Sync") {
@@ -593,7 +688,7 @@ fn sharing(op: &str, f: &Facts<'_>) -> Choice {
             return Choice::new(Class::UserAccessManagement, 2);
         }
     }
-    let has = |s: &str| contains_ci(op, s);
+    let has = searcher(op);
     let unshare = has("Remove") || has("Revoke") || has("Delete");
     let share = !unshare && (has("Shar") || has("Link") || has("Invit") || has("Added"));
     if f.has_ip && (f.has_user || f.has_app) {
@@ -631,7 +726,7 @@ pub(crate) const SHARING_REVOKES: [&str; 4] = [
 
 /// Alerts and investigations.
 fn detection(op: &str) -> Choice {
-    let has = |s: &str| contains_ci(op, s);
+    let has = searcher(op);
     let activity = if has("Triggered") || has("Created") || has("Detected") || has("Started") {
         1
     } else if has("Resolved") || has("Closed") || has("Dismissed") {
@@ -665,7 +760,7 @@ pub(crate) fn web(op: &str) -> Choice {
 }
 
 fn web_activity(op: &str) -> u32 {
-    let has = |s: &str| contains_ci(op, s);
+    let has = searcher(op);
     if has("Search") || has("Query") {
         5
     } else if has("Export") || has("Download") {
@@ -913,13 +1008,16 @@ mod tests {
         assert_eq!(Class::Authentication.activity_caption(99), None);
         assert_eq!(Class::BaseEvent.activity_caption(0), Some("Unknown"));
         assert_eq!(
-            Choice::new(Class::EntityManagement, 99).activity_name(Some("Consent to application.")),
+            Choice::new(Class::EntityManagement, 99)
+                .activity_name(Some(Text::Str("Consent to application."))),
             "Consent to application."
         );
         for c in Class::ALL {
             assert_eq!(Class::from_uid(c.uid()), Some(c));
         }
         assert!(contains_ci("FileSyncDownloadedFull", "sync"));
+        let has = searcher("FileSyncDownloadedFull");
+        assert!(has("sync") && has("DOWNLOAD") && !has("Upload") && !has("Syncs"));
         assert!(!contains_ci("Fi", "File"));
     }
 }

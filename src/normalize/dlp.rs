@@ -6,46 +6,50 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
-
+use super::classify::contains_ci;
+use super::event::const_text;
 use super::event::*;
-use super::record::{Record, as_int, as_text, is_email, non_blank, obj_get, obj_str};
+use super::record::{Json, JsonMap, Record, is_email};
 
 /// `Severity` text to `severity_id` and caption.
-pub(super) fn severity(s: &str) -> Option<(u32, &'static str)> {
+pub(super) fn severity(s: &str) -> Option<(u32, Text<'static>)> {
     let is = |v: &str| s.trim().eq_ignore_ascii_case(v);
     if is("Informational") || is("Info") {
-        Some((1, "Informational"))
+        Some((1, const_text!("Informational")))
     } else if is("Low") {
-        Some((2, "Low"))
+        Some((2, const_text!("Low")))
     } else if is("Medium") {
-        Some((3, "Medium"))
+        Some((3, const_text!("Medium")))
     } else if is("High") {
-        Some((4, "High"))
+        Some((4, const_text!("High")))
     } else if is("Critical") {
-        Some((5, "Critical"))
+        Some((5, const_text!("Critical")))
     } else {
         None
     }
 }
 
 /// Strings of a JSON value that is a string or a list of strings.
-fn strings(v: Option<&Value>) -> Vec<String> {
+fn strings(v: Option<&Json<'_>>) -> Vec<String> {
     match v {
-        Some(Value::Array(a)) => a.iter().filter_map(non_blank).map(str::to_owned).collect(),
-        Some(v) => non_blank(v).map(str::to_owned).into_iter().collect(),
+        Some(Json::Array(a)) => a
+            .iter()
+            .filter_map(Json::non_blank)
+            .map(str::to_owned)
+            .collect(),
+        Some(v) => v.non_blank().map(str::to_owned).into_iter().collect(),
         None => Vec::new(),
     }
 }
 
 /// Addresses of a JSON value that is an address, a `;`/`,`-separated list, or a list of addresses.
-fn addresses(v: Option<&Value>) -> Option<Vec<String>> {
-    let out: Vec<String> = strings(v)
+fn addresses(v: Option<&Json<'_>>) -> Option<Vec<Text<'static>>> {
+    let out: Vec<Text<'static>> = strings(v)
         .iter()
         .flat_map(|s| s.split([';', ',']))
         .map(str::trim)
         .filter(|s| is_email(s))
-        .map(str::to_owned)
+        .map(Text::copy)
         .collect();
     (!out.is_empty()).then_some(out)
 }
@@ -76,32 +80,28 @@ pub(super) fn rule_outcome(actions: &[String]) -> Option<Outcome> {
     Some((99, other.clone().into(), 99, other.into()))
 }
 
-fn contains_ci(s: &str, p: &str) -> bool {
-    s.to_ascii_lowercase().contains(&p.to_ascii_lowercase())
-}
-
 /// Data Security Finding: severity (maximum over the rules), `finding_info`, `data_security.policy` and
 /// `classifier_details`, the security_control `policy`/`action`/`disposition`, `count`/`confidence_score` of the
 /// first sensitive information type, the file (`SharePointMetaData`) and the message (`ExchangeMetaData`, as a
 /// resource: the class has no `email`).
-pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
+pub(super) fn dlp<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
     let policy_details = r.value("PolicyDetails");
-    let policies: Vec<&Map<String, Value>> = policy_details
-        .and_then(Value::as_array)
+    let policies: Vec<&JsonMap<'_>> = policy_details
+        .and_then(Json::as_array)
         .into_iter()
         .flatten()
-        .filter_map(Value::as_object)
+        .filter_map(Json::as_object)
         .collect();
-    let rules: Vec<&Map<String, Value>> = policies
+    let rules: Vec<&JsonMap<'_>> = policies
         .iter()
-        .filter_map(|p| obj_get(p, "Rules")?.as_array())
+        .filter_map(|p| p.get("Rules")?.as_array())
         .flatten()
-        .filter_map(Value::as_object)
+        .filter_map(Json::as_object)
         .collect();
-    let mut max: Option<(u32, &'static str)> = None;
+    let mut max: Option<(u32, Text<'static>)> = None;
     for rule in &rules {
-        if let Some(s) = obj_str(rule, "Severity").and_then(severity)
-            && max.is_none_or(|(m, _)| s.0 > m)
+        if let Some(s) = rule.get_str("Severity").and_then(severity)
+            && max.as_ref().is_none_or(|(m, _)| s.0 > *m)
         {
             max = Some(s);
         }
@@ -114,8 +114,8 @@ pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
     let rule_names: Vec<String> = rules
         .iter()
         .filter_map(|rule| {
-            let name = obj_str(rule, "RuleName");
-            let id = obj_get(rule, "RuleId").and_then(as_text);
+            let name = rule.get_str("RuleName");
+            let id = rule.get("RuleId").and_then(Json::text);
             match (name, id) {
                 (Some(n), Some(i)) => Some(format!("{n} ({i})")),
                 (Some(n), None) => Some(n.to_owned()),
@@ -125,20 +125,16 @@ pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
         })
         .collect();
     let policy = Policy {
-        uid: first
-            .and_then(|p| obj_str(p, "PolicyId"))
-            .map(str::to_owned),
-        name: first
-            .and_then(|p| obj_str(p, "PolicyName"))
-            .map(str::to_owned),
+        uid: first.and_then(|p| p.get_str("PolicyId")).map(Text::copy),
+        name: first.and_then(|p| p.get_str("PolicyName")).map(Text::copy),
         type_: "DLP",
-        desc: (!rule_names.is_empty()).then(|| rule_names.join("; ")),
+        desc: (!rule_names.is_empty()).then(|| Text::Owned(rule_names.join("; "))),
     };
 
     // What the rules did: the strongest outcome over the rules.
     let outcome = rules
         .iter()
-        .filter_map(|rule| rule_outcome(&strings(obj_get(rule, "Actions"))))
+        .filter_map(|rule| rule_outcome(&strings(rule.get("Actions"))))
         .max_by_key(|o| match o.0 {
             2 => 3,
             99 => 2,
@@ -152,22 +148,22 @@ pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
     }
 
     // The sensitive information types: the first with its count and confidence.
-    let sensitive: Vec<&Map<String, Value>> = rules
+    let sensitive: Vec<&JsonMap<'_>> = rules
         .iter()
         .filter_map(|rule| {
-            obj_get(rule, "ConditionsMatched")?
+            rule.get("ConditionsMatched")?
                 .as_object()
-                .and_then(|c| obj_get(c, "SensitiveInformation"))?
+                .and_then(|c| c.get("SensitiveInformation"))?
                 .as_array()
         })
         .flatten()
-        .filter_map(Value::as_object)
+        .filter_map(Json::as_object)
         .collect();
     let classifier = sensitive.first().and_then(|s| {
-        let name = obj_str(s, "SensitiveInformationTypeName").map(str::to_owned);
-        let uid = obj_str(s, "SensitiveType").map(str::to_owned);
-        ev.count = obj_get(s, "Count").and_then(as_int);
-        ev.confidence_score = obj_get(s, "Confidence").and_then(as_int);
+        let name = s.get_str("SensitiveInformationTypeName").map(Text::copy);
+        let uid = s.get_str("SensitiveType").map(Text::copy);
+        ev.count = s.get("Count").and_then(Json::int);
+        ev.confidence_score = s.get("Confidence").and_then(Json::int);
         (name.is_some() || uid.is_some()).then_some(Classifier {
             type_: "Sensitive Information Type",
             name,
@@ -179,7 +175,7 @@ pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
         .metadata
         .uid
         .clone()
-        .or_else(|| r.str("AlertId").map(Cow::into_owned))
+        .or_else(|| r.str("AlertId"))
         .unwrap_or_default();
     ev.finding_info = Some(FindingInfo {
         uid,
@@ -191,16 +187,17 @@ pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
     // One entry per type: several rules of a policy often match the same types (the highest count kept).
     let mut discovery: Vec<Discovery> = Vec::new();
     for s in &sensitive {
-        let Some(type_) =
-            obj_str(s, "SensitiveInformationTypeName").or_else(|| obj_str(s, "SensitiveType"))
+        let Some(type_) = s
+            .get_str("SensitiveInformationTypeName")
+            .or_else(|| s.get_str("SensitiveType"))
         else {
             continue;
         };
-        let count = obj_get(s, "Count").and_then(as_int);
+        let count = s.get("Count").and_then(Json::int);
         match discovery.iter_mut().find(|d| d.type_ == type_) {
             Some(d) => d.count = d.count.max(count),
             None => discovery.push(Discovery {
-                type_: type_.to_owned(),
+                type_: Text::copy(type_),
                 count,
             }),
         }
@@ -218,12 +215,12 @@ pub(super) fn dlp(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
 /// The user whose message or file triggered the match (`From` of `ExchangeMetaData` / `SharePointMetaData`,
 /// copied) is the actor; the DLP engine the record names as its user (`UserId` `DlpAgent`, a policy assistant)
 /// becomes `metadata.reporter`.
-fn responsible_user(r: &Record<'_>, ev: &mut OcsfEvent<'_>) {
+fn responsible_user<'a>(r: &Record<'a>, ev: &mut OcsfEvent<'a>) {
     let from = ["ExchangeMetaData", "SharePointMetaData"]
         .iter()
         .find_map(|field| {
             let meta = r.value(field)?;
-            obj_str(meta.as_object()?, "From").map(str::to_owned)
+            meta.as_object()?.get_str("From").map(Text::copy)
         });
     let Some(from) = from else { return };
     let actor = ev.actor.get_or_insert_with(Actor::default);
@@ -245,54 +242,55 @@ fn responsible_user(r: &Record<'_>, ev: &mut OcsfEvent<'_>) {
 }
 
 /// The file a SharePoint/OneDrive DLP match is about.
-fn sharepoint_file(r: &Record<'_>) -> Option<File> {
+fn sharepoint_file(r: &Record<'_>) -> Option<File<'static>> {
     let meta = r.value("SharePointMetaData")?;
     let meta = meta.as_object()?;
-    let name = obj_str(meta, "FileName")?.to_owned();
-    let owner = obj_str(meta, "FileOwner")
-        .or_else(|| obj_str(meta, "Author"))
-        .or_else(|| obj_str(meta, "From"))
-        .map(User::named);
+    let name = Text::copy(meta.get_str("FileName")?);
+    let owner = meta
+        .get_str("FileOwner")
+        .or_else(|| meta.get_str("Author"))
+        .or_else(|| meta.get_str("From"))
+        .map(|owner| User::named(Text::copy(owner)));
     Some(File {
         name,
         type_id: 1,
-        type_: "Regular File",
+        type_: const_text!("Regular File"),
         path: None,
         ext: None,
-        uri: obj_str(meta, "FilePathUrl").map(str::to_owned),
-        parent_folder: obj_str(meta, "SiteCollectionUrl").map(str::to_owned),
-        uid: obj_get(meta, "FileID")
-            .or_else(|| obj_get(meta, "UniqueID"))
-            .and_then(as_text)
-            .map(Cow::into_owned),
+        uri: meta.get_str("FilePathUrl").map(Text::copy),
+        parent_folder: meta.get_str("SiteCollectionUrl").map(Text::copy),
+        uid: meta
+            .get("FileID")
+            .or_else(|| meta.get("UniqueID"))
+            .and_then(Json::text)
+            .map(|id| Text::copy(&id)),
         owner,
     })
 }
 
 /// The message an Exchange DLP match is about, as a resource (uid: `MessageID`, name: `Subject`).
-fn exchange_message(r: &Record<'_>) -> Option<Resource> {
+fn exchange_message(r: &Record<'_>) -> Option<Resource<'static>> {
     let meta = r.value("ExchangeMetaData")?;
     let meta = meta.as_object()?;
-    let uid = obj_str(meta, "MessageID")
-        .or_else(|| obj_str(meta, "UniqueID"))?
-        .to_owned();
+    let uid = Text::copy(
+        meta.get_str("MessageID")
+            .or_else(|| meta.get_str("UniqueID"))?,
+    );
     Some(Resource {
         uid,
-        name: obj_str(meta, "Subject").map(str::to_owned),
-        type_: Some("Email".to_owned()),
+        name: meta.get_str("Subject").map(Text::copy),
+        type_: Some(Text::Str("Email")),
     })
 }
 
 /// The e-mail of an Exchange DLP match, for evidences.
-fn exchange_email(meta: &Map<String, Value>) -> Option<Email> {
+fn exchange_email(meta: &JsonMap<'_>) -> Option<Email<'static>> {
     let email = Email {
-        from: obj_str(meta, "From")
-            .filter(|s| is_email(s))
-            .map(str::to_owned),
-        to: addresses(obj_get(meta, "To")),
-        cc: addresses(obj_get(meta, "CC")),
-        subject: obj_str(meta, "Subject").map(str::to_owned),
-        message_uid: obj_str(meta, "MessageID").map(str::to_owned),
+        from: meta.get_str("From").filter(|s| is_email(s)).map(Text::copy),
+        to: addresses(meta.get("To")),
+        cc: addresses(meta.get("CC")),
+        subject: meta.get_str("Subject").map(Text::copy),
+        message_uid: meta.get_str("MessageID").map(Text::copy),
     };
     (email != Email::default()).then_some(email)
 }
@@ -300,25 +298,25 @@ fn exchange_email(meta: &Map<String, Value>) -> Option<Email> {
 /// Detection Finding: severity, alert status, `finding_info` (`AlertId`, `Name`, `Comments`, `Category`), and
 /// `evidences`: the parsed `Data`, and the entities the alert names (`AlertEntityId`/`EntityType`, `Data.f3u`,
 /// `Data.cip`, `Entities[]`).
-pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i64>) {
+pub(super) fn detection<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_type: Option<i64>) {
     if let Some((id, name)) = r.str("Severity").as_deref().and_then(severity) {
         ev.severity_id = id;
         ev.severity = name;
     }
-    let (status_id, status) = match r.str("Status").as_deref() {
-        None => (0, Cow::Borrowed("Unknown")),
+    let (status_id, status) = match r.str("Status") {
+        None => (0, const_text!("Unknown")),
         Some(s) => {
             let is = |v: &str| s.eq_ignore_ascii_case(v);
             if is("Active") || is("New") {
-                (1, Cow::Borrowed("New"))
+                (1, const_text!("New"))
             } else if is("Investigating") || is("InProgress") || is("In Progress") {
-                (2, Cow::Borrowed("In Progress"))
+                (2, const_text!("In Progress"))
             } else if is("Dismissed") || is("Suppressed") {
-                (3, Cow::Borrowed("Suppressed"))
+                (3, const_text!("Suppressed"))
             } else if is("Resolved") {
-                (4, Cow::Borrowed("Resolved"))
+                (4, const_text!("Resolved"))
             } else {
-                (99, Cow::Owned(s.to_owned()))
+                (99, s)
             }
         }
     };
@@ -335,7 +333,7 @@ pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type:
     let types = r
         .str("Category")
         .or_else(|| r.str("InvestigationType"))
-        .map(|c| vec![c.into_owned()]);
+        .map(|c| vec![c]);
     ev.finding_info = Some(FindingInfo {
         uid,
         title: r
@@ -345,38 +343,41 @@ pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type:
         types,
     });
     ev.is_alert = Some(matches!(record_type, Some(40 | 98)));
-    let data = r
-        .str("Data")
-        .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+    let data_text = r.str("Data");
+    let data = data_text
+        .as_deref()
+        .and_then(|s| serde_json::from_str::<Json<'_>>(s).ok())
         .filter(|v| v.is_object() || v.is_array());
     let mut evidences = Vec::new();
-    if let Some(obj) = data.as_ref().and_then(Value::as_object) {
+    if let Some(obj) = data.as_ref().and_then(Json::as_object) {
         for key in ["f3u", "fu", "tsd"] {
-            if let Some(u) = obj_str(obj, key) {
-                evidences.push(user_evidence(u));
+            if let Some(u) = obj.get_str(key) {
+                evidences.push(user_evidence(Text::copy(u)));
             }
         }
         for key in ["cip", "clientip"] {
-            if let Some(ip) = obj_str(obj, key).filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+            if let Some(ip) = obj
+                .get_str(key)
+                .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok())
             {
                 evidences.push(Evidence {
-                    src_endpoint: Some(EvidenceEndpoint { ip: ip.to_owned() }),
+                    src_endpoint: Some(EvidenceEndpoint { ip: Text::copy(ip) }),
                     ..Evidence::default()
                 });
             }
         }
     }
     if let (Some(entity), Some(kind)) = (r.str("AlertEntityId"), r.str("EntityType")) {
-        let e = entity_evidence(&kind, &entity);
+        let e = entity_evidence(&kind, entity);
         if let Some(e) = e
             && !evidences.contains(&e)
         {
             evidences.push(e);
         }
     }
-    if let Some(Value::Array(entities)) = r.value("Entities") {
-        for ent in entities.iter().filter_map(Value::as_object) {
-            let kind = obj_str(ent, "Type").or_else(|| obj_str(ent, "$type"));
+    if let Some(Json::Array(entities)) = r.value("Entities") {
+        for ent in entities.iter().filter_map(Json::as_object) {
+            let kind = ent.get_str("Type").or_else(|| ent.get_str("$type"));
             let Some(kind) = kind else { continue };
             let value = [
                 "Upn",
@@ -387,18 +388,18 @@ pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type:
                 "MailboxPrimaryAddress",
             ]
             .iter()
-            .find_map(|k| obj_str(ent, k));
+            .find_map(|k| ent.get_str(k));
             if kind.eq_ignore_ascii_case("mailMessage") {
                 if let Some(m) = exchange_email(ent).or_else(|| {
-                    let mut m = Map::new();
+                    let mut m = JsonMap::default();
                     for (from, to) in [
                         ("Sender", "From"),
                         ("Recipient", "To"),
                         ("InternetMessageId", "MessageID"),
                         ("Subject", "Subject"),
                     ] {
-                        if let Some(v) = obj_get(ent, from) {
-                            m.insert(to.to_owned(), v.clone());
+                        if let Some(v) = ent.get(from) {
+                            m.insert(to, v.clone());
                         }
                     }
                     exchange_email(&m)
@@ -408,7 +409,7 @@ pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type:
                         ..Evidence::default()
                     });
                 }
-            } else if let Some(e) = value.and_then(|v| entity_evidence(kind, v))
+            } else if let Some(e) = value.and_then(|v| entity_evidence(kind, Text::copy(v)))
                 && !evidences.contains(&e)
             {
                 evidences.push(e);
@@ -416,23 +417,25 @@ pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type:
         }
     }
     // A malicious file found by Defender for Office 365 in SharePoint, OneDrive or Teams (`FileData`, copied).
-    if let Some(Value::Object(fd)) = r.value("FileData")
-        && let Some(name) = obj_str(fd, "FileName")
+    if let Some(Json::Object(fd)) = r.value("FileData")
+        && let Some(name) = fd.get_str("FileName")
     {
         evidences.push(Evidence {
             file: Some(File {
-                name: name.to_owned(),
+                name: Text::copy(name),
                 type_id: 1,
-                type_: "Regular File",
+                type_: const_text!("Regular File"),
                 path: None,
                 ext: None,
-                uri: obj_str(fd, "FilePath")
-                    .map(str::to_owned)
-                    .or_else(|| r.str("ObjectId").map(Cow::into_owned)),
+                uri: fd
+                    .get_str("FilePath")
+                    .map(Text::copy)
+                    .or_else(|| r.str("ObjectId")),
                 parent_folder: None,
-                uid: obj_get(fd, "DocumentId")
-                    .and_then(as_text)
-                    .map(Cow::into_owned),
+                uid: fd
+                    .get("DocumentId")
+                    .and_then(Json::text)
+                    .map(|id| Text::copy(&id)),
                 owner: None,
             }),
             ..Evidence::default()
@@ -442,7 +445,7 @@ pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type:
         evidences.insert(
             0,
             Evidence {
-                data: Some(data),
+                data: Some(data.to_value()),
                 ..Evidence::default()
             },
         );
@@ -450,7 +453,7 @@ pub(super) fn detection(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type:
     ev.evidences = (!evidences.is_empty()).then_some(evidences);
 }
 
-fn user_evidence(name: &str) -> Evidence {
+fn user_evidence(name: Text<'_>) -> Evidence<'_> {
     Evidence {
         user: Some(User::named(name)),
         ..Evidence::default()
@@ -458,23 +461,21 @@ fn user_evidence(name: &str) -> Evidence {
 }
 
 /// One entity an alert names (`EntityType`/`Type`: User, Mailbox, Account, Ip, File), as an evidence.
-fn entity_evidence(kind: &str, value: &str) -> Option<Evidence> {
+fn entity_evidence<'a>(kind: &str, value: Text<'a>) -> Option<Evidence<'a>> {
     let is = |k: &str| kind.eq_ignore_ascii_case(k);
     if is("User") || is("Account") || is("Mailbox") || is("MailboxOwner") {
         Some(user_evidence(value))
     } else if is("Ip") || is("IpAddress") {
         value.parse::<std::net::IpAddr>().ok().map(|_| Evidence {
-            src_endpoint: Some(EvidenceEndpoint {
-                ip: value.to_owned(),
-            }),
+            src_endpoint: Some(EvidenceEndpoint { ip: value }),
             ..Evidence::default()
         })
     } else if is("File") {
         Some(Evidence {
             file: Some(File {
-                name: value.to_owned(),
+                name: value,
                 type_id: 1,
-                type_: "Regular File",
+                type_: const_text!("Regular File"),
                 path: None,
                 ext: None,
                 uri: None,

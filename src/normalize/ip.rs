@@ -23,7 +23,7 @@ pub(crate) fn parse_client_ip(raw: &str) -> Option<ClientAddr<'_>> {
         return None;
     }
     // `HOST (ip)`
-    if let Some(open) = s.find(" (")
+    if let Some(open) = s.as_bytes().windows(2).position(|w| w == b" (")
         && let Some(inner) = s[open + 2..].strip_suffix(')')
     {
         let mut addr = parse_client_ip(inner)?;
@@ -57,6 +57,25 @@ pub(crate) fn parse_client_ip(raw: &str) -> Option<ClientAddr<'_>> {
     })
 }
 
+/// Whether `s` is exactly `ip`'s canonical text (as `to_string` writes it), compared without building that text.
+pub(crate) fn is_canonical(ip: IpAddr, s: &str) -> bool {
+    // An IPv4 address parses only from its canonical text (dotted decimal without leading zeros), so parsing is
+    // the cheaper test.
+    if let IpAddr::V4(v4) = ip {
+        return s.parse::<Ipv4Addr>() == Ok(v4);
+    }
+    /// Consumes the expected text as the address is written; fails at the first difference.
+    struct Expect<'s>(&'s str);
+    impl std::fmt::Write for Expect<'_> {
+        fn write_str(&mut self, part: &str) -> std::fmt::Result {
+            self.0 = self.0.strip_prefix(part).ok_or(std::fmt::Error)?;
+            Ok(())
+        }
+    }
+    let mut expect = Expect(s);
+    std::fmt::write(&mut expect, format_args!("{ip}")).is_ok() && expect.0.is_empty()
+}
+
 /// An address, unmapping IPv4-mapped IPv6 and accepting the `ffff:a.b.c.d` shorthand.
 fn parse_ip(s: &str) -> Option<IpAddr> {
     if let Ok(ip) = s.parse::<IpAddr>() {
@@ -74,6 +93,20 @@ fn parse_ip(s: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_text_is_recognized_without_formatting() {
+        let v4: IpAddr = "10.1.2.3".parse().expect("ip");
+        assert!(is_canonical(v4, "10.1.2.3"));
+        assert!(!is_canonical(v4, "10.1.2.30"));
+        assert!(!is_canonical(v4, "10.1.2."));
+        assert!(!is_canonical(v4, "010.1.2.3"));
+        assert!(!is_canonical(v4, " 10.1.2.3"));
+        assert!(!is_canonical(v4, "::ffff:10.1.2.3"));
+        let v6: IpAddr = "2001:DB8::1".parse().expect("ip");
+        assert!(is_canonical(v6, "2001:db8::1"));
+        assert!(!is_canonical(v6, "2001:DB8::1"));
+    }
 
     fn norm(s: &str) -> Option<(String, Option<u16>, Option<&str>)> {
         parse_client_ip(s).map(|a| (a.ip.to_string(), a.port, a.host))

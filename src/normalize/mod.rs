@@ -86,8 +86,11 @@
 //! A record is parsed once, into its top-level fields only: keys borrowed from the input, values left unparsed
 //! (`RawValue`). The known keys are indexed in one pass; the mapping parses the few values it needs (nested ones
 //! only for the classes that use them) and everything it does not take is written back byte for byte as `unmapped`.
-//! The event is typed, its constant parts are `&'static str`, and it is serialized directly. See BENCHMARKS.md for
-//! the throughput against plain `serde_json` parse-and-serialize of the same records.
+//! Nested values the mapping reads are parsed once per record into a tree that borrows its strings from the input
+//! (`record::Json`). The event is typed and serialized directly: strings copied from the record stay borrowed and a
+//! string without escapes is written back as the record's own JSON text (`event::Text`), constant strings are JSON
+//! text serialized once. See BENCHMARKS.md for the throughput against plain `serde_json` parse-and-serialize of the
+//! same records.
 
 mod build;
 mod classify;
@@ -239,7 +242,7 @@ pub fn normalize_bytes<'a>(
     opts: &Options,
 ) -> Result<Event<'a>, NotJson> {
     let trimmed = raw.trim_ascii();
-    if trimmed.contains(&b'\n') {
+    if memchr::memchr(b'\n', trimmed).is_some() {
         // Unparsed values are written back as they are: take the line breaks out first, so that an event stays one
         // line. (A lone carriage return is JSON whitespace that no line reader splits on.)
         let compact = minify(trimmed);
@@ -264,7 +267,7 @@ fn normalize_compact<'a>(
             Some(f) => {
                 let r = record::Record::new(f);
                 (
-                    r.text("Id").map(std::borrow::Cow::into_owned),
+                    r.text("Id").map(|id| id.as_str().to_owned()),
                     r.str("CreationTime")
                         .and_then(|t| time::parse_creation_time(&t)),
                 )
@@ -291,7 +294,7 @@ fn normalize_compact<'a>(
             )
         }
     };
-    Ok(Event::Ocsf(Box::new(event)))
+    Ok(Event::Ocsf(event))
 }
 
 /// Splits a content blob (the JSON array the API returns) into its records' bytes, without parsing the records, for

@@ -10,16 +10,17 @@
 //! all-lower-case keys) are looked up case-insensitively. Numbers may arrive as strings and strings as numbers.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::fmt;
 use std::sync::LazyLock;
 
-use rustc_hash::FxHashMap;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+use super::event::Text;
 
 /// The top-level fields of a record in input order: key (borrowed unless escaped) to unparsed value. Fields that the
 /// mapping took are flagged, not removed; serializing writes the others as a JSON object (the `unmapped` object).
@@ -33,8 +34,9 @@ struct Entry<'a> {
     key: Cow<'a, str>,
     value: Cow<'a, RawValue>,
     taken: bool,
-    /// The value parsed, once some mapping asked for it ([`Record::value`]); several read the same nested field.
-    parsed: OnceCell<Option<Value>>,
+    /// Known to be a string without escapes (its JSON text is its [`Text`]): set at the first read, since the
+    /// mapping reads many fields several times (`has`, then `str` or `take_string`).
+    plain: Cell<bool>,
 }
 
 impl<'a> Fields<'a> {
@@ -45,7 +47,7 @@ impl<'a> Fields<'a> {
                 key: Cow::Borrowed(key),
                 value: Cow::Borrowed(value),
                 taken: false,
-                parsed: OnceCell::new(),
+                plain: Cell::new(false),
             }],
         }
     }
@@ -68,6 +70,16 @@ impl<'a> Fields<'a> {
         self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
+    /// The string of a field (exact key, else any ASCII-case variant), trimmed and not blank.
+    pub(crate) fn str(&self, key: &str) -> Option<Text<'a>> {
+        let entry = self.entries.iter().find(|e| e.key == key).or_else(|| {
+            self.entries
+                .iter()
+                .find(|e| e.key.eq_ignore_ascii_case(key))
+        })?;
+        lend(&entry.value, |raw| Text::from_json(raw)).and_then(Text::trimmed)
+    }
+
     /// The same fields, owning their keys and values.
     pub fn into_owned(self) -> Fields<'static> {
         Fields {
@@ -79,10 +91,21 @@ impl<'a> Fields<'a> {
                     key: Cow::Owned(e.key.into_owned()),
                     value: Cow::Owned(e.value.into_owned()),
                     taken: false,
-                    parsed: OnceCell::new(),
+                    plain: Cell::new(false),
                 })
                 .collect(),
         }
+    }
+}
+
+/// `f` of a value, borrowing from the input when the value does (the values of a detached record are copied).
+fn lend<'a>(
+    value: &Cow<'a, RawValue>,
+    f: impl for<'v> FnOnce(&'v RawValue) -> Option<Text<'v>>,
+) -> Option<Text<'a>> {
+    match value {
+        Cow::Borrowed(raw) => f(raw),
+        Cow::Owned(raw) => f(raw).map(Text::into_owned),
     }
 }
 
@@ -103,6 +126,7 @@ macro_rules! known_keys {
     ($($key:ident),* $(,)?) => {
         /// The slots, in the order of the list.
         #[allow(clippy::upper_case_acronyms)]
+        #[derive(Clone, Copy)]
         enum Slot {
             $($key),*
         }
@@ -208,11 +232,85 @@ known_keys!(
 );
 const KNOWN_LEN: usize = KNOWN.len();
 
-/// [`slot_of`] for a name read from the input: one hash look-up instead of a chain of string comparisons.
+/// [`slot_of`] for a name read from the input: one probe of an open-addressing table of the known keys, which is
+/// empty for nearly every other key (so most keys of a record cost no string comparison at all) and one comparison
+/// for a known key.
 fn slot_of_runtime(name: &str) -> Option<usize> {
-    static SLOTS: LazyLock<FxHashMap<&'static str, usize>> =
-        LazyLock::new(|| KNOWN.iter().enumerate().map(|(i, k)| (*k, i)).collect());
-    SLOTS.get(name).copied()
+    static TABLE: LazyLock<SlotTable> = LazyLock::new(|| SlotTable::new(false));
+    TABLE.find(name, |known| same_key(known, name))
+}
+
+/// `a == b`, without a call to `memcmp` for keys of up to 16 bytes (nearly all): their first and last eight bytes
+/// cover them.
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    match (a.first_chunk::<8>(), a.last_chunk::<8>()) {
+        (Some(head), Some(tail)) if a.len() <= 16 => {
+            Some(head) == b.first_chunk::<8>() && Some(tail) == b.last_chunk::<8>()
+        }
+        (None, _) => a.iter().zip(b).all(|(x, y)| x == y),
+        _ => a == b,
+    }
+}
+
+/// [`slot_of_runtime`] ignoring ASCII case (records that spell keys their own way).
+fn slot_of_any_case(name: &str) -> Option<usize> {
+    static TABLE: LazyLock<SlotTable> = LazyLock::new(|| SlotTable::new(true));
+    TABLE.find(name, |known| known.eq_ignore_ascii_case(name))
+}
+
+/// Slot + 1 of the known key hashed to each bucket (0: empty); about one bucket in ten is taken.
+struct SlotTable {
+    buckets: [u8; SLOT_TABLE_LEN],
+    /// Whether keys are hashed with their letters folded to one case.
+    fold: bool,
+}
+
+const SLOT_TABLE_LEN: usize = 1024;
+
+impl SlotTable {
+    fn new(fold: bool) -> SlotTable {
+        let mut buckets = [0u8; SLOT_TABLE_LEN];
+        for (slot, key) in KNOWN.iter().enumerate() {
+            let mut i = key_hash(key, fold);
+            while buckets[i] != 0 {
+                i = (i + 1) % SLOT_TABLE_LEN;
+            }
+            buckets[i] = u8::try_from(slot + 1).expect("fewer than 255 known keys");
+        }
+        SlotTable { buckets, fold }
+    }
+
+    fn find(&self, name: &str, is: impl Fn(&str) -> bool) -> Option<usize> {
+        let mut i = key_hash(name, self.fold);
+        loop {
+            let slot = usize::from(self.buckets[i]).checked_sub(1)?;
+            if is(KNOWN[slot]) {
+                return Some(slot);
+            }
+            i = (i + 1) % SLOT_TABLE_LEN;
+        }
+    }
+}
+
+/// A bucket of a [`SlotTable`]: a hash of the length and the first and last eight bytes of a key (the bytes of a
+/// shorter key). With `fold`, bit 5 of every byte is set first, which maps both cases of a letter to one value.
+fn key_hash(key: &str, fold: bool) -> usize {
+    let b = key.as_bytes();
+    let mask = if fold { 0x2020_2020_2020_2020 } else { 0 };
+    let words = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
+        (Some(head), Some(tail)) => {
+            (u64::from_le_bytes(*head) | mask) ^ (u64::from_le_bytes(*tail) | mask).rotate_left(23)
+        }
+        _ => b
+            .iter()
+            .fold(0, |h, &x| (h << 8) | u64::from(x) | (mask & 0xff)),
+    };
+    // Fibonacci hashing: the top bits of the product are well mixed.
+    ((words ^ b.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize % SLOT_TABLE_LEN
 }
 
 /// The top-level object of one audit record, being taken apart.
@@ -228,6 +326,9 @@ pub(crate) struct Record<'a> {
     /// `Operation` and `RecordType` is spelled that way (exports with lower-case keys) are keys matched
     /// case-insensitively.
     any_case: bool,
+    /// Nested values parsed, by entry, once some mapping asked for them ([`Record::value`]; several read the same
+    /// field). Allocated at the first parse: most records parse none.
+    parsed: OnceCell<Box<[OnceCell<Option<Json<'a>>>]>>,
 }
 
 /// Deserializes a JSON object into [`Fields`], borrowing from the input.
@@ -248,7 +349,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
                 key,
                 value: Cow::Borrowed(v),
                 taken: false,
-                parsed: OnceCell::new(),
+                plain: Cell::new(false),
             });
         }
         Ok(Fields { entries })
@@ -280,6 +381,15 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// The top level of a JSON object already known to be valid UTF-8 (a value of a parsed record); `None` when it is
+/// not an object.
+fn parse_object(text: &str) -> Option<Fields<'_>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.deserialize_map(FieldsVisitor)
+        .and_then(|m| de.end().map(|()| m))
+        .ok()
+}
+
 /// Parses `bytes` as a JSON object into [`Fields`]; `Ok(None)` when they are JSON but not an object.
 pub(crate) fn parse_fields(bytes: &[u8]) -> Result<Option<Fields<'_>>, serde_json::Error> {
     // Validating UTF-8 once up front (ASCII fast path) lets the parser skip validating every string on its own.
@@ -306,40 +416,58 @@ pub(crate) fn parse_fields(bytes: &[u8]) -> Result<Option<Fields<'_>>, serde_jso
 }
 
 impl<'a> Record<'a> {
-    pub(crate) fn new(mut fields: Fields<'a>) -> Self {
-        let any_case = !["Id", "CreationTime", "Operation", "RecordType"]
-            .iter()
-            .any(|k| fields.entries.iter().any(|e| e.key == *k));
-        let mut slots = [0u32; KNOWN_LEN];
-        let n = fields.entries.len();
-        for i in 0..n {
-            let key = fields.entries[i].key.as_ref();
-            let slot = slot_of_runtime(key).or_else(|| {
-                any_case
-                    .then(|| KNOWN.iter().position(|k| k.eq_ignore_ascii_case(key)))
-                    .flatten()
-            });
+    pub(crate) fn new(fields: Fields<'a>) -> Self {
+        let mut record = Record {
+            fields,
+            slots: [0; KNOWN_LEN],
+            keep_all: false,
+            any_case: false,
+            parsed: OnceCell::new(),
+        };
+        record.index_keys();
+        if [
+            Slot::Id,
+            Slot::CreationTime,
+            Slot::Operation,
+            Slot::RecordType,
+        ]
+        .iter()
+        .all(|&slot| record.slots[slot as usize] == 0)
+        {
+            // None of the common keys is spelled the documented way: index again, matching any ASCII case.
+            record.any_case = true;
+            record.slots = [0; KNOWN_LEN];
+            for e in &mut record.fields.entries {
+                e.taken = false;
+            }
+            record.index_keys();
+        }
+        record
+    }
+
+    /// Fills `slots` in one pass over the keys.
+    fn index_keys(&mut self) {
+        let any_case = self.any_case;
+        let entries = &mut self.fields.entries;
+        for i in 0..entries.len() {
+            let key = entries[i].key.as_ref();
+            let slot =
+                slot_of_runtime(key).or_else(|| any_case.then(|| slot_of_any_case(key)).flatten());
             if let Some(slot) = slot
                 && let Ok(index) = u32::try_from(i + 1)
             {
-                let prev = slots[slot] as usize;
+                let prev = self.slots[slot] as usize;
                 if prev == 0 {
-                    slots[slot] = index;
-                } else if fields.entries[prev - 1].key == fields.entries[i].key {
+                    self.slots[slot] = index;
+                } else if entries[prev - 1].key == entries[i].key {
                     // A duplicate key: the last one wins, as in serde_json.
-                    fields.entries[prev - 1].taken = true;
-                    slots[slot] = index;
-                } else if fields.entries[i].key == KNOWN[slot] {
+                    entries[prev - 1].taken = true;
+                    self.slots[slot] = index;
+                } else if entries[i].key == KNOWN[slot] {
                     // Two spellings of one key: the documented one is read, the other stays for `unmapped`.
-                    slots[slot] = index;
+                    self.slots[slot] = index;
                 }
             }
-        }
-        Record {
-            fields,
-            slots,
-            keep_all: false,
-            any_case,
         }
     }
 
@@ -349,7 +477,8 @@ impl<'a> Record<'a> {
     }
 
     /// The index of the entry under which `name` is stored, if not taken. Always inlined, so that the slot of a
-    /// constant name is a constant.
+    /// constant name is a constant; so are the look-ups by name below (out of line, each would match its name
+    /// against every known key at run time).
     #[inline(always)]
     fn index(&self, name: &str) -> Option<usize> {
         let i = match slot_of(name) {
@@ -375,51 +504,90 @@ impl<'a> Record<'a> {
             .map(|i| self.fields.entries[i].value.as_ref())
     }
     /// The value of a field, parsed (for nested objects and lists; allocates), at most once per record.
-    pub(crate) fn value(&self, name: &str) -> Option<&Value> {
-        let entry = &self.fields.entries[self.index(name)?];
-        entry
-            .parsed
-            .get_or_init(|| serde_json::from_str(entry.value.get()).ok())
+    pub(crate) fn value(&self, name: &str) -> Option<&Json<'a>> {
+        let i = self.index(name)?;
+        let cells = self.parsed.get_or_init(|| {
+            std::iter::repeat_with(OnceCell::new)
+                .take(self.fields.entries.len())
+                .collect()
+        });
+        cells[i]
+            .get_or_init(|| match &self.fields.entries[i].value {
+                Cow::Borrowed(raw) => serde_json::from_str(raw.get()).ok(),
+                Cow::Owned(raw) => serde_json::from_str::<Json<'_>>(raw.get())
+                    .ok()
+                    .map(Json::into_owned),
+            })
             .as_ref()
     }
 
-    /// The value of a field, parsed anew (for a value held while the record changes).
-    pub(crate) fn value_owned(&self, name: &str) -> Option<Value> {
-        serde_json::from_str(self.raw(name)?.get()).ok()
-    }
-
     /// The value of a string field, trimmed; `None` when absent, not a string, or blank.
-    #[inline]
-    pub(crate) fn str(&self, name: &str) -> Option<Cow<'_, str>> {
-        self.raw(name).and_then(raw_str).and_then(trimmed)
+    #[inline(always)]
+    pub(crate) fn str(&self, name: &str) -> Option<Text<'a>> {
+        self.string_at(self.index(name)?).and_then(Text::trimmed)
     }
 
     /// Whether a string field is present and not blank.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn has(&self, name: &str) -> bool {
         self.str(name).is_some()
     }
 
     /// An integer field given as a number or as a numeric string.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn int(&self, name: &str) -> Option<i64> {
         self.raw(name).and_then(raw_int)
     }
 
     /// A field as text: strings trimmed, numbers and booleans as written.
-    #[inline]
-    pub(crate) fn text(&self, name: &str) -> Option<Cow<'_, str>> {
-        let raw = self.raw(name)?;
-        let s = raw.get();
-        match s.as_bytes().first()? {
-            b'"' => raw_str(raw).and_then(trimmed),
+    #[inline(always)]
+    pub(crate) fn text(&self, name: &str) -> Option<Text<'a>> {
+        let i = self.index(name)?;
+        match self.fields.entries[i].value.get().as_bytes().first()? {
+            b'"' => self.string_at(i).and_then(Text::trimmed),
             b'{' | b'[' | b'n' => None,
-            _ => Some(Cow::Borrowed(s)),
+            _ => Some(match &self.fields.entries[i].value {
+                Cow::Borrowed(raw) => Text::Str(raw.get()),
+                Cow::Owned(raw) => Text::Owned(raw.get().to_owned()),
+            }),
         }
     }
 
-    /// Removes a field (nothing, after [`Record::keep_all`]).
+    /// The value of a string field, unchanged (not trimmed, may be blank).
+    #[inline(always)]
+    pub(crate) fn string(&self, name: &str) -> Option<Text<'a>> {
+        self.string_at(self.index(name)?)
+    }
+
+    /// The string value of entry `i`, unchanged.
     #[inline]
+    fn string_at(&self, i: usize) -> Option<Text<'a>> {
+        let entry = &self.fields.entries[i];
+        if let (true, Cow::Borrowed(raw)) = (entry.plain.get(), &entry.value) {
+            return Some(Text::Json(raw));
+        }
+        let text = lend(&entry.value, |raw| Text::from_json(raw));
+        entry.plain.set(matches!(text, Some(Text::Json(_))));
+        text
+    }
+
+    /// The top level of an object field, its values unparsed (borrowed from the input when the record is); `None`
+    /// when absent or not an object.
+    pub(crate) fn nested(&self, field: &str) -> Option<Fields<'a>> {
+        let i = self.index(field)?;
+        match &self.fields.entries[i].value {
+            Cow::Borrowed(raw) => parse_object(raw.get()),
+            Cow::Owned(raw) => parse_object(raw.get()).map(Fields::into_owned),
+        }
+    }
+
+    /// A string inside an object field, trimmed and not blank.
+    pub(crate) fn nested_str(&self, field: &str, key: &str) -> Option<Text<'a>> {
+        self.nested(field)?.str(key)
+    }
+
+    /// Removes a field (nothing, after [`Record::keep_all`]).
+    #[inline(always)]
     pub(crate) fn remove(&mut self, name: &str) {
         if self.keep_all {
             return;
@@ -430,14 +598,13 @@ impl<'a> Record<'a> {
     }
 
     /// Takes a string field that is not blank and returns it unchanged (not trimmed); any other value stays.
-    #[inline]
-    pub(crate) fn take_string(&mut self, name: &str) -> Option<String> {
+    #[inline(always)]
+    pub(crate) fn take_string(&mut self, name: &str) -> Option<Text<'a>> {
         let i = self.index(name)?;
-        let s = raw_str(&self.fields.entries[i].value)?;
+        let s = self.string_at(i)?;
         if s.trim().is_empty() {
             return None;
         }
-        let s = s.into_owned();
         if !self.keep_all {
             self.fields.entries[i].taken = true;
         }
@@ -467,19 +634,6 @@ pub(crate) fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
     }
 }
 
-fn trimmed(s: Cow<'_, str>) -> Option<Cow<'_, str>> {
-    match s {
-        Cow::Borrowed(b) => {
-            let t = b.trim();
-            (!t.is_empty()).then_some(Cow::Borrowed(t))
-        }
-        Cow::Owned(o) => {
-            let t = o.trim();
-            (!t.is_empty()).then(|| Cow::Owned(t.to_owned()))
-        }
-    }
-}
-
 fn raw_int(raw: &RawValue) -> Option<i64> {
     let s = raw.get();
     match s.as_bytes().first()? {
@@ -490,32 +644,6 @@ fn raw_int(raw: &RawValue) -> Option<i64> {
                 .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
                 .map(|f| f as i64)
         }),
-        _ => None,
-    }
-}
-
-/// See [`Record::name_value`].
-pub(crate) fn name_value(list: &Value, key: &str) -> Option<String> {
-    match list {
-        Value::Array(items) => items.iter().find_map(|item| {
-            let obj = item.as_object()?;
-            let name = obj_get(obj, "Name")?.as_str()?;
-            if name.eq_ignore_ascii_case(key) {
-                obj_get(obj, "Value").and_then(as_text).map(Cow::into_owned)
-            } else {
-                None
-            }
-        }),
-        Value::Object(obj) => obj_get(obj, key).and_then(as_text).map(Cow::into_owned),
-        Value::String(s) => {
-            let t = s.trim_start();
-            if t.starts_with('[') || t.starts_with('{') {
-                let parsed: Value = serde_json::from_str(t).ok()?;
-                name_value(&parsed, key)
-            } else {
-                None
-            }
-        }
         _ => None,
     }
 }
@@ -571,29 +699,302 @@ pub(crate) fn as_text(v: &Value) -> Option<Cow<'_, str>> {
     }
 }
 
+/// A nested value of a record, parsed for the mapping to read: strings without escapes and keys stay borrowed from
+/// the input (a `serde_json::Value` allocates every string and map node, and most of them are never read).
+/// Lookups behave as on a `Value`: the last of repeated keys wins, and the any-case fallback takes the first
+/// matching key in sorted order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Json<'a> {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    Object(JsonMap<'a>),
+}
+
+/// The members of a [`Json`] object, in input order (repeats included).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct JsonMap<'a>(Vec<(Cow<'a, str>, Json<'a>)>);
+
+impl<'a> Json<'a> {
+    pub(crate) fn as_object(&self) -> Option<&JsonMap<'a>> {
+        match self {
+            Json::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_array(&self) -> Option<&Vec<Json<'a>>> {
+        match self {
+            Json::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn is_object(&self) -> bool {
+        matches!(self, Json::Object(_))
+    }
+
+    pub(crate) fn is_array(&self) -> bool {
+        matches!(self, Json::Array(_))
+    }
+
+    /// A string value, trimmed; `None` when not a string or blank.
+    pub(crate) fn non_blank(&self) -> Option<&str> {
+        let t = self.as_str()?.trim();
+        (!t.is_empty()).then_some(t)
+    }
+
+    /// An integer given as a JSON integer, an integral float or a numeric string.
+    pub(crate) fn int(&self) -> Option<i64> {
+        match self {
+            Json::Number(n) => number_int(n),
+            Json::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// Strings as they are (trimmed), numbers and booleans spelled out; `None` for blank strings, null, arrays and
+    /// objects.
+    pub(crate) fn text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Json::String(_) => self.non_blank().map(Cow::Borrowed),
+            Json::Number(n) => Some(Cow::Owned(n.to_string())),
+            Json::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            _ => None,
+        }
+    }
+
+    /// The same value as a `serde_json::Value` (for the event attributes that copy nested data): what parsing its
+    /// text as a `Value` gives.
+    pub(crate) fn to_value(&self) -> Value {
+        match self {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => Value::Number(n.clone()),
+            Json::String(s) => Value::String(s.clone().into_owned()),
+            Json::Array(a) => Value::Array(a.iter().map(Json::to_value).collect()),
+            Json::Object(m) => Value::Object(m.to_map()),
+        }
+    }
+
+    /// The same value, owning its strings.
+    fn into_owned(self) -> Json<'static> {
+        match self {
+            Json::Null => Json::Null,
+            Json::Bool(b) => Json::Bool(b),
+            Json::Number(n) => Json::Number(n),
+            Json::String(s) => Json::String(Cow::Owned(s.into_owned())),
+            Json::Array(a) => Json::Array(a.into_iter().map(Json::into_owned).collect()),
+            Json::Object(m) => Json::Object(JsonMap(
+                m.0.into_iter()
+                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                    .collect(),
+            )),
+        }
+    }
+}
+
+impl<'a> JsonMap<'a> {
+    /// A member, exact spelling first (the last of repeats, as in a `Value`), then any ASCII-case variant (the first
+    /// in sorted order, as a `Value`'s map iterates).
+    pub(crate) fn get(&self, name: &str) -> Option<&Json<'a>> {
+        if let Some((_, v)) = self.0.iter().rev().find(|(k, _)| k == name) {
+            return Some(v);
+        }
+        let mut best: Option<&(Cow<'a, str>, Json<'a>)> = None;
+        for member in &self.0 {
+            if member.0.eq_ignore_ascii_case(name) && best.is_none_or(|b| member.0 <= b.0) {
+                best = Some(member);
+            }
+        }
+        best.map(|(_, v)| v)
+    }
+
+    /// A member's string, trimmed and not blank.
+    pub(crate) fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(Json::non_blank)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Adds a member (a later one of the same key wins).
+    pub(crate) fn insert(&mut self, key: &'a str, value: Json<'a>) {
+        self.0.push((Cow::Borrowed(key), value));
+    }
+
+    /// The members as a `Value`'s map.
+    pub(crate) fn to_map(&self) -> Map<String, Value> {
+        self.0
+            .iter()
+            .map(|(k, v)| (k.clone().into_owned(), v.to_value()))
+            .collect()
+    }
+}
+
+impl<'de> Deserialize<'de> for Json<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Json<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Json<'de>, E> {
+                Ok(Json::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Json<'de>, E> {
+                Ok(Json::Number(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Json<'de>, E> {
+                Ok(Json::Number(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Json<'de>, E> {
+                // As `Value` does: a float that is not finite (never from JSON text) is null.
+                Ok(serde_json::Number::from_f64(v).map_or(Json::Null, Json::Number))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Json<'de>, E> {
+                Ok(Json::String(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Json<'de>, E> {
+                Ok(Json::String(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Json<'de>, E> {
+                Ok(Json::String(Cow::Owned(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Json<'de>, E> {
+                Ok(Json::Null)
+            }
+            fn visit_none<E>(self) -> Result<Json<'de>, E> {
+                Ok(Json::Null)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Json<'de>, D::Error> {
+                Json::deserialize(d)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Json<'de>, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Json::Array(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Json<'de>, A::Error> {
+                let mut members = Vec::with_capacity(access.size_hint().unwrap_or(0));
+                while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
+                    members.push((key, access.next_value()?));
+                }
+                Ok(Json::Object(JsonMap(members)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A number as an integer: integral floats too (below 2^53, where every integer is exact).
+fn number_int(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    })
+}
+
+/// See [`Record::name_value`].
+pub(crate) fn name_value(list: &Json<'_>, key: &str) -> Option<String> {
+    match list {
+        Json::Array(items) => items.iter().find_map(|item| {
+            let obj = item.as_object()?;
+            let name = obj.get("Name")?.as_str()?;
+            if name.eq_ignore_ascii_case(key) {
+                obj.get("Value").and_then(Json::text).map(Cow::into_owned)
+            } else {
+                None
+            }
+        }),
+        Json::Object(obj) => obj.get(key).and_then(Json::text).map(Cow::into_owned),
+        Json::String(s) => {
+            let t = s.trim_start();
+            if t.starts_with('[') || t.starts_with('{') {
+                let parsed: Json<'_> = serde_json::from_str(t).ok()?;
+                name_value(&parsed, key)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
 /// Whether `s` is an e-mail address as OCSF's `email_t` pattern accepts it:
 /// `^[a-zA-Z0-9!#$%&'*+-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$` (the class `+-/` is the range `+ , - . /`).
 pub(crate) fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    let local_ok = !local.is_empty()
-        && local
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+,-./=?^_`{|}~".contains(&b));
-    let Some((first, rest)) = domain.split_once('.') else {
-        return false;
-    };
-    local_ok
-        && !first.is_empty()
-        && first
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !rest.is_empty()
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    // One pass: the local part up to the first `@`, the first domain label up to the next `.`, then the rest;
+    // each part not empty and of its class.
+    let (mut class, mut len) = (LOCAL, 0);
+    for b in s.bytes() {
+        if (class == LOCAL && b == b'@') || (class == LABEL && b == b'.') {
+            if len == 0 {
+                return false;
+            }
+            (class, len) = (class << 1, 0);
+        } else if EMAIL[usize::from(b)] & class == 0 {
+            return false;
+        } else {
+            len += 1;
+        }
+    }
+    class == DOMAIN && len > 0
 }
+
+/// Character classes of [`is_email`], one bit each: the local part, the first domain label, the rest of the domain
+/// (in this order: `is_email` moves to the next part by shifting the bit).
+const LOCAL: u8 = 1;
+const LABEL: u8 = 2;
+const DOMAIN: u8 = 4;
+/// For each byte, the parts of an address it may appear in (a table, so each byte costs one look-up).
+static EMAIL: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let alnum = c.is_ascii_alphanumeric();
+        let mut bits = 0;
+        if alnum
+            || matches!(
+                c,
+                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b',' | b'-' | b'.'
+            )
+            || matches!(
+                c,
+                b'/' | b'=' | b'?' | b'^' | b'_' | b'`' | b'{' | b'|' | b'}' | b'~'
+            )
+        {
+            bits |= LOCAL;
+        }
+        if alnum || c == b'-' {
+            bits |= LABEL;
+        }
+        if alnum || c == b'-' || c == b'.' {
+            bits |= DOMAIN;
+        }
+        table[b] = bits;
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -625,6 +1026,41 @@ mod tests {
     }
 
     #[test]
+    fn every_known_key_has_its_slot() {
+        for (i, key) in KNOWN.iter().enumerate() {
+            assert_eq!(slot_of(key), Some(i), "{key}");
+            assert_eq!(slot_of_runtime(key), Some(i), "{key}");
+        }
+        for (a, b) in [
+            ("", ""),
+            ("Id", "Id"),
+            ("Id", "Ix"),
+            ("Workload", "Workload"),
+            ("ClientIPAddress", "ClientIPAddresS"),
+        ] {
+            assert_eq!(same_key(a, b), a == b, "{a} {b}");
+        }
+        assert!(same_key("ExtendedProperties", "ExtendedProperties"));
+        assert!(!same_key("ExtendedProperties", "ExtendedPropXrties"));
+        assert!(!same_key("ExtendedProperties", "ExtendedPropertie"));
+        for other in ["", "id", "Ids", "UserIdX", "Operation ", "X"] {
+            assert_eq!(slot_of_runtime(other), None, "{other}");
+        }
+        // Any case: the first known key that matches (no two known keys differ in case only).
+        for key in KNOWN {
+            let position = KNOWN.iter().position(|k| k.eq_ignore_ascii_case(key));
+            for spelling in [
+                key.to_ascii_lowercase(),
+                key.to_ascii_uppercase(),
+                (*key).to_owned(),
+            ] {
+                assert_eq!(slot_of_any_case(&spelling), position, "{spelling}");
+            }
+        }
+        assert_eq!(slot_of_any_case("user_id"), None);
+    }
+
+    #[test]
     fn escapes_in_keys_and_values_are_decoded() {
         let text = r#"{"Us\u0065rId": "a\\b", "Id": "\"q\""}"#;
         let r = Record::new(fields(text));
@@ -650,16 +1086,48 @@ mod tests {
 
     #[test]
     fn name_value_lists_in_every_published_shape() {
+        let parse = |v: &Value| {
+            let text = v.to_string();
+            serde_json::from_str::<Json<'_>>(&text).map(Json::into_owned)
+        };
         let arr = json!([{"Name": "UserAgent", "Value": "ua"}, {"Name": "n", "Value": 3}]);
-        assert_eq!(name_value(&arr, "useragent").as_deref(), Some("ua"));
-        assert_eq!(name_value(&arr, "n").as_deref(), Some("3"));
-        let s = Value::String(arr.to_string());
+        let list = parse(&arr).expect("JSON");
+        assert_eq!(name_value(&list, "useragent").as_deref(), Some("ua"));
+        assert_eq!(name_value(&list, "n").as_deref(), Some("3"));
+        let s = parse(&Value::String(arr.to_string())).expect("JSON");
         assert_eq!(name_value(&s, "UserAgent").as_deref(), Some("ua"));
-        assert_eq!(
-            name_value(&json!({"UserAgent": "ua"}), "UserAgent").as_deref(),
-            Some("ua")
+        let obj = parse(&json!({"UserAgent": "ua"})).expect("JSON");
+        assert_eq!(name_value(&obj, "UserAgent").as_deref(), Some("ua"));
+        let not = parse(&json!("not json [")).expect("JSON");
+        assert_eq!(name_value(&not, "UserAgent"), None);
+    }
+
+    #[test]
+    fn nested_values_read_and_convert_as_values_do() {
+        // Repeated keys: the last wins; any-case look-ups take the first key in sorted order.
+        let text = r#"{"b": 1, "B": 2, "a": {"x": [1.5, "s\u00e9", null, true]}, "b": 3, "A": 4}"#;
+        let json: Json<'_> = serde_json::from_str(text).expect("JSON");
+        let value: Value = serde_json::from_str(text).expect("JSON");
+        assert_eq!(json.to_value(), value);
+        let (j, v) = (
+            json.as_object().expect("object"),
+            value.as_object().expect("object"),
         );
-        assert_eq!(name_value(&json!("not json ["), "UserAgent"), None);
+        for key in ["b", "B", "a", "A", "x"] {
+            assert_eq!(
+                j.get(key).map(Json::to_value).as_ref(),
+                obj_get(v, key),
+                "{key}"
+            );
+        }
+        let escaped: Json<'_> = serde_json::from_str(r#""a\"b""#).expect("JSON");
+        assert_eq!(escaped.as_str(), Some("a\"b"));
+        assert_eq!(
+            json.as_object()
+                .and_then(|o| o.get("b"))
+                .and_then(Json::int),
+            Some(3)
+        );
     }
 
     #[test]
@@ -670,5 +1138,39 @@ mod tests {
         assert!(!is_email("NT AUTHORITY\\SYSTEM"));
         assert!(!is_email("a@b@c.d"));
         assert!(!is_email("@x.y"));
+        for s in [
+            "a@b.",
+            "a@.b",
+            "a.b@c.d.e",
+            "a@b.c@d",
+            "a@b-c.d-e.f",
+            "a b@c.d",
+            "@",
+            "",
+            "a@b",
+            "a@b..c",
+        ] {
+            let reference = s.split_once('@').is_some_and(|(local, domain)| {
+                domain.split_once('.').is_some_and(|(first, rest)| {
+                    let all = |p: &str, c: u8| {
+                        !p.is_empty() && p.bytes().all(|b| EMAIL[usize::from(b)] & c != 0)
+                    };
+                    all(local, LOCAL) && all(first, LABEL) && all(rest, DOMAIN)
+                })
+            });
+            assert_eq!(is_email(s), reference, "{s}");
+        }
+        // The table holds the pattern's classes.
+        for b in 0..=255u8 {
+            let local = b.is_ascii_alphanumeric() || b"!#$%&'*+,-./=?^_`{|}~".contains(&b);
+            assert_eq!(EMAIL[usize::from(b)] & LOCAL != 0, local, "{b}");
+            let label = b.is_ascii_alphanumeric() || b == b'-';
+            assert_eq!(EMAIL[usize::from(b)] & LABEL != 0, label, "{b}");
+            assert_eq!(
+                EMAIL[usize::from(b)] & DOMAIN != 0,
+                label || b == b'.',
+                "{b}"
+            );
+        }
     }
 }

@@ -7,13 +7,12 @@
 //! A resource's name comes from the record, never from the workload. Values copied out of nested objects or
 //! Name/Value lists stay under `unmapped` as well; only top-level strings moved unchanged leave the record.
 
-use std::borrow::Cow;
-
 use serde_json::{Map, Value};
 
 use super::classify::{contains_ci, is_op};
+use super::event::const_text;
 use super::event::*;
-use super::record::{Record, as_text, is_email, obj_get, obj_str};
+use super::record::{Json, JsonMap, Record, as_text, is_email, obj_get, obj_str};
 
 /// Inbox rule parameters an attacker uses to hide or exfiltrate mail.
 const RULE_KEYS: [&str; 14] = [
@@ -42,23 +41,23 @@ const FORWARD_KEYS: [&str; 3] = [
 
 /// A Name/Value list (`Parameters`, `OperationProperties`, `ModifiedProperties`'s `NewValue`) as an object, in the
 /// list's order; `None` when empty or not such a list.
-pub(super) fn name_values(list: &Value, value_key: &str) -> Option<Map<String, Value>> {
-    let items: Vec<Value>;
+pub(super) fn name_values(list: &Json<'_>, value_key: &str) -> Option<Map<String, Value>> {
+    let items: Vec<Json<'_>>;
     let items = match list {
-        Value::Array(a) => a,
-        Value::String(s) if s.trim_start().starts_with('[') => {
-            items = serde_json::from_str::<Vec<Value>>(s).ok()?;
+        Json::Array(a) => a,
+        Json::String(s) if s.trim_start().starts_with('[') => {
+            items = serde_json::from_str::<Vec<Json<'_>>>(s).ok()?;
             &items
         }
-        Value::Object(o) => return (!o.is_empty()).then(|| o.clone()),
+        Json::Object(o) => return (!o.is_empty()).then(|| o.to_map()),
         _ => return None,
     };
     let map: Map<String, Value> = items
         .iter()
-        .filter_map(Value::as_object)
+        .filter_map(Json::as_object)
         .filter_map(|o| {
-            let name = obj_get(o, "Name")?.as_str()?;
-            let value = obj_get(o, value_key)?.clone();
+            let name = o.get("Name")?.as_str()?;
+            let value = o.get(value_key)?.to_value();
             Some((name.to_owned(), value))
         })
         .collect();
@@ -81,27 +80,28 @@ fn pick(map: &Map<String, Value>, keys: &[&str]) -> Option<Value> {
 /// The managed entity of Entity Management: admin cmdlets (their parameters in `data`; inbox rules by rule name,
 /// `Set-Mailbox` forwarding with the forwarding address in `user.forward_addr`, permission cmdlets with the grantee
 /// in `user`) and directory operations (the target's type from the operation, its changed properties in `data`).
-pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Option<i64>) {
+pub(super) fn entity<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>, record_type: Option<i64>) {
     let op = ev.metadata.event_code.clone().unwrap_or_default();
     let cmdlet =
         matches!(record_type, Some(1 | 10 | 18 | 23)) || (op.contains('-') && !op.contains(' '));
-    let params = r.value("Parameters").and_then(|p| name_values(p, "Value"));
+    let mut params = r.value("Parameters").and_then(|p| name_values(p, "Value"));
     let param = |k: &str| {
         params
             .as_ref()
             .and_then(|p| get_ci(p, k))
             .and_then(as_text)
-            .map(Cow::into_owned)
+            .map(|t| Text::Owned(t.into_owned()))
     };
+    let identity = param("Identity");
     let mut entity = Entity {
-        name: String::new(),
+        name: Text::default(),
         uid: None,
         type_: None,
         data: None,
         user: None,
     };
     if cmdlet {
-        entity.type_ = op.split_once('-').map(|(_, noun)| noun.to_owned());
+        entity.type_ = op.part(|o| o.split_once('-').map(|(_, noun)| noun));
         ev.api = Some(Api {
             operation: op.clone(),
             service: None,
@@ -110,26 +110,25 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
             entity.data = params.as_ref().and_then(|p| pick(p, &RULE_KEYS));
             entity.user = param("Mailbox").map(User::named);
             entity.name = param("Name")
-                .or_else(|| param("Identity"))
+                .or_else(|| identity.clone())
                 .unwrap_or_default();
-        } else if is_op(&op, &["Set-Mailbox"])
-            && params
-                .as_ref()
-                .and_then(|p| pick(p, &FORWARD_KEYS))
-                .is_some()
+        } else if let Some(forwarding) = is_op(&op, &["Set-Mailbox"])
+            .then(|| params.as_ref().and_then(|p| pick(p, &FORWARD_KEYS)))
+            .flatten()
         {
-            entity.data = params.as_ref().and_then(|p| pick(p, &FORWARD_KEYS));
+            entity.data = Some(forwarding);
             let forward = param("ForwardingSmtpAddress")
                 .or_else(|| param("ForwardingAddress"))
                 .map(|a| {
-                    let t = a.trim();
-                    t.strip_prefix("smtp:")
-                        .or_else(|| t.strip_prefix("SMTP:"))
-                        .unwrap_or(t)
-                        .to_owned()
+                    a.slice(|a| {
+                        let t = a.trim();
+                        t.strip_prefix("smtp:")
+                            .or_else(|| t.strip_prefix("SMTP:"))
+                            .unwrap_or(t)
+                    })
                 })
                 .filter(|a| is_email(a));
-            if let Some(identity) = param("Identity") {
+            if let Some(identity) = identity.clone() {
                 entity.user = Some(User {
                     forward_addr: forward,
                     ..User::named(identity)
@@ -150,9 +149,9 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
                 .iter()
                 .find_map(|k| param(k))
                 .map(User::named);
-            entity.data = params.as_ref().map(|p| Value::Object(p.clone()));
+            entity.data = params.take().map(Value::Object);
         } else {
-            entity.data = params.as_ref().map(|p| Value::Object(p.clone()));
+            entity.data = params.take().map(Value::Object);
         }
     } else if record_type == Some(8) {
         let lower = op.to_ascii_lowercase();
@@ -168,7 +167,7 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
         ]
         .iter()
         .find(|n| lower.contains(*n))
-        .map(|n| (*n).to_owned());
+        .map(|n| Text::Str(n));
         entity.data = r
             .value("ModifiedProperties")
             .and_then(|p| name_values(p, "NewValue"))
@@ -185,7 +184,7 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
     if entity.name.is_empty() {
         entity.name = r
             .take_string("ObjectId")
-            .or_else(|| param("Identity"))
+            .or(identity)
             .or_else(|| entity.user.as_ref().and_then(|u| u.name.clone()))
             .unwrap_or_else(|| op.clone());
     } else if entity.uid.is_none() {
@@ -196,79 +195,81 @@ pub(super) fn entity(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, record_type: Op
 }
 
 /// The directory object id among `Target[]` (`Type` 2: an object id), copied.
-fn entra_target_id(r: &Record<'_>) -> Option<String> {
+fn entra_target_id(r: &Record<'_>) -> Option<Text<'static>> {
     let targets = r.value("Target")?;
     targets.as_array()?.iter().find_map(|t| {
         let t = t.as_object()?;
-        let kind = obj_get(t, "Type").and_then(as_text)?;
+        let kind = t.get("Type").and_then(Json::text)?;
         (kind == "2")
-            .then(|| obj_get(t, "ID").and_then(as_text).map(Cow::into_owned))
+            .then(|| t.get("ID").and_then(Json::text).map(|id| Text::copy(&id)))
             .flatten()
     })
 }
 
 /// The application a sign-in was for: `ObjectId` of a sign-in record is the target application's id.
-pub(super) fn signed_into(r: &mut Record<'_>, record_type: Option<i64>) -> Option<String> {
+pub(super) fn signed_into<'a>(r: &mut Record<'a>, record_type: Option<i64>) -> Option<Text<'a>> {
     (record_type == Some(15)).then(|| r.take_string("ObjectId"))?
 }
 
 /// Mail items named by a mailbox operation: `Folders[].FolderItems[]` (MailItemsAccessed), `AffectedItems[]`
 /// (deletes and moves), `Item` (creates, updates, sends, folder permissions).
-fn mail_items(r: &Record<'_>) -> Vec<WebResource> {
+fn mail_items(r: &Record<'_>) -> Vec<WebResource<'static>> {
     let mut out = Vec::new();
-    let item = |i: &Map<String, Value>, folder: Option<&str>| {
-        let uid = obj_str(i, "InternetMessageId")
-            .or_else(|| obj_str(i, "Id"))
-            .map(str::to_owned);
-        let name = obj_str(i, "Subject").map(str::to_owned);
+    let item = |i: &JsonMap<'_>, folder: Option<&str>| {
+        let uid = i
+            .get_str("InternetMessageId")
+            .or_else(|| i.get_str("Id"))
+            .map(Text::copy);
+        let name = i.get_str("Subject").map(Text::copy);
         let folder = folder.or_else(|| {
-            obj_get(i, "ParentFolder")
-                .and_then(Value::as_object)
-                .and_then(|f| obj_str(f, "Path"))
+            i.get("ParentFolder")
+                .and_then(Json::as_object)
+                .and_then(|f| f.get_str("Path"))
         });
         (uid.is_some() || name.is_some()).then(|| WebResource {
             uid,
             name,
-            type_: Some("Email".to_owned()),
+            type_: Some(Text::Str("Email")),
             url_string: None,
             data: folder.map(|f| serde_json::json!({ "folder": f })),
         })
     };
-    if let Some(Value::Array(folders)) = r.value("Folders") {
-        for f in folders.iter().filter_map(Value::as_object) {
-            let path = obj_str(f, "Path");
-            if let Some(items) = obj_get(f, "FolderItems").and_then(Value::as_array) {
+    if let Some(Json::Array(folders)) = r.value("Folders") {
+        for f in folders.iter().filter_map(Json::as_object) {
+            let path = f.get_str("Path");
+            if let Some(items) = f.get("FolderItems").and_then(Json::as_array) {
                 out.extend(
                     items
                         .iter()
-                        .filter_map(Value::as_object)
+                        .filter_map(Json::as_object)
                         .filter_map(|i| item(i, path)),
                 );
             }
         }
     }
-    if let Some(Value::Array(items)) = r.value("AffectedItems") {
+    if let Some(Json::Array(items)) = r.value("AffectedItems") {
         out.extend(
             items
                 .iter()
-                .filter_map(Value::as_object)
+                .filter_map(Json::as_object)
                 .filter_map(|i| item(i, None)),
         );
     }
     if out.is_empty()
-        && let Some(Value::Object(i)) = r.value("Item")
+        && let Some(Json::Object(i)) = r.value("Item")
     {
-        let rights = obj_get(i, "ParentFolder")
-            .and_then(Value::as_object)
-            .and_then(|f| obj_get(f, "MemberRights").map(|_| f.clone()));
+        let rights = i
+            .get("ParentFolder")
+            .and_then(Json::as_object)
+            .and_then(|f| f.get("MemberRights").map(|_| f.to_map()));
         match rights {
             // A folder permission change: the folder, with the member and the rights.
             Some(folder) => out.push(WebResource {
-                uid: obj_str(&folder, "Id").map(str::to_owned),
+                uid: obj_str(&folder, "Id").map(Text::copy),
                 name: obj_str(&folder, "Name")
                     .or_else(|| obj_str(&folder, "Path"))
-                    .map(str::to_owned),
-                type_: Some("Folder".to_owned()),
+                    .map(Text::copy),
+                type_: Some(Text::Str("Folder")),
                 url_string: None,
                 data: pick(&folder, &["Path", "MemberUpn", "MemberSid", "MemberRights"]),
             }),
@@ -280,7 +281,7 @@ fn mail_items(r: &Record<'_>) -> Vec<WebResource> {
 
 /// An Outlook inbox rule change (`UpdateInboxRules`, `New-InboxRule` from a client): the rule by name, its actions
 /// in `data` (copied from `OperationProperties`).
-fn inbox_rule(r: &Record<'_>, op: &str) -> Option<WebResource> {
+fn inbox_rule(r: &Record<'_>, op: &str) -> Option<WebResource<'static>> {
     if !is_op(op, &["UpdateInboxRules", "New-InboxRule", "Set-InboxRule"]) {
         return None;
     }
@@ -291,13 +292,13 @@ fn inbox_rule(r: &Record<'_>, op: &str) -> Option<WebResource> {
     let name = get_ci(&props, "RuleName")
         .or_else(|| get_ci(&props, "Name"))
         .and_then(as_text)
-        .map(Cow::into_owned);
+        .map(|n| Text::copy(&n));
     Some(WebResource {
         uid: get_ci(&props, "RuleId")
             .and_then(as_text)
-            .map(Cow::into_owned),
-        name: name.or_else(|| Some(op.to_owned())),
-        type_: Some("InboxRule".to_owned()),
+            .map(|id| Text::copy(&id)),
+        name: name.or_else(|| Some(Text::copy(op))),
+        type_: Some(Text::Str("InboxRule")),
         url_string: None,
         data: Some(Value::Object(props)),
     })
@@ -320,11 +321,11 @@ const NAME_FIELDS: [&str; 12] = [
 ];
 
 /// `web_resources` of Web Resources Activity.
-pub(super) fn web_resources(
-    r: &mut Record<'_>,
-    ev: &OcsfEvent<'_>,
-    copilot: Vec<Resource>,
-) -> Vec<WebResource> {
+pub(super) fn web_resources<'a>(
+    r: &mut Record<'a>,
+    ev: &OcsfEvent<'a>,
+    copilot: Vec<Resource<'a>>,
+) -> Vec<WebResource<'a>> {
     if !copilot.is_empty() {
         return copilot
             .into_iter()
@@ -363,7 +364,7 @@ pub(super) fn web_resources(
     if channel && res.uid.is_none() {
         // A Teams channel: its id and type.
         res.uid = r.take_string("ChannelGuid");
-        res.type_.get_or_insert_with(|| "Channel".to_owned());
+        res.type_.get_or_insert(Text::Str("Channel"));
     }
     let mailbox = mailbox_web_resource(r);
     let mut mentioned = Vec::new();
@@ -371,13 +372,13 @@ pub(super) fn web_resources(
         // Security & Compliance records name a message and its mailbox only in `ExtendedProperties`
         // (`AdminMailAccess`: `InternetMessageId`, `MailboxId`); copied, the list stays under `unmapped`.
         if let Some(message) = r.name_value("ExtendedProperties", "InternetMessageId") {
-            res.uid = Some(message);
-            res.type_.get_or_insert_with(|| "Email".to_owned());
+            res.uid = Some(Text::Owned(message));
+            res.type_.get_or_insert(Text::Str("Email"));
         }
         if let Some(name) = r.name_value("ExtendedProperties", "MailboxId") {
             mentioned.push(WebResource {
-                name: Some(name),
-                type_: Some("Mailbox".to_owned()),
+                name: Some(Text::Owned(name)),
+                type_: Some(Text::Str("Mailbox")),
                 ..WebResource::default()
             });
         }
@@ -394,7 +395,7 @@ pub(super) fn web_resources(
             ev.metadata
                 .event_code
                 .clone()
-                .unwrap_or_else(|| "Unknown".to_owned()),
+                .unwrap_or(Text::Str("Unknown")),
         );
     }
     let mut out = Vec::new();
@@ -406,7 +407,7 @@ pub(super) fn web_resources(
         out.push(WebResource {
             uid: r.take_string("TeamGuid"),
             name: r.take_string("TeamName"),
-            type_: Some("Team".to_owned()),
+            type_: Some(Text::Str("Team")),
             ..WebResource::default()
         });
     }
@@ -416,48 +417,56 @@ pub(super) fn web_resources(
 }
 
 /// The mailbox a mailbox operation acted on (`MailboxGuid`, `MailboxOwnerUPN`), moved out of the record.
-fn mailbox(r: &mut Record<'_>) -> Option<(Option<String>, Option<String>)> {
+fn mailbox<'a>(r: &mut Record<'a>) -> Option<(Option<Text<'a>>, Option<Text<'a>>)> {
     let uid = r.take_string("MailboxGuid");
     let name = r.take_string("MailboxOwnerUPN");
     (uid.is_some() || name.is_some()).then_some((uid, name))
 }
 
 /// The mailbox as a web resource.
-fn mailbox_web_resource(r: &mut Record<'_>) -> Option<WebResource> {
+fn mailbox_web_resource<'a>(r: &mut Record<'a>) -> Option<WebResource<'a>> {
     let (uid, name) = mailbox(r)?;
     Some(WebResource {
         uid,
         name,
-        type_: Some("Mailbox".to_owned()),
+        type_: Some(Text::Str("Mailbox")),
         ..WebResource::default()
     })
 }
 
 /// The mailbox as a resource of User Access Management.
-fn mailbox_resource(r: &mut Record<'_>) -> Option<Resource> {
+fn mailbox_resource<'a>(r: &mut Record<'a>) -> Option<Resource<'a>> {
     let (uid, name) = mailbox(r)?;
     Some(Resource {
         uid: uid.or_else(|| name.clone())?,
         name,
-        type_: Some("Mailbox".to_owned()),
+        type_: Some(Text::Str("Mailbox")),
     })
 }
 
 /// The folder of a folder permission change (`Item.ParentFolder` naming a member or rights).
-pub(super) fn folder_member<'r>(r: &'r Record<'_>) -> Option<&'r Map<String, Value>> {
-    let folder = obj_get(r.value("Item")?.as_object()?, "ParentFolder")?.as_object()?;
+pub(super) fn folder_member<'r, 'a>(r: &'r Record<'a>) -> Option<&'r JsonMap<'a>> {
+    let folder = r
+        .value("Item")?
+        .as_object()?
+        .get("ParentFolder")?
+        .as_object()?;
     ["MemberUpn", "MemberSid", "MemberRights"]
         .iter()
-        .any(|k| obj_str(folder, k).is_some())
+        .any(|k| folder.get_str(k).is_some())
         .then_some(folder)
 }
 
 /// A mailbox folder permission granted, changed or removed (`AddFolderPermissions`, `ModifyFolderPermissions`,
 /// `RemoveFolderPermissions`): the member in `user`, the rights in `privileges`, the folder and the mailbox in
 /// `resources`. Values are copied from `Item`, which stays under `unmapped`.
-pub(super) fn folder_grant(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, folder: Map<String, Value>) {
-    let upn = obj_str(&folder, "MemberUpn").map(str::to_owned);
-    let sid = obj_str(&folder, "MemberSid").map(str::to_owned);
+pub(super) fn folder_grant<'a>(
+    r: &mut Record<'a>,
+    ev: &mut OcsfEvent<'a>,
+    folder: Map<String, Value>,
+) {
+    let upn = obj_str(&folder, "MemberUpn").map(Text::copy);
+    let sid = obj_str(&folder, "MemberSid").map(Text::copy);
     ev.user = Some(match (upn, sid) {
         (Some(upn), sid) => User {
             uid: sid,
@@ -476,7 +485,7 @@ pub(super) fn folder_grant(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, folder: M
                     .split(',')
                     .map(str::trim)
                     .filter(|p| !p.is_empty())
-                    .map(str::to_owned)
+                    .map(Text::copy)
                     .collect()
             })
             .unwrap_or_default(),
@@ -485,9 +494,9 @@ pub(super) fn folder_grant(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>, folder: M
     let folder_name = obj_str(&folder, "Name").or_else(|| obj_str(&folder, "Path"));
     if let Some(uid) = obj_str(&folder, "Id").or(folder_name) {
         resources.push(Resource {
-            uid: uid.to_owned(),
-            name: folder_name.map(str::to_owned),
-            type_: Some("Folder".to_owned()),
+            uid: Text::copy(uid),
+            name: folder_name.map(Text::copy),
+            type_: Some(Text::Str("Folder")),
         });
     }
     resources.extend(mailbox_resource(r));
@@ -501,45 +510,60 @@ pub(super) fn is_group_type(kind: &str) -> bool {
 
 /// The user or group a SharePoint operation grants to (`TargetUserOrGroupName`, moved), typed from
 /// `TargetUserOrGroupType` (kept): a guest's `urn:spo:guest#` prefix is not part of its e-mail address.
-fn grantee(r: &mut Record<'_>) -> User {
-    let kind = r.str("TargetUserOrGroupType").map(Cow::into_owned);
+fn grantee<'a>(r: &mut Record<'a>) -> User<'a> {
+    let kind = r.str("TargetUserOrGroupType");
     let name = r
         .take_string("TargetUserOrGroupName")
-        .unwrap_or_else(|| "Unknown".to_owned());
-    let address = name
-        .get(..14)
-        .filter(|p| p.eq_ignore_ascii_case("urn:spo:guest#"))
-        .map_or(name.as_str(), |_| &name[14..]);
+        .unwrap_or(Text::Str("Unknown"));
+    let address = name.slice(|n| {
+        n.get(..14)
+            .filter(|p| p.eq_ignore_ascii_case("urn:spo:guest#"))
+            .map_or(n, |_| &n[14..])
+    });
     let is_user = kind
         .as_deref()
         .is_some_and(|k| k.eq_ignore_ascii_case("Member") || k.eq_ignore_ascii_case("Guest"));
     User {
-        email_addr: is_email(address).then(|| address.to_owned()),
+        email_addr: is_email(&address).then_some(address),
         type_id: is_user.then_some(1),
-        type_: is_user.then_some("User"),
+        type_: is_user.then(|| const_text!("User")),
         ..User::named(name)
     }
 }
 
-/// The value of `<tag>…</tag>` in SharePoint's `EventData`.
-fn event_data_tag(r: &Record<'_>, tag: &str) -> Option<String> {
-    let data = r.str("EventData")?;
-    let open = format!("<{tag}>");
-    let start = data.find(&open)? + open.len();
-    let len = data[start..].find("</")?;
-    let value = data[start..start + len].trim();
-    (!value.is_empty()).then(|| value.to_owned())
+/// The value of `<tag>…</tag>` in SharePoint's `EventData` (up to the next closing tag).
+fn event_data_tag<'a>(data: &Text<'a>, tag: &str) -> Option<Text<'a>> {
+    // Scanned for `<` (memchr) rather than searched for the whole `<tag>`: no pattern to build per look-up.
+    let mut from = 0;
+    let start = loop {
+        let open = from + data[from..].find('<')?;
+        let after = &data[open + 1..];
+        if after.starts_with(tag) && after[tag.len()..].starts_with('>') {
+            break open + 1 + tag.len() + 1;
+        }
+        from = open + 1;
+    };
+    let mut end = start;
+    loop {
+        end += data[end..].find('<')?;
+        if data[end + 1..].starts_with('/') {
+            break;
+        }
+        end += 1;
+    }
+    data.slice(|d| &d[start..end]).trimmed()
 }
 
 /// Access to a SharePoint/OneDrive item given to or taken from a named user or group (`SharingSet`,
 /// `AddedToSecureLink`, `SharingInvitationCreated`, `SharingRevoked`, …): the grantee in `user`, the permission
 /// or link type `EventData` names in `privileges`, the item in `resources`.
-pub(super) fn sharing_grant(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
+pub(super) fn sharing_grant<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
     ev.user = Some(grantee(r));
+    let data = r.str("EventData");
     ev.privileges = Some(
         ["PermissionsGranted", "Permission", "Role", "Type"]
             .iter()
-            .find_map(|t| event_data_tag(r, t))
+            .find_map(|t| event_data_tag(data.as_ref()?, t))
             .into_iter()
             .collect(),
     );
@@ -561,9 +585,12 @@ pub(super) fn sharing_grant(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
 
 /// A user or group added to or removed from a SharePoint group (`AddedToGroup`, `RemovedFromGroup`): the group
 /// `EventData` names in `group`, the member in `user` or, for a group, in `subgroup`.
-pub(super) fn sharepoint_group(r: &mut Record<'_>, ev: &mut OcsfEvent<'_>) {
+pub(super) fn sharepoint_group<'a>(r: &mut Record<'a>, ev: &mut OcsfEvent<'a>) {
     ev.group = Some(Group {
-        name: event_data_tag(r, "Group").unwrap_or_else(|| "Unknown".to_owned()),
+        name: r
+            .str("EventData")
+            .and_then(|data| event_data_tag(&data, "Group"))
+            .unwrap_or(Text::Str("Unknown")),
         uid: None,
     });
     let uid = r
