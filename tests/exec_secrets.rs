@@ -132,3 +132,83 @@ async fn the_sqlite_sink_after_a_full_sync_equals_the_ground_truth() {
         assert_eq!(v["metadata"]["uid"].as_str(), Some(id.as_str()));
     }
 }
+
+/// Each network sink at trace level: its credential (API key, HEC token, Azure Monitor access token) appears in
+/// no log line, no output and no state file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_sinks_at_trace_level_leak_no_credential() {
+    const ES_KEY: &str = "c2VjcmV0LWVzLWtleS12YWx1ZS0wMTIzNDU2Nzg5";
+    const ES_VAR: &str = "O365SYNC_TEST_ES_KEY";
+    let env = setup(content(13, 2, 0), hostile(), DEFAULT_SYNC).await;
+    let hec = o365sync::emulator::hec::HecSettings::default();
+    std::fs::write(env.dir.path().join("hec-token"), &hec.token).unwrap();
+    env.emu
+        .receivers()
+        .elastic
+        .set(o365sync::emulator::elastic::ElasticSettings {
+            api_key: Some(ES_KEY.into()),
+            ..Default::default()
+        });
+    let original = std::fs::read_to_string(&env.job_file).unwrap();
+    let sinks = [
+        format!(
+            "  type: elasticsearch\n  url: {}\n  index: o365\n  api_key_env: {ES_VAR}\n",
+            env.emu.url()
+        ),
+        format!(
+            "  type: splunk_hec\n  url: {}\n  token_file: ../hec-token\n",
+            env.emu.url()
+        ),
+        format!(
+            "  type: azure_logs_ingestion\n  endpoint: {}\n  dcr_immutable_id: {}\n  stream: {}\n",
+            env.emu.url(),
+            o365sync::emulator::ingestion::DEFAULT_DCR,
+            o365sync::emulator::ingestion::DEFAULT_STREAM
+        ),
+    ];
+    for section in sinks {
+        std::fs::write(
+            &env.job_file,
+            original.replace(
+                "sink:\n  type: jsonl\n  path: ../out\n",
+                &format!("sink:\n{section}"),
+            ),
+        )
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&env.state_dir);
+        let job = env.job();
+        let mut cmd = env.command(&["-vv", "run", &job]);
+        cmd.env("RUST_LOG", "trace").env(ES_VAR, ES_KEY);
+        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{section}: {}",
+            &stderr[stderr.len().saturating_sub(3000)..]
+        );
+        assert!(stderr.lines().count() > 100, "trace logging was on");
+        let mut places = vec![
+            ("stderr".to_string(), out.stderr.clone()),
+            ("stdout".to_string(), out.stdout.clone()),
+        ];
+        places.extend(files(&env.state_dir));
+        for (place, bytes) in &places {
+            for (what, secret) in [
+                ("API key", ES_KEY.as_bytes()),
+                ("HEC token", hec.token.as_bytes()),
+                ("a JWT", b"eyJ".as_slice()),
+            ] {
+                assert!(
+                    !contains(bytes, secret),
+                    "{what} found in {place} with {section}"
+                );
+            }
+        }
+    }
+    assert!(!env.emu.receivers().elastic.documents("o365").is_empty());
+    assert!(!env.emu.receivers().hec.events().is_empty());
+    assert!(!env.emu.receivers().ingestion.rows().is_empty());
+}
