@@ -137,12 +137,6 @@ impl ElasticsearchSink {
         })
     }
 
-    /// The same sink with another retry policy (tests shorten the delays).
-    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
     /// Sends one body until every item in it is created or already there.
     async fn send_body(&self, payload: Payload) -> Result<(), SinkError> {
         let mut retries = Retries::new(&self.policy, &self.counters, &self.description);

@@ -150,13 +150,6 @@ impl LogsIngestionSink {
         })
     }
 
-    /// The same sink with another retry policy and body limit (tests shorten both).
-    pub fn with_limits(mut self, policy: RetryPolicy, max_body: usize) -> Self {
-        self.policy = policy;
-        self.max_body = max_body.max(1024);
-        self
-    }
-
     /// Sends one body; after a 413 its two halves are sent instead, each on its own.
     async fn send_body(&self, payload: Payload) -> Result<(), SinkError> {
         let mut queue = vec![payload];

@@ -167,13 +167,6 @@ impl SplunkSink {
         })
     }
 
-    /// The same sink with another retry policy and acknowledgement poll interval (tests shorten both).
-    pub fn with_timing(mut self, policy: RetryPolicy, poll_every: Duration) -> Self {
-        self.policy = policy;
-        self.poll_every = poll_every;
-        self
-    }
-
     fn post(&self, url: &Url) -> reqwest::RequestBuilder {
         let request = self
             .client
