@@ -152,7 +152,8 @@ impl Endpoints {
     }
 }
 
-fn host_of(url: &url::Url) -> String {
+/// The host, with the port when it is not the scheme's default, for messages.
+pub(crate) fn host_of(url: &url::Url) -> String {
     match (url.host_str(), url.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_owned(),

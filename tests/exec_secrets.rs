@@ -5,7 +5,7 @@ mod exec_support;
 
 use std::path::Path;
 
-use exec_support::{DEFAULT_SYNC, assert_exact, content, hostile, setup};
+use exec_support::{DEFAULT_SYNC, Env, assert_exact, content, hostile, setup};
 use o365sync::emulator::Faults;
 use pkcs8::der::pem::LineEnding;
 use pkcs8::pkcs5::pbes2;
@@ -23,6 +23,25 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `-vv run` at `RUST_LOG=trace` with `var=value` in the environment; asserts it succeeded with trace logging on.
+async fn sync_at_trace(env: &Env, var: &str, value: &str) -> std::process::Output {
+    let job = env.job();
+    let mut cmd = env.command(&["-vv", "run", &job]);
+    cmd.env("RUST_LOG", "trace").env(var, value);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        &stderr[stderr.len().saturating_sub(4000)..]
+    );
+    assert!(stderr.lines().count() > 100, "trace logging was on");
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,26 +71,13 @@ async fn a_full_sync_at_trace_level_leaks_no_secret() {
     );
     std::fs::write(&env.job_file, job).unwrap();
 
-    let job = env.job();
-    let mut cmd = env.command(&["-vv", "run", &job]);
-    cmd.env("RUST_LOG", "trace").env(PASS_VAR, PASSPHRASE);
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        &stderr[stderr.len().saturating_sub(4000)..]
-    );
+    let out = sync_at_trace(&env, PASS_VAR, PASSPHRASE).await;
     assert_exact(&env.delivered(), &env.emu.ground_truth().all());
     let stats = env.emu.stats();
     assert!(
         stats.tokens_issued >= 2,
         "token expiry forced refreshes: {stats:?}"
     );
-    assert!(stderr.lines().count() > 100, "trace logging was on");
 
     // What must never appear: the key (plain and encrypted PEM body lines), the passphrase, and any JWT (client
     // assertions and access tokens are JWTs; their base64url header always starts with `eyJ`).
@@ -167,29 +173,10 @@ async fn network_sinks_at_trace_level_leak_no_credential() {
         ),
     ];
     for section in sinks {
-        std::fs::write(
-            &env.job_file,
-            original.replace(
-                "sink:\n  type: jsonl\n  path: ../out\n",
-                &format!("sink:\n{section}"),
-            ),
-        )
-        .unwrap();
+        std::fs::write(&env.job_file, &original).unwrap();
+        env.set_sink(&section);
         let _ = std::fs::remove_dir_all(&env.state_dir);
-        let job = env.job();
-        let mut cmd = env.command(&["-vv", "run", &job]);
-        cmd.env("RUST_LOG", "trace").env(ES_VAR, ES_KEY);
-        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{section}: {}",
-            &stderr[stderr.len().saturating_sub(3000)..]
-        );
-        assert!(stderr.lines().count() > 100, "trace logging was on");
+        let out = sync_at_trace(&env, ES_VAR, ES_KEY).await;
         let mut places = vec![
             ("stderr".to_string(), out.stderr.clone()),
             ("stdout".to_string(), out.stdout.clone()),

@@ -415,7 +415,8 @@ impl Failure {
     }
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// A `Retry-After` header: delay seconds or an HTTP date.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get(RETRY_AFTER)?.to_str().ok()?;
     parse_retry_after(v, jiff::Timestamp::now())
 }

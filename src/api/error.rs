@@ -232,7 +232,7 @@ fn strip_tags(html: &str) -> String {
 }
 
 /// Collapses whitespace, drops control characters and cuts to [`MAX_MESSAGE_CHARS`].
-fn sanitize(text: &str) -> String {
+pub(crate) fn sanitize(text: &str) -> String {
     let collapsed = text
         .split(|c: char| c.is_whitespace() || c.is_control())
         .filter(|w| !w.is_empty())

@@ -34,6 +34,7 @@ mod pfx;
 mod providers;
 mod secret;
 mod token;
+pub(crate) use token::network_reason;
 
 pub use aadsts::AadstsCode;
 pub use assertion::{ASSERTION_LIFETIME, AssertionError, ClientAssertion};

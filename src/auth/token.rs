@@ -516,7 +516,9 @@ impl TokenProvider {
     }
 }
 
-fn network_error(host: &str, e: &reqwest::Error) -> TokenError {
+/// What went wrong with a request that got no answer: timed out, connection failed or request failed, with the
+/// root cause from the source chain (e.g. "Connection refused"), never the URL.
+pub(crate) fn network_reason(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -524,20 +526,22 @@ fn network_error(host: &str, e: &reqwest::Error) -> TokenError {
     } else {
         "request failed"
     };
-    // Walk the source chain for the root cause (e.g. "Connection refused"), without the URL.
-    let mut reason = kind.to_owned();
     let mut source = std::error::Error::source(e);
     let mut last = None;
     while let Some(s) = source {
         last = Some(s.to_string());
         source = s.source();
     }
-    if let Some(last) = last {
-        reason = format!("{kind} ({last})");
+    match last {
+        Some(last) => format!("{kind} ({last})"),
+        None => kind.to_owned(),
     }
+}
+
+fn network_error(host: &str, e: &reqwest::Error) -> TokenError {
     TokenError::Network {
         host: host.to_owned(),
-        reason,
+        reason: network_reason(e),
     }
 }
 

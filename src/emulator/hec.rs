@@ -161,6 +161,16 @@ fn channel(
     }
 }
 
+/// The token, then the channel: what every request to the collector is checked for first.
+fn authorize(
+    settings: &HecSettings,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Option<String>, Refusal> {
+    check_token(settings, headers)?;
+    channel(settings, headers, query)
+}
+
 /// `POST /services/collector/event`.
 pub(crate) async fn event(
     State(shared): State<std::sync::Arc<Shared>>,
@@ -170,10 +180,7 @@ pub(crate) async fn event(
 ) -> Response {
     let receiver = &shared.receivers.hec;
     let settings = receiver.settings();
-    if let Err(r) = check_token(&settings, &headers) {
-        return refused(r);
-    }
-    let channel = match channel(&settings, &headers, query.as_deref()) {
+    let channel = match authorize(&settings, &headers, query.as_deref()) {
         Ok(c) => c,
         Err(r) => return refused(r),
     };
@@ -257,15 +264,10 @@ pub(crate) async fn ack(
 ) -> Response {
     let receiver = &shared.receivers.hec;
     let settings = receiver.settings();
-    if let Err(r) = check_token(&settings, &headers) {
-        return refused(r);
-    }
-    if !settings.ack {
-        return answer(StatusCode::BAD_REQUEST, "ACK is disabled", 14);
-    }
-    let channel = match channel(&settings, &headers, query.as_deref()) {
+    let channel = match authorize(&settings, &headers, query.as_deref()) {
         Ok(Some(c)) => c,
-        Ok(None) => return answer(StatusCode::BAD_REQUEST, "Data channel is missing", 10),
+        // No channel is asked for only when the token has acknowledgement off.
+        Ok(None) => return answer(StatusCode::BAD_REQUEST, "ACK is disabled", 14),
         Err(r) => return refused(r),
     };
     let Ok(asked) = serde_json::from_slice::<AckQuery>(&body) else {

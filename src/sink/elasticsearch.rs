@@ -346,7 +346,10 @@ impl Network for ElasticsearchSink {
             }
             let response = request.send().await.map_err(|e| SinkError::Remote {
                 destination: self.description.clone(),
-                problem: format!("cannot reach the cluster: {}", http::error_chain(&e)),
+                problem: format!(
+                    "cannot reach the cluster: {}",
+                    crate::auth::network_reason(&e)
+                ),
                 hint: "check sink.url, the network and, for a private CA, sink.ca_file".into(),
             })?;
             let status = response.status();

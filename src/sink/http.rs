@@ -15,13 +15,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use reqwest::header::HeaderMap;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::{BlobMeta, EventParts, SinkError, SinkEvent, UniqueEvents};
+pub(crate) use crate::api::client::retry_after;
 use crate::api::retry::RetryPolicy;
 use crate::auth::Secret;
+pub(crate) use crate::cloud::host_of;
 
 /// Where a destination's credential comes from: never inline in a job file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -484,57 +485,19 @@ impl<'a> Retries<'a> {
     }
 }
 
-/// A `Retry-After` header in seconds (the form every destination here uses).
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
 /// A network failure as a retryable attempt.
 pub(crate) fn network<T>(e: &reqwest::Error, hint: &str) -> Attempt<T> {
     Attempt::Retry {
         after: None,
         throttled: false,
-        problem: format!("request failed: {}", error_chain(e)),
+        problem: crate::auth::network_reason(e),
         hint: hint.to_owned(),
     }
 }
 
-/// An error with its sources, without the URL's query (which could carry a channel or other values).
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-/// The start of a response body for an error message: at most 300 characters, on one line.
+/// The start of a response body for an error message: on one line, at most 300 characters (the API client's rule).
 pub(crate) fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match one_line.char_indices().nth(300) {
-        Some((i, _)) => format!("{}…", &one_line[..i]),
-        None => one_line,
-    }
-}
-
-/// The host and port of a URL, for descriptions and messages (never its credentials or query).
-pub(crate) fn host_of(url: &url::Url) -> String {
-    match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        (None, _) => url.as_str().to_owned(),
-    }
+    crate::api::error::sanitize(&String::from_utf8_lossy(body))
 }
 
 #[cfg(test)]

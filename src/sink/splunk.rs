@@ -368,7 +368,7 @@ impl Network for SplunkSink {
                 .await
                 .map_err(|e| {
                     self.error(
-                        format!("cannot reach the collector: {}", http::error_chain(&e)),
+                        format!("cannot reach the collector: {}", crate::auth::network_reason(&e)),
                         "check sink.url (the HEC port, 8088 by default), the network and, for a private CA, sink.ca_file",
                     )
                 })?;
