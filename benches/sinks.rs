@@ -200,9 +200,10 @@ fn network_sinks(c: &mut Criterion) {
         receivers.hec.clear();
         receivers.ingestion.clear();
     };
+    let hec_ack: Arc<dyn Destination> = Arc::new(hec(true));
     let destinations: Vec<(&str, Arc<dyn Destination>)> = vec![
         ("elasticsearch", Arc::new(elastic)),
-        ("splunk_hec_ack", Arc::new(hec(true))),
+        ("splunk_hec_ack", Arc::clone(&hec_ack)),
         ("splunk_hec_no_ack", Arc::new(hec(false))),
         ("azure_logs_ingestion", Arc::new(ingestion)),
     ];
@@ -231,6 +232,52 @@ fn network_sinks(c: &mut Criterion) {
                     blob(n)
                 },
                 |batch| black_box(runtime.block_on(sink.write_blob(batch)).expect("delivered")),
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+
+    // The executor lets up to `IN_FLIGHT` blobs of a job await their acknowledgement together: HEC with
+    // acknowledgement, one blob after another against `IN_FLIGHT` at once.
+    const IN_FLIGHT: usize = 8;
+    let mut group = c.benchmark_group("sink_in_flight");
+    group.throughput(Throughput::Elements((IN_FLIGHT * EVENTS) as u64));
+    group.sample_size(10);
+    receivers.hec.set(o365sync::emulator::hec::HecSettings {
+        ack_after_polls: 0,
+        ..Default::default()
+    });
+    let sink = SharedSink::from_destination(hec_ack);
+    for (name, together) in [
+        ("splunk_hec_ack_sequential", false),
+        ("splunk_hec_ack_8_at_once", true),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    clear();
+                    (0..IN_FLIGHT)
+                        .map(|_| {
+                            n += 1;
+                            blob(n)
+                        })
+                        .collect::<Vec<_>>()
+                },
+                |batches| {
+                    runtime.block_on(async {
+                        if together {
+                            let writes = batches.into_iter().map(|b| sink.write_blob(b));
+                            for ack in futures::future::join_all(writes).await {
+                                black_box(ack.expect("delivered"));
+                            }
+                        } else {
+                            for b in batches {
+                                black_box(sink.write_blob(b).await.expect("delivered"));
+                            }
+                        }
+                    })
+                },
                 BatchSize::LargeInput,
             )
         });

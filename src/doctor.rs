@@ -40,13 +40,13 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::api::{ApiClient, ApiConfig, ApiRoot, RetryPolicy, Subscription, Window};
 use crate::auth::{
-    AccessToken, CredentialWarning, EXPIRY_WARNING_DAYS, MIN_RSA_BITS, Thumbprints, TokenProvider,
-    TokenProviderConfig,
+    AccessToken, Credential, CredentialWarning, EXPIRY_WARNING_DAYS, MIN_RSA_BITS, Thumbprints,
+    TokenProvider, TokenProviderConfig,
 };
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
 use crate::global::GlobalArgs;
-use crate::job::{Loaded, Passphrase, Sink};
+use crate::job::{Loaded, Passphrase, Sink, Tenant};
 
 #[derive(Debug, clap::Args)]
 pub struct DoctorArgs {
@@ -414,7 +414,7 @@ async fn destination_check(loaded: &Loaded) -> Option<Check> {
     ) {
         return None;
     }
-    let sink = match crate::exec::open_sink(&loaded.job, &loaded.credential) {
+    let sink = match crate::exec::open_sink(loaded) {
         Ok(s) => s,
         Err(e) => {
             return Some(Check::fail(
@@ -439,13 +439,21 @@ async fn destination_check(loaded: &Loaded) -> Option<Check> {
 fn permissions(loaded: &Loaded) -> Check {
     let tenant = &loaded.job.tenant;
     // Without `private_key` the certificate file (PKCS#12) holds the key.
-    let key_file = tenant
-        .private_key
-        .clone()
-        .unwrap_or_else(|| tenant.certificate.clone());
+    let key_of = |t: &Tenant| {
+        t.private_key
+            .clone()
+            .unwrap_or_else(|| t.certificate.clone())
+    };
+    let key_file = key_of(tenant);
     let mut secret_files = vec![("private key", key_file.clone())];
     if let Some(Passphrase::File(p)) = &tenant.passphrase {
         secret_files.push(("passphrase file", p.clone()));
+    }
+    if let Some((auth, _)) = sink_auth(loaded) {
+        secret_files.push(("sink.auth private key", key_of(auth)));
+        if let Some(Passphrase::File(p)) = &auth.passphrase {
+            secret_files.push(("sink.auth passphrase file", p.clone()));
+        }
     }
     let mut open = Vec::new();
     for (what, path) in &secret_files {
@@ -542,7 +550,7 @@ fn paths_check(state_dir: Option<&Path>, sink: &Sink) -> Check {
             lines.push("sink: standard output".to_owned());
             None
         }
-        Sink::Elasticsearch(_) | Sink::SplunkHec(_) | Sink::AzureLogsIngestion(_) => None,
+        Sink::Elasticsearch(_) | Sink::SplunkHec(_) | Sink::AzureLogsIngestion { .. } => None,
     };
     if let Some((what, path)) = output {
         match directory_state(&path) {
@@ -573,12 +581,33 @@ fn mode_of(_path: &std::path::Path) -> Option<u32> {
     None
 }
 
-/// Certificate facts, key match, key size, expiry: all from the credential the job loader checked.
+/// The Logs Ingestion sink's own registration (`sink.auth`) and its credential, when it has one.
+fn sink_auth(loaded: &Loaded) -> Option<(&Tenant, &Credential)> {
+    match (&loaded.job.sink, &loaded.sink_credential) {
+        (
+            Sink::AzureLogsIngestion {
+                auth: Some(auth), ..
+            },
+            Some(credential),
+        ) => Some((auth, credential)),
+        _ => None,
+    }
+}
+
+/// Certificate facts, key match, key size, expiry: all from the credentials the job loader checked (the tenant's,
+/// then a Logs Ingestion sink's own, its checks named `sink.auth …`).
 fn offline_checks(loaded: &Loaded, report: &mut Report) {
-    let info = loaded.credential.info();
+    credential_checks("", &loaded.job.tenant, &loaded.credential, report);
+    if let Some((auth, credential)) = sink_auth(loaded) {
+        credential_checks("sink.auth ", auth, credential, report);
+    }
+}
+
+fn credential_checks(prefix: &str, tenant: &Tenant, credential: &Credential, report: &mut Report) {
+    let info = credential.info();
     let t = &info.thumbprints;
     report.checks.push(Check::pass(
-        "certificate",
+        format!("{prefix}certificate"),
         format!(
             "read: {}\nsubject {}, issuer {}, serial {}\nvalid {} .. {}, {} certificate(s) in the file\nthumbprint (SHA-1, as the Entra portal shows it): {}\nSHA-256: {}\nx5t: {}   x5t#S256: {}   signing: {}",
             info.source,
@@ -592,27 +621,25 @@ fn offline_checks(loaded: &Loaded, report: &mut Report) {
             t.sha256_hex,
             t.x5t,
             t.x5t_s256,
-            loaded.credential.signing()
+            credential.signing()
         ),
     ));
     report.checks.push(Check::pass(
-        "key match",
+        format!("{prefix}key match"),
         format!(
             "the private key in {} belongs to the certificate",
-            loaded
-                .job
-                .tenant
+            tenant
                 .private_key
                 .as_ref()
-                .unwrap_or(&loaded.job.tenant.certificate)
+                .unwrap_or(&tenant.certificate)
                 .display()
         ),
     ));
     report.checks.push(if info.key_bits >= MIN_RSA_BITS {
-        Check::pass("key size", format!("RSA {} bits", info.key_bits))
+        Check::pass(format!("{prefix}key size"), format!("RSA {} bits", info.key_bits))
     } else {
         Check::fail(
-            "key size",
+            format!("{prefix}key size"),
             format!("RSA {} bits", info.key_bits),
             "Entra ID requires at least 2048 bits (AADSTS50032): create a new certificate with a 2048-bit key",
         )
@@ -626,21 +653,21 @@ fn offline_checks(loaded: &Loaded, report: &mut Report) {
     });
     report.checks.push(match expiring {
         Some((not_after, days_left)) => Check::warn(
-            "expiry",
+            format!("{prefix}expiry"),
             format!("the certificate expires at {not_after}: {days_left} days left (under {EXPIRY_WARNING_DAYS})"),
             "create a new certificate (`openssl req -newkey rsa:2048 -nodes -keyout key.pem -x509 -days 365 -out certificate.pem`), upload it to the app registration next to the old one, then point the job at it",
         ),
         None => {
             let days = info.not_after.duration_since(Timestamp::now()).as_hours() / 24;
             Check::pass(
-                "expiry",
+                format!("{prefix}expiry"),
                 format!("the certificate expires at {}: {days} days left", info.not_after),
             )
         }
     });
     if info.warnings.contains(&CredentialWarning::PassphraseUnused) {
         report.checks.push(Check::warn(
-            "passphrase",
+            format!("{prefix}passphrase"),
             "a private key passphrase is configured but the key is not encrypted",
             "remove `private_key_passphrase_env` / `private_key_passphrase_file` from the job",
         ));

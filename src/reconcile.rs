@@ -174,7 +174,7 @@ pub fn sink_identity(sink: &Sink) -> String {
             hec.url.as_str().trim_end_matches('/'),
             hec.index.as_deref().unwrap_or("")
         ),
-        Sink::AzureLogsIngestion(li) => format!(
+        Sink::AzureLogsIngestion { config: li, .. } => format!(
             "azure_logs_ingestion:{}/{}/{}",
             li.endpoint.as_str().trim_end_matches('/'),
             li.dcr_immutable_id,

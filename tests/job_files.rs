@@ -814,8 +814,87 @@ fn network_sinks_resolve_and_their_mistakes_are_located() {
         .unwrap()
         .job;
     assert!(
-        matches!(&job.sink, Sink::AzureLogsIngestion(li) if li.stream == "Custom-O365Audit_CL")
+        matches!(&job.sink, Sink::AzureLogsIngestion { config, auth: None } if config.stream == "Custom-O365Audit_CL")
     );
+
+    // `auth`: another registration (tenant, cloud, certificate), its paths resolved like the tenant's and its
+    // credential loaded and checked at load time.
+    let li = "  type: azure_logs_ingestion\n  endpoint: https://dce-1.usgovvirginia-1.ingest.monitor.azure.us\n  dcr_immutable_id: dcr-0123456789abcdef0123456789abcdef\n  stream: Custom-O365Audit_CL\n";
+    let auth = |body: &str| sink(&format!("{li}  auth:\n{body}"));
+    let good_auth = "    id: 5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f\n    cloud: gcc-high\n    client_id: 7e6d5c4b-3a29-4817-a6b5-c4d3e2f1a0b9\n    certificate: certs/certificate.pem\n    private_key: certs/key.pem\n";
+    let loaded = fx.load(&auth(good_auth)).unwrap();
+    let Sink::AzureLogsIngestion {
+        auth: Some(registration),
+        ..
+    } = &loaded.job.sink
+    else {
+        panic!("{:?}", loaded.job.sink)
+    };
+    assert_eq!(
+        registration.id.to_string(),
+        "5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+    );
+    assert_eq!(registration.cloud, o365sync::cloud::Cloud::GccHigh);
+    assert!(
+        registration
+            .certificate
+            .ends_with("jobs/certs/certificate.pem")
+    );
+    assert!(
+        registration
+            .private_key
+            .as_ref()
+            .unwrap()
+            .ends_with("jobs/certs/key.pem")
+    );
+    let sink_credential = loaded.sink_credential.as_ref().expect("loaded");
+    assert_eq!(
+        sink_credential.info().thumbprints,
+        loaded.credential.info().thumbprints
+    );
+    let endpoints = loaded.job.endpoints_of(registration).unwrap();
+    assert_eq!(
+        endpoints.token_url.as_str(),
+        "https://login.microsoftonline.us/5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f/oauth2/v2.0/token"
+    );
+    assert!(fx.load(&sink(li)).unwrap().sink_credential.is_none());
+    let auth_cases = [
+        (
+            good_auth.replace("client_id: 7e6d5c4b", "client_id: xe6d5c4b"),
+            "23:16",
+            "sink.auth.client_id `xe6d5c4b-3a29-4817-a6b5-c4d3e2f1a0b9` is not a GUID",
+        ),
+        (
+            good_auth.replace("gcc-high", "azure-government"),
+            "22:12",
+            "unknown cloud `azure-government`",
+        ),
+        (
+            good_auth.replace("certs/key.pem", "certs/missing.pem"),
+            "25:18",
+            "private key file",
+        ),
+        (
+            format!("{good_auth}    publisher_id: 5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f\n"),
+            "26:19",
+            "publisher_id does not apply to sink.auth",
+        ),
+        (
+            good_auth.replace("    private_key: certs/key.pem\n", ""),
+            "24:18",
+            "no private key",
+        ),
+    ];
+    for (body, at, message) in &auth_cases {
+        let diags = fx.errors(&auth(body));
+        let first = diags.iter().find(|d| d.is_error()).unwrap();
+        assert_eq!(
+            format!("{}:{}", first.line, first.column),
+            *at,
+            "{body}: {first}"
+        );
+        assert!(first.message.contains(message), "{body}: {first}");
+    }
 
     // Each mistake is located at its key's value.
     let cases = [
@@ -873,6 +952,11 @@ fn network_sinks_resolve_and_their_mistakes_are_located() {
             "  type: splunk_hec\n  url: https://splunk.example.com:8088\n  token_env: ES_KEY\n  ack_timeout: 2h\n",
             "19:16",
             "sink.ack_timeout 2h is out of range",
+        ),
+        (
+            "  type: elasticsearch\n  url: https://es.example.com\n  index: o365\n  api_key_env: ES_KEY\n  auth:\n    id: 5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f\n    cloud: gcc-high\n    client_id: 7e6d5c4b-3a29-4817-a6b5-c4d3e2f1a0b9\n    certificate: certs/certificate.pem\n",
+            "21:5",
+            "`auth` does not apply to sink type elasticsearch",
         ),
     ];
     for (section, at, message) in cases {

@@ -203,6 +203,47 @@ async fn splunk_hec_holds_every_record_through_kills_busy_servers_and_lost_acks(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blobs_await_their_acknowledgements_together_and_a_record_in_two_blobs_still_goes_once() {
+    // Slow acknowledgements (each ackId answered true at its third poll) and records repeated across blobs: the
+    // executor keeps several blobs awaiting their acknowledgement at once, and the Ids a blob sends stay reserved
+    // until its commit, so a repeated record is sent by one blob only.
+    let env = setup(content(39, 4, 0), Default::default(), DEFAULT_SYNC).await;
+    let settings = HecSettings {
+        ack_after_polls: 2,
+        ..HecSettings::default()
+    };
+    let token_file = env.dir.path().join("hec-token");
+    std::fs::write(&token_file, &settings.token).unwrap();
+    env.emu.receivers().hec.set(settings);
+    env.set_sink(&format!(
+        "  type: splunk_hec\n  url: {}\n  token_file: {}\n",
+        env.emu.url(),
+        token_file.display()
+    ));
+    let (out, report) = env.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    let ids: Vec<String> = env
+        .emu
+        .receivers()
+        .hec
+        .events()
+        .iter()
+        .map(|e| e["event"]["metadata"]["uid"].as_str().unwrap().to_owned())
+        .collect();
+    let repeats = assert_at_least_once(&ids, &env.emu.ground_truth().all());
+    assert_eq!(repeats, 0, "no record was sent twice");
+    assert!(
+        total(&report, "records_duplicate") > 0,
+        "the content repeats records across blobs: {report}"
+    );
+    let together = env.emu.receivers().hec.most_pending_acks();
+    assert!(
+        together >= 2,
+        "blobs awaited their acknowledgement together (at most {together} at once)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn splunk_hec_errors_say_what_to_fix_and_never_show_the_token() {
     let env = setup(content(35, 1, 0), Default::default(), DEFAULT_SYNC).await;
     let token_file = env.dir.path().join("hec-token");
@@ -303,4 +344,94 @@ async fn logs_ingestion_names_a_wrong_stream_or_rule() {
     );
     let counts: BTreeMap<_, _> = [("rows", env.emu.receivers().ingestion.rows().len())].into();
     assert_eq!(counts["rows"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_ingestion_writes_to_a_workspace_in_another_tenant_and_cloud_with_sink_auth() {
+    // A commercial Microsoft 365 tenant beside a workspace in Azure Government: the rule's role assignment is in
+    // the workspace's tenant, so only that directory's app registration may write to it.
+    const WORKSPACE_TENANT: &str = "5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
+    const WORKSPACE_CLIENT: &str = "7e6d5c4b-3a29-4817-a6b5-c4d3e2f1a0b9";
+    let workspace_cert =
+        o365sync::emulator::throwaway_certificate("workspace writer").expect("certificate");
+    let der = workspace_cert.certificate_der.clone();
+    let env = setup_with(
+        content(38, 2, 0),
+        Default::default(),
+        DEFAULT_SYNC,
+        |config| {
+            config.workspace = Some(o365sync::emulator::WorkspaceRegistration {
+                tenant_id: WORKSPACE_TENANT.to_owned(),
+                client_id: WORKSPACE_CLIENT.to_owned(),
+                cloud: o365sync::cloud::Cloud::GccHigh,
+                trusted_certificates: vec![der],
+            });
+        },
+    )
+    .await;
+    let certs = env.dir.path().join("certs");
+    std::fs::write(certs.join("workspace.pem"), &workspace_cert.certificate_pem).expect("cert");
+    std::fs::write(
+        certs.join("workspace-key.pem"),
+        &workspace_cert.private_key_pem,
+    )
+    .expect("key");
+    let sink = format!(
+        "  type: azure_logs_ingestion\n  endpoint: {}\n  dcr_immutable_id: {DEFAULT_DCR}\n  stream: {DEFAULT_STREAM}\n",
+        env.emu.url()
+    );
+    env.set_sink(&sink);
+
+    // Without `auth`, the job's own registration gets a valid token that has no access to the rule.
+    let (out, _) = env.sync().await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("does not have access to ingest data"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("needs `sink.auth`"), "{stderr}");
+    assert!(env.emu.receivers().ingestion.rows().is_empty());
+
+    // With `auth`, the workspace's registration signs its own assertion, at its own tenant's token endpoint, for
+    // Azure Government's Azure Monitor audience.
+    let yaml = std::fs::read_to_string(&env.job_file).expect("job file");
+    let with_auth = yaml.replace(
+        &sink,
+        &format!(
+            "{sink}  auth:\n    id: {WORKSPACE_TENANT}\n    cloud: gcc-high\n    client_id: {WORKSPACE_CLIENT}\n    certificate: ../certs/workspace.pem\n    private_key: ../certs/workspace-key.pem\n"
+        ),
+    );
+    assert_ne!(yaml, with_auth);
+    std::fs::write(&env.job_file, with_auth).expect("job file");
+    let job = env.job();
+    let doctor = env.run(&["doctor", &job]).await;
+    let printed = String::from_utf8_lossy(&doctor.stdout);
+    for check in [
+        "sink.auth certificate",
+        "sink.auth key match",
+        "sink.auth expiry",
+    ] {
+        assert!(printed.contains(check), "doctor shows {check}:\n{printed}");
+    }
+    assert!(
+        printed.contains(
+            &o365sync::auth::Thumbprints::of_der(&workspace_cert.certificate_der).sha1_hex
+        ),
+        "doctor shows the workspace certificate's thumbprint:\n{printed}"
+    );
+    assert_eq!(doctor.status.code(), Some(0), "{printed}");
+
+    let report = kill_then_finish(&env, &[]).await;
+    let ids: Vec<String> = env
+        .emu
+        .receivers()
+        .ingestion
+        .rows()
+        .iter()
+        .map(|r| r["RecordId"].as_str().unwrap().to_owned())
+        .collect();
+    let duplicates = assert_at_least_once(&ids, &env.emu.ground_truth().all());
+    assert_eq!(duplicates, 0, "one clean run sends each record once");
+    assert_eq!(report["sink"]["retries"], 0, "{report}");
 }

@@ -36,8 +36,21 @@ fn ids(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}-{i:05}")).collect()
 }
 
+/// Locks and opens a job's state. Other tests of this binary spawn child processes: between its fork and its exec a
+/// child shares every open file description of this process, this job's lock file's included, so a lock just
+/// released can look held for that instant. A lock still held after a second is a real failure.
 fn open(dir: &Path, job: &str) -> JobState {
-    StateDir::open(dir).unwrap().lock_and_open(job).unwrap()
+    let state_dir = StateDir::open(dir).unwrap();
+    let mut tries = 0;
+    loop {
+        match state_dir.lock_and_open(job) {
+            Err(e) if e.is_locked() && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other.unwrap(),
+        }
+    }
 }
 
 fn mode(path: &Path) -> u32 {

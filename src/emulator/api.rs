@@ -177,7 +177,7 @@ async fn gate(
         .is_some_and(|every| every > 0 && api_no.is_multiple_of(every))
     {
         bump(&shared.counters.tokens_expired);
-        shared.expire_tokens();
+        shared.expire_aged_tokens();
     }
     if !token::check_bearer(shared, headers) {
         bump(&shared.counters.unauthorized);

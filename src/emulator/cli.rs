@@ -135,7 +135,7 @@ pub struct EmulatorArgs {
     /// Point every NextPageUri at another host (a second listener that counts the tokens it receives).
     #[arg(long)]
     pub foreign_next_page: bool,
-    /// Every N-th API request finds every access token issued so far expired (401).
+    /// Every N-th API request finds expired (401) every access token already issued at the previous such request.
     #[arg(long)]
     pub expire_tokens_every: Option<u64>,
     /// MiB of generated blob bodies kept in memory for later fetches (benchmarks raise it).
@@ -151,6 +151,7 @@ impl EmulatorArgs {
             client_id: self.client_id.clone(),
             cloud: self.cloud,
             trusted_certificates: trusted,
+            workspace: None,
             token_lifetime: Duration::from_secs(self.token_lifetime),
             roles: self.roles.clone(),
             initial_subscriptions: if self.subscribed {

@@ -35,6 +35,10 @@ pub struct EmulatorConfig {
     pub content: ContentSettings,
     /// Fault injection at start (switchable later through the handle or the control endpoint).
     pub faults: Faults,
+    /// A second directory, the Log Analytics workspace's tenant (possibly in another cloud, e.g. Azure Government
+    /// beside a GCC tenant), whose app registration gets Azure Monitor tokens only. When set, the Logs Ingestion
+    /// receiver accepts only its tokens, as a data collection rule whose role assignment lives in that tenant does.
+    pub workspace: Option<WorkspaceRegistration>,
     /// Bytes of generated blob bodies kept for later fetches (generating a body costs far more than serving it;
     /// benchmarks raise this so the emulator does not compete with the collector for CPU). Bodies beyond it are
     /// generated again at each fetch.
@@ -55,6 +59,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("page_size", &self.page_size)
             .field("content", &self.content)
             .field("faults", &self.faults)
+            .field("workspace", &self.workspace)
             .field("body_cache_bytes", &self.body_cache_bytes)
             .finish()
     }
@@ -82,8 +87,33 @@ impl Default for EmulatorConfig {
             page_size: 100,
             content: ContentSettings::default(),
             faults: Faults::default(),
+            workspace: None,
             body_cache_bytes: DEFAULT_BODY_CACHE_BYTES,
         }
+    }
+}
+
+/// The workspace's directory and the app registration that writes to its data collection rule.
+#[derive(Clone)]
+pub struct WorkspaceRegistration {
+    /// The workspace's directory (tenant) ID.
+    pub tenant_id: String,
+    /// The application (client) ID registered there.
+    pub client_id: String,
+    /// The workspace's cloud: its Azure Monitor scope is the only one the directory issues tokens for.
+    pub cloud: Cloud,
+    /// DER bytes of every certificate registered for that application (at least one).
+    pub trusted_certificates: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for WorkspaceRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkspaceRegistration")
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("cloud", &self.cloud)
+            .field("trusted_certificates", &self.trusted_certificates.len())
+            .finish()
     }
 }
 
@@ -211,6 +241,7 @@ pub struct Faults {
     pub latency_ms: u64,
     /// Every `NextPageUri` points at the foreign listener (another port) instead of the emulator.
     pub foreign_next_page: bool,
-    /// Token expiry mid-run: every N-th API request finds every access token issued so far expired (401).
+    /// Token expiry mid-run: every N-th API request finds expired (401) every access token that was already issued
+    /// at the previous such request (so each token lives through at least N requests).
     pub expire_tokens_every: Option<u64>,
 }

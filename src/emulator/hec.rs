@@ -67,6 +67,8 @@ pub struct HecReceiver {
     channels: Mutex<BTreeMap<String, Channel>>,
     requests: AtomicU64,
     polls: AtomicU64,
+    /// The most `ackId`s of one channel awaiting acknowledgement at once.
+    most_pending: AtomicU64,
 }
 
 impl HecReceiver {
@@ -97,6 +99,12 @@ impl HecReceiver {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The most requests of one channel that awaited their acknowledgement at the same time (lost ones included):
+    /// above 1 when a client keeps several requests in flight.
+    pub fn most_pending_acks(&self) -> u64 {
+        self.most_pending.load(Ordering::Relaxed)
     }
 
     /// Event requests and acknowledgement polls received.
@@ -241,6 +249,9 @@ pub(crate) async fn event(
                 settings.ack_after_polls
             };
             ch.pending.insert(id, polls);
+            receiver
+                .most_pending
+                .fetch_max(ch.pending.len() as u64, Ordering::Relaxed);
             (
                 StatusCode::OK,
                 axum::Json(json!({"text": "Success", "code": 0, "ackId": id})),

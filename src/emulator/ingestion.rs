@@ -126,7 +126,18 @@ pub(crate) async fn ingest(
         );
     }
     match bearer_audience(&shared, &headers) {
-        Some(Audience::Monitor) => {}
+        // With a workspace directory configured, the rule's role assignment lives there: a token of the Microsoft
+        // 365 tenant is valid but has no access to the rule.
+        Some(Audience::Monitor) if shared.workspace.is_some() => {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "OperationFailed",
+                &format!(
+                    "The authentication token provided does not have access to ingest data for the data collection rule with immutable Id '{dcr}'."
+                ),
+            );
+        }
+        Some(Audience::Monitor | Audience::WorkspaceMonitor) => {}
         Some(Audience::ManagementApi) => {
             return refuse(
                 StatusCode::UNAUTHORIZED,

@@ -70,7 +70,7 @@ use tokio::task::JoinHandle;
 pub use cert::{ThrowawayCertificate, certificates_from_pem, throwaway_certificate, x5t, x5t_s256};
 pub use config::{
     ContentSettings, DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID, EmulatorConfig, Faults, Throttle,
-    ThrottleStyle,
+    ThrottleStyle, WorkspaceRegistration,
 };
 pub use content::BlobInfo;
 pub use stats::{FaultCounts, RequestCounts, Stats};
@@ -141,6 +141,8 @@ struct Inner {
     token_gen: u64,
     /// Tokens whose issue number is below this are refused.
     tokens_revoked_below: u64,
+    /// The issue number of the next token at the last `expire_tokens_every` event.
+    issued_before_last_expiry: u64,
     throttle_window_start: i64,
     throttle_count: u32,
     throttle_answers: u64,
@@ -161,6 +163,7 @@ pub(crate) struct Shared {
     started_ms: i64,
     late_after_ms: Option<i64>,
     certs: Vec<cert::RegisteredCertificate>,
+    workspace: Option<Workspace>,
     catalog: content::Catalog,
     bodies: Mutex<BodyCache>,
     counters: stats::Counters,
@@ -170,6 +173,14 @@ pub(crate) struct Shared {
     token_key: [u8; 32],
     foreign_addr: SocketAddr,
     receivers: Receivers,
+}
+
+/// The workspace's directory ([`WorkspaceRegistration`]) with its certificates parsed.
+pub(crate) struct Workspace {
+    tenant_id: String,
+    client_id: String,
+    cloud: crate::cloud::Cloud,
+    certs: Vec<cert::RegisteredCertificate>,
 }
 
 /// The destinations' receivers served beside the API, so a network sink runs end to end without a SIEM.
@@ -273,6 +284,17 @@ impl Shared {
         inner.tokens_revoked_below = inner.token_gen;
     }
 
+    /// An `expire_tokens_every` event: the tokens already issued at the previous event expire, so every token
+    /// lives through at least one interval, as a real token outlives the requests made right after it was issued
+    /// (else a token fetched after a 401 could be expired again before its first use, under concurrency).
+    fn expire_aged_tokens(&self) {
+        let mut inner = self.inner();
+        inner.tokens_revoked_below = inner
+            .tokens_revoked_below
+            .max(inner.issued_before_last_expiry);
+        inner.issued_before_last_expiry = inner.token_gen;
+    }
+
     fn expire_blob(&self, content_id: &str) -> bool {
         match self.catalog.find(content_id) {
             Some(i) => {
@@ -297,6 +319,19 @@ impl Emulator {
             .iter()
             .map(|der| cert::RegisteredCertificate::from_der(der))
             .collect::<Result<Vec<_>, _>>()?;
+        let workspace = match &config.workspace {
+            None => None,
+            Some(w) => Some(Workspace {
+                tenant_id: w.tenant_id.clone(),
+                client_id: w.client_id.clone(),
+                cloud: w.cloud,
+                certs: w
+                    .trusted_certificates
+                    .iter()
+                    .map(|der| cert::RegisteredCertificate::from_der(der))
+                    .collect::<Result<Vec<_>, _>>()?,
+            }),
+        };
         let addr = config
             .addr
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -357,6 +392,7 @@ impl Emulator {
                 .late_after
                 .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)),
             certs,
+            workspace,
             catalog: content::Catalog::new(&config.content, &config.tenant_id, anchor_ms),
             bodies: Mutex::new(BodyCache::new(config.body_cache_bytes)),
             counters: stats::Counters::default(),
@@ -367,6 +403,7 @@ impl Emulator {
                 tokens: HashMap::new(),
                 token_gen: 0,
                 tokens_revoked_below: 0,
+                issued_before_last_expiry: 0,
                 throttle_window_start: 0,
                 throttle_count: 0,
                 throttle_answers: 0,
@@ -425,6 +462,21 @@ fn validate(config: &EmulatorConfig) -> Result<(), EmulatorError> {
     }
     if config.tenant_id.trim().is_empty() || config.client_id.trim().is_empty() {
         return bad("tenant id and client id must not be empty");
+    }
+    if let Some(w) = &config.workspace {
+        if w.trusted_certificates.is_empty() {
+            return bad(
+                "no trusted certificate for the workspace: register at least one certificate (der bytes) for its application",
+            );
+        }
+        if w.tenant_id.trim().is_empty()
+            || w.client_id.trim().is_empty()
+            || w.tenant_id.eq_ignore_ascii_case(&config.tenant_id)
+        {
+            return bad(
+                "the workspace needs a tenant id and client id of its own, not the microsoft 365 tenant's",
+            );
+        }
     }
     if config.page_size == 0 {
         return bad("page size must be at least 1");

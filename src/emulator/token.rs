@@ -12,6 +12,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, Validation};
 use serde_json::{Value, json};
 
 use super::Shared;
+use super::cert::RegisteredCertificate;
 use super::stats::bump;
 use super::time::{self, HOUR, MINUTE, SECOND};
 
@@ -108,20 +109,59 @@ pub(crate) async fn token(
     }
 }
 
+/// The directory and app registration a token request is answered for: the Microsoft 365 tenant's, or the
+/// workspace's (which issues Azure Monitor tokens only).
+#[derive(Clone, Copy)]
+struct Directory<'a> {
+    tenant_id: &'a str,
+    client_id: &'a str,
+    cloud: crate::cloud::Cloud,
+    certs: &'a [RegisteredCertificate],
+    roles: &'a [String],
+    workspace: bool,
+}
+
+impl<'a> Directory<'a> {
+    fn find(shared: &'a Shared, tenant: &str) -> Option<Self> {
+        if tenant.eq_ignore_ascii_case(&shared.tenant_id) {
+            return Some(Directory {
+                tenant_id: &shared.tenant_id,
+                client_id: &shared.client_id,
+                cloud: shared.cloud,
+                certs: &shared.certs,
+                roles: &shared.roles,
+                workspace: false,
+            });
+        }
+        shared
+            .workspace
+            .as_ref()
+            .filter(|w| tenant.eq_ignore_ascii_case(&w.tenant_id))
+            .map(|w| Directory {
+                tenant_id: &w.tenant_id,
+                client_id: &w.client_id,
+                cloud: w.cloud,
+                certs: &w.certs,
+                roles: &[],
+                workspace: true,
+            })
+    }
+}
+
 fn issue(
     shared: &Shared,
     tenant: &str,
     headers: &HeaderMap,
     body: &str,
 ) -> Result<Response, Refusal> {
-    if !tenant.eq_ignore_ascii_case(&shared.tenant_id) {
+    let Some(dir) = Directory::find(shared, tenant) else {
         return Err(invalid_request(
             90002,
             format!(
                 "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
             ),
         ));
-    }
+    };
     let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect();
@@ -153,30 +193,35 @@ fn issue(
             7000215,
             format!(
                 "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
-                shared.client_id
+                dir.client_id
             ),
         ));
     }
     let client_id = field("client_id").ok_or_else(|| missing("client_id"))?;
-    if !client_id.eq_ignore_ascii_case(&shared.client_id) {
+    if !client_id.eq_ignore_ascii_case(dir.client_id) {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
             700016,
             format!(
                 "Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
-                shared.tenant_id
+                dir.tenant_id
             ),
         ));
     }
     let scope = field("scope").ok_or_else(|| missing("scope"))?;
-    let expected_scope = shared.cloud.scope();
-    let audience = if scope == shared.cloud.monitor_scope() {
-        Audience::Monitor
+    // The workspace's directory has no Office 365 Management API: only Azure Monitor tokens come from it.
+    let expected_scope = if dir.workspace {
+        dir.cloud.monitor_scope()
     } else {
-        Audience::ManagementApi
+        dir.cloud.scope()
     };
-    if scope != expected_scope && audience != Audience::Monitor {
+    let audience = match (scope == dir.cloud.monitor_scope(), dir.workspace) {
+        (true, false) => Audience::Monitor,
+        (true, true) => Audience::WorkspaceMonitor,
+        (false, _) => Audience::ManagementApi,
+    };
+    if scope != expected_scope && audience == Audience::ManagementApi {
         let other_resource = crate::cloud::Cloud::ALL
             .into_iter()
             .any(|c| c.scope() == scope || c.monitor_scope() == scope);
@@ -188,7 +233,7 @@ fn issue(
                 format!(
                     "The resource principal named {} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
                     scope.trim_end_matches("/.default"),
-                    shared.tenant_id
+                    dir.tenant_id
                 ),
             )
         } else {
@@ -227,7 +272,7 @@ fn issue(
             .unwrap_or_default(),
         tenant
     );
-    let claims = verify_assertion(shared, assertion, &expected_aud, client_id)?;
+    let claims = verify_assertion(dir, assertion, &expected_aud, client_id)?;
     let now = time::now_ms();
     let jti = claims.get("jti").and_then(Value::as_str).ok_or_else(|| {
         invalid_client(
@@ -246,7 +291,7 @@ fn issue(
     }
     let lifetime = shared.token_lifetime_ms;
     let exp = now + lifetime;
-    let token = access_token(shared, now, exp, audience)?;
+    let token = access_token(shared, dir, now, exp, audience)?;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
     {
         let mut inner = shared.inner();
@@ -268,27 +313,28 @@ fn issue(
 
 fn access_token(
     shared: &Shared,
+    dir: Directory<'_>,
     now: i64,
     exp: i64,
     audience: Audience,
 ) -> Result<String, Refusal> {
     let resource = match audience {
-        Audience::ManagementApi => shared.cloud.profile().resource,
-        Audience::Monitor => shared.cloud.monitor_resource(),
+        Audience::ManagementApi => dir.cloud.profile().resource,
+        Audience::Monitor | Audience::WorkspaceMonitor => dir.cloud.monitor_resource(),
     };
     let claims = json!({
         "aud": resource,
-        "iss": format!("https://sts.windows.net/{}/", shared.tenant_id),
+        "iss": format!("https://sts.windows.net/{}/", dir.tenant_id),
         "iat": now / SECOND,
         "nbf": now / SECOND,
         "exp": exp / SECOND,
-        "appid": shared.client_id,
+        "appid": dir.client_id,
         "appidacr": "2",
         "idtyp": "app",
-        "oid": shared.client_id,
-        "sub": shared.client_id,
-        "tid": shared.tenant_id,
-        "roles": shared.roles,
+        "oid": dir.client_id,
+        "sub": dir.client_id,
+        "tid": dir.tenant_id,
+        "roles": dir.roles,
         "ver": "1.0",
         "uti": super::content::Rng::new(super::content::hash(&[shared.seed, now as u64, exp as u64])).guid(),
     });
@@ -316,7 +362,7 @@ fn hex_upper(b64: &str) -> String {
 
 /// Verifies signature and claims of a client assertion; returns its claims.
 fn verify_assertion(
-    shared: &Shared,
+    dir: Directory<'_>,
     assertion: &str,
     expected_aud: &str,
     client_id: &str,
@@ -338,8 +384,8 @@ fn verify_assertion(
                     ),
                 });
             };
-            shared.certs.iter().find(|c| c.x5t == t).ok_or_else(|| {
-                invalid_client(700027, format!("The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]", hex_upper(t), shared.client_id))
+            dir.certs.iter().find(|c| c.x5t == t).ok_or_else(|| {
+                invalid_client(700027, format!("The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]", hex_upper(t), dir.client_id))
             })?
         }
         Algorithm::PS256 => {
@@ -354,8 +400,8 @@ fn verify_assertion(
                     ),
                 });
             };
-            shared.certs.iter().find(|c| c.x5t_s256 == t).ok_or_else(|| {
-                invalid_client(700027, format!("The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]", hex_upper(t), shared.client_id))
+            dir.certs.iter().find(|c| c.x5t_s256 == t).ok_or_else(|| {
+                invalid_client(700027, format!("The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]", hex_upper(t), dir.client_id))
             })?
         }
         other => {
@@ -449,7 +495,10 @@ fn verify_assertion(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Audience {
     ManagementApi,
+    /// Azure Monitor, from the Microsoft 365 tenant's directory.
     Monitor,
+    /// Azure Monitor, from the workspace's directory ([`super::WorkspaceRegistration`]).
+    WorkspaceMonitor,
 }
 
 /// Whether the request carries a live access token for the Management API.

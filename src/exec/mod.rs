@@ -9,8 +9,9 @@
 //!
 //! The content types of a job run concurrently, sharing the job's one [`ApiClient`] and so its one request budget
 //! (shared in turn by every job of the same tenant in the run).
-//! The check-ledger → write → commit step is serialized per job, so a record Id present in two content types is
-//! still delivered once.
+//! Several blobs of a job can await their sink's acknowledgement at once; a blob's check-ledger step reserves the
+//! Ids it sends ([`in_flight`]), and a blob holding an Id another delivery has reserved waits for that delivery's
+//! commit, so a record Id present in two blobs or content types is still delivered once.
 //!
 //! Public API: [`run_job`] (one job, live or backfill) returning a [`JobReport`]; [`Stop`] for graceful stops;
 //! the command handlers live in [`cli`] (`run`, `backfill`, `state show`, `state reset`) and [`demo`].
@@ -18,6 +19,7 @@
 pub mod cli;
 pub mod demo;
 mod hook;
+mod in_flight;
 pub mod metrics;
 pub mod plan_view;
 pub mod progress;
@@ -196,8 +198,8 @@ struct Ctx<'a> {
     client: ApiClient<TokenProvider>,
     sink: SharedSink,
     stop: Stop,
-    /// Serializes check-ledger → sink write → commit across the job's content types.
-    commit: tokio::sync::Mutex<()>,
+    /// The record Ids handed to the sink and not yet committed, across the job's content types.
+    in_flight: in_flight::InFlight,
     /// Blobs fetched or being fetched and not yet committed, across the job's content types and windows: bounds
     /// the work a run holds while the sink is slower than the API.
     held: tokio::sync::Semaphore,
@@ -395,14 +397,14 @@ async fn run_locked(
     let job = &loaded.job;
     let client =
         build_client(job, loaded.credential.clone(), &settings.budgets).map_err(Halt::Fatal)?;
-    let sink = open_sink(job, &loaded.credential).map_err(Halt::Fatal)?;
+    let sink = open_sink(loaded).map_err(Halt::Fatal)?;
     let ctx = Ctx {
         job,
         state,
         client,
         sink,
         stop: settings.stop.clone(),
-        commit: tokio::sync::Mutex::new(()),
+        in_flight: in_flight::InFlight::default(),
         held: tokio::sync::Semaphore::new(BLOBS_HELD),
         memory: spool::MemoryBudget::new(spool::SPOOL_MEMORY),
         spool_dir: settings.state_dir.clone(),
@@ -539,20 +541,33 @@ fn build_client(
 }
 
 /// Opens the job's sink: reads a network sink's credential, or creates a file sink's directory or database. A
-/// Logs Ingestion sink gets tokens for the cloud's Azure Monitor audience from the job's own credential and
-/// authority (`endpoints.login` included).
-pub fn open_sink(job: &Job, credential: &Arc<Credential>) -> Result<SharedSink, ExecError> {
+/// Logs Ingestion sink gets tokens for its cloud's Azure Monitor audience from its `auth` registration's credential
+/// and authority, or else the job's own (`endpoints.login` included either way).
+pub fn open_sink(loaded: &Loaded) -> Result<SharedSink, ExecError> {
+    let job = &loaded.job;
     let destination: Arc<dyn sink::Destination> = match &job.sink {
         model::Sink::Elasticsearch(config) => {
             Arc::new(sink::elasticsearch::ElasticsearchSink::open(config)?)
         }
         model::Sink::SplunkHec(config) => Arc::new(sink::splunk::SplunkSink::open(config)?),
-        model::Sink::AzureLogsIngestion(config) => {
-            let mut endpoints = job.endpoints()?;
-            endpoints.scope = job.tenant.cloud.monitor_scope();
+        model::Sink::AzureLogsIngestion { config, auth } => {
+            let (registration, credential) = match auth {
+                None => (&job.tenant, &loaded.credential),
+                Some(auth) => (
+                    auth,
+                    loaded.sink_credential.as_ref().ok_or_else(|| {
+                        ExecError::Client(
+                            "the credential of sink.auth was not loaded; load the job file again"
+                                .to_owned(),
+                        )
+                    })?,
+                ),
+            };
+            let mut endpoints = job.endpoints_of(registration)?;
+            endpoints.scope = registration.cloud.monitor_scope();
             let tokens = TokenProvider::new(
                 Arc::clone(credential),
-                TokenProviderConfig::new(job.tenant.client_id.to_string(), endpoints),
+                TokenProviderConfig::new(registration.client_id.to_string(), endpoints),
             );
             Arc::new(sink::logs_ingestion::LogsIngestionSink::open(
                 config, tokens,
@@ -889,8 +904,14 @@ async fn run_window(
         for b in &pending {
             ctx.state.begin_attempt(ct, &listed_blob(b, &w), now)?;
         }
+        // Each blob is fetched, then delivered: up to `DEFAULT_CONCURRENCY` at once, so several blobs can await
+        // the sink's acknowledgement together. A stop abandons the fetches in flight and starts no new blob, but
+        // lets the deliveries in flight reach their commit.
         let stream = futures::stream::iter(pending)
             .map(|blob| async move {
+                if ctx.stop.is_requested() {
+                    return Ok(None);
+                }
                 // The permit is released once the blob is committed (or abandoned). The semaphore is never closed.
                 let permit = ctx.held.acquire().await.ok();
                 let events = Normalized::new(ctx, ct, listed_blob(&blob, &w).created);
@@ -902,46 +923,56 @@ async fn run_window(
                     let outcome = client.fetch_blob(&blob, &mut events).await;
                     (blob, outcome, events)
                 }));
-                task.await
-                    .map(|(blob, outcome, events)| (blob, outcome, events, permit))
+                let fetched = tokio::select! {
+                    biased;
+                    () = ctx.stop.requested() => return Ok(None),
+                    f = task => f,
+                };
+                let (blob, outcome, events) = fetched.map_err(|e| {
+                    Halt::Fatal(ExecError::Client(format!(
+                        "a blob's fetch task ended abnormally ({e}); report this as a bug"
+                    )))
+                })?;
+                let lb = listed_blob(&blob, &w);
+                let done = match outcome {
+                    BlobOutcome::Delivered { .. } => {
+                        Done::Delivered(deliver(ctx, ct, track, &lb, events).await?)
+                    }
+                    BlobOutcome::Gap { reason, detail } => {
+                        Done::Gap(format!("{reason}: {detail}"), reason.to_string())
+                    }
+                    BlobOutcome::Failed { error } => Done::Failed(error),
+                };
+                drop(permit);
+                Ok::<_, Halt>(Some((lb, done)))
             })
             .buffer_unordered(api::DEFAULT_CONCURRENCY);
         tokio::pin!(stream);
-        loop {
-            let next = tokio::select! {
-                biased;
-                () = ctx.stop.requested() => None,
-                f = stream.next() => f,
+        while let Some(next) = stream.next().await {
+            let Some((lb, done)) = next? else {
+                continue;
             };
-            let Some(next) = next else {
-                break;
-            };
-            let (blob, outcome, events, _permit) = next.map_err(|e| {
-                Halt::Fatal(ExecError::Client(format!(
-                    "a blob's fetch task ended abnormally ({e}); report this as a bug"
-                )))
-            })?;
-            let lb = listed_blob(&blob, &w);
             progress.blobs_done(1);
-            match outcome {
-                BlobOutcome::Delivered { .. } => {
-                    let written = deliver(ctx, ct, track, &lb, events, r).await?;
+            match done {
+                Done::Delivered(d) => {
+                    r.records_duplicate += d.duplicates;
+                    r.records_written += d.written;
                     r.blobs_fetched += 1;
-                    progress.records_written(written);
-                    tracing::debug!(job = %ctx.job.name, content_type = %ct, window = %w, content_id = %lb.content_id, status = "delivered", records_written = written, "blob delivered");
+                    progress.records_written(d.written);
+                    tracing::debug!(job = %ctx.job.name, content_type = %ct, window = %w, content_id = %lb.content_id, status = "delivered", records_written = d.written, "blob delivered");
                 }
-                BlobOutcome::Gap { reason, detail } => {
+                Done::Gap(detail, reason) => {
                     tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, content_id = %lb.content_id, status = "gap", "content can no longer be fetched ({reason}): recording a gap");
                     ctx.state.record_blob_gap(
                         ct,
                         &lb,
                         GapReason::ExpiredContent,
-                        &format!("{reason}: {detail}"),
+                        &detail,
                         Timestamp::now(),
                     )?;
                     r.blob_gaps += 1;
                 }
-                BlobOutcome::Failed { error } => {
+                Done::Failed(error) => {
                     complete = false;
                     r.blobs_failed += 1;
                     if error.is_fatal() {
@@ -950,9 +981,6 @@ async fn run_window(
                     tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %w, content_id = %lb.content_id, status = "failed", "blob not fetched, the next run fetches it again: {error}");
                     r.error.get_or_insert_with(|| error.to_string());
                 }
-            }
-            if ctx.stop.is_requested() {
-                break;
             }
         }
         if ctx.stop.is_requested() {
@@ -1137,6 +1165,24 @@ impl<T> std::future::Future for AbortOnDrop<T> {
     }
 }
 
+/// What became of one blob of a window.
+enum Done {
+    /// Fetched, delivered, committed.
+    Delivered(Delivery),
+    /// Gone from the API: (the service's answer, why).
+    Gap(String, String),
+    /// Not fetched.
+    Failed(ApiError),
+}
+
+/// One blob's delivery, in records.
+struct Delivery {
+    /// New records the sink acknowledged and the ledger committed.
+    written: u64,
+    /// Records dropped as repeats: within the blob, or already delivered.
+    duplicates: u64,
+}
+
 /// Drop delivered Ids → sink → ack → commit, for one fetched and normalized blob.
 async fn deliver(
     ctx: &Ctx<'_>,
@@ -1144,22 +1190,27 @@ async fn deliver(
     track: Track,
     blob: &ListedBlob,
     normalized: Normalized,
-    r: &mut ContentTypeReport,
-) -> Result<u64, Halt> {
-    r.records_duplicate += normalized.duplicates;
+) -> Result<Delivery, Halt> {
     let mut spool = normalized.spool;
     if spool.is_spilled() {
         tracing::debug!(job = %ctx.job.name, content_type = %ct, content_id = %blob.content_id, records = spool.len(), "blob over the memory budget: its events were spilled to the state directory");
     }
     let spool_error = |cause| Halt::Fatal(ExecError::Sink(SinkError::Spool { cause }));
-    let _guard = ctx.commit.lock().await;
-    // The keys of one blob at a time are in memory: the one being delivered.
+    // The keys of the blobs being delivered are in memory (at most `BLOBS_HELD`).
     let keys = spool.keys().map_err(spool_error)?;
-    let delivered = match track {
-        Track::Redeliver => ctx.state.redelivered_record_ids(&keys)?,
-        Track::Live | Track::Backfill => ctx.state.delivered_record_ids(&keys)?,
-    };
-    r.records_duplicate += delivered.len() as u64;
+    // The Ids sent are reserved until the commit below (or a failure) releases them.
+    let (delivered, _claim) = ctx
+        .in_flight
+        .claim(
+            keys.iter().map(|k| k.id.as_str()),
+            || match track {
+                Track::Redeliver => ctx.state.redelivered_record_ids(&keys),
+                Track::Live | Track::Backfill => ctx.state.delivered_record_ids(&keys),
+            },
+            |delivered, id| delivered.contains(id),
+        )
+        .await?;
+    let duplicates = normalized.duplicates + delivered.len() as u64;
     let fresh_ids: Vec<RecordKey> = keys
         .into_iter()
         .filter(|k| !delivered.contains(&k.id))
@@ -1188,10 +1239,11 @@ async fn deliver(
         }
     };
     hook::reached(hook::Point::Commit);
-    let written = fresh_ids.len() as u64;
-    r.records_written += written;
     let _ = ack;
-    Ok(written)
+    Ok(Delivery {
+        written: fresh_ids.len() as u64,
+        duplicates,
+    })
 }
 
 fn hex_digest(bytes: &[u8]) -> String {

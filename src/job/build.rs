@@ -1,7 +1,8 @@
 //! Phase 3: resolve. Paths become relative to the job file's directory, and the files the auth module reads
 //! (certificate, private key, passphrase file) must exist and be readable, each failure located where the path was
 //! written. Then the auth module loads the credential and checks it offline (PEM shape, key match, validity, key size,
-//! passphrase); its errors and warnings are located at the key that names the file at fault.
+//! passphrase); its errors and warnings are located at the key that names the file at fault. A Logs Ingestion sink
+//! with its own `auth` gets the same treatment for its credential.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -9,42 +10,43 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use super::diag::{Issue, Loc};
-use super::model::{ElasticAuth, Job, Passphrase, SecretSource, Sink};
+use super::model::{ElasticAuth, Job, Passphrase, SecretSource, Sink, Tenant};
 use super::validate::{Checked, PathLocs};
 use crate::auth::{Credential, CredentialError, CredentialSource};
 
-/// A resolved job with its loaded credential and the credential's warnings.
+/// A resolved job with its loaded credentials and the credentials' warnings.
 pub(crate) struct Built {
     pub job: Job,
     pub credential: Credential,
+    /// The Logs Ingestion sink's own credential (`sink.auth`), when it has one.
+    pub sink_credential: Option<Credential>,
     pub warnings: Vec<Issue>,
 }
 
-/// Resolves a validated job read from `file` and loads its credential as of `now`.
+/// Resolves a validated job read from `file` and loads its credentials as of `now`.
 pub(crate) fn build(checked: Checked, file: &Path, now: Timestamp) -> Result<Built, Vec<Issue>> {
-    let Checked { mut job, locs, .. } = checked;
+    let Checked {
+        mut job,
+        locs,
+        sink_auth_locs,
+        ..
+    } = checked;
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut errors = Vec::new();
 
     job.file = file.to_path_buf();
-    job.tenant.certificate = base_join(&base, &job.tenant.certificate);
-    check_readable(
-        &job.tenant.certificate,
-        "certificate",
-        locs.certificate,
-        &mut errors,
-    );
-    if let Some(key) = &mut job.tenant.private_key {
-        *key = base_join(&base, key);
-        check_readable(key, "private key", locs.private_key, &mut errors);
-    }
-    if let Some(Passphrase::File(p)) = &mut job.tenant.passphrase {
-        *p = base_join(&base, p);
-        check_readable(p, "passphrase file", locs.passphrase_file, &mut errors);
-    }
+    resolve_credential_paths(&mut job.tenant, &base, &locs, &mut errors);
     match &mut job.sink {
         Sink::Jsonl { path, .. } | Sink::Sqlite { path } => *path = base_join(&base, path),
-        Sink::Stdout | Sink::AzureLogsIngestion(_) => {}
+        Sink::Stdout | Sink::AzureLogsIngestion { auth: None, .. } => {}
+        Sink::AzureLogsIngestion {
+            auth: Some(auth), ..
+        } => resolve_credential_paths(
+            auth,
+            &base,
+            sink_auth_locs.as_ref().unwrap_or(&PathLocs::default()),
+            &mut errors,
+        ),
         Sink::Elasticsearch(es) => {
             if let Some(ca) = &mut es.ca_file {
                 *ca = base_join(&base, ca);
@@ -70,34 +72,78 @@ pub(crate) fn build(checked: Checked, file: &Path, now: Timestamp) -> Result<Bui
     if !errors.is_empty() {
         return Err(errors);
     }
-    match job.credential_source().load_at(now) {
+    let mut warnings = Vec::new();
+    let credential = load_credential(&job.tenant, &locs, now, &mut warnings, &mut errors);
+    let sink_credential = match &job.sink {
+        Sink::AzureLogsIngestion {
+            auth: Some(auth), ..
+        } => load_credential(
+            auth,
+            sink_auth_locs.as_ref().unwrap_or(&PathLocs::default()),
+            now,
+            &mut warnings,
+            &mut errors,
+        )
+        .map(Some),
+        _ => Some(None),
+    };
+    match (credential, sink_credential) {
+        (Some(credential), Some(sink_credential)) if errors.is_empty() => Ok(Built {
+            job,
+            credential,
+            sink_credential,
+            warnings,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// Resolves a credential's paths against the job file's directory and checks that each file can be read.
+fn resolve_credential_paths(
+    tenant: &mut Tenant,
+    base: &Path,
+    locs: &PathLocs,
+    errors: &mut Vec<Issue>,
+) {
+    tenant.certificate = base_join(base, &tenant.certificate);
+    check_readable(&tenant.certificate, "certificate", locs.certificate, errors);
+    if let Some(key) = &mut tenant.private_key {
+        *key = base_join(base, key);
+        check_readable(key, "private key", locs.private_key, errors);
+    }
+    if let Some(Passphrase::File(p)) = &mut tenant.passphrase {
+        *p = base_join(base, p);
+        check_readable(p, "passphrase file", locs.passphrase_file, errors);
+    }
+}
+
+/// Loads and checks a credential; its warnings and its error are located at the keys naming its files.
+fn load_credential(
+    tenant: &Tenant,
+    locs: &PathLocs,
+    now: Timestamp,
+    warnings: &mut Vec<Issue>,
+    errors: &mut Vec<Issue>,
+) -> Option<Credential> {
+    match tenant.credential_source().load_at(now) {
         Ok(credential) => {
             let at = locs.certificate.unwrap_or(Loc::START);
-            let warnings = credential
-                .info()
-                .warnings
-                .iter()
-                .map(|w| {
-                    Issue::warning(
-                        at,
-                        w.to_string(),
-                        "renew the certificate and upload the new one to the app registration",
-                    )
-                })
-                .collect();
-            Ok(Built {
-                job,
-                credential,
-                warnings,
-            })
+            warnings.extend(credential.info().warnings.iter().map(|w| {
+                Issue::warning(
+                    at,
+                    w.to_string(),
+                    "renew the certificate and upload the new one to the app registration",
+                )
+            }));
+            Some(credential)
         }
         Err(e) => {
-            let key_path = job
-                .tenant
+            let key_path = tenant
                 .private_key
                 .as_ref()
-                .filter(|k| **k != job.tenant.certificate);
-            Err(vec![credential_issue(&e, &locs, key_path)])
+                .filter(|k| **k != tenant.certificate);
+            errors.push(credential_issue(&e, locs, key_path));
+            None
         }
     }
 }
@@ -105,11 +151,18 @@ pub(crate) fn build(checked: Checked, file: &Path, now: Timestamp) -> Result<Bui
 impl Job {
     /// The auth module's view of the tenant's certificate files.
     pub fn credential_source(&self) -> CredentialSource {
+        self.tenant.credential_source()
+    }
+}
+
+impl Tenant {
+    /// The auth module's view of this registration's certificate files.
+    pub fn credential_source(&self) -> CredentialSource {
         CredentialSource {
-            certificate: self.tenant.certificate.clone(),
-            private_key: self.tenant.private_key.clone(),
-            passphrase: self.tenant.passphrase.clone(),
-            signing: self.tenant.signing,
+            certificate: self.certificate.clone(),
+            private_key: self.private_key.clone(),
+            passphrase: self.passphrase.clone(),
+            signing: self.signing,
         }
     }
 }

@@ -51,6 +51,9 @@ pub struct Loaded {
     pub warnings: Vec<Diagnostic>,
     /// The certificate credential, loaded and checked (key match, validity, key size) when the job loaded.
     pub credential: std::sync::Arc<crate::auth::Credential>,
+    /// The Logs Ingestion sink's own credential (`sink.auth`), loaded and checked the same way; `None`: the sink
+    /// uses `credential`.
+    pub sink_credential: Option<std::sync::Arc<crate::auth::Credential>>,
 }
 
 /// Parses a job file's text into its raw, located form (phase 1).
@@ -223,6 +226,7 @@ pub fn load_str(text: &str, file: &Path, ctx: &Context<'_>) -> Result<Loaded, Di
                 .chain(built.warnings.into_iter().map(|i| i.in_file(file)))
                 .collect(),
             credential: std::sync::Arc::new(built.credential),
+            sink_credential: built.sink_credential.map(std::sync::Arc::new),
         }),
         Err(errors) => {
             let mut all: Vec<Diagnostic> = errors.into_iter().map(|i| i.in_file(file)).collect();

@@ -114,8 +114,14 @@ pub enum Sink {
     Elasticsearch(ElasticsearchConfig),
     /// Splunk HTTP Event Collector (`ca_file` and the token file resolved against the job file).
     SplunkHec(SplunkConfig),
-    /// Azure Monitor Logs Ingestion API, with the job's own credential.
-    AzureLogsIngestion(LogsIngestionConfig),
+    /// Azure Monitor Logs Ingestion API.
+    AzureLogsIngestion {
+        /// The endpoint, rule and stream.
+        config: LogsIngestionConfig,
+        /// The app registration that writes to the rule (certificate paths resolved against the job file); `None`:
+        /// the job's own `tenant`.
+        auth: Option<Tenant>,
+    },
 }
 
 /// The network sinks' configurations: the sink module's own types.
@@ -140,9 +146,18 @@ impl Job {
     /// The endpoints a run calls (token URL, API root, scope), resolved by the cloud module from the job's cloud and
     /// host overrides.
     pub fn endpoints(&self) -> Result<crate::cloud::Endpoints, crate::cloud::EndpointError> {
+        self.endpoints_of(&self.tenant)
+    }
+
+    /// The endpoints of another registration of the job (a sink's `auth`): its own tenant and cloud, with the job's
+    /// host overrides.
+    pub fn endpoints_of(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<crate::cloud::Endpoints, crate::cloud::EndpointError> {
         let origin = |u: &Option<Url>| u.as_ref().map(|u| u.origin().ascii_serialization());
-        self.tenant.cloud.endpoints(
-            &self.tenant.id.to_string(),
+        tenant.cloud.endpoints(
+            &tenant.id.to_string(),
             &crate::cloud::EndpointOverrides {
                 login: origin(&self.endpoints.login),
                 api: origin(&self.endpoints.api),

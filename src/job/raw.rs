@@ -230,6 +230,14 @@ pub struct RawSink {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub stream: Option<Text>,
+    /// `azure_logs_ingestion`: the app registration that writes to the data collection rule, when it is not the
+    /// job's own: the workspace's tenant (e.g. an Azure Government workspace beside a GCC tenant) and its
+    /// certificate credential, with the same keys as `tenant` (`id`, `cloud`, `client_id`, `certificate`,
+    /// `private_key`, `private_key_passphrase_env` or `_file`, `signing`; not `publisher_id`). The token is requested
+    /// from this tenant's authority for its cloud's Azure Monitor audience. Default: the job's `tenant`.
+    #[serde(default)]
+    #[schemars(with = "Option<RawTenant>")]
+    pub auth: Option<Spanned<RawTenant>>,
 }
 
 /// Host overrides. They replace the scheme, host and port only: the token URL stays

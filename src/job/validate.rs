@@ -52,7 +52,7 @@ impl std::fmt::Debug for Context<'_> {
     }
 }
 
-/// Locations of the paths the build phase checks on disk.
+/// Locations of a certificate credential's paths, which the build phase checks on disk.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PathLocs {
     pub certificate: Option<Loc>,
@@ -61,11 +61,25 @@ pub(crate) struct PathLocs {
     pub passphrase_env: Option<Loc>,
 }
 
-/// A validated job (paths as written), where its paths were written, and its warnings.
+impl PathLocs {
+    fn of(t: &RawTenant) -> Self {
+        PathLocs {
+            certificate: Some(Loc::of(&t.certificate)),
+            private_key: t.private_key.as_ref().map(Loc::of),
+            passphrase_file: t.private_key_passphrase_file.as_ref().map(Loc::of),
+            passphrase_env: t.private_key_passphrase_env.as_ref().map(Loc::of),
+        }
+    }
+}
+
+/// A validated job (paths as written), where its credentials' paths were written, and its warnings.
 #[derive(Debug, Clone)]
 pub(crate) struct Checked {
     pub job: Job,
+    /// The tenant's credential.
     pub locs: PathLocs,
+    /// The Logs Ingestion sink's own credential (`sink.auth`), when it has one.
+    pub sink_auth_locs: Option<PathLocs>,
     pub warnings: Vec<Issue>,
 }
 
@@ -77,16 +91,11 @@ pub(crate) fn validate(raw: &RawJob, ctx: &Context<'_>) -> Result<Checked, Vec<I
         warnings: Vec::new(),
     };
     let job = v.job(raw);
-    let mut locs = PathLocs::default();
-    let t = &raw.tenant.value;
-    locs.certificate = Some(Loc::of(&t.certificate));
-    locs.private_key = t.private_key.as_ref().map(Loc::of);
-    locs.passphrase_file = t.private_key_passphrase_file.as_ref().map(Loc::of);
-    locs.passphrase_env = t.private_key_passphrase_env.as_ref().map(Loc::of);
     match job {
         Some(job) if v.errors.is_empty() => Ok(Checked {
             job,
-            locs,
+            locs: PathLocs::of(&raw.tenant.value),
+            sink_auth_locs: raw.sink.value.auth.as_ref().map(|a| PathLocs::of(&a.value)),
             warnings: v.warnings,
         }),
         _ => {
@@ -129,7 +138,7 @@ impl V<'_, '_> {
             );
         }
         let name = self.name(&raw.name);
-        let tenant = self.tenant(&raw.tenant.value);
+        let tenant = self.tenant(&raw.tenant.value, "tenant");
         let content_types = self.content_types(raw);
         let sync = self.sync(raw.sync.as_ref().map(|s| &s.value));
         let output = self.output(raw.output.as_ref().map(|o| &o.value));
@@ -188,10 +197,11 @@ impl V<'_, '_> {
         parsed
     }
 
-    fn tenant(&mut self, t: &RawTenant) -> Option<Tenant> {
+    /// The `tenant` section, or a sink's `auth` section of the same shape: `key` names it in messages.
+    fn tenant(&mut self, t: &RawTenant, key: &str) -> Option<Tenant> {
         let id = self.guid(
             &t.id,
-            "tenant.id",
+            &format!("{key}.id"),
             "use the Directory (tenant) ID shown on the Entra admin center's Overview page",
         );
         let cloud = self.text(&t.cloud).and_then(|s| match s.parse::<Cloud>() {
@@ -207,12 +217,12 @@ impl V<'_, '_> {
         });
         let client_id = self.guid(
             &t.client_id,
-            "tenant.client_id",
+            &format!("{key}.client_id"),
             "use the Application (client) ID shown on the app registration's Overview page",
         );
-        let certificate = self.path(&t.certificate, "tenant.certificate");
+        let certificate = self.path(&t.certificate, &format!("{key}.certificate"));
         let private_key = match &t.private_key {
-            Some(key) => self.path(key, "tenant.private_key").map(Some),
+            Some(k) => self.path(k, &format!("{key}.private_key")).map(Some),
             None => Some(None),
         };
         let passphrase = self
@@ -249,7 +259,7 @@ impl V<'_, '_> {
             None => id,
             Some(p) => self.guid(
                 p,
-                "tenant.publisher_id",
+                &format!("{key}.publisher_id"),
                 "use your own tenant ID (the default when publisher_id is left out)",
             ),
         };
@@ -731,7 +741,7 @@ impl V<'_, '_> {
 
     /// Rejects keys of the sink section that belong to other sink types.
     fn sink_keys_fit(&mut self, raw: &RawSink, kind: &str) -> bool {
-        let given: [(&str, Option<Loc>); 16] = [
+        let given: [(&str, Option<Loc>); 17] = [
             ("ack_timeout", raw.ack_timeout.as_ref().map(Loc::of)),
             ("url", raw.url.as_ref().map(Loc::of)),
             ("index", raw.index.as_ref().map(Loc::of)),
@@ -751,6 +761,7 @@ impl V<'_, '_> {
                 raw.dcr_immutable_id.as_ref().map(Loc::of),
             ),
             ("stream", raw.stream.as_ref().map(Loc::of)),
+            ("auth", raw.auth.as_ref().map(Loc::of)),
         ];
         let file_keys = [
             ("path", raw.path.as_ref().map(Loc::of)),
@@ -778,7 +789,7 @@ impl V<'_, '_> {
                 "ack_timeout",
                 "ca_file",
             ],
-            "azure_logs_ingestion" => &["endpoint", "dcr_immutable_id", "stream"],
+            "azure_logs_ingestion" => &["endpoint", "dcr_immutable_id", "stream", "auth"],
             // The file sinks check their own keys with messages of their own.
             _ => &["path", "compress", "gzip"],
         };
@@ -1049,11 +1060,31 @@ impl V<'_, '_> {
                     None
                 }
             });
-        Some(Sink::AzureLogsIngestion(LogsIngestionConfig {
-            endpoint: endpoint?,
-            dcr_immutable_id: dcr?,
-            stream: stream?,
-        }))
+        let auth = match &raw.auth {
+            None => Some(None),
+            Some(a) => self.sink_auth(&a.value),
+        };
+        Some(Sink::AzureLogsIngestion {
+            config: LogsIngestionConfig {
+                endpoint: endpoint?,
+                dcr_immutable_id: dcr?,
+                stream: stream?,
+            },
+            auth: auth?,
+        })
+    }
+
+    /// `sink.auth`: another app registration (another tenant, possibly another cloud) for the Logs Ingestion API.
+    fn sink_auth(&mut self, a: &RawTenant) -> Option<Option<Tenant>> {
+        if let Some(p) = &a.publisher_id {
+            self.err(
+                Loc::of(p),
+                "publisher_id does not apply to sink.auth",
+                "remove it; publisher_id belongs to the Management API calls, under `tenant`",
+            );
+            return None;
+        }
+        self.tenant(a, "sink.auth").map(Some)
     }
 }
 

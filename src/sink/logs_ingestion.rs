@@ -15,9 +15,10 @@
 //! | `TenantId` | string | the Microsoft 365 tenant |
 //! | `Event` | dynamic | the OCSF event (or the raw record) |
 //!
-//! The token is the job's own certificate credential, for the cloud's Azure Monitor audience
+//! The token comes from a certificate credential, for the cloud's Azure Monitor audience
 //! (`https://monitor.azure.com/.default` for commercial and GCC, `https://monitor.azure.us/.default` for GCC High
-//! and DoD), from the same authority as the Management API's. A 204 means the rows are accepted; the service has no
+//! and DoD): the job's own, from the same authority as the Management API's, or the one of the sink's `auth` block,
+//! from its tenant's authority and for its cloud (a workspace in another tenant or cloud). A 204 means the rows are accepted; the service has no
 //! later acknowledgement. A repeat delivery after a crash sends the rows again (at least once; `RecordId`
 //! de-duplicates in queries). 429 honours `Retry-After`; 5xx and network failures are retried; 401 refreshes the
 //! token once; 413 splits the body in two.
@@ -246,8 +247,9 @@ impl LogsIngestionSink {
             )),
             StatusCode::FORBIDDEN => Attempt::Fail(self.error(
                 problem(),
-                "assign the role Monitoring Metrics Publisher on the data collection rule to the job's app \
-                 registration (docs/sentinel.md)",
+                "assign the role Monitoring Metrics Publisher on the data collection rule to the app registration \
+                 writing to it (sink.auth, or the job's tenant without it), in the rule's own tenant; a rule in \
+                 another tenant or cloud needs `sink.auth` (docs/sentinel.md)",
             )),
             StatusCode::NOT_FOUND => Attempt::Fail(self.error(
                 problem(),
