@@ -269,11 +269,11 @@ fn network_sinks(c: &mut Criterion) {
                         if together {
                             let writes = batches.into_iter().map(|b| sink.write_blob(b));
                             for ack in futures::future::join_all(writes).await {
-                                black_box(ack.expect("delivered"));
+                                let _ = black_box(ack.expect("delivered"));
                             }
                         } else {
                             for b in batches {
-                                black_box(sink.write_blob(b).await.expect("delivered"));
+                                let _ = black_box(sink.write_blob(b).await.expect("delivered"));
                             }
                         }
                     })
