@@ -4,8 +4,13 @@
 use std::process::Command;
 
 fn demo(dir: &std::path::Path) -> std::process::Output {
+    demo_with(dir, &[])
+}
+
+fn demo_with(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_o365sync"))
         .arg("demo")
+        .args(args)
         .current_dir(dir)
         .env_remove("O365SYNC_STATE_DIR")
         .env("RUST_LOG", "warn")
@@ -64,6 +69,45 @@ fn demo_end_to_end_then_nothing_new() {
         .unwrap();
     assert!(show.status.success());
     assert!(String::from_utf8_lossy(&show.stdout).contains("Audit.Exchange"));
+}
+
+#[test]
+fn demo_with_each_network_sink_delivers_what_the_file_demo_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = demo(dir.path());
+    assert_eq!(first.status.code(), Some(0));
+    let events = count_lines(&dir.path().join("out/demo/events"));
+    for sink in ["elasticsearch", "splunk_hec", "azure_logs_ingestion"] {
+        let out = demo_with(dir.path(), &["--sink", sink]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{sink}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The same content, delivered as job demo-<sink> with state of its own, arrives whole at the receiver.
+        assert!(
+            stdout.contains("receiver") && stdout.contains(&format!("({events} in all)")),
+            "{sink}: {stdout}"
+        );
+        assert!(stdout.contains("new events from"), "{sink}: {stdout}");
+        assert!(
+            dir.path()
+                .join(format!("state/demo-{sink}.sqlite3"))
+                .exists(),
+            "{sink}"
+        );
+        assert!(
+            stdout.contains(&format!("o365sync demo --sink {sink}")),
+            "{sink}: the next commands: {stdout}"
+        );
+    }
+    assert_eq!(
+        count_lines(&dir.path().join("out/demo/events")),
+        events,
+        "the sink demos wrote no files"
+    );
 }
 
 fn count_lines(dir: &std::path::Path) -> usize {

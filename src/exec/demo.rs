@@ -5,6 +5,12 @@
 //! `out/demo/emulator-anchor` (the end of the emulated history, fixed on the first demo so that later demos see the
 //! same blobs), `out/demo/events/` (the OCSF events) and the state under `--state-dir`. A second demo therefore
 //! lists the same content and delivers nothing new.
+//!
+//! `--sink elasticsearch|splunk_hec|azure_logs_ingestion` delivers to that destination's receiver in the emulator
+//! instead (Elasticsearch `_bulk` with item statuses, HEC with indexer acknowledgement, Logs Ingestion with an Azure
+//! Monitor token from the demo's own certificate), as job `demo-<sink>` with state of its own, and counts what the
+//! receiver holds. The receivers live in memory: a second demo with the same sink delivers nothing new to an empty
+//! receiver.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -26,6 +32,113 @@ pub struct DemoArgs {
     /// Directory the demo works in (its certificate, state and output go below it).
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
+    /// Deliver to this network sink's receiver in the emulator instead of files (job `demo-<sink>`, state of its
+    /// own): nothing leaves the machine.
+    #[arg(long, value_enum)]
+    pub sink: Option<DemoSink>,
+}
+
+/// A network sink the demo can show end to end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoSink {
+    /// Elasticsearch/OpenSearch `_bulk`, exactly once.
+    #[value(name = "elasticsearch")]
+    Elasticsearch,
+    /// Splunk HEC with indexer acknowledgement.
+    #[value(name = "splunk_hec")]
+    SplunkHec,
+    /// Azure Monitor Logs Ingestion (Microsoft Sentinel).
+    #[value(name = "azure_logs_ingestion")]
+    AzureLogsIngestion,
+}
+
+/// The index the Elasticsearch demo writes.
+const DEMO_INDEX: &str = "logs-o365.audit-demo";
+
+impl DemoSink {
+    fn name(self) -> &'static str {
+        match self {
+            DemoSink::Elasticsearch => "elasticsearch",
+            DemoSink::SplunkHec => "splunk_hec",
+            DemoSink::AzureLogsIngestion => "azure_logs_ingestion",
+        }
+    }
+
+    /// The sink pointing at the emulator's receiver; the HEC token goes to a file below `out`.
+    fn sink(self, url: &str, out: &Path) -> Result<job::Sink, DemoError> {
+        use crate::sink::{elasticsearch, http::SecretSource, logs_ingestion, splunk};
+        let url: url::Url = url
+            .parse()
+            .map_err(|e| DemoError::Job(format!("the emulator's url {url}: {e}")))?;
+        Ok(match self {
+            DemoSink::Elasticsearch => {
+                job::Sink::Elasticsearch(elasticsearch::ElasticsearchConfig {
+                    url,
+                    index: DEMO_INDEX.into(),
+                    auth: elasticsearch::ElasticAuth::None,
+                    ca_file: None,
+                    batch_bytes: elasticsearch::DEFAULT_BATCH_BYTES,
+                })
+            }
+            DemoSink::SplunkHec => {
+                let token = out.join("hec-token");
+                write_private(&token, &crate::emulator::hec::HecSettings::default().token)?;
+                job::Sink::SplunkHec(splunk::SplunkConfig {
+                    url,
+                    token: SecretSource::File(token),
+                    index: None,
+                    sourcetype: splunk::DEFAULT_SOURCETYPE.into(),
+                    ack: true,
+                    ca_file: None,
+                    ack_timeout: splunk::DEFAULT_ACK_TIMEOUT,
+                    batch_bytes: splunk::DEFAULT_BATCH_BYTES,
+                })
+            }
+            DemoSink::AzureLogsIngestion => job::Sink::AzureLogsIngestion {
+                config: logs_ingestion::LogsIngestionConfig {
+                    endpoint: url,
+                    dcr_immutable_id: crate::emulator::ingestion::DEFAULT_DCR.into(),
+                    stream: crate::emulator::ingestion::DEFAULT_STREAM.into(),
+                },
+                auth: None,
+            },
+        })
+    }
+
+    /// Where the events are, and the OCSF events the receiver holds.
+    fn received(self, receivers: &crate::emulator::Receivers) -> (String, Vec<serde_json::Value>) {
+        match self {
+            DemoSink::Elasticsearch => (
+                format!("the emulator's Elasticsearch receiver, index {DEMO_INDEX}"),
+                receivers
+                    .elastic
+                    .documents(DEMO_INDEX)
+                    .into_values()
+                    .collect(),
+            ),
+            DemoSink::SplunkHec => (
+                "the emulator's Splunk HEC receiver".to_owned(),
+                receivers
+                    .hec
+                    .events()
+                    .into_iter()
+                    .map(|mut e| e["event"].take())
+                    .collect(),
+            ),
+            DemoSink::AzureLogsIngestion => (
+                format!(
+                    "the emulator's Logs Ingestion receiver, stream {}",
+                    crate::emulator::ingestion::DEFAULT_STREAM
+                ),
+                receivers
+                    .ingestion
+                    .rows()
+                    .into_iter()
+                    .map(|mut r| r["Event"].take())
+                    .collect(),
+            ),
+        }
+    }
 }
 
 /// The demo job as shipped (written to `jobs/demo.yaml` when the demo directory has none).
@@ -152,6 +265,19 @@ fn tidy(path: &Path) -> PathBuf {
     out
 }
 
+/// Counts events by OCSF class.
+fn count_events<'a>(events: impl Iterator<Item = &'a serde_json::Value>) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for v in events {
+        let class = v
+            .get("class_name")
+            .and_then(|c| c.as_str())
+            .unwrap_or("unknown");
+        *counts.entry(class.to_owned()).or_insert(0) += 1;
+    }
+    counts
+}
+
 /// Counts the events under the jsonl output by OCSF class.
 fn count_classes(dir: &Path) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
@@ -166,16 +292,12 @@ fn count_classes(dir: &Path) -> BTreeMap<String, u64> {
         let Ok(text) = std::fs::read_to_string(&p) else {
             continue;
         };
-        for line in text.lines() {
-            let class = serde_json::from_str::<serde_json::Value>(line)
-                .ok()
-                .and_then(|v| {
-                    v.get("class_name")
-                        .and_then(|c| c.as_str())
-                        .map(str::to_owned)
-                })
-                .unwrap_or_else(|| "unknown".into());
-            *counts.entry(class).or_insert(0) += 1;
+        let events: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_default())
+            .collect();
+        for (class, n) in count_events(events.iter()) {
+            *counts.entry(class).or_insert(0) += n;
         }
     }
     counts
@@ -183,7 +305,7 @@ fn count_classes(dir: &Path) -> BTreeMap<String, u64> {
 
 /// `o365sync demo`.
 pub fn run(global: &GlobalArgs, args: DemoArgs) -> Outcome {
-    match demo(global, &args.dir) {
+    match demo(global, &args.dir, args.sink) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: demo: {e}");
@@ -192,7 +314,7 @@ pub fn run(global: &GlobalArgs, args: DemoArgs) -> Outcome {
     }
 }
 
-fn demo(global: &GlobalArgs, dir: &Path) -> Result<Outcome, DemoError> {
+fn demo(global: &GlobalArgs, dir: &Path, sink: Option<DemoSink>) -> Result<Outcome, DemoError> {
     let jobs = dir.join("jobs");
     let job_file = jobs.join("demo.yaml");
     if !job_file.exists() {
@@ -230,8 +352,13 @@ fn demo(global: &GlobalArgs, dir: &Path) -> Result<Outcome, DemoError> {
         let emu = Emulator::start(config).await?;
         eprintln!("demo: emulator of Entra ID and the Management Activity API at {}", emu.url());
         let env = DemoEnv { url: emu.url() };
-        let loaded = job::load(&job_file, &Context { env: &env, now })
+        let mut loaded = job::load(&job_file, &Context { env: &env, now })
             .map_err(|d| DemoError::Job(d.to_string()))?;
+        if let Some(kind) = sink {
+            loaded.job.name = format!("{}-{}", loaded.job.name, kind.name());
+            loaded.job.sink = kind.sink(&emu.url(), &out)?;
+            eprintln!("demo: delivering to the emulator's {} receiver, as job {}", kind.name(), loaded.job.name);
+        }
         let settings = Settings {
             state_dir,
             ..super::cli::settings(global)
@@ -239,16 +366,25 @@ fn demo(global: &GlobalArgs, dir: &Path) -> Result<Outcome, DemoError> {
         install_signals(&settings.stop);
         let report = run_job(&loaded, &settings, Mode::Live).await;
         settings.progress.finish();
+        let (place, counts) = match sink {
+            Some(kind) => {
+                let (place, events) = kind.received(emu.receivers());
+                (place, count_events(events.iter()))
+            }
+            None => {
+                let events_dir = match &loaded.job.sink {
+                    job::Sink::Jsonl { path, .. } => tidy(path),
+                    _ => out.join("events"),
+                };
+                let counts = count_classes(&events_dir);
+                (events_dir.display().to_string(), counts)
+            }
+        };
         emu.shutdown().await;
         print_report(&report, global.log_format);
-        let events_dir = match &loaded.job.sink {
-            job::Sink::Jsonl { path, .. } => tidy(path),
-            _ => out.join("events"),
-        };
-        let counts = count_classes(&events_dir);
         let total: u64 = counts.values().sum();
         let mut o = std::io::stdout().lock();
-        let _ = writeln!(o, "\nOCSF events are in {} ({total} in all):", events_dir.display());
+        let _ = writeln!(o, "\nOCSF events are in {place} ({total} in all):");
         for (class, n) in &counts {
             let _ = writeln!(o, "  {n:>6}  {class}");
         }
@@ -267,9 +403,19 @@ fn demo(global: &GlobalArgs, dir: &Path) -> Result<Outcome, DemoError> {
             format!("--state-dir {} ", tidy(&settings.state_dir).display())
         };
         let _ = writeln!(o, "\nnext, try:");
-        let _ = writeln!(o, "  o365sync demo                                   # again: incremental, nothing new");
-        let _ = writeln!(o, "  o365sync {sd}state show {jf}");
-        let _ = writeln!(o, "  o365sync {sd}plan {jf}");
+        match sink {
+            None => {
+                let _ = writeln!(o, "  o365sync demo                                   # again: incremental, nothing new");
+                let _ = writeln!(o, "  o365sync demo --sink splunk_hec                 # or elasticsearch, azure_logs_ingestion: a SIEM's API, in the emulator");
+                let _ = writeln!(o, "  o365sync {sd}state show {jf}");
+                let _ = writeln!(o, "  o365sync {sd}plan {jf}");
+            }
+            Some(kind) => {
+                let again = format!("o365sync demo --sink {}", kind.name());
+                let _ = writeln!(o, "  {again:<47} # again: incremental, nothing new");
+                let _ = writeln!(o, "  o365sync demo                                   # the same content into files");
+            }
+        }
         let _ = writeln!(o, "  o365sync validate jobs/");
         let _ = writeln!(o, "  o365sync normalize --content-type Audit.Exchange fixtures/corpus/microsoft-docs.jsonl");
         Ok(report.outcome())
