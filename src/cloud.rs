@@ -75,6 +75,48 @@ impl Cloud {
         }
     }
 
+    /// The Microsoft Graph host of the cloud (GCC uses the global service, as commercial does).
+    pub const fn graph_host(self) -> &'static str {
+        match self {
+            Cloud::Commercial | Cloud::Gcc => "graph.microsoft.com",
+            Cloud::GccHigh => "graph.microsoft.us",
+            Cloud::Dod => "dod-graph.microsoft.us",
+        }
+    }
+
+    /// Whether Microsoft Purview Audit Search (Graph's `security/auditLog/queries`) is offered to applications: in
+    /// the global service only, so commercial and GCC; not in GCC High (L4) or DoD (L5).
+    pub const fn has_audit_search(self) -> bool {
+        matches!(self, Cloud::Commercial | Cloud::Gcc)
+    }
+
+    /// The OAuth scope of Microsoft Graph: `https://{graph host}/.default`.
+    pub fn graph_scope(self) -> String {
+        format!("https://{}/.default", self.graph_host())
+    }
+
+    /// The Audit Search root, `{graph}/v1.0/security/auditLog/`, on the cloud's Graph host or on `graph_override`
+    /// (`endpoints.graph`: scheme, host and port only; plain http for loopback hosts only).
+    pub fn audit_search_root(self, graph_override: Option<&str>) -> Result<url::Url, EndpointError> {
+        let base = match graph_override {
+            Some(v) => override_base("graph", v)?,
+            None => {
+                let base = format!("https://{}", self.graph_host());
+                url::Url::parse(&base).map_err(|e| EndpointError::InvalidUrl {
+                    key: "graph",
+                    value: base.clone(),
+                    reason: e.to_string(),
+                })?
+            }
+        };
+        base.join("/v1.0/security/auditLog/")
+            .map_err(|e| EndpointError::InvalidUrl {
+                key: "graph",
+                value: base.to_string(),
+                reason: e.to_string(),
+            })
+    }
+
     /// The OAuth scope of the Logs Ingestion API: [`Cloud::monitor_resource`] plus `/.default`.
     pub fn monitor_scope(self) -> String {
         format!("{}/.default", self.monitor_resource())
@@ -167,7 +209,7 @@ pub enum EndpointError {
     /// Not a URL at all.
     #[error("endpoints.{key} `{value}` is not a URL ({reason}): write it as https://host[:port]")]
     InvalidUrl {
-        /// `login` or `api`.
+        /// `login`, `api` or `graph`.
         key: &'static str,
         /// The value given.
         value: String,
@@ -177,7 +219,7 @@ pub enum EndpointError {
     /// A scheme other than https/http.
     #[error("endpoints.{key} `{value}` uses an unsupported scheme: use https://")]
     UnsupportedScheme {
-        /// `login` or `api`.
+        /// `login`, `api` or `graph`.
         key: &'static str,
         /// The value given.
         value: String,
@@ -187,7 +229,7 @@ pub enum EndpointError {
         "endpoints.{key} `{value}` uses plain http:// to {host}, which is not a loopback address: use https:// (plain http is allowed only for 127.0.0.1, ::1 and localhost)"
     )]
     InsecureHttp {
-        /// `login` or `api`.
+        /// `login`, `api` or `graph`.
         key: &'static str,
         /// The value given.
         value: String,
@@ -199,7 +241,7 @@ pub enum EndpointError {
         "endpoints.{key} `{value}` must be a scheme and host only, like https://login.example.net: endpoints replace hosts, the paths stay the cloud's"
     )]
     NotHostOnly {
-        /// `login` or `api`.
+        /// `login`, `api` or `graph`.
         key: &'static str,
         /// The value given.
         value: String,
@@ -342,6 +384,25 @@ impl Cloud {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audit_search_is_offered_in_the_global_service_only() {
+        assert!(Cloud::Commercial.has_audit_search() && Cloud::Gcc.has_audit_search());
+        assert!(!Cloud::GccHigh.has_audit_search() && !Cloud::Dod.has_audit_search());
+        assert_eq!(Cloud::Gcc.graph_scope(), "https://graph.microsoft.com/.default");
+        assert_eq!(
+            Cloud::Gcc.audit_search_root(None).unwrap().as_str(),
+            "https://graph.microsoft.com/v1.0/security/auditLog/"
+        );
+        assert_eq!(
+            Cloud::Commercial
+                .audit_search_root(Some("http://127.0.0.1:8400"))
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:8400/v1.0/security/auditLog/"
+        );
+        assert!(Cloud::Commercial.audit_search_root(Some("http://graph.example.com")).is_err());
+    }
 
     #[test]
     fn profiles_match_the_reference_table() {

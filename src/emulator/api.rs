@@ -46,6 +46,18 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/dataCollectionRules/{dcr}/streams/{stream}",
             post(super::ingestion::ingest),
         )
+        .route(
+            "/v1.0/security/auditLog/queries",
+            post(super::audit_search::create),
+        )
+        .route(
+            "/v1.0/security/auditLog/queries/{id}",
+            get(super::audit_search::get_query),
+        )
+        .route(
+            "/v1.0/security/auditLog/queries/{id}/records",
+            get(super::audit_search::records),
+        )
         .route("/_emulator/stats", get(control_stats))
         .route("/_emulator/ground-truth", get(control_ground_truth))
         .route("/_emulator/blobs", get(control_blobs))

@@ -152,6 +152,7 @@ impl EmulatorArgs {
             cloud: self.cloud,
             trusted_certificates: trusted,
             workspace: None,
+            audit_search: Default::default(),
             token_lifetime: Duration::from_secs(self.token_lifetime),
             roles: self.roles.clone(),
             initial_subscriptions: if self.subscribed {

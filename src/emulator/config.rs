@@ -39,6 +39,8 @@ pub struct EmulatorConfig {
     /// beside a GCC tenant), whose app registration gets Azure Monitor tokens only. When set, the Logs Ingestion
     /// receiver accepts only its tokens, as a data collection rule whose role assignment lives in that tenant does.
     pub workspace: Option<WorkspaceRegistration>,
+    /// Purview Audit Search: its history before the Management API's, query lifecycle and faults.
+    pub audit_search: super::audit_search::AuditSearchSettings,
     /// Bytes of generated blob bodies kept for later fetches (generating a body costs far more than serving it;
     /// benchmarks raise this so the emulator does not compete with the collector for CPU). Bodies beyond it are
     /// generated again at each fetch.
@@ -60,6 +62,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("content", &self.content)
             .field("faults", &self.faults)
             .field("workspace", &self.workspace)
+            .field("audit_search", &self.audit_search)
             .field("body_cache_bytes", &self.body_cache_bytes)
             .finish()
     }
@@ -82,12 +85,14 @@ impl Default for EmulatorConfig {
             roles: vec![
                 "ActivityFeed.Read".to_owned(),
                 "ActivityFeed.ReadDlp".to_owned(),
+                "AuditLogsQuery.Read.All".to_owned(),
             ],
             initial_subscriptions: Vec::new(),
             page_size: 100,
             content: ContentSettings::default(),
             faults: Faults::default(),
             workspace: None,
+            audit_search: Default::default(),
             body_cache_bytes: DEFAULT_BODY_CACHE_BYTES,
         }
     }

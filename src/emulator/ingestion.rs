@@ -138,7 +138,7 @@ pub(crate) async fn ingest(
             );
         }
         Some(Audience::Monitor | Audience::WorkspaceMonitor) => {}
-        Some(Audience::ManagementApi) => {
+        Some(Audience::ManagementApi | Audience::Graph) => {
             return refuse(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAudience",

@@ -44,6 +44,7 @@
 //!   are counted, not put into a smaller pool.
 
 mod api;
+pub mod audit_search;
 mod cert;
 pub mod cli;
 mod config;
@@ -164,6 +165,9 @@ pub(crate) struct Shared {
     late_after_ms: Option<i64>,
     certs: Vec<cert::RegisteredCertificate>,
     workspace: Option<Workspace>,
+    /// The end of the emulated history (content becomes available up to it).
+    anchor_ms: i64,
+    audit_search: audit_search::AuditSearchService,
     catalog: content::Catalog,
     bodies: Mutex<BodyCache>,
     counters: stats::Counters,
@@ -393,6 +397,8 @@ impl Emulator {
                 .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)),
             certs,
             workspace,
+            anchor_ms,
+            audit_search: audit_search::AuditSearchService::new(config.audit_search.clone()),
             catalog: content::Catalog::new(&config.content, &config.tenant_id, anchor_ms),
             bodies: Mutex::new(BodyCache::new(config.body_cache_bytes)),
             counters: stats::Counters::default(),
@@ -619,6 +625,17 @@ impl EmulatorHandle {
     /// Makes every access token issued so far expired (the next API call with one gets 401).
     pub fn expire_tokens(&self) {
         self.shared.expire_tokens();
+    }
+
+    /// Purview Audit Search, served on [`EmulatorHandle::url`] under `/v1.0/security/auditLog/`.
+    pub fn audit_search(&self) -> &audit_search::AuditSearchService {
+        &self.shared.audit_search
+    }
+
+    /// The `Id` of every record of the unified audit log created in `[from, to)`: what Audit Search answers for that
+    /// range (generated history and the Management API catalog's records alike).
+    pub fn audit_log_ids(&self, from: jiff::Timestamp, to: jiff::Timestamp) -> BTreeSet<String> {
+        audit_search::truth(&self.shared, from.as_millisecond(), to.as_millisecond())
     }
 
     /// The destinations' receivers (Elasticsearch, Splunk HEC, Logs Ingestion) served on [`EmulatorHandle::url`].

@@ -219,6 +219,7 @@ fn issue(
     let audience = match (scope == dir.cloud.monitor_scope(), dir.workspace) {
         (true, false) => Audience::Monitor,
         (true, true) => Audience::WorkspaceMonitor,
+        (false, false) if scope == dir.cloud.graph_scope() => Audience::Graph,
         (false, _) => Audience::ManagementApi,
     };
     if scope != expected_scope && audience == Audience::ManagementApi {
@@ -321,6 +322,11 @@ fn access_token(
     let resource = match audience {
         Audience::ManagementApi => dir.cloud.profile().resource,
         Audience::Monitor | Audience::WorkspaceMonitor => dir.cloud.monitor_resource(),
+        Audience::Graph => match dir.cloud.graph_host() {
+            "graph.microsoft.com" => "https://graph.microsoft.com",
+            "graph.microsoft.us" => "https://graph.microsoft.us",
+            _ => "https://dod-graph.microsoft.us",
+        },
     };
     let claims = json!({
         "aud": resource,
@@ -499,6 +505,8 @@ pub(crate) enum Audience {
     Monitor,
     /// Azure Monitor, from the workspace's directory ([`super::WorkspaceRegistration`]).
     WorkspaceMonitor,
+    /// Microsoft Graph (Purview Audit Search).
+    Graph,
 }
 
 /// Whether the request carries a live access token for the Management API.

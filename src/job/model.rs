@@ -140,6 +140,8 @@ pub struct Endpoints {
     pub login: Option<Url>,
     /// Replaces the cloud's API host.
     pub api: Option<Url>,
+    /// Replaces the cloud's Microsoft Graph host (Purview Audit Search).
+    pub graph: Option<Url>,
 }
 
 impl Job {
@@ -147,6 +149,16 @@ impl Job {
     /// host overrides.
     pub fn endpoints(&self) -> Result<crate::cloud::Endpoints, crate::cloud::EndpointError> {
         self.endpoints_of(&self.tenant)
+    }
+
+    /// The Purview Audit Search root of the job's tenant (`endpoints.graph` included).
+    pub fn audit_search_root(&self) -> Result<Url, crate::cloud::EndpointError> {
+        let graph = self
+            .endpoints
+            .graph
+            .as_ref()
+            .map(|u| u.origin().ascii_serialization());
+        self.tenant.cloud.audit_search_root(graph.as_deref())
     }
 
     /// The endpoints of another registration of the job (a sink's `auth`): its own tenant and cloud, with the job's

@@ -255,6 +255,11 @@ pub struct RawEndpoints {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub api: Option<Text>,
+    /// Replaces the cloud's Microsoft Graph host (Purview Audit Search, read by `backfill` for what is older than the
+    /// Management API's 7 days), e.g. `http://127.0.0.1:8400`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub graph: Option<Text>,
 }
 // The three enums below exist for the schema only: the job file holds these values as located strings, which the
 // validation phase checks (so `${VAR}` works in them and errors point at them).

@@ -626,9 +626,14 @@ impl V<'_, '_> {
             None => Some(None),
             Some(t) => self.http_url(t, "endpoints.api", true).map(Some),
         };
+        let graph = match &raw.graph {
+            None => Some(None),
+            Some(t) => self.http_url(t, "endpoints.graph", true).map(Some),
+        };
         Some(Endpoints {
             login: login?,
             api: api?,
+            graph: graph?,
         })
     }
 
