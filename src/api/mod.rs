@@ -6,6 +6,7 @@
 //! from a [`BearerSource`] and are only ever sent to the API root's scheme, host and port.
 
 pub mod bearer;
+pub mod audit_search;
 pub mod blob;
 pub mod budget;
 pub mod client;

@@ -44,7 +44,7 @@ pub use summary::{
     ContentTypeSummary, DEFAULT_RUNS_SHOWN, LedgerCounts, StateSummary, reset, show,
 };
 pub use types::{
-    BackfillKind, BackfillProgress, CommitReport, ContentEntry, ContentStatus, Gap, GapReason,
+    AuditQuery, AuditQueryStatus, BackfillKind, BackfillProgress, CommitReport, ContentEntry, ContentStatus, Gap, GapReason,
     GapScope, Identity, ListedBlob, Origin, PruneReport, RecordKey, ResetReport, RunId, RunKind,
     RunRecord, Track,
 };

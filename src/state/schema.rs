@@ -20,7 +20,7 @@ pub const APPLICATION_ID: i64 = 0x4F33_3635;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The forward migrations; `MIGRATIONS[i]` upgrades version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -39,6 +39,7 @@ const TABLES: &[&str] = &[
     "origin",
     "redelivered",
     "redelivered_blob",
+    "audit_query",
 ];
 
 /// Version 1. All instants are integer nanoseconds since the Unix epoch (UTC).
@@ -205,6 +206,25 @@ CREATE TABLE redelivered_blob (
     content_type TEXT NOT NULL,
     content_id   TEXT NOT NULL,
     PRIMARY KEY (content_type, content_id)
+) WITHOUT ROWID;
+";
+
+/// Version 4: `audit_query`, the Purview Audit Search queries of `backfill` beyond the Management API's 7 days, one
+/// per query window (all content types at once): the query ID, where it stands (`created` → `paging` → `done`, or
+/// `gap`), the next page's link (empty: the first page), pages and records read, and how many queries were created
+/// for the window. A resumed backfill polls and pages from here instead of creating the query again.
+const V4: &str = "
+CREATE TABLE audit_query (
+    start_ns     INTEGER NOT NULL,
+    end_ns       INTEGER NOT NULL CHECK (end_ns > start_ns),
+    query_id     TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('created', 'paging', 'done', 'gap')),
+    next_link    TEXT NOT NULL DEFAULT '',
+    pages_done   INTEGER NOT NULL DEFAULT 0,
+    records_read INTEGER NOT NULL DEFAULT 0,
+    attempts     INTEGER NOT NULL DEFAULT 1,
+    updated_ns   INTEGER NOT NULL,
+    PRIMARY KEY (start_ns, end_ns)
 ) WITHOUT ROWID;
 ";
 
@@ -506,9 +526,9 @@ mod tests {
             )
             .unwrap();
         }
-        let v4 = "ALTER TABLE watermark ADD COLUMN note TEXT NOT NULL DEFAULT 'migrated'";
+        let v5 = "ALTER TABLE watermark ADD COLUMN note TEXT NOT NULL DEFAULT 'migrated'";
         let mut conn = connect(&path).unwrap();
-        migrate(&mut conn, &path, &[V1, V2, V3, v4]).unwrap();
+        migrate(&mut conn, &path, &[V1, V2, V3, V4, v5]).unwrap();
         let (at, note, version): (i64, String, i64) = conn
             .query_row(
                 "SELECT at_ns, note, (SELECT user_version FROM pragma_user_version) FROM watermark",
@@ -516,18 +536,18 @@ mod tests {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .unwrap();
-        assert_eq!((at, note.as_str(), version), (5, "migrated", 4));
+        assert_eq!((at, note.as_str(), version), (5, "migrated", 5));
         // running the same migrations again is a no-op
-        migrate(&mut conn, &path, &[V1, V2, V3, v4]).unwrap();
-        // and this build (which only knows version 3) now refuses the file
+        migrate(&mut conn, &path, &[V1, V2, V3, V4, v5]).unwrap();
+        // and this build (which only knows version 4) now refuses the file
         drop(conn);
         let err = open(&path, "t", false).unwrap_err();
         assert!(
             matches!(
                 err,
                 StateError::NewerSchema {
-                    found: 4,
-                    supported: 3,
+                    found: 5,
+                    supported: 4,
                     ..
                 }
             ),
@@ -542,7 +562,7 @@ mod tests {
         initialize(&path, "t").unwrap();
         let mut conn = connect(&path).unwrap();
         let bad = "CREATE TABLE extra (x INTEGER); INSERT INTO no_such_table VALUES (1);";
-        assert!(migrate(&mut conn, &path, &[V1, V2, V3, bad]).is_err());
+        assert!(migrate(&mut conn, &path, &[V1, V2, V3, V4, bad]).is_err());
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
@@ -553,7 +573,7 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!((version, extra), (3, 0));
+        assert_eq!((version, extra), (4, 0));
     }
 
     #[test]

@@ -782,6 +782,72 @@ impl JobState {
         })
     }
 
+    // ---- Audit Search queries --------------------------------------------------------------------------------
+
+    /// The Audit Search query of backfill window `window`, if one was created.
+    pub fn audit_query(&self, window: Window) -> Result<Option<AuditQuery>, StateError> {
+        let (s, e) = (ns(window.start)?, ns(window.end)?);
+        self.read(|tx| {
+            tx.query_row(
+                "SELECT query_id, status, next_link, pages_done, records_read, attempts FROM audit_query
+                 WHERE start_ns = ?1 AND end_ns = ?2",
+                params![s, e],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, i64>(5)?,
+                    ))
+                },
+            )
+            .optional()?
+            .map(|(query_id, status, next, pages, records, attempts)| {
+                Ok(AuditQuery {
+                    window,
+                    query_id,
+                    status: AuditQueryStatus::parse(&status)
+                        .ok_or_else(|| corrupt(&self.path, "audit query status"))?,
+                    next_link: (!next.is_empty()).then_some(next),
+                    pages_done: u32::try_from(pages).unwrap_or(u32::MAX),
+                    records_read: u64::try_from(records).unwrap_or(0),
+                    attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// Saves where an Audit Search query stands (one transaction).
+    pub fn save_audit_query(&self, q: &AuditQuery, now: Timestamp) -> Result<(), StateError> {
+        let (s, e, now_ns) = (ns(q.window.start)?, ns(q.window.end)?, ns(now)?);
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO audit_query
+                   (start_ns, end_ns, query_id, status, next_link, pages_done, records_read, attempts, updated_ns)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (start_ns, end_ns) DO UPDATE SET
+                   query_id = excluded.query_id, status = excluded.status, next_link = excluded.next_link,
+                   pages_done = excluded.pages_done, records_read = excluded.records_read,
+                   attempts = excluded.attempts, updated_ns = excluded.updated_ns",
+                params![
+                    s,
+                    e,
+                    q.query_id,
+                    q.status.as_str(),
+                    q.next_link.as_deref().unwrap_or(""),
+                    i64::from(q.pages_done),
+                    i64::try_from(q.records_read).unwrap_or(i64::MAX),
+                    i64::from(q.attempts),
+                    now_ns
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
     /// All recorded gaps of `ct` (or of every content type), oldest first.
     pub fn gaps(&self, ct: Option<ContentType>) -> Result<Vec<Gap>, StateError> {
         self.read(|tx| load_gaps(tx, ct, &self.path))

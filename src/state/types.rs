@@ -102,6 +102,64 @@ pub enum GapReason {
     BeyondRetention,
     /// `state reset --to` moved the watermark forward over windows never synced.
     SkippedByReset,
+    /// Older than the Management API's 7 days, in a cloud without Purview Audit Search for applications (GCC High,
+    /// DoD).
+    NoAuditSearch,
+    /// Purview Audit Search could not answer for the window (queries failed or never finished).
+    AuditSearchFailed,
+}
+
+/// A Purview Audit Search query of a backfill window, as the state keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// The records' creation range it searches.
+    pub window: super::Window,
+    /// Graph's query ID.
+    pub query_id: String,
+    /// Where it stands.
+    pub status: AuditQueryStatus,
+    /// The next page to read (`None`: the first).
+    pub next_link: Option<String>,
+    /// Pages read and delivered.
+    pub pages_done: u32,
+    /// Records read.
+    pub records_read: u64,
+    /// Queries created for the window so far.
+    pub attempts: u32,
+}
+
+/// Where an Audit Search query stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditQueryStatus {
+    /// Created: polled until it succeeds.
+    Created,
+    /// Succeeded: its pages are being read.
+    Paging,
+    /// Every page delivered.
+    Done,
+    /// Given up: the window is a recorded gap.
+    Gap,
+}
+
+impl AuditQueryStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            AuditQueryStatus::Created => "created",
+            AuditQueryStatus::Paging => "paging",
+            AuditQueryStatus::Done => "done",
+            AuditQueryStatus::Gap => "gap",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "created" => Some(AuditQueryStatus::Created),
+            "paging" => Some(AuditQueryStatus::Paging),
+            "done" => Some(AuditQueryStatus::Done),
+            "gap" => Some(AuditQueryStatus::Gap),
+            _ => None,
+        }
+    }
 }
 
 impl GapReason {
@@ -110,6 +168,8 @@ impl GapReason {
             GapReason::ExpiredContent => "expired_content",
             GapReason::BeyondRetention => "beyond_retention",
             GapReason::SkippedByReset => "skipped_by_reset",
+            GapReason::NoAuditSearch => "no_audit_search",
+            GapReason::AuditSearchFailed => "audit_search_failed",
         }
     }
 
@@ -118,6 +178,8 @@ impl GapReason {
             "expired_content" => Some(GapReason::ExpiredContent),
             "beyond_retention" => Some(GapReason::BeyondRetention),
             "skipped_by_reset" => Some(GapReason::SkippedByReset),
+            "no_audit_search" => Some(GapReason::NoAuditSearch),
+            "audit_search_failed" => Some(GapReason::AuditSearchFailed),
             _ => None,
         }
     }
@@ -129,6 +191,8 @@ impl fmt::Display for GapReason {
             GapReason::ExpiredContent => "content expired before it was fetched",
             GapReason::BeyondRetention => "beyond the API's 7-day retention",
             GapReason::SkippedByReset => "skipped by `state reset`",
+            GapReason::NoAuditSearch => "older than 7 days, and this cloud has no Audit Search for applications",
+            GapReason::AuditSearchFailed => "Audit Search could not answer for it",
         })
     }
 }
