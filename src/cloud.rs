@@ -97,7 +97,10 @@ impl Cloud {
 
     /// The Audit Search root, `{graph}/v1.0/security/auditLog/`, on the cloud's Graph host or on `graph_override`
     /// (`endpoints.graph`: scheme, host and port only; plain http for loopback hosts only).
-    pub fn audit_search_root(self, graph_override: Option<&str>) -> Result<url::Url, EndpointError> {
+    pub fn audit_search_root(
+        self,
+        graph_override: Option<&str>,
+    ) -> Result<url::Url, EndpointError> {
         let base = match graph_override {
             Some(v) => override_base("graph", v)?,
             None => {
@@ -389,7 +392,10 @@ mod tests {
     fn audit_search_is_offered_in_the_global_service_only() {
         assert!(Cloud::Commercial.has_audit_search() && Cloud::Gcc.has_audit_search());
         assert!(!Cloud::GccHigh.has_audit_search() && !Cloud::Dod.has_audit_search());
-        assert_eq!(Cloud::Gcc.graph_scope(), "https://graph.microsoft.com/.default");
+        assert_eq!(
+            Cloud::Gcc.graph_scope(),
+            "https://graph.microsoft.com/.default"
+        );
         assert_eq!(
             Cloud::Gcc.audit_search_root(None).unwrap().as_str(),
             "https://graph.microsoft.com/v1.0/security/auditLog/"
@@ -401,7 +407,11 @@ mod tests {
                 .as_str(),
             "http://127.0.0.1:8400/v1.0/security/auditLog/"
         );
-        assert!(Cloud::Commercial.audit_search_root(Some("http://graph.example.com")).is_err());
+        assert!(
+            Cloud::Commercial
+                .audit_search_root(Some("http://graph.example.com"))
+                .is_err()
+        );
     }
 
     #[test]

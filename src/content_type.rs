@@ -77,7 +77,9 @@ impl ContentType {
             ContentType::AzureActiveDirectory
         } else if workload.eq_ignore_ascii_case("Exchange") {
             ContentType::Exchange
-        } else if workload.eq_ignore_ascii_case("SharePoint") || workload.eq_ignore_ascii_case("OneDrive") {
+        } else if workload.eq_ignore_ascii_case("SharePoint")
+            || workload.eq_ignore_ascii_case("OneDrive")
+        {
             ContentType::SharePoint
         } else {
             ContentType::General
@@ -123,7 +125,11 @@ mod tests {
     fn records_are_routed_by_dlp_record_type_then_workload() {
         use ContentType as C;
         let cases = [
-            (Some(15), Some("AzureActiveDirectory"), C::AzureActiveDirectory),
+            (
+                Some(15),
+                Some("AzureActiveDirectory"),
+                C::AzureActiveDirectory,
+            ),
             (Some(8), None, C::AzureActiveDirectory),
             (Some(2), Some("Exchange"), C::Exchange),
             (Some(13), Some("Exchange"), C::DlpAll),
@@ -137,7 +143,11 @@ mod tests {
             (None, None, C::General),
         ];
         for (rt, workload, want) in cases {
-            assert_eq!(ContentType::of_record(rt, workload), want, "{rt:?} {workload:?}");
+            assert_eq!(
+                ContentType::of_record(rt, workload),
+                want,
+                "{rt:?} {workload:?}"
+            );
         }
     }
 

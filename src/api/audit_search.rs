@@ -67,7 +67,9 @@ pub enum SearchError {
         id: String,
     },
     /// A `@odata.nextLink` to another host than the Graph host.
-    #[error("audit search sent a next link to another host ({host}); the token is only sent to {expected}")]
+    #[error(
+        "audit search sent a next link to another host ({host}); the token is only sent to {expected}"
+    )]
     ForeignLink {
         /// The host named by the link.
         host: String,
@@ -112,7 +114,6 @@ impl std::fmt::Debug for AuditSearch {
     }
 }
 
-
 impl AuditSearch {
     /// A client of the Audit Search at `root` (`…/v1.0/security/auditLog/`), with tokens for Graph's scope.
     pub fn new(root: Url, tokens: TokenProvider, retry: RetryPolicy) -> Result<Self, SearchError> {
@@ -155,7 +156,9 @@ impl AuditSearch {
             "filterStartDateTime": from.to_string(),
             "filterEndDateTime": to.to_string(),
         });
-        let v = self.call("creating a query", &url, Some(&body), None).await?;
+        let v = self
+            .call("creating a query", &url, Some(&body), None)
+            .await?;
         v.get("id")
             .and_then(Value::as_str)
             .map(str::to_owned)
@@ -168,9 +171,7 @@ impl AuditSearch {
     /// The status of query `id`.
     pub async fn status(&self, id: &str) -> Result<QueryStatus, SearchError> {
         let url = self.url(&format!("queries/{id}"))?;
-        let v = self
-            .call("polling a query", &url, None, Some(id))
-            .await?;
+        let v = self.call("polling a query", &url, None, Some(id)).await?;
         Ok(QueryStatus::parse(
             v.get("status").and_then(Value::as_str).unwrap_or_default(),
         ))
@@ -260,8 +261,16 @@ impl AuditSearch {
                                 detail: format!("the answer is not json: {e}"),
                             });
                         }
-                        Ok(b) => (Some(status), retry, String::from_utf8_lossy(&b).into_owned()),
-                        Err(e) => (None, None, format!("reading the answer failed: {}", e.without_url())),
+                        Ok(b) => (
+                            Some(status),
+                            retry,
+                            String::from_utf8_lossy(&b).into_owned(),
+                        ),
+                        Err(e) => (
+                            None,
+                            None,
+                            format!("reading the answer failed: {}", e.without_url()),
+                        ),
                     }
                 }
                 Err(e) => (None, None, format!("request failed: {}", e.without_url())),
@@ -281,11 +290,10 @@ impl AuditSearch {
                         id: query.unwrap_or_default().to_owned(),
                     });
                 }
-                Some(s) if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
-                    if s == StatusCode::TOO_MANY_REQUESTS {
-                        self.throttled.fetch_add(1, Relaxed);
-                    }
+                Some(StatusCode::TOO_MANY_REQUESTS) => {
+                    self.throttled.fetch_add(1, Relaxed);
                 }
+                Some(s) if s.is_server_error() => {}
                 None => {}
                 Some(s) => {
                     return Err(SearchError::Failed {
@@ -302,5 +310,57 @@ impl AuditSearch {
             };
             tokio::time::sleep(self.retry.delay(delay, retry)).await;
         }
+    }
+}
+
+/// The Management API's record inside a Graph `auditLogRecord`: its `auditData` without OData annotations, and with
+/// `CreationTime` as the Management API writes it (without the `Z` Graph appends). `None` for a record without
+/// `auditData`.
+pub fn management_record(rec: Value) -> Option<serde_json::Map<String, Value>> {
+    let Value::Object(mut outer) = rec else {
+        return None;
+    };
+    let Some(Value::Object(data)) = outer.remove("auditData") else {
+        return None;
+    };
+    let mut out = serde_json::Map::with_capacity(data.len());
+    for (k, mut v) in data {
+        if k.starts_with("@odata.") || k.ends_with("@odata.type") {
+            continue;
+        }
+        if k.eq_ignore_ascii_case("CreationTime")
+            && let Value::String(s) = &mut v
+            && s.len() >= 20
+            && s.ends_with('Z')
+            && s.as_bytes().get(10) == Some(&b'T')
+            && !s[..s.len() - 1].contains(['+', 'z'])
+        {
+            s.pop();
+        }
+        out.insert(k, v);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_management_record_loses_only_the_transport_artefacts() {
+        let rec = serde_json::json!({
+            "id": "a", "createdDateTime": "2026-11-20T10:00:00Z",
+            "auditData": {
+                "@odata.type": "#microsoft.graph.security.defaultAuditData",
+                "Id": "a", "CreationTime": "2026-11-20T10:00:00Z", "RecordType": 15,
+                "RecordType@odata.type": "#Int64", "Workload": "AzureActiveDirectory"
+            }
+        });
+        let m = management_record(rec).unwrap();
+        assert_eq!(
+            Value::Object(m),
+            serde_json::json!({"Id": "a", "CreationTime": "2026-11-20T10:00:00", "RecordType": 15, "Workload": "AzureActiveDirectory"})
+        );
+        assert!(management_record(serde_json::json!({"id": "x"})).is_none());
     }
 }

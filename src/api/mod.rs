@@ -5,8 +5,8 @@
 //! `PublisherIdentifier` and the `User-Agent` `o365sync/<version>`, and is retried per [`RetryPolicy`]. Tokens come
 //! from a [`BearerSource`] and are only ever sent to the API root's scheme, host and port.
 
-pub mod bearer;
 pub mod audit_search;
+pub mod bearer;
 pub mod blob;
 pub mod budget;
 pub mod client;

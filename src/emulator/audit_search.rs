@@ -130,7 +130,12 @@ pub(crate) fn creation_ms(record: &Value) -> Option<i64> {
         .as_str()?;
     let text = text.trim_end_matches('Z').replace(' ', "T");
     let dt: jiff::civil::DateTime = text.parse().ok()?;
-    Some(jiff::tz::TimeZone::UTC.to_timestamp(dt).ok()?.as_millisecond())
+    Some(
+        jiff::tz::TimeZone::UTC
+            .to_timestamp(dt)
+            .ok()?
+            .as_millisecond(),
+    )
 }
 
 /// Every record of the unified audit log created in `[start_ms, end_ms)`, once per `Id`, in creation order: the
@@ -158,7 +163,8 @@ pub(crate) fn unified_log(shared: &Shared, start_ms: i64, end_ms: i64) -> Vec<Va
     // The Management API's catalog, whose records are in the log too.
     for (i, b) in shared.catalog.blobs.iter().enumerate() {
         if b.created_ms >= start_ms - HOUR && b.created_ms < end_ms + 4 * DAY {
-            let body: Vec<Value> = serde_json::from_slice(&shared.catalog.body(i)).unwrap_or_default();
+            let body: Vec<Value> =
+                serde_json::from_slice(&shared.catalog.body(i)).unwrap_or_default();
             for rec in body {
                 keep(rec);
             }
@@ -200,8 +206,8 @@ pub(crate) fn truth(shared: &Shared, start_ms: i64, end_ms: i64) -> BTreeSet<Str
         .collect()
 }
 
-/// A record as Graph's `auditLogRecord`.
-fn graph_record(rec: &Value) -> Value {
+/// A Management API record as Graph's `auditLogRecord` presents it (for tests: what Audit Search returns for it).
+pub fn graph_record(rec: &Value) -> Value {
     let mut data: Map<String, Value> = rec.as_object().cloned().unwrap_or_default();
     let get = |k: &str| {
         data.get(k)
@@ -210,8 +216,12 @@ fn graph_record(rec: &Value) -> Value {
             .unwrap_or(Value::Null)
     };
     let created = get("CreationTime");
+    // Graph writes UTC with a `Z`; a time that already names its zone (or is not ISO 8601) is left as it is.
     let created = created.as_str().map(|c| {
-        if c.ends_with('Z') || !c.contains('T') {
+        let zoned = c
+            .get(11..)
+            .is_some_and(|t| t.contains(['Z', 'z', '+', '-']));
+        if zoned || c.as_bytes().get(10) != Some(&b'T') {
             c.to_owned()
         } else {
             format!("{c}Z")
@@ -285,15 +295,15 @@ fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// The checks every request passes: counted, throttled on demand, a Graph token with the permission, a cloud
 /// that has the service.
-fn gate(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+fn gate(shared: &Shared, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let service = &shared.audit_search;
     let n = service.requests.fetch_add(1, Ordering::Relaxed) + 1;
     if !shared.cloud.has_audit_search() {
-        return Err(graph_error(
+        return Err(Box::new(graph_error(
             StatusCode::NOT_FOUND,
             "ResourceNotFound",
             "Resource not found for the segment 'auditLog'.",
-        ));
+        )));
     }
     let every = service.settings().throttle_every;
     if every > 0 && n.is_multiple_of(every) {
@@ -304,35 +314,35 @@ fn gate(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
         );
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return Err(resp);
+        return Err(Box::new(resp));
     }
     match bearer_audience(shared, headers) {
         Some(Audience::Graph) => {}
         Some(_) => {
-            return Err(graph_error(
+            return Err(Box::new(graph_error(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAuthenticationToken",
                 "Access token validation failure. Invalid audience.",
-            ));
+            )));
         }
         None => {
-            return Err(graph_error(
+            return Err(Box::new(graph_error(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAuthenticationToken",
                 "Access token is empty, invalid or expired.",
-            ));
+            )));
         }
     }
-    let allowed = shared
-        .roles
-        .iter()
-        .any(|r| r == "AuditLogsQuery.Read.All" || (r.starts_with("AuditLogsQuery-") && r.ends_with(".Read.All")));
+    let allowed = shared.roles.iter().any(|r| {
+        r == "AuditLogsQuery.Read.All"
+            || (r.starts_with("AuditLogsQuery-") && r.ends_with(".Read.All"))
+    });
     if !allowed {
-        return Err(graph_error(
+        return Err(Box::new(graph_error(
             StatusCode::FORBIDDEN,
             "Forbidden",
             "Missing application permission: AuditLogsQuery.Read.All.",
-        ));
+        )));
     }
     Ok(())
 }
@@ -363,10 +373,14 @@ pub(crate) async fn create(
     body: Bytes,
 ) -> Response {
     if let Err(r) = gate(&shared, &headers) {
-        return r;
+        return *r;
     }
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return graph_error(StatusCode::BAD_REQUEST, "BadRequest", "The request body is not valid JSON.");
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "The request body is not valid JSON.",
+        );
     };
     let instant = |k: &str| {
         req.get(k)
@@ -374,7 +388,9 @@ pub(crate) async fn create(
             .and_then(|s| s.parse::<jiff::Timestamp>().ok())
             .map(|t| t.as_millisecond())
     };
-    let (Some(start_ms), Some(end_ms)) = (instant("filterStartDateTime"), instant("filterEndDateTime")) else {
+    let (Some(start_ms), Some(end_ms)) =
+        (instant("filterStartDateTime"), instant("filterEndDateTime"))
+    else {
         return graph_error(
             StatusCode::BAD_REQUEST,
             "BadRequest",
@@ -382,7 +398,11 @@ pub(crate) async fn create(
         );
     };
     if start_ms >= end_ms {
-        return graph_error(StatusCode::BAD_REQUEST, "BadRequest", "filterStartDateTime must be before filterEndDateTime.");
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "filterStartDateTime must be before filterEndDateTime.",
+        );
     }
     let service = &shared.audit_search;
     let settings = service.settings();
@@ -412,12 +432,16 @@ pub(crate) async fn get_query(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = gate(&shared, &headers) {
-        return r;
+        return *r;
     }
     let service = &shared.audit_search;
     let mut queries = service.queries();
     let Some(q) = queries.get_mut(&id) else {
-        return graph_error(StatusCode::NOT_FOUND, "NotFound", "The audit log query was not found.");
+        return graph_error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "The audit log query was not found.",
+        );
     };
     let status = if q.polls_left > 0 {
         let s = if q.polls_left == service.settings().polls_until_done {
@@ -444,15 +468,24 @@ pub(crate) async fn records(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = gate(&shared, &headers) {
-        return r;
+        return *r;
     }
     let service = &shared.audit_search;
     let (start_ms, end_ms, done, cached) = {
         let queries = service.queries();
         let Some(q) = queries.get(&id) else {
-            return graph_error(StatusCode::NOT_FOUND, "NotFound", "The audit log query was not found.");
+            return graph_error(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                "The audit log query was not found.",
+            );
         };
-        (q.start_ms, q.end_ms, q.polls_left == 0 && !q.fails, q.records.is_some())
+        (
+            q.start_ms,
+            q.end_ms,
+            q.polls_left == 0 && !q.fails,
+            q.records.is_some(),
+        )
     };
     if !done {
         return graph_error(
@@ -462,7 +495,10 @@ pub(crate) async fn records(
         );
     }
     if !cached {
-        let found: Vec<Value> = unified_log(&shared, start_ms, end_ms).iter().map(graph_record).collect();
+        let found: Vec<Value> = unified_log(&shared, start_ms, end_ms)
+            .iter()
+            .map(graph_record)
+            .collect();
         if let Some(q) = service.queries().get_mut(&id) {
             q.records.get_or_insert(found);
         }
@@ -538,7 +574,10 @@ mod tests {
         assert_eq!(g["id"], "a");
         assert_eq!(g["createdDateTime"], "2026-11-20T10:00:00Z");
         assert_eq!(g["auditLogRecordType"], "azureActiveDirectoryStsLogon");
-        assert_eq!(g["auditData"]["@odata.type"], "#microsoft.graph.security.defaultAuditData");
+        assert_eq!(
+            g["auditData"]["@odata.type"],
+            "#microsoft.graph.security.defaultAuditData"
+        );
         assert_eq!(g["auditData"]["RecordType@odata.type"], "#Int64");
         assert_eq!(g["auditData"]["CreationTime"], "2026-11-20T10:00:00Z");
         assert_eq!(creation_ms(&g["auditData"]), creation_ms(&rec));

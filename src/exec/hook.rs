@@ -1,6 +1,6 @@
 //! A test-only pause point, so crash tests can SIGKILL the binary at an exact step of the commit protocol.
 //!
-//! With `O365SYNC_TEST_PAUSE_AT=ack:N` (or `commit:N`, `listed:N`) and `O365SYNC_TEST_PAUSE_FILE=PATH`, the process creates
+//! With `O365SYNC_TEST_PAUSE_AT=ack:N` (or `commit:N`, `listed:N`, `polled:N`, `paged:N`) and `O365SYNC_TEST_PAUSE_FILE=PATH`, the process creates
 //! `PATH` when it reaches the N-th sink acknowledgement (before its ledger commit) the N-th ledger commit or the N-th window listing entered into the ledger, then
 //! stops in place until it is killed. Without both variables this costs one relaxed atomic load per blob.
 
@@ -17,6 +17,10 @@ pub(crate) enum Point {
     Ack,
     /// The blob is committed in the state.
     Commit,
+    /// An Audit Search query was polled and had not finished (its ID is in the state).
+    Polled,
+    /// An Audit Search page was delivered and committed; the query's next link is not saved yet.
+    Paged,
 }
 
 struct Pause {
@@ -37,6 +41,8 @@ fn pause() -> Option<&'static Pause> {
                 "listed" => Point::Listed,
                 "ack" => Point::Ack,
                 "commit" => Point::Commit,
+                "polled" => Point::Polled,
+                "paged" => Point::Paged,
                 _ => return None,
             };
             Some(Pause {

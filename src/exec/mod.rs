@@ -16,6 +16,7 @@
 //! Public API: [`run_job`] (one job, live or backfill) returning a [`JobReport`]; [`Stop`] for graceful stops;
 //! the command handlers live in [`cli`] (`run`, `backfill`, `state show`, `state reset`) and [`demo`].
 
+mod audit_backfill;
 pub mod cli;
 pub mod demo;
 mod hook;
@@ -194,6 +195,8 @@ pub struct Settings {
 /// Everything the content types of one job share during a run.
 struct Ctx<'a> {
     job: &'a Job,
+    /// The job's certificate credential (Graph tokens for Audit Search come from it too).
+    credential: Arc<Credential>,
     state: &'a JobState,
     client: ApiClient<TokenProvider>,
     sink: SharedSink,
@@ -400,6 +403,7 @@ async fn run_locked(
     let sink = open_sink(loaded).map_err(Halt::Fatal)?;
     let ctx = Ctx {
         job,
+        credential: Arc::clone(&loaded.credential),
         state,
         client,
         sink,
@@ -419,7 +423,9 @@ async fn run_locked(
             .map(|&ct| (ct, settings.progress.content_type(&job.name, ct)))
             .collect(),
     };
-    // Backfill ranges are checked before any request.
+    // Backfill ranges are checked before any request. What a backfill (not a redelivery) needs from before the
+    // Management API's retention is read from Purview Audit Search.
+    let mut audit_part = None;
     if let Mode::Backfill {
         from,
         to,
@@ -431,8 +437,11 @@ async fn run_locked(
         if from >= to {
             return Err(Halt::Fatal(plan::PlanError::EmptyRange { from, to }.into()));
         }
-        if to <= floor {
+        if redeliver && to <= floor {
             return Err(Halt::Fatal(ExecError::BeyondRetention { from, to, floor }));
+        }
+        if !redeliver && from < floor {
+            audit_part = Some((from, to.min(floor)));
         }
         if redeliver && let Some(range) = state::Window::new(from.max(floor), to.min(now)) {
             let resumed = state.begin_redelivery(&job.content_types, range, now)?;
@@ -464,15 +473,36 @@ async fn run_locked(
             (r, res)
         }
     });
-    let results = futures::future::join_all(runs).await;
+    let mut by_type = std::collections::BTreeMap::new();
+    let audit = async {
+        match audit_part {
+            Some((from, to)) => Some(audit_backfill::run(&ctx, from, to, &mut by_type).await),
+            None => None,
+        }
+    };
+    let (results, audit) = futures::join!(futures::future::join_all(runs), audit);
     let mut halt = None;
-    for (r, res) in results {
+    let mut halts = Vec::new();
+    for (mut r, res) in results {
+        if let Some(ct) = r.content_type
+            && let Some(part) = by_type.get(&ct)
+        {
+            r.absorb(part);
+        }
         report.content_types.push(r);
         if let Err(h) = res {
-            match (&halt, h) {
-                (Some(Halt::Fatal(_)), _) => {}
-                (_, h) => halt = Some(h),
-            }
+            halts.push(h);
+        }
+    }
+    match audit {
+        Some(Ok(a)) => report.audit_search = Some(a),
+        Some(Err(h)) => halts.push(h),
+        None => {}
+    }
+    for h in halts {
+        match (&halt, h) {
+            (Some(Halt::Fatal(_)), _) => {}
+            (_, h) => halt = Some(h),
         }
     }
     for (_, p) in &ctx.progress {
@@ -729,6 +759,9 @@ async fn run_backfill(
     }
     if let Some(u) = bp.unavailable.filter(|_| kind == BackfillKind::Redeliver) {
         tracing::warn!(job = %ctx.job.name, content_type = %ct, window = %u, "the part of the range beyond the API's 7-day retention cannot be sent again");
+    } else if kind == BackfillKind::Command {
+        // The part beyond the retention is read from Purview Audit Search (`audit_backfill`), which records its
+        // own gaps.
     } else if let Some(u) = bp.unavailable {
         // Only the part nothing ever delivered is a gap.
         for part in subtract(u, &completed) {
@@ -751,7 +784,12 @@ async fn run_backfill(
     }
     r.windows_planned += bp.windows.len();
     ctx.progress(ct).windows_planned(bp.windows.len() as u64);
-    let cut_is_gap = kind != BackfillKind::Redeliver;
+    // A cut at the retention floor is covered by Purview Audit Search's last day when a backfill has it.
+    let cut_is_gap = match kind {
+        BackfillKind::Redeliver => false,
+        BackfillKind::Command => !ctx.job.tenant.cloud.has_audit_search(),
+        BackfillKind::Start => true,
+    };
     run_windows(ctx, ct, track, &bp.windows, cut_is_gap, r).await
 }
 
@@ -1058,6 +1096,8 @@ struct Normalized {
     created: Timestamp,
     spool: spool::Spool,
     duplicates: u64,
+    /// The service the records come from, when not the Management API (`metadata.log_provider`).
+    provider: Option<&'static str>,
 }
 
 impl Normalized {
@@ -1073,6 +1113,7 @@ impl Normalized {
                 Arc::clone(&ctx.tenant),
             ),
             duplicates: 0,
+            provider: None,
         }
     }
 }
@@ -1094,7 +1135,7 @@ impl RecordSink for Normalized {
     fn record(&mut self, rec: RawRecord) -> Result<(), Self::Error> {
         // The record's exact bytes: raw output and `raw_data` keep them, and OCSF events copy unmapped values
         // verbatim. What the byte-level normalizer cannot read goes through a `serde_json::Value` if it is JSON.
-        let event =
+        let mut event =
             match normalize::normalize_bytes(rec.json.as_bytes(), Some(self.ct), &self.options) {
                 Ok(e) => e,
                 Err(_) => {
@@ -1103,6 +1144,9 @@ impl RecordSink for Normalized {
                     normalize::normalize_value(rec.value(), Some(self.ct), &self.options)
                 }
             };
+        if let Some(provider) = self.provider {
+            event.set_log_provider(provider);
+        }
         let id = match event.id() {
             Some(id) if !id.is_empty() => id.to_owned(),
             // No Id: a stable digest of the record keeps re-deliveries idempotent.

@@ -47,6 +47,43 @@ pub struct ContentTypeReport {
     pub error: Option<String>,
 }
 
+/// What a backfill read from Purview Audit Search, by UTC day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AuditSearchReport {
+    /// Days the range needed.
+    pub days_planned: u64,
+    /// Days read to their last page in this run.
+    pub days_done: u64,
+    /// Days an earlier run had already read (or recorded as gaps).
+    pub days_skipped: u64,
+    /// Days recorded as gaps (queries failed or never finished).
+    pub days_gap: u64,
+    /// Queries created (a resumed one is not created again).
+    pub queries_created: u64,
+    /// Queries an earlier run had created and this one polled or paged on.
+    pub queries_resumed: u64,
+    /// Pages read.
+    pub pages: u64,
+    /// Records read (all content types, before routing and de-duplication).
+    pub records_read: u64,
+    /// Requests sent to Graph, and those answered 429.
+    pub requests: u64,
+    /// Requests answered 429.
+    pub throttled: u64,
+}
+
+impl AuditSearchReport {
+    pub(crate) fn absorb(&mut self, o: &AuditSearchReport) {
+        self.days_done += o.days_done;
+        self.days_skipped += o.days_skipped;
+        self.days_gap += o.days_gap;
+        self.queries_created += o.queries_created;
+        self.queries_resumed += o.queries_resumed;
+        self.pages += o.pages;
+        self.records_read += o.records_read;
+    }
+}
+
 impl ContentTypeReport {
     pub(crate) fn new(ct: ContentType) -> Self {
         ContentTypeReport {
@@ -112,6 +149,9 @@ pub struct JobReport {
     /// A network sink's deliveries (requests, events sent, retries, throttles, acknowledgement waits).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sink: Option<crate::sink::http::DeliveryStats>,
+    /// A backfill's Purview Audit Search part (history older than the Management API's 7 days).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_search: Option<AuditSearchReport>,
     /// The error that stopped the job, if any.
     pub error: Option<String>,
     #[serde(skip)]
@@ -157,6 +197,7 @@ impl JobReport {
             interrupted: false,
             output_closed: false,
             sink: None,
+            audit_search: None,
             error: None,
             failure: None,
         }
@@ -254,6 +295,22 @@ impl fmt::Display for JobReport {
             if let Some(e) = &c.error {
                 writeln!(f, "    last error: {e}")?;
             }
+        }
+        if let Some(a) = &self.audit_search {
+            writeln!(
+                f,
+                "  Purview Audit Search: days {} planned/{} done/{} already done/{} gaps; queries {} created, {} resumed; {} pages, {} records read; {} requests, {} throttled",
+                a.days_planned,
+                a.days_done,
+                a.days_skipped,
+                a.days_gap,
+                a.queries_created,
+                a.queries_resumed,
+                a.pages,
+                a.records_read,
+                a.requests,
+                a.throttled
+            )?;
         }
         if self.gaps_recorded > 0 {
             writeln!(

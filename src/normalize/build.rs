@@ -169,6 +169,7 @@ pub(crate) fn build<'a>(
             },
             profiles: Profiles::default(),
             log_name: log_name(ct),
+            log_provider: None,
             uid,
             original_time,
             tenant_uid,

@@ -436,8 +436,8 @@ detach_structs! {
     }
     TypeName { class_name, activity_name, json }
     Metadata {
-        version, product, profiles, log_name, uid, original_time, tenant_uid, event_code, correlation_uid, reporter,
-        time_parsed,
+        version, product, profiles, log_name, log_provider, uid, original_time, tenant_uid, event_code,
+        correlation_uid, reporter, time_parsed,
     }
     Product { name, vendor_name, feature }
     Named { name }
@@ -660,6 +660,10 @@ pub struct Metadata<'a> {
     pub product: Product<'a>,
     pub profiles: Profiles,
     pub log_name: Text<'static>,
+    /// `metadata.log_provider`: the service the record was read from, when it is not the Management Activity API
+    /// (Purview Audit Search, for history beyond its 7 days).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_provider: Option<Text<'static>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]

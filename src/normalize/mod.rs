@@ -194,6 +194,14 @@ impl Event<'_> {
         }
     }
 
+    /// Names the service the record was read from in `metadata.log_provider` (OCSF events only; a raw record stays
+    /// unchanged).
+    pub fn set_log_provider(&mut self, provider: &'static str) {
+        if let Event::Ocsf(e) = self {
+            e.metadata.log_provider = Some(event::Text::from(provider));
+        }
+    }
+
     /// The OCSF `class_uid` (`None` for raw records).
     pub fn class_uid(&self) -> Option<u32> {
         match self {

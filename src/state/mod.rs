@@ -44,8 +44,8 @@ pub use summary::{
     ContentTypeSummary, DEFAULT_RUNS_SHOWN, LedgerCounts, StateSummary, reset, show,
 };
 pub use types::{
-    AuditQuery, AuditQueryStatus, BackfillKind, BackfillProgress, CommitReport, ContentEntry, ContentStatus, Gap, GapReason,
-    GapScope, Identity, ListedBlob, Origin, PruneReport, RecordKey, ResetReport, RunId, RunKind,
-    RunRecord, Track,
+    AuditQuery, AuditQueryStatus, BackfillKind, BackfillProgress, CommitReport, ContentEntry,
+    ContentStatus, Gap, GapReason, GapScope, Identity, ListedBlob, Origin, PruneReport, RecordKey,
+    ResetReport, RunId, RunKind, RunRecord, Track,
 };
 pub use window::Window;

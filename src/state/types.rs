@@ -191,7 +191,9 @@ impl fmt::Display for GapReason {
             GapReason::ExpiredContent => "content expired before it was fetched",
             GapReason::BeyondRetention => "beyond the API's 7-day retention",
             GapReason::SkippedByReset => "skipped by `state reset`",
-            GapReason::NoAuditSearch => "older than 7 days, and this cloud has no Audit Search for applications",
+            GapReason::NoAuditSearch => {
+                "older than 7 days, and this cloud has no Audit Search for applications"
+            }
             GapReason::AuditSearchFailed => "Audit Search could not answer for it",
         })
     }

@@ -100,6 +100,7 @@ sink:
 endpoints:
   login: {url}
   api: {url}
+  graph: {url}
 ",
         tenant = emu.tenant_id(),
         client = emu.client_id(),
