@@ -20,6 +20,9 @@
 //! 6. **token**: one client-credentials request; a refusal carries the AADSTS advice.
 //! 7. **role**: the token's `roles` claim holds `ActivityFeed.Read` (and `ActivityFeed.ReadDlp` when the job reads
 //!    `DLP.All`).
+//!    **audit search**: a Microsoft Graph token whose roles hold `AuditLogsQuery.Read.All` (or a per-service one), which
+//!    `backfill` needs beyond the Management API's 7 days (a warning when missing; in GCC High and DoD, which have no
+//!    Audit Search for applications, a note saying so).
 //! 8. **subscriptions**: listed, never started; a missing or disabled one is a warning (`run` starts it).
 //! 9. **listing CT**: one content listing of the last hour per subscribed content type.
 //! 10. **destination** (network sinks): reachable, the credential accepted and the index or stream writable, checked
@@ -404,6 +407,74 @@ pub async fn diagnose(loaded: &Loaded, options: &Options) -> Report {
     report
 }
 
+/// The Microsoft Graph permission `backfill` needs beyond the Management API's 7 days (Purview Audit Search):
+/// a Graph token whose roles hold `AuditLogsQuery.Read.All` or a per-service `AuditLogsQuery-….Read.All`. A warning
+/// when it lacks them (live runs do not need it); informational in a cloud without Audit Search.
+async fn audit_search_check(
+    loaded: &Loaded,
+    options: &Options,
+    endpoints: &crate::cloud::Endpoints,
+) -> Check {
+    const NAME: &str = "audit search";
+    let cloud = loaded.job.tenant.cloud;
+    if !cloud.has_audit_search() {
+        return Check::pass(
+            NAME,
+            format!(
+                "{cloud} has no Purview Audit Search for applications: `backfill` records what is older than the Management API's 7 days as a gap"
+            ),
+        );
+    }
+    let mut endpoints = endpoints.clone();
+    endpoints.scope = cloud.graph_scope();
+    let mut config = TokenProviderConfig::new(loaded.job.tenant.client_id.to_string(), endpoints);
+    config.retries = options.token_retries;
+    config.timeout = options.token_timeout;
+    let fix = "only `backfill` beyond 7 days needs it: in the app registration add the Microsoft Graph application permission AuditLogsQuery.Read.All (API permissions → Add a permission → Microsoft Graph → Application permissions), then grant admin consent";
+    match TokenProvider::new(Arc::clone(&loaded.credential), config)
+        .token()
+        .await
+    {
+        Err(e) => Check::warn(NAME, format!("no Microsoft Graph token: {e}"), fix),
+        Ok(token) => {
+            let roles = token.roles();
+            let granted: Vec<&String> = roles
+                .iter()
+                .filter(|r| {
+                    *r == "AuditLogsQuery.Read.All"
+                        || (r.starts_with("AuditLogsQuery-") && r.ends_with(".Read.All"))
+                })
+                .collect();
+            if granted.is_empty() {
+                Check::warn(
+                    NAME,
+                    format!(
+                        "the Microsoft Graph token's roles ({}) lack AuditLogsQuery.Read.All: `backfill` cannot read beyond the Management API's 7 days",
+                        if roles.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            roles.join(", ")
+                        }
+                    ),
+                    fix,
+                )
+            } else {
+                Check::pass(
+                    NAME,
+                    format!(
+                        "the Microsoft Graph token holds {}: `backfill` reads what is older than 7 days from Purview Audit Search",
+                        granted
+                            .iter()
+                            .map(|r| r.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            }
+        }
+    }
+}
+
 /// A network sink's destination: reachable, the credential accepted, the index or stream writable (the sink's own
 /// probe, which stores nothing). `None` for the file sinks.
 async fn destination_check(loaded: &Loaded) -> Option<Check> {
@@ -743,6 +814,9 @@ async fn online_checks(loaded: &Loaded, options: &Options, report: &mut Report) 
         }
     };
     report.checks.push(role_check(&token, &job.content_types));
+    report
+        .checks
+        .push(audit_search_check(loaded, options, &endpoints).await);
 
     let root = match ApiRoot::from_root_url(
         endpoints.api_root.clone(),

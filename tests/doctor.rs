@@ -170,10 +170,17 @@ async fn a_good_job_passes_every_check() {
         "clock skew",
         "token",
         "role",
+        "audit search",
         "subscriptions",
     ] {
         status(&report, name);
     }
+    assert!(
+        status(&report, "audit search")
+            .detail
+            .contains("AuditLogsQuery.Read.All"),
+        "{text}"
+    );
     for ct in ContentType::ALL {
         let c = status(&report, &format!("listing {ct}"));
         assert!(c.detail.contains("blobs available"), "{text}");
@@ -197,7 +204,7 @@ async fn a_good_job_passes_every_check() {
         "{text}"
     );
     assert!(
-        text.contains("doctor: 16 passed, 0 warnings, 0 failed, 0 skipped"),
+        text.contains("doctor: 17 passed, 0 warnings, 0 failed, 0 skipped"),
         "{text}"
     );
 
@@ -321,6 +328,13 @@ async fn dlp_without_readdlp_is_a_warning() {
     assert!(
         role.detail
             .contains("DLP.All is collected without ActivityFeed.ReadDlp"),
+        "{text}"
+    );
+    // Without the Graph permission only `backfill` beyond 7 days is affected: a warning that says how to grant it.
+    let search = status(&report, "audit search");
+    assert_eq!(search.status, Status::Warn, "{text}");
+    assert!(
+        fix(&report, "audit search").contains("AuditLogsQuery.Read.All"),
         "{text}"
     );
     assert_eq!(report.outcome(), Outcome::Done, "{text}");

@@ -266,3 +266,28 @@ async fn without_the_graph_permission_the_error_names_it() {
     // What the Management API had is delivered all the same.
     assert_exact(&env.delivered(), &env.emu.ground_truth().all());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_shows_which_api_reads_which_part_of_a_backfill() {
+    let env = env(65, settings()).await;
+    let job = env.job();
+    let out = env
+        .run(&["plan", &job, "--from", "12d", "--to", "6d", "--json"])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let days = plan["audit_search_days"].as_array().unwrap().len();
+    assert!((6..=7).contains(&days), "{plan}");
+    assert!(plan["gap"].is_null(), "{plan}");
+    assert_eq!(plan["management_api_windows"], 25, "{plan}");
+    let text = env
+        .run(&["plan", &job, "--from", "12d", "--to", "6d"])
+        .await;
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Purview Audit Search:"), "{text}");
+    assert!(text.contains("Management Activity API:"), "{text}");
+}

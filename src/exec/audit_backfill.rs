@@ -28,6 +28,7 @@ use super::{Ctx, ExecError, Halt, Normalized, deliver};
 use crate::api::RecordSink;
 use crate::api::audit_search::{AuditSearch, QueryStatus, SearchError, management_record};
 use crate::content_type::ContentType;
+use crate::exec::progress::SearchProgress;
 use crate::exec::report::{AuditSearchReport, ContentTypeReport};
 use crate::state::{self, AuditQuery, AuditQueryStatus, GapReason, ListedBlob, Track};
 
@@ -42,6 +43,9 @@ pub(crate) const MAX_QUERIES_PER_DAY: u32 = 3;
 
 /// How long one query may take to run before it is created again.
 pub(crate) const MAX_QUERY_WAIT: Duration = Duration::from_secs(30 * 60);
+
+/// How long the unified audit log keeps records with standard audit.
+const AUDIT_LOG_RETENTION: SignedDuration = SignedDuration::from_hours(180 * 24);
 
 /// Days searched at once (Microsoft limits concurrent queries per tenant).
 const QUERIES_IN_FLIGHT: usize = 2;
@@ -103,17 +107,28 @@ pub(super) async fn run(
     let search = Arc::new(open(ctx)?);
     let days = days(from, floor);
     report.days_planned = days.len() as u64;
+    let progress = ctx.display.audit_search(&ctx.job.name, days.len() as u64);
+    if let Ok(kept) = now.checked_sub(AUDIT_LOG_RETENTION)
+        && from < kept
+    {
+        // Not an error: the records simply are not there (Audit Premium keeps a year or more).
+        report.note = Some(format!(
+            "the range starts before {kept}: the unified audit log keeps 180 days with standard audit, so older days may hold nothing (a year or more with Audit Premium)"
+        ));
+    }
     tracing::info!(job = %ctx.job.name, days = days.len(), from = %from, to = %floor, "reading the part older than the Management API's 7 days from Purview Audit Search");
     let runs = futures::stream::iter(days)
         .map(|day| {
             let search = Arc::clone(&search);
+            let progress = progress.clone();
             async move {
                 let mut part = DayReport::default();
                 let res = if ctx.stop.is_requested() {
                     Ok(())
                 } else {
-                    run_day(ctx, &search, day, &mut part).await
+                    run_day(ctx, &search, day, &mut part, &progress).await
                 };
+                progress.day_done();
                 (part, res)
             }
         })
@@ -130,6 +145,7 @@ pub(super) async fn run(
             break;
         }
     }
+    progress.finish();
     let (requests, throttled) = search.counts();
     report.requests = requests;
     report.throttled = throttled;
@@ -167,6 +183,7 @@ async fn run_day(
     search: &AuditSearch,
     day: state::Window,
     r: &mut DayReport,
+    progress: &SearchProgress,
 ) -> Result<(), Halt> {
     let mut q = match ctx.state.audit_query(day)? {
         Some(q) if matches!(q.status, AuditQueryStatus::Done | AuditQueryStatus::Gap) => {
@@ -195,7 +212,7 @@ async fn run_day(
         }
     };
     loop {
-        match step(ctx, search, &mut q, r).await {
+        match step(ctx, search, &mut q, r, progress).await {
             Ok(()) => {
                 r.search.days_done += 1;
                 return Ok(());
@@ -279,41 +296,65 @@ async fn step(
     search: &AuditSearch,
     q: &mut AuditQuery,
     r: &mut DayReport,
+    progress: &SearchProgress,
 ) -> Result<(), Retry> {
     if q.status == AuditQueryStatus::Created {
-        let started = std::time::Instant::now();
-        let mut delay = POLL_MIN;
-        loop {
-            match search.status(&q.query_id).await {
-                Ok(QueryStatus::Succeeded) => break,
-                Ok(QueryStatus::Failed(status)) => {
-                    return Err(Retry::Again(format!("the query ended {status}")));
-                }
-                Ok(QueryStatus::NotStarted | QueryStatus::Running) => {
-                    super::hook::reached(super::hook::Point::Polled);
-                }
-                Err(SearchError::QueryGone { .. }) => {
-                    return Err(Retry::Again("the service no longer knows the query".into()));
-                }
-                Err(e) if e.is_fatal() => return Err(Retry::Fatal(search_halt(e))),
-                Err(e) => return Err(Retry::Again(e.to_string())),
-            }
-            if started.elapsed() >= MAX_QUERY_WAIT {
-                return Err(Retry::Again(format!(
-                    "the query did not finish within {} minutes",
-                    MAX_QUERY_WAIT.as_secs() / 60
-                )));
-            }
-            tokio::select! {
-                biased;
-                () = ctx.stop.requested() => return Err(Retry::Stopped),
-                () = tokio::time::sleep(delay) => {}
-            }
-            delay = (delay * 2).min(POLL_MAX);
-        }
+        progress.running(true);
+        let polled = poll(ctx, search, q).await;
+        progress.running(false);
+        polled?;
         q.status = AuditQueryStatus::Paging;
         ctx.state.save_audit_query(q, Timestamp::now())?;
     }
+    progress.paging(true);
+    let paged = pages(ctx, search, q, r, progress).await;
+    progress.paging(false);
+    paged
+}
+
+/// Polls query `q` until it succeeded.
+async fn poll(ctx: &Ctx<'_>, search: &AuditSearch, q: &AuditQuery) -> Result<(), Retry> {
+    let started = std::time::Instant::now();
+    let mut delay = POLL_MIN;
+    loop {
+        match search.status(&q.query_id).await {
+            Ok(QueryStatus::Succeeded) => break,
+            Ok(QueryStatus::Failed(status)) => {
+                return Err(Retry::Again(format!("the query ended {status}")));
+            }
+            Ok(QueryStatus::NotStarted | QueryStatus::Running) => {
+                super::hook::reached(super::hook::Point::Polled);
+            }
+            Err(SearchError::QueryGone { .. }) => {
+                return Err(Retry::Again("the service no longer knows the query".into()));
+            }
+            Err(e) if e.is_fatal() => return Err(Retry::Fatal(search_halt(e))),
+            Err(e) => return Err(Retry::Again(e.to_string())),
+        }
+        if started.elapsed() >= MAX_QUERY_WAIT {
+            return Err(Retry::Again(format!(
+                "the query did not finish within {} minutes",
+                MAX_QUERY_WAIT.as_secs() / 60
+            )));
+        }
+        tokio::select! {
+            biased;
+            () = ctx.stop.requested() => return Err(Retry::Stopped),
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(POLL_MAX);
+    }
+    Ok(())
+}
+
+/// Reads and delivers `q`'s pages from where the state says.
+async fn pages(
+    ctx: &Ctx<'_>,
+    search: &AuditSearch,
+    q: &mut AuditQuery,
+    r: &mut DayReport,
+    progress: &SearchProgress,
+) -> Result<(), Retry> {
     loop {
         if ctx.stop.is_requested() {
             return Err(Retry::Stopped);
@@ -330,6 +371,7 @@ async fn step(
         r.search.pages += 1;
         r.search.records_read += page.records.len() as u64;
         q.records_read += page.records.len() as u64;
+        progress.records_read(page.records.len() as u64);
         deliver_page(ctx, q, page.records, r).await?;
         super::hook::reached(super::hook::Point::Paged);
         q.pages_done += 1;

@@ -21,6 +21,13 @@ pub struct PlanArgs {
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Plan `backfill JOB --from T --to T` instead of the next run: which part goes to Purview Audit Search (older
+    /// than the Management API's 7 days) and which to the Management API. An RFC 3339 instant or a duration.
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// End of the backfill range to plan (with `--from`).
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -501,6 +508,20 @@ pub fn plan(global: &GlobalArgs, args: PlanArgs) -> Outcome {
         Err(o) => return o,
     };
     let job = &loaded.job;
+    if let (Some(from), Some(to)) = (&args.from, &args.to) {
+        let now = Timestamp::now();
+        let (from, to) = match (
+            parse_instant("--from", from, now, global.log_format),
+            parse_instant("--to", to, now, global.log_format),
+        ) {
+            (Ok(f), Ok(t)) => (f, t),
+            (Err(o), _) | (_, Err(o)) => return o,
+        };
+        return plan_view::print_backfill_plan(
+            &plan_view::backfill_plan(job, from, to, now),
+            args.json,
+        );
+    }
     let summary = match crate::state::show(&global.state_dir, &job.name, 0) {
         Ok(s) => s,
         Err(e) => {

@@ -214,6 +214,8 @@ struct Ctx<'a> {
     tenant: Arc<str>,
     /// The progress of each content type.
     progress: Vec<(ContentType, ContentProgress)>,
+    /// The run's progress display (a backfill's Audit Search part adds a bar of its own).
+    display: Progress,
 }
 
 impl Ctx<'_> {
@@ -422,6 +424,7 @@ async fn run_locked(
             .iter()
             .map(|&ct| (ct, settings.progress.content_type(&job.name, ct)))
             .collect(),
+        display: settings.progress.clone(),
     };
     // Backfill ranges are checked before any request. What a backfill (not a redelivery) needs from before the
     // Management API's retention is read from Purview Audit Search.

@@ -31,6 +31,128 @@ pub fn print_plan(plan: &JobPlan, json: bool) -> Outcome {
     Outcome::Done
 }
 
+/// Where each part of a `backfill JOB --from --to` range is read from, as `plan --from --to` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackfillPlan {
+    /// The job.
+    pub job: String,
+    /// The range asked for.
+    pub from: Timestamp,
+    /// Its end.
+    pub to: Timestamp,
+    /// The Management API's retention floor at planning time (now − 167h55m).
+    pub retention_floor: Timestamp,
+    /// The part older than the floor: Purview Audit Search, one query per UTC day (commercial and GCC).
+    pub audit_search_days: Vec<Window>,
+    /// The part older than the floor in a cloud without Audit Search: recorded as a gap.
+    pub gap: Option<Window>,
+    /// Why there is a gap.
+    pub gap_reason: Option<String>,
+    /// The part the Management API still serves, listed in `sync.window` windows per content type.
+    pub management_api: Option<Window>,
+    /// Listing windows per content type in it.
+    pub management_api_windows: usize,
+    /// The job's content types.
+    pub content_types: Vec<ContentType>,
+}
+
+/// Plans `backfill` of `[from, to)` for `job` at `now` (no state is read: days or windows already done are skipped
+/// when the backfill runs).
+pub fn backfill_plan(job: &Job, from: Timestamp, to: Timestamp, now: Timestamp) -> BackfillPlan {
+    let floor = crate::plan::retention_floor(now);
+    let old = (from < floor).then(|| Window::new(from, to.min(floor)));
+    let cloud = job.tenant.cloud;
+    let (audit_search_days, gap, gap_reason) = match old {
+        Some(_) if cloud.has_audit_search() => (
+            super::audit_backfill::days(from, to.min(floor))
+                .iter()
+                .map(|w| Window::new(w.start, w.end))
+                .collect(),
+            None,
+            None,
+        ),
+        Some(w) => (
+            Vec::new(),
+            Some(w),
+            Some(format!(
+                "older than the Management API's 7 days, and {cloud} has no Purview Audit Search for applications"
+            )),
+        ),
+        None => (Vec::new(), None, None),
+    };
+    let api = (to > floor).then(|| Window::new(from.max(floor), to.min(now)));
+    let windows = api
+        .and_then(|w| {
+            plan_backfill(&BackfillInput {
+                now,
+                from: w.start,
+                to: w.end,
+                completed: &[],
+                window: job.sync.window,
+            })
+            .ok()
+        })
+        .map_or(0, |p| p.windows.len());
+    BackfillPlan {
+        job: job.name.clone(),
+        from,
+        to,
+        retention_floor: floor,
+        audit_search_days,
+        gap,
+        gap_reason,
+        management_api: api,
+        management_api_windows: windows,
+        content_types: job.content_types.clone(),
+    }
+}
+
+/// Prints a [`BackfillPlan`] (text or JSON).
+pub fn print_backfill_plan(plan: &BackfillPlan, json: bool) -> Outcome {
+    if json {
+        return match serde_json::to_string_pretty(plan) {
+            Ok(s) => {
+                println!("{s}");
+                Outcome::Done
+            }
+            Err(e) => {
+                eprintln!("error: cannot print the plan as JSON: {e}");
+                Outcome::Failed
+            }
+        };
+    }
+    let mut out = format!(
+        "backfill of job {} over [{}, {}) (the Management API keeps content since {}):\n",
+        plan.job, plan.from, plan.to, plan.retention_floor
+    );
+    if let (Some(first), Some(last)) = (
+        plan.audit_search_days.first(),
+        plan.audit_search_days.last(),
+    ) {
+        out.push_str(&format!(
+            "  Purview Audit Search: [{}, {}), {} UTC day(s), one query each, for all {} content type(s)\n",
+            first.start,
+            last.end,
+            plan.audit_search_days.len(),
+            plan.content_types.len()
+        ));
+    }
+    if let (Some(g), Some(why)) = (&plan.gap, &plan.gap_reason) {
+        out.push_str(&format!(
+            "  recorded as a gap: [{}, {}): {why}\n",
+            g.start, g.end
+        ));
+    }
+    if let Some(w) = &plan.management_api {
+        out.push_str(&format!(
+            "  Management Activity API: [{}, {}), {} window(s) per content type\n",
+            w.start, w.end, plan.management_api_windows
+        ));
+    }
+    print!("{out}");
+    Outcome::Done
+}
+
 /// What the state holds for one (job, content type): the input of the planner besides the job and the clock.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Checkpoint {

@@ -63,6 +63,36 @@ impl Progress {
         ContentProgress { counts, bar }
     }
 
+    /// The progress of a backfill's Purview Audit Search part: a bar of days when drawn, counters always.
+    pub fn audit_search(&self, job: &str, days: u64) -> SearchProgress {
+        let counts = Arc::new(SearchCounts::default());
+        let bar = self.multi.as_ref().map(|m| {
+            let (q, r) = (counts.clone(), counts.clone());
+            let style = ProgressStyle::with_template(
+                "{prefix:<32!} {bar:20.cyan/blue} {pos}/{len} days · {queries} · {records} records read · {elapsed}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ")
+            .with_key("queries", move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(
+                    w,
+                    "{} queries running, {} paging",
+                    q.running.load(Ordering::Relaxed),
+                    q.paging.load(Ordering::Relaxed)
+                );
+            })
+            .with_key("records", move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}", r.records_read.load(Ordering::Relaxed));
+            });
+            let bar = m.add(ProgressBar::new(days).with_style(style));
+            bar.set_prefix(format!("{job} Audit Search"));
+            bar.tick();
+            bar.enable_steady_tick(TICK);
+            bar
+        });
+        SearchProgress { counts, bar }
+    }
+
     /// Ends the display: clears every bar and prints log lines directly again.
     pub fn finish(&self) {
         if let Some(m) = &self.multi {
@@ -139,6 +169,61 @@ impl Counts {
             blobs_done: self.blobs_done.load(Ordering::Relaxed),
             records_written: self.records_written.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// The counters of an Audit Search part.
+#[derive(Debug, Default)]
+pub struct SearchCounts {
+    running: AtomicU64,
+    paging: AtomicU64,
+    records_read: AtomicU64,
+}
+
+/// The progress of a backfill's Audit Search part: days done (the bar), queries running and being paged, records
+/// read.
+#[derive(Debug, Clone)]
+pub struct SearchProgress {
+    counts: Arc<SearchCounts>,
+    bar: Option<ProgressBar>,
+}
+
+impl SearchProgress {
+    /// A query started running (`true`) or stopped (`false`).
+    pub fn running(&self, on: bool) {
+        bump(&self.counts.running, on);
+    }
+
+    /// A query's pages started (`true`) or stopped (`false`) being read.
+    pub fn paging(&self, on: bool) {
+        bump(&self.counts.paging, on);
+    }
+
+    /// `n` records were read.
+    pub fn records_read(&self, n: u64) {
+        self.counts.records_read.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A day reached its end for this run (done, skipped or a gap).
+    pub fn day_done(&self) {
+        if let Some(b) = &self.bar {
+            b.inc(1);
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn bump(counter: &AtomicU64, up: bool) {
+    if up {
+        counter.fetch_add(1, Ordering::Relaxed);
+    } else {
+        let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
     }
 }
 

@@ -70,6 +70,9 @@ pub struct AuditSearchReport {
     pub requests: u64,
     /// Requests answered 429.
     pub throttled: u64,
+    /// What the range asks for that the audit log itself does not keep, said once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl AuditSearchReport {
@@ -311,6 +314,9 @@ impl fmt::Display for JobReport {
                 a.requests,
                 a.throttled
             )?;
+            if let Some(note) = &a.note {
+                writeln!(f, "    {note}")?;
+            }
         }
         if self.gaps_recorded > 0 {
             writeln!(
