@@ -72,7 +72,7 @@ pub struct EmulatorArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "ActivityFeed.Read,ActivityFeed.ReadDlp"
+        default_value = "ActivityFeed.Read,ActivityFeed.ReadDlp,AuditLogsQuery.Read.All"
     )]
     pub roles: Vec<String>,
     /// Start with all five subscriptions enabled.
@@ -138,6 +138,12 @@ pub struct EmulatorArgs {
     /// Every N-th API request finds expired (401) every access token already issued at the previous such request.
     #[arg(long)]
     pub expire_tokens_every: Option<u64>,
+    /// Days of history only Purview Audit Search has, before the Management API's 7 days (`backfill --from 30d`).
+    #[arg(long, default_value_t = 23)]
+    pub audit_search_days: u32,
+    /// Audit Search polls answered `notStarted`/`running` before a query succeeds.
+    #[arg(long, default_value_t = 2)]
+    pub audit_search_polls: u32,
     /// MiB of generated blob bodies kept in memory for later fetches (benchmarks raise it).
     #[arg(long, default_value_t = 64)]
     pub body_cache_mb: usize,
@@ -152,7 +158,11 @@ impl EmulatorArgs {
             cloud: self.cloud,
             trusted_certificates: trusted,
             workspace: None,
-            audit_search: Default::default(),
+            audit_search: crate::emulator::audit_search::AuditSearchSettings {
+                history_days: self.audit_search_days,
+                polls_until_done: self.audit_search_polls,
+                ..Default::default()
+            },
             token_lifetime: Duration::from_secs(self.token_lifetime),
             roles: self.roles.clone(),
             initial_subscriptions: if self.subscribed {

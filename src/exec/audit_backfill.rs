@@ -158,7 +158,7 @@ pub(super) async fn run(
 /// The job's Audit Search client: Graph's scope, from the job's own credential and authority.
 fn open(ctx: &Ctx<'_>) -> Result<AuditSearch, Halt> {
     let job = ctx.job;
-    let fatal = |e: String| Halt::Fatal(ExecError::Client(e));
+    let fatal = |e: String| Halt::Fatal(ExecError::AuditSearch(e));
     let root = job.audit_search_root().map_err(|e| fatal(e.to_string()))?;
     let mut endpoints = job.endpoints().map_err(|e| fatal(e.to_string()))?;
     endpoints.scope = job.tenant.cloud.graph_scope();
@@ -275,7 +275,7 @@ impl From<state::StateError> for Retry {
 }
 
 fn search_halt(e: SearchError) -> Halt {
-    Halt::Fatal(ExecError::Client(e.to_string()))
+    Halt::Fatal(ExecError::AuditSearch(e.to_string()))
 }
 
 async fn create(ctx: &Ctx<'_>, search: &AuditSearch, day: state::Window) -> Result<String, Halt> {
@@ -443,7 +443,7 @@ async fn deliver_page(
             events
                 .record(crate::api::RawRecord { json: line })
                 .map_err(|e| {
-                    Halt::Fatal(ExecError::Client(format!(
+                    Halt::Fatal(ExecError::AuditSearch(format!(
                         "an Audit Search record could not be taken: {e}"
                     )))
                 })?;

@@ -76,6 +76,9 @@ pub enum ExecError {
     /// The HTTP client or API root could not be set up.
     #[error("cannot set up the API client: {0}")]
     Client(String),
+    /// Purview Audit Search failed for the whole backfill (permission, token, a next link to another host).
+    #[error("{0}")]
+    AuditSearch(String),
     /// A window the API would refuse (a planner bug, never expected).
     #[error("window {window} is not valid for the API: {reason}; report this as a bug")]
     Window {
