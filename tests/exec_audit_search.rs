@@ -283,11 +283,68 @@ async fn plan_shows_which_api_reads_which_part_of_a_backfill() {
     let days = plan["audit_search_days"].as_array().unwrap().len();
     assert!((6..=7).contains(&days), "{plan}");
     assert!(plan["gap"].is_null(), "{plan}");
-    assert_eq!(plan["management_api_windows"], 25, "{plan}");
+    // a day of one-hour windows, the first and last cut where the floor and `to` fall within their hours
+    let windows = plan["management_api_windows"].as_u64().unwrap();
+    assert!((24..=25).contains(&windows), "{plan}");
     let text = env
         .run(&["plan", &job, "--from", "12d", "--to", "6d"])
         .await;
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("Purview Audit Search:"), "{text}");
     assert!(text.contains("Management Activity API:"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_that_never_finishes_is_given_up_after_the_bounded_wait_and_recorded_with_the_reason()
+ {
+    let env = env(
+        66,
+        AuditSearchSettings {
+            polls_until_done: u32::MAX,
+            ..settings()
+        },
+    )
+    .await;
+    let now = Timestamp::now();
+    let (from, to) = (
+        now - SignedDuration::from_hours(10 * 24),
+        now - SignedDuration::from_hours(9 * 24),
+    );
+    let (from, to) = (from.to_string(), to.to_string());
+    let job = env.job();
+    let mut cmd = env.command(&[
+        "--log-format",
+        "json",
+        "backfill",
+        &job,
+        "--from",
+        &from,
+        "--to",
+        &to,
+    ]);
+    // The half hour a real query is given, cut to a second for the test.
+    cmd.env("O365SYNC_TEST_AUDIT_QUERY_WAIT_MS", "1000");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let report = last_json(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{report}");
+    let days = report["audit_search"]["days_planned"].as_u64().unwrap();
+    assert_eq!(report["audit_search"]["days_gap"], days, "{report}");
+    assert_eq!(
+        env.emu.audit_search().counts().0,
+        3 * days,
+        "three queries per day"
+    );
+    let state = env.state_json().await;
+    for g in state["gaps"].as_array().unwrap() {
+        assert_eq!(g["reason"], "audit_search_failed", "{state}");
+        assert!(
+            g["detail"]
+                .as_str()
+                .unwrap()
+                .contains("did not finish within 1s"),
+            "{state}"
+        );
+    }
 }

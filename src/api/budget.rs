@@ -24,9 +24,20 @@ pub struct Budget {
     per_minute: NonZeroU32,
     burst: NonZeroU32,
     paused_until: Mutex<Option<Instant>>,
+    /// Purview Audit Search queries of the tenant running at once, across its jobs in the run.
+    audit_queries: tokio::sync::Semaphore,
 }
 
+/// Purview Audit Search queries one tenant runs at once (Microsoft limits concurrent queries per tenant).
+pub const AUDIT_QUERIES_PER_TENANT: usize = 2;
+
 impl Budget {
+    /// A slot for one Purview Audit Search query of the tenant, held while it runs and its pages are read.
+    pub async fn audit_query_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // The semaphore is never closed.
+        self.audit_queries.acquire().await.ok()
+    }
+
     /// A budget of `per_minute` requests per minute (0 is treated as 1).
     pub fn per_minute(per_minute: u32) -> Budget {
         let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
@@ -40,6 +51,7 @@ impl Budget {
             limiter: RateLimiter::direct(quota),
             per_minute,
             burst,
+            audit_queries: tokio::sync::Semaphore::new(AUDIT_QUERIES_PER_TENANT),
             paused_until: Mutex::new(None),
         }
     }

@@ -64,6 +64,9 @@ struct Query {
     start_ms: i64,
     end_ms: i64,
     display_name: String,
+    /// `serviceFilters` (workloads, lower case) and `recordTypeFilters` (Graph's record type names): empty, all.
+    services: Vec<String>,
+    record_types: Vec<String>,
     polls_left: u32,
     fails: bool,
     /// Its records, computed when it succeeds.
@@ -416,6 +419,11 @@ pub(crate) async fn create(
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned(),
+        services: strings(&req, "serviceFilters")
+            .into_iter()
+            .map(|s| s.to_ascii_lowercase())
+            .collect(),
+        record_types: strings(&req, "recordTypeFilters"),
         polls_left: settings.polls_until_done,
         fails: settings.fail_every > 0 && n.is_multiple_of(settings.fail_every),
         records: None,
@@ -423,6 +431,30 @@ pub(crate) async fn create(
     let body = query_json(&id, &q, "notStarted");
     service.queries().insert(id, q);
     (StatusCode::CREATED, axum::Json(body)).into_response()
+}
+
+/// Whether a Graph record passes a query's `serviceFilters` (lower-cased) and `recordTypeFilters` (empty: all).
+fn matches_filters(g: &Value, services: &[String], record_types: &[String]) -> bool {
+    let service = g["service"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let record_type = g["auditLogRecordType"].as_str().unwrap_or_default();
+    (services.is_empty() || services.contains(&service))
+        && (record_types.is_empty() || record_types.iter().any(|t| t == record_type))
+}
+
+/// The strings of array `key` of a request body.
+fn strings(req: &Value, key: &str) -> Vec<String> {
+    req.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `GET /v1.0/security/auditLog/queries/{id}`.
@@ -471,7 +503,7 @@ pub(crate) async fn records(
         return *r;
     }
     let service = &shared.audit_search;
-    let (start_ms, end_ms, done, cached) = {
+    let (start_ms, end_ms, done, cached, services, record_types) = {
         let queries = service.queries();
         let Some(q) = queries.get(&id) else {
             return graph_error(
@@ -485,6 +517,8 @@ pub(crate) async fn records(
             q.end_ms,
             q.polls_left == 0 && !q.fails,
             q.records.is_some(),
+            q.services.clone(),
+            q.record_types.clone(),
         )
     };
     if !done {
@@ -498,6 +532,7 @@ pub(crate) async fn records(
         let found: Vec<Value> = unified_log(&shared, start_ms, end_ms)
             .iter()
             .map(graph_record)
+            .filter(|g| matches_filters(g, &services, &record_types))
             .collect();
         if let Some(q) = service.queries().get_mut(&id) {
             q.records.get_or_insert(found);
@@ -565,6 +600,21 @@ mod tests {
                 assert_eq!(ContentType::of_record(rt, workload), ct, "{rec}");
             }
         }
+    }
+
+    #[test]
+    fn service_and_record_type_filters_select_records() {
+        let g = graph_record(&json!({"Id": "a", "RecordType": 2, "Workload": "Exchange"}));
+        let none: &[String] = &[];
+        assert!(matches_filters(&g, none, none));
+        assert!(matches_filters(&g, &["exchange".into()], none));
+        assert!(!matches_filters(&g, &["sharepoint".into()], none));
+        assert!(matches_filters(&g, none, &["exchangeItem".into()]));
+        assert!(!matches_filters(
+            &g,
+            &["exchange".into()],
+            &["sharePoint".into()]
+        ));
     }
 
     #[test]

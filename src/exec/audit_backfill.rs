@@ -44,11 +44,20 @@ pub(crate) const MAX_QUERIES_PER_DAY: u32 = 3;
 /// How long one query may take to run before it is created again.
 pub(crate) const MAX_QUERY_WAIT: Duration = Duration::from_secs(30 * 60);
 
+/// [`MAX_QUERY_WAIT`], or for tests `O365SYNC_TEST_AUDIT_QUERY_WAIT_MS` (a query that never finishes would otherwise
+/// take half an hour to give up on).
+fn max_query_wait() -> Duration {
+    std::env::var("O365SYNC_TEST_AUDIT_QUERY_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(MAX_QUERY_WAIT, Duration::from_millis)
+}
+
 /// How long the unified audit log keeps records with standard audit.
 const AUDIT_LOG_RETENTION: SignedDuration = SignedDuration::from_hours(180 * 24);
 
-/// Days searched at once (Microsoft limits concurrent queries per tenant).
-const QUERIES_IN_FLIGHT: usize = 2;
+/// Days of one job searched at once; the tenant's jobs also share [`crate::api::budget::AUDIT_QUERIES_PER_TENANT`].
+const QUERIES_IN_FLIGHT: usize = crate::api::budget::AUDIT_QUERIES_PER_TENANT;
 
 /// The first poll's delay; later ones double up to [`POLL_MAX`].
 const POLL_MIN: Duration = Duration::from_millis(250);
@@ -60,6 +69,9 @@ pub(crate) fn days(from: Timestamp, floor: Timestamp) -> Vec<state::Window> {
     let day = QUERY_SPAN.as_secs();
     let mut start = from.as_second().div_euclid(day) * day;
     let mut out = Vec::new();
+    if from >= floor {
+        return out;
+    }
     while start < floor.as_second() {
         let (Ok(s), Ok(e)) = (
             Timestamp::from_second(start),
@@ -185,6 +197,9 @@ async fn run_day(
     r: &mut DayReport,
     progress: &SearchProgress,
 ) -> Result<(), Halt> {
+    // The tenant's jobs in this run share its few concurrent queries.
+    let budget = std::sync::Arc::clone(ctx.client.budget());
+    let _slot = budget.audit_query_slot().await;
     let mut q = match ctx.state.audit_query(day)? {
         Some(q) if matches!(q.status, AuditQueryStatus::Done | AuditQueryStatus::Gap) => {
             r.search.days_skipped += 1;
@@ -331,10 +346,13 @@ async fn poll(ctx: &Ctx<'_>, search: &AuditSearch, q: &AuditQuery) -> Result<(),
             Err(e) if e.is_fatal() => return Err(Retry::Fatal(search_halt(e))),
             Err(e) => return Err(Retry::Again(e.to_string())),
         }
-        if started.elapsed() >= MAX_QUERY_WAIT {
+        let limit = max_query_wait();
+        if started.elapsed() >= limit {
             return Err(Retry::Again(format!(
-                "the query did not finish within {} minutes",
-                MAX_QUERY_WAIT.as_secs() / 60
+                "the query did not finish within {}",
+                crate::job::duration::format_duration(
+                    SignedDuration::try_from(limit).unwrap_or(SignedDuration::MAX)
+                )
             )));
         }
         tokio::select! {
