@@ -62,6 +62,30 @@ fn expected(env: &Env, from: Timestamp, to: Timestamp) -> (BTreeSet<String>, u64
     (all, n)
 }
 
+/// `backfill JOB --from FROM --to TO` with JSON logs: the output and the run report.
+async fn backfill(
+    env: &Env,
+    from: Timestamp,
+    to: Timestamp,
+) -> (std::process::Output, serde_json::Value) {
+    let job = env.job();
+    let (from, to) = (from.to_string(), to.to_string());
+    let out = env
+        .run(&[
+            "--log-format",
+            "json",
+            "backfill",
+            &job,
+            "--from",
+            &from,
+            "--to",
+            &to,
+        ])
+        .await;
+    let report = last_json(&out.stderr);
+    (out, report)
+}
+
 fn range() -> (Timestamp, Timestamp) {
     let now = Timestamp::now();
     (
@@ -81,20 +105,7 @@ async fn a_backfill_from_12_to_6_days_ago_delivers_every_record_once_through_thr
     )
     .await;
     let (from, to) = range();
-    let job = env.job();
-    let out = env
-        .run(&[
-            "--log-format",
-            "json",
-            "backfill",
-            &job,
-            "--from",
-            &from.to_string(),
-            "--to",
-            &to.to_string(),
-        ])
-        .await;
-    let report = last_json(&out.stderr);
+    let (out, report) = backfill(&env, from, to).await;
     assert_eq!(out.status.code(), Some(0), "{report}");
     let (truth, days) = expected(&env, from, to);
     let delivered = env.delivered();
@@ -112,8 +123,7 @@ async fn a_backfill_from_12_to_6_days_ago_delivers_every_record_once_through_thr
         .emu
         .audit_log_ids(from, from + SignedDuration::from_hours(36));
     let mut named = 0;
-    for line in lines(&env) {
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    for v in delivered_events(&env.out_dir) {
         let id = v["metadata"]["uid"].as_str().unwrap().to_owned();
         if history.contains(&id) {
             assert_eq!(
@@ -136,44 +146,11 @@ async fn a_backfill_from_12_to_6_days_ago_delivers_every_record_once_through_thr
     );
 
     // Again: every day is done, nothing is searched or delivered twice.
-    let out = env
-        .run(&[
-            "--log-format",
-            "json",
-            "backfill",
-            &job,
-            "--from",
-            &from.to_string(),
-            "--to",
-            &to.to_string(),
-        ])
-        .await;
-    let report = last_json(&out.stderr);
+    let (out, report) = backfill(&env, from, to).await;
     assert_eq!(out.status.code(), Some(0), "{report}");
     assert_eq!(report["audit_search"]["days_skipped"], days, "{report}");
     assert_eq!(env.emu.audit_search().counts().0, days);
     assert_exact(&env.delivered(), &truth);
-}
-
-fn lines(env: &Env) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![env.out_dir.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "jsonl") {
-                out.extend(
-                    std::fs::read_to_string(&p)
-                        .unwrap()
-                        .lines()
-                        .map(str::to_owned),
-                );
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,20 +199,7 @@ async fn a_failing_query_is_created_again_and_then_the_day_is_a_gap_with_its_rea
         now - SignedDuration::from_hours(10 * 24),
         now - SignedDuration::from_hours(9 * 24),
     );
-    let job = env.job();
-    let out = env
-        .run(&[
-            "--log-format",
-            "json",
-            "backfill",
-            &job,
-            "--from",
-            &from.to_string(),
-            "--to",
-            &to.to_string(),
-        ])
-        .await;
-    let report = last_json(&out.stderr);
+    let (out, report) = backfill(&env, from, to).await;
     assert_eq!(out.status.code(), Some(3), "{report}");
     let days = report["audit_search"]["days_planned"].as_u64().unwrap();
     assert_eq!(report["audit_search"]["days_gap"], days, "{report}");

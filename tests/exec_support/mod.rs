@@ -229,7 +229,20 @@ pub fn total(report: &serde_json::Value, key: &str) -> u64 {
 }
 
 pub fn delivered_ids(dir: &Path) -> Vec<String> {
-    let mut ids = Vec::new();
+    delivered_events(dir)
+        .iter()
+        .map(|v| {
+            v["metadata"]["uid"]
+                .as_str()
+                .expect("metadata.uid")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Every event in the jsonl sink's files below `dir` (one entry per line).
+pub fn delivered_events(dir: &Path) -> Vec<serde_json::Value> {
+    let mut events = Vec::new();
     for p in o365sync::sink::jsonl::files_below(dir) {
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         if name.starts_with('.') {
@@ -237,16 +250,10 @@ pub fn delivered_ids(dir: &Path) -> Vec<String> {
         }
         assert!(name.ends_with(".jsonl"), "unexpected file {}", p.display());
         for line in std::fs::read_to_string(&p).expect("read").lines() {
-            let v: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
-            ids.push(
-                v["metadata"]["uid"]
-                    .as_str()
-                    .expect("metadata.uid")
-                    .to_owned(),
-            );
+            events.push(serde_json::from_str(line).expect("each line is JSON"));
         }
     }
-    ids
+    events
 }
 
 /// Asserts each Id appears once and the set is exactly `truth`.
