@@ -103,6 +103,7 @@ pub mod record_types;
 pub mod stats;
 mod targets;
 mod time;
+mod write;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -205,13 +206,8 @@ impl Event<'_> {
     /// Appends the event as compact JSON (no newline) to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         match self {
-            Event::Ocsf(e) => {
-                // Serializing into a Vec cannot fail: every key is a string, and the unparsed values were
-                // validated when the record was parsed.
-                if let Err(err) = serde_json::to_writer(&mut *out, e.as_ref()) {
-                    debug_assert!(false, "serializing an event failed: {err}");
-                }
-            }
+            // The same bytes as `serde_json::to_writer(out, e)`, faster (`write.rs`).
+            Event::Ocsf(e) => write::WriteJson::write_json(e.as_ref(), out),
             Event::Raw(r) => out.extend_from_slice(r.json.as_bytes()),
         }
     }
