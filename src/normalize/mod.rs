@@ -87,9 +87,9 @@
 //! (`RawValue`). The known keys are indexed in one pass; the mapping parses the few values it needs (nested ones
 //! only for the classes that use them) and everything it does not take is written back byte for byte as `unmapped`.
 //! Nested values the mapping reads are parsed once per record into a tree that borrows its strings from the input
-//! (`record::Json`). The event is typed and serialized directly: strings copied from the record stay borrowed and a
-//! string without escapes is written back as the record's own JSON text (`event::Text`), constant strings are JSON
-//! text serialized once. See BENCHMARKS.md for the throughput against plain `serde_json` parse-and-serialize of the
+//! (`record::Json`). The event is typed and written directly (`write.rs`, not through serde: object keys are
+//! literals): strings copied from the record stay borrowed and a string without escapes is written back as the
+//! record's own JSON text (`event::Text`), constant strings are JSON text serialized once. See BENCHMARKS.md for the throughput against plain `serde_json` parse-and-serialize of the
 //! same records.
 
 mod build;
