@@ -65,6 +65,18 @@ impl<'a> Fields<'a> {
             .map(|e| (e.key.as_ref(), e.value.as_ref()))
     }
 
+    /// The fields that were not taken, in input order, each key with whether it is borrowed from the input (so
+    /// without escapes).
+    pub(crate) fn iter_written(&self) -> impl Iterator<Item = (&str, bool, &RawValue)> {
+        self.entries.iter().filter(|e| !e.taken).map(|e| {
+            (
+                e.key.as_ref(),
+                matches!(e.key, Cow::Borrowed(_)),
+                e.value.as_ref(),
+            )
+        })
+    }
+
     /// The value of a field that was not taken (exact key).
     pub fn get(&self, key: &str) -> Option<&RawValue> {
         self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
