@@ -198,7 +198,8 @@ write_objects! {
         unmapped,
     }
     Metadata {
-        version, product, profiles, log_name, uid, original_time, tenant_uid, event_code, correlation_uid, reporter;
+        version, product, profiles, log_name, log_provider, uid, original_time, tenant_uid, event_code,
+        correlation_uid, reporter;
         skip time_parsed
     }
     Product { name, vendor_name, feature }
