@@ -2,8 +2,10 @@
 //! from Microsoft Purview Audit Search (Graph), for commercial and GCC tenants; GCC High and DoD have no Audit Search
 //! for applications, so there that part is a recorded gap saying so.
 //!
-//! The part is searched by UTC day: one query per day, covering the whole day (the last one reaches past the
-//! retention floor, where the Management API part begins: the record ledger drops what both paths read). Days are
+//! The part is searched by UTC day: one query per day, for the part of the day inside the backfill's range. The last
+//! day reaches past the retention floor, where the Management API part begins, up to the end of the day or of the
+//! range (the record ledger drops what both paths read): the floor moves on between an interrupted run and its
+//! resumption, and what a query created before would miss, the day's end still covers. Days are
 //! durable work in the state (`audit_query`): the query ID, whether it is still running or being paged, the next
 //! page's link and the pages read. A resumed backfill polls or pages from there; a day already done is not searched
 //! again. A query that fails, vanishes or never finishes within [`MAX_QUERY_WAIT`] is created again, up to
@@ -87,14 +89,17 @@ pub(crate) fn days(from: Timestamp, floor: Timestamp) -> Vec<state::Window> {
     out
 }
 
-/// Runs the Audit Search part `[from, floor)` of a backfill; adds what it delivered to `reports` (by content type)
-/// and returns its own counters.
+/// Runs the Audit Search part of a backfill of `[from, to)`: what is older than `floor` (the Management API's
+/// retention floor); adds what it delivered to `reports` (by content type) and returns its own counters.
 pub(super) async fn run(
     ctx: &Ctx<'_>,
     from: Timestamp,
+    to: Timestamp,
     floor: Timestamp,
     reports: &mut BTreeMap<ContentType, ContentTypeReport>,
 ) -> Result<AuditSearchReport, Halt> {
+    let range = Range { from, to };
+    let floor = floor.min(to);
     let mut report = AuditSearchReport::default();
     let now = Timestamp::now();
     let cloud = ctx.job.tenant.cloud;
@@ -138,7 +143,7 @@ pub(super) async fn run(
                 let res = if ctx.stop.is_requested() {
                     Ok(())
                 } else {
-                    run_day(ctx, &search, day, &mut part, &progress).await
+                    run_day(ctx, &search, day, range, &mut part, &progress).await
                 };
                 progress.day_done();
                 (part, res)
@@ -194,6 +199,7 @@ async fn run_day(
     ctx: &Ctx<'_>,
     search: &AuditSearch,
     day: state::Window,
+    range: Range,
     r: &mut DayReport,
     progress: &SearchProgress,
 ) -> Result<(), Halt> {
@@ -211,7 +217,7 @@ async fn run_day(
             q
         }
         None => {
-            let id = create(ctx, search, day).await?;
+            let id = create(ctx, search, day, range).await?;
             r.search.queries_created += 1;
             let q = AuditQuery {
                 window: day,
@@ -236,7 +242,7 @@ async fn run_day(
             Err(Retry::Stopped) => return Ok(()),
             Err(Retry::Again(why)) if q.attempts < MAX_QUERIES_PER_DAY => {
                 tracing::warn!(job = %ctx.job.name, window = %day, query = %q.query_id, "Audit Search query abandoned ({why}): creating it again");
-                q.query_id = create(ctx, search, day).await?;
+                q.query_id = create(ctx, search, day, range).await?;
                 r.search.queries_created += 1;
                 q.attempts += 1;
                 q.status = AuditQueryStatus::Created;
@@ -293,14 +299,29 @@ fn search_halt(e: SearchError) -> Halt {
     Halt::Fatal(ExecError::AuditSearch(e.to_string()))
 }
 
-async fn create(ctx: &Ctx<'_>, search: &AuditSearch, day: state::Window) -> Result<String, Halt> {
+/// The backfill's whole range: a day's query searches the part of the day inside it (the first day from `from`, a
+/// last day before `to` up to `to`), while the state keys the query by the whole day.
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    from: Timestamp,
+    to: Timestamp,
+}
+
+async fn create(
+    ctx: &Ctx<'_>,
+    search: &AuditSearch,
+    day: state::Window,
+    range: Range,
+) -> Result<String, Halt> {
     let name = format!(
         "o365sync {} {}",
         ctx.job.name,
         day.start.strftime("%Y-%m-%d")
     );
+    let start = day.start.max(range.from);
+    let end = day.end.min(range.to);
     search
-        .create(day.start, day.end, &name)
+        .create(start, end.max(start), &name)
         .await
         .map_err(search_halt)
 }

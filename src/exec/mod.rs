@@ -447,7 +447,7 @@ async fn run_locked(
             return Err(Halt::Fatal(ExecError::BeyondRetention { from, to, floor }));
         }
         if !redeliver && from < floor {
-            audit_part = Some((from, to.min(floor)));
+            audit_part = Some((from, to, floor));
         }
         if redeliver && let Some(range) = state::Window::new(from.max(floor), to.min(now)) {
             let resumed = state.begin_redelivery(&job.content_types, range, now)?;
@@ -482,7 +482,9 @@ async fn run_locked(
     let mut by_type = std::collections::BTreeMap::new();
     let audit = async {
         match audit_part {
-            Some((from, to)) => Some(audit_backfill::run(&ctx, from, to, &mut by_type).await),
+            Some((from, to, floor)) => {
+                Some(audit_backfill::run(&ctx, from, to, floor, &mut by_type).await)
+            }
             None => None,
         }
     };
