@@ -282,6 +282,12 @@ impl AuditSearch {
                     self.tokens.invalidate(&token).await;
                     continue;
                 }
+                Some(StatusCode::UNAUTHORIZED) => {
+                    return Err(SearchError::Token(format!(
+                        "Microsoft Graph rejected a fresh access token ({excerpt}); check that the job's cloud has \
+                         Audit Search and that `endpoints.graph` names its Graph host"
+                    )));
+                }
                 Some(StatusCode::FORBIDDEN) => {
                     return Err(SearchError::Permission { detail: excerpt });
                 }
