@@ -59,34 +59,6 @@ impl ContentType {
     }
 }
 
-impl ContentType {
-    /// The content type the Management API files a record under, from its `RecordType` and `Workload` (records
-    /// read elsewhere, e.g. from Purview Audit Search, are routed with it). DLP policy matches and classifications
-    /// (`ComplianceDLP…` record types) are `DLP.All`; the rest go by workload: Entra ID, Exchange, SharePoint and
-    /// OneDrive have their own; every other workload, and a record naming none, is `Audit.General`.
-    pub fn of_record(record_type: Option<i64>, workload: Option<&str>) -> ContentType {
-        let rt = record_type.and_then(crate::normalize::record_types::record_type);
-        if rt.is_some_and(|r| r.name.starts_with("ComplianceDLP")) {
-            return ContentType::DlpAll;
-        }
-        let workload = workload
-            .filter(|w| !w.is_empty())
-            .or(rt.map(|r| r.workload))
-            .unwrap_or("");
-        if workload.eq_ignore_ascii_case("AzureActiveDirectory") {
-            ContentType::AzureActiveDirectory
-        } else if workload.eq_ignore_ascii_case("Exchange") {
-            ContentType::Exchange
-        } else if workload.eq_ignore_ascii_case("SharePoint")
-            || workload.eq_ignore_ascii_case("OneDrive")
-        {
-            ContentType::SharePoint
-        } else {
-            ContentType::General
-        }
-    }
-}
-
 impl fmt::Display for ContentType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -120,36 +92,6 @@ impl FromStr for ContentType {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn records_are_routed_by_dlp_record_type_then_workload() {
-        use ContentType as C;
-        let cases = [
-            (
-                Some(15),
-                Some("AzureActiveDirectory"),
-                C::AzureActiveDirectory,
-            ),
-            (Some(8), None, C::AzureActiveDirectory),
-            (Some(2), Some("Exchange"), C::Exchange),
-            (Some(13), Some("Exchange"), C::DlpAll),
-            (Some(11), Some("SharePoint"), C::DlpAll),
-            (Some(33), Some("SharePoint"), C::DlpAll),
-            (Some(6), Some("OneDrive"), C::SharePoint),
-            (Some(4), Some("SharePoint"), C::SharePoint),
-            (Some(25), Some("MicrosoftTeams"), C::General),
-            (Some(261), Some("Copilot"), C::General),
-            (Some(4711), Some("NewWorkload"), C::General),
-            (None, None, C::General),
-        ];
-        for (rt, workload, want) in cases {
-            assert_eq!(
-                ContentType::of_record(rt, workload),
-                want,
-                "{rt:?} {workload:?}"
-            );
-        }
-    }
 
     #[test]
     fn names_round_trip_through_str_and_serde() {

@@ -3,8 +3,8 @@
 //! (`auditData` with its OData annotations and `CreationTime` ending in `Z`) and decoded back as the backfill does.
 
 use o365sync::api::audit_search::management_record;
-use o365sync::content_type::ContentType;
 use o365sync::emulator::audit_search::graph_record;
+use o365sync::normalize::record_types::content_type_of;
 use o365sync::normalize::{Options, normalize_value};
 use serde_json::Value;
 
@@ -16,7 +16,7 @@ fn event(record: Value, provider: Option<&'static str>) -> Value {
         Value::String(s) => s.parse().ok(),
         _ => None,
     });
-    let ct = ContentType::of_record(rt, field("Workload").and_then(Value::as_str));
+    let ct = content_type_of(rt, field("Workload").and_then(Value::as_str));
     let mut e = normalize_value(record, Some(ct), &Options::default());
     if let Some(p) = provider {
         e.set_log_provider(p);

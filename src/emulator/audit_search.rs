@@ -597,7 +597,11 @@ mod tests {
                     _ => None,
                 });
                 let workload = field("Workload").and_then(Value::as_str);
-                assert_eq!(ContentType::of_record(rt, workload), ct, "{rec}");
+                assert_eq!(
+                    crate::normalize::record_types::content_type_of(rt, workload),
+                    ct,
+                    "{rec}"
+                );
             }
         }
     }

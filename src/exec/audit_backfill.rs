@@ -12,7 +12,7 @@
 //! [`MAX_QUERIES_PER_DAY`] times; then the day is a recorded gap with the reason.
 //!
 //! Each page's records are routed to the content type the Management API would file them under
-//! ([`ContentType::of_record`]); records of content types the job does not collect are dropped. The transport's
+//! ([`content_type_of`]); records of content types the job does not collect are dropped. The transport's
 //! artefacts go (`@odata.type` annotations; the `Z` Graph adds to `CreationTime`), so the record is the one the
 //! Management API delivers, and goes through the same normalizer, record ledger and sink as a blob; the event names
 //! Audit Search in `metadata.log_provider`. A page's records of one content type are one delivery, committed in the
@@ -32,6 +32,7 @@ use crate::api::audit_search::{AuditSearch, QueryStatus, SearchError, management
 use crate::content_type::ContentType;
 use crate::exec::progress::SearchProgress;
 use crate::exec::report::{AuditSearchReport, ContentTypeReport};
+use crate::normalize::record_types::content_type_of;
 use crate::state::{self, AuditQuery, AuditQueryStatus, GapReason, ListedBlob, Track};
 
 /// What events read from Audit Search name in `metadata.log_provider`.
@@ -449,7 +450,7 @@ async fn deliver_page(
             Value::String(s) => s.trim().parse().ok(),
             _ => None,
         });
-        let ct = ContentType::of_record(record_type, field("Workload").and_then(Value::as_str));
+        let ct = content_type_of(record_type, field("Workload").and_then(Value::as_str));
         if !ctx.job.content_types.contains(&ct) {
             continue;
         }

@@ -8,6 +8,8 @@
 //! so it still gets a real class with actor, source, target and outcome from the common fields. Base Event is left
 //! for records that carry nothing modellable (no Operation, or no user, application, object or client address).
 
+use crate::content_type::ContentType;
+
 /// How the operations of a record-type family become a class and an activity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
@@ -1088,6 +1090,32 @@ pub fn record_type(value: i64) -> Option<&'static RecordType> {
         .map(|i| &RECORD_TYPES[i])
 }
 
+/// The content type the Management API files a record under, from its `RecordType` and `Workload` (records
+/// read elsewhere, e.g. from Purview Audit Search, are routed with it). DLP policy matches and classifications
+/// (`ComplianceDLP…` record types) are `DLP.All`; the rest go by workload: Entra ID, Exchange, SharePoint and
+/// OneDrive have their own; every other workload, and a record naming none, is `Audit.General`.
+pub fn content_type_of(value: Option<i64>, workload: Option<&str>) -> ContentType {
+    let rt = value.and_then(record_type);
+    if rt.is_some_and(|r| r.name.starts_with("ComplianceDLP")) {
+        return ContentType::DlpAll;
+    }
+    let workload = workload
+        .filter(|w| !w.is_empty())
+        .or(rt.map(|r| r.workload))
+        .unwrap_or("");
+    if workload.eq_ignore_ascii_case("AzureActiveDirectory") {
+        ContentType::AzureActiveDirectory
+    } else if workload.eq_ignore_ascii_case("Exchange") {
+        ContentType::Exchange
+    } else if workload.eq_ignore_ascii_case("SharePoint")
+        || workload.eq_ignore_ascii_case("OneDrive")
+    {
+        ContentType::SharePoint
+    } else {
+        ContentType::General
+    }
+}
+
 /// What a record must name for an override to apply; otherwise its record type's rule decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
@@ -1421,6 +1449,33 @@ pub fn override_for(record_type: Option<i64>, operation: &str) -> Option<&'stati
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_are_routed_by_dlp_record_type_then_workload() {
+        use crate::content_type::ContentType as C;
+        let cases = [
+            (
+                Some(15),
+                Some("AzureActiveDirectory"),
+                C::AzureActiveDirectory,
+            ),
+            (Some(8), None, C::AzureActiveDirectory),
+            (Some(2), Some("Exchange"), C::Exchange),
+            (Some(13), Some("Exchange"), C::DlpAll),
+            (Some(11), Some("SharePoint"), C::DlpAll),
+            (Some(33), Some("SharePoint"), C::DlpAll),
+            (Some(6), Some("OneDrive"), C::SharePoint),
+            (Some(4), Some("SharePoint"), C::SharePoint),
+            (Some(25), Some("MicrosoftTeams"), C::General),
+            (Some(261), Some("Copilot"), C::General),
+            (Some(4711), Some("NewWorkload"), C::General),
+            (None, None, C::General),
+        ];
+        for (rt, workload, want) in cases {
+            assert_eq!(content_type_of(rt, workload), want, "{rt:?} {workload:?}");
+        }
+    }
+
     use crate::normalize::Class;
 
     #[test]
