@@ -17,5 +17,6 @@ pub mod logging;
 pub mod normalize;
 pub mod plan;
 pub mod reconcile;
+pub mod shard;
 pub mod sink;
 pub mod state;

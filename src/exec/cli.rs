@@ -35,9 +35,32 @@ pub struct RunArgs {
     /// Job files or directories of job files.
     #[arg(default_value = "jobs")]
     pub paths: Vec<PathBuf>,
-    /// Write Prometheus text-format metrics here at the end of the run.
+    /// Write Prometheus text-format metrics here at the end of the run (with `--every`: of each run).
     #[arg(long)]
     pub metrics_file: Option<PathBuf>,
+    /// Jobs running at once; the others wait their turn. Default: 16 per CPU core, at least 16 and at most 256.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_jobs: Option<u32>,
+    /// Run only the jobs of shard INDEX of COUNT (0-based INDEX, or a StatefulSet pod name ending in `-ORDINAL`),
+    /// chosen by a stable hash of each job's `name`.
+    #[arg(long, env = "O365SYNC_SHARD", value_name = "INDEX/COUNT")]
+    pub shard: Option<crate::shard::Shard>,
+    /// Run again and again: start a run every DURATION (such as `10m`; plus up to 10 % jitter) until SIGTERM or
+    /// SIGINT. Job files are read again before each run; a job's lock is held only while it runs.
+    #[arg(long, value_name = "DURATION", value_parser = parse_every)]
+    pub every: Option<std::time::Duration>,
+    /// Serve the Prometheus metrics over HTTP at this address (`GET /metrics`), such as `127.0.0.1:9464`.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
+/// A `--every` duration: at least one second.
+fn parse_every(s: &str) -> Result<std::time::Duration, String> {
+    let d = job::duration::parse_duration(s).map_err(|e| e.to_string())?;
+    match std::time::Duration::try_from(d) {
+        Ok(d) if d >= std::time::Duration::from_secs(1) => Ok(d),
+        _ => Err(format!("`{s}` is too short: give at least 1s, such as 10m")),
+    }
 }
 
 #[derive(Debug, clap::Args)]
