@@ -69,6 +69,30 @@ impl FromStr for Shard {
     }
 }
 
+impl Shard {
+    /// Whether the job named `name` belongs to this shard.
+    pub fn contains(&self, name: &str) -> bool {
+        shard_of(name, self.count) == self.index
+    }
+}
+
+/// The shard of `count` the job named `name` belongs to: SHA-256 of the name, its first 8 bytes as a big-endian
+/// integer, placed by jump consistent hash (Lamping and Veach, 2014). Stable across platforms and versions.
+pub fn shard_of(name: &str, count: u32) -> u32 {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(name.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    let mut key = u64::from_be_bytes(bytes);
+    let (mut b, mut j) = (-1i64, 0i64);
+    while j < i64::from(count) {
+        b = j;
+        key = key.wrapping_mul(2_862_933_555_777_941_757).wrapping_add(1);
+        j = ((b + 1) as f64 * ((1u64 << 31) as f64 / ((key >> 33) + 1) as f64)) as i64;
+    }
+    u32::try_from(b.max(0)).unwrap_or(0)
+}
+
 impl fmt::Display for Shard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.index, self.count)

@@ -2,12 +2,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
 use super::metrics::{self, JobMetrics};
 use super::plan_view::{self, Checkpoint};
-use super::{JobReport, Mode, Progress, Settings, Stop, run_job};
+use super::{JobReport, Mode, Progress, Settings, Stop, run_job, schedule};
 use crate::content_type::ContentType;
 use crate::exit::Outcome;
 use crate::global::GlobalArgs;
@@ -195,8 +196,64 @@ fn load_one(path: &Path, format: LogFormat) -> Result<Loaded, Outcome> {
     }
 }
 
-/// `o365sync run [JOB|DIR…]`: every job independently; the highest-priority exit code wins.
+/// `o365sync run [JOB|DIR…]`: every job independently, at most `--max-jobs` at once; the highest-priority exit code
+/// wins. With `--every`, runs again and again until SIGTERM or SIGINT.
 pub fn run(global: &GlobalArgs, args: RunArgs) -> Outcome {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(o) => return o,
+    };
+    let settings = settings(global);
+    let limits = schedule::Limits::new(
+        args.max_jobs
+            .map_or_else(schedule::default_max_jobs, |n| n as usize),
+    );
+    rt.block_on(async {
+        install_signals(&settings.stop);
+        let Some(every) = args.every else {
+            return run_once(global, &args, &settings, limits).await;
+        };
+        // The service mode: a run, then a pause of `every` from its start plus up to 10 % jitter (at once when the
+        // run took longer), until a stop is requested; the stop lets the blobs in flight reach their commit.
+        let mut worst = Outcome::Done;
+        loop {
+            let started = tokio::time::Instant::now();
+            let outcome = run_once(global, &args, &settings, limits).await;
+            if settings.stop.is_requested() {
+                tracing::info!("stopping: the run in progress ended cleanly");
+                break;
+            }
+            worst = worst.worst(outcome);
+            let jitter = every.mul_f64(rand::random_range(0.0..=0.1));
+            let next = started + every + jitter;
+            tracing::info!(
+                outcome = ?outcome,
+                next_in_seconds = next.saturating_duration_since(tokio::time::Instant::now()).as_secs(),
+                "run finished; waiting for the next"
+            );
+            tokio::select! {
+                () = tokio::time::sleep_until(next) => {}
+                () = settings.stop.requested() => {
+                    tracing::info!("stopping between runs");
+                    break;
+                }
+            }
+        }
+        // A service stopped on request exits 0 whatever its runs did: each run's outcome is in its reports, logs
+        // and metrics.
+        tracing::debug!(worst = ?worst, "service mode stopped");
+        Outcome::Done
+    })
+}
+
+/// One run over the job files of `args`: load them (again, in the service mode: they may have changed), keep the
+/// jobs of the shard, run them within `limits`, print the reports and write the metrics.
+async fn run_once(
+    global: &GlobalArgs,
+    args: &RunArgs,
+    settings: &Settings,
+    limits: schedule::Limits,
+) -> Outcome {
     let ctx = Context {
         env: &ProcessEnv,
         now: Timestamp::now(),
@@ -206,11 +263,6 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Outcome {
     for failed in &batch.failed {
         problem(global.log_format, true, &failed.to_string());
         outcome = outcome.worst(Outcome::Invalid);
-    }
-    for l in &batch.loaded {
-        for w in &l.warnings {
-            problem(global.log_format, false, &w.to_string());
-        }
     }
     if batch.loaded.is_empty() {
         if batch.failed.is_empty() {
@@ -222,28 +274,46 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Outcome {
         }
         return Outcome::Invalid;
     }
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(o) => return o,
-    };
-    let jobs = batch.loaded;
+    let all = batch.loaded.len();
+    let jobs: Vec<Arc<Loaded>> = batch
+        .loaded
+        .into_iter()
+        .filter(|l| args.shard.is_none_or(|s| s.contains(&l.job.name)))
+        .map(Arc::new)
+        .collect();
+    if let Some(shard) = args.shard {
+        tracing::info!(shard = %shard, jobs = jobs.len(), of = all, "running the jobs of shard {shard}");
+    }
+    for l in &jobs {
+        for w in &l.warnings {
+            problem(global.log_format, false, &w.to_string());
+        }
+    }
     let fresh: Vec<&Loaded> = jobs
         .iter()
+        .map(|l| &**l)
         .filter(|l| !crate::state::has_state(&global.state_dir, &l.job.name))
         .collect();
     if !fresh.is_empty() {
         warn_renamed(&global.state_dir, &fresh, global.log_format);
     }
-    let settings = settings(global);
-    let reports = rt.block_on(async {
-        install_signals(&settings.stop);
-        // Jobs are independent: they run side by side, each under its own lock and budget.
-        futures::future::join_all(jobs.iter().map(|j| run_job(j, &settings, Mode::Live))).await
-    });
+    let (reports, figures) = schedule::run_jobs(&jobs, settings, limits, Arc::new(())).await;
     settings.progress.finish();
     for r in &reports {
         print_report(r, global.log_format);
         outcome = outcome.worst(r.outcome());
+    }
+    if jobs.len() > 1 {
+        tracing::info!(
+            jobs = jobs.len(),
+            max_jobs = limits.max_jobs,
+            peak_jobs = figures.peak_jobs,
+            turns = figures.turns,
+            "run over: {} jobs, at most {} at once, in {} turns",
+            jobs.len(),
+            figures.peak_jobs,
+            figures.turns
+        );
     }
     if let Some(path) = &args.metrics_file {
         outcome = outcome.worst(write_metrics(path, &global.state_dir, &jobs, &reports));
@@ -253,17 +323,20 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Outcome {
 
 /// The settings of a run from the global options: bars on a terminal unless `-q`.
 pub(crate) fn settings(global: &GlobalArgs) -> Settings {
-    Settings {
-        state_dir: global.state_dir.clone(),
-        stop: Stop::new(),
-        budgets: crate::api::Budgets::new(),
-        progress: Progress::for_stderr(global.quiet == 0),
-    }
+    Settings::new(
+        global.state_dir.clone(),
+        Progress::for_stderr(global.quiet == 0),
+    )
 }
 
 /// Writes the metrics of the run's jobs to `path`; a failure is reported and makes the run's exit code 1 (the
 /// monitoring that reads the file would otherwise go stale unnoticed), but changes nothing that was synced.
-fn write_metrics(path: &Path, state_dir: &Path, jobs: &[Loaded], reports: &[JobReport]) -> Outcome {
+fn write_metrics(
+    path: &Path,
+    state_dir: &Path,
+    jobs: &[Arc<Loaded>],
+    reports: &[JobReport],
+) -> Outcome {
     let reports: Vec<JobReport> = jobs
         .iter()
         .zip(reports)

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod plan_view;
 pub mod progress;
 mod report;
+pub mod schedule;
 mod spool;
 
 use std::path::PathBuf;
@@ -193,6 +194,21 @@ pub struct Settings {
     pub budgets: api::Budgets,
     /// The progress display (bars on a terminal, counters only otherwise).
     pub progress: Progress,
+    /// The memory budget of the whole run for blobs' events, shared fairly by the jobs running.
+    pub(crate) memory: Arc<spool::RunMemory>,
+}
+
+impl Settings {
+    /// Settings for a run keeping its state in `state_dir`, with the run-wide memory budget.
+    pub fn new(state_dir: PathBuf, progress: Progress) -> Settings {
+        Settings {
+            state_dir,
+            stop: Stop::new(),
+            budgets: api::Budgets::new(),
+            progress,
+            memory: spool::RunMemory::new(spool::RUN_MEMORY, spool::JOB_MEMORY),
+        }
+    }
 }
 
 /// Everything the content types of one job share during a run.
@@ -204,6 +220,8 @@ struct Ctx<'a> {
     client: ApiClient<TokenProvider>,
     sink: SharedSink,
     stop: Stop,
+    /// The job's turn in a run over many jobs: once over, no new window starts.
+    turn: &'a schedule::Turn,
     /// The record Ids handed to the sink and not yet committed, across the job's content types.
     in_flight: in_flight::InFlight,
     /// Blobs fetched or being fetched and not yet committed, across the job's content types and windows: bounds
@@ -249,6 +267,17 @@ impl From<StateError> for Halt {
 /// Runs one job (live or backfill) to its end and reports what happened. Never panics on bad input; every failure
 /// ends up in the report's outcome and error.
 pub async fn run_job(loaded: &Loaded, settings: &Settings, mode: Mode) -> JobReport {
+    run_turn(loaded, settings, mode, &schedule::Turn::unlimited()).await
+}
+
+/// Runs one turn of a job: like [`run_job`], but no new window starts once `turn` is over (the scheduler then
+/// queues the job again).
+pub(crate) async fn run_turn(
+    loaded: &Loaded,
+    settings: &Settings,
+    mode: Mode,
+    turn: &schedule::Turn,
+) -> JobReport {
     let job = &loaded.job;
     let started = Instant::now();
     let started_at = Timestamp::now();
@@ -306,7 +335,7 @@ pub async fn run_job(loaded: &Loaded, settings: &Settings, mode: Mode) -> JobRep
             return report;
         }
     };
-    let result = run_locked(loaded, settings, mode, &state, &changes, &mut report).await;
+    let result = run_locked(loaded, settings, mode, turn, &state, &changes, &mut report).await;
     match result {
         Ok(()) => {}
         Err(Halt::Fatal(e)) => report.set_error(e),
@@ -398,6 +427,7 @@ async fn run_locked(
     loaded: &Loaded,
     settings: &Settings,
     mode: Mode,
+    turn: &schedule::Turn,
     state: &JobState,
     changes: &Reconciliation,
     report: &mut JobReport,
@@ -413,9 +443,10 @@ async fn run_locked(
         client,
         sink,
         stop: settings.stop.clone(),
+        turn,
         in_flight: in_flight::InFlight::default(),
         held: tokio::sync::Semaphore::new(BLOBS_HELD),
-        memory: spool::MemoryBudget::new(spool::SPOOL_MEMORY),
+        memory: settings.memory.for_job(),
         spool_dir: settings.state_dir.clone(),
         options: normalize::Options {
             format: job.output.format,
@@ -719,7 +750,11 @@ async fn run_live(
     run_windows(ctx, ct, Track::Live, &report.windows, cut_is_gap, r).await?;
     // Ranges a `start` moved earlier added (this run's or an interrupted earlier run's), after the live windows.
     for b in ctx.state.backfills(Some(ct))? {
-        if b.kind == BackfillKind::Start && b.finished.is_none() && !ctx.stop.is_requested() {
+        if b.kind == BackfillKind::Start
+            && b.finished.is_none()
+            && !ctx.stop.is_requested()
+            && !ctx.turn.is_over()
+        {
             run_backfill(ctx, ct, b.range.start, b.range.end, BackfillKind::Start, r).await?;
         }
     }
@@ -825,7 +860,7 @@ fn subtract(w: plan::Window, cut: &[plan::Window]) -> Vec<plan::Window> {
 const WINDOWS_IN_FLIGHT: usize = 4;
 
 /// Blobs a job holds at once (being fetched, or fetched and waiting for the sink), whatever the number of content
-/// types and windows in flight. Their events share the job's memory budget ([`spool::SPOOL_MEMORY`]); what does not
+/// types and windows in flight. Their events share the job's share of the run's memory budget ([`spool::RunMemory`]); what does not
 /// fit is spilled to the state directory.
 const BLOBS_HELD: usize = 8;
 
@@ -840,8 +875,8 @@ async fn run_windows(
     let runs = futures::stream::iter(windows.iter().copied())
         .map(|w| async move {
             let mut part = ContentTypeReport::default();
-            // no new window once a stop was requested
-            let res = if ctx.stop.is_requested() {
+            // no new window once a stop was requested or the job's turn is over
+            let res = if ctx.stop.is_requested() || ctx.turn.is_over() {
                 Ok(())
             } else {
                 run_window(ctx, ct, track, w, cut_is_gap, &mut part).await

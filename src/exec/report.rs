@@ -157,6 +157,8 @@ pub struct JobReport {
     pub audit_search: Option<AuditSearchReport>,
     /// The error that stopped the job, if any.
     pub error: Option<String>,
+    /// Turns the job ran in a run over many jobs (it yields to waiting jobs after its turn; see `exec::schedule`).
+    pub turns: u32,
     #[serde(skip)]
     failure: Option<Outcome>,
 }
@@ -202,8 +204,68 @@ impl JobReport {
             sink: None,
             audit_search: None,
             error: None,
+            turns: 1,
             failure: None,
         }
+    }
+
+    /// The report of a job whose task ended abnormally (a bug: a panic).
+    pub(crate) fn crashed(job: &str, cause: &str) -> Self {
+        let mut r = JobReport::new(job, Mode::Live, Timestamp::now());
+        r.failure = Some(Outcome::Failed);
+        r.error = Some(format!(
+            "the job's task ended abnormally ({cause}); report this as a bug"
+        ));
+        r.exit_code = Outcome::Failed.code();
+        r.outcome = outcome_name(Outcome::Failed);
+        r
+    }
+
+    /// Whether the job stopped on a failure or because its output was closed (it is not queued for another turn).
+    pub(crate) fn halted(&self) -> bool {
+        self.failure.is_some() || self.output_closed
+    }
+
+    /// Adds the next turn of the same job: counters add up, the watermarks and the outcome are the last turn's
+    /// (the first failure is kept), and the windows planned are those completed before plus those the last turn
+    /// planned (each turn plans again what is left).
+    pub(crate) fn absorb_turn(&mut self, next: JobReport) {
+        for c in next.content_types {
+            match self
+                .content_types
+                .iter_mut()
+                .find(|m| m.content_type == c.content_type)
+            {
+                Some(m) => {
+                    m.windows_planned = usize::try_from(m.windows_completed)
+                        .unwrap_or(usize::MAX)
+                        .saturating_add(c.windows_planned);
+                    m.absorb(&c);
+                    m.watermark = c.watermark;
+                }
+                None => self.content_types.push(c),
+            }
+        }
+        self.duration_seconds += next.duration_seconds;
+        self.requests += next.requests;
+        self.throttled += next.throttled;
+        self.retries += next.retries;
+        self.gaps_recorded += next.gaps_recorded;
+        self.interrupted = next.interrupted;
+        self.output_closed |= next.output_closed;
+        match (&mut self.sink, next.sink) {
+            (Some(s), Some(n)) => s.absorb(&n),
+            (s @ None, n) => *s = n,
+            (Some(_), None) => {}
+        }
+        if self.failure.is_none() {
+            self.failure = next.failure;
+            self.error = next.error;
+        }
+        self.turns += next.turns;
+        let outcome = self.outcome();
+        self.exit_code = outcome.code();
+        self.outcome = outcome_name(outcome);
     }
 
     /// Records the failure that stopped the job.

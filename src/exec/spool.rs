@@ -2,7 +2,7 @@
 //!
 //! The commit protocol needs a blob whole before its sink write (check the record ledger, write, acknowledge,
 //! commit), but a blob can be 50 MB of records (over 100 MB of OCSF lines). A [`Spool`] keeps a blob's events in
-//! memory while the job's [`MemoryBudget`] allows; beyond it, it spills them to an anonymous temporary file in the
+//! memory while the job's share of the run's memory budget ([`RunMemory`], [`MemoryBudget`]) allows; beyond it, it spills them to an anonymous temporary file in the
 //! state directory (created mode 0600 and unlinked from the start, so a crash leaves nothing behind) and reads them
 //! back part by part ([`SpoolParts`]) when the blob is written. Memory then stays bounded by the budget plus one
 //! part per sink write, whatever the blobs' sizes.
@@ -21,44 +21,106 @@ use jiff::Timestamp;
 use crate::sink::{EventParts, OnePart, SinkError, SinkEvent};
 use crate::state::RecordKey;
 
-/// Bytes of event lines the spools of one job may hold in memory together.
-pub(crate) const SPOOL_MEMORY: usize = 16 << 20;
+/// Bytes of event lines the spools of a whole run may hold in memory together, whatever the number of jobs.
+pub(crate) const RUN_MEMORY: usize = 64 << 20;
+
+/// Bytes of event lines the spools of one job may hold in memory together, even when it runs alone.
+pub(crate) const JOB_MEMORY: usize = 16 << 20;
 
 /// Bytes of lines read back from a spill file per sink part.
 const PART_BYTES: usize = 1 << 20;
 
-/// The bytes of event lines a job's spools hold in memory, against a cap.
+/// The memory budget of a whole run, shared fairly by the jobs running: each job may hold at most `cap / jobs`
+/// (and at most `per_job`), where `jobs` is the number of jobs holding a [`MemoryBudget`] of it at that moment. A job
+/// over its share spills; nothing waits for memory, so a job can never be starved of it.
 #[derive(Debug)]
-pub(crate) struct MemoryBudget {
+pub(crate) struct RunMemory {
     used: AtomicUsize,
     cap: usize,
+    per_job: usize,
+    jobs: AtomicUsize,
 }
 
-impl MemoryBudget {
-    pub(crate) fn new(cap: usize) -> Arc<MemoryBudget> {
-        Arc::new(MemoryBudget {
+impl RunMemory {
+    pub(crate) fn new(cap: usize, per_job: usize) -> Arc<RunMemory> {
+        Arc::new(RunMemory {
             used: AtomicUsize::new(0),
             cap,
+            per_job,
+            jobs: AtomicUsize::new(0),
         })
     }
 
-    /// Takes `n` bytes if they fit under the cap.
+    /// The budget of one job, counted among the jobs sharing the run's budget until it is dropped.
+    pub(crate) fn for_job(self: &Arc<Self>) -> Arc<MemoryBudget> {
+        self.jobs.fetch_add(1, Ordering::AcqRel);
+        Arc::new(MemoryBudget {
+            used: AtomicUsize::new(0),
+            run: Arc::clone(self),
+        })
+    }
+
+    /// What one job may hold now.
+    fn share(&self) -> usize {
+        (self.cap / self.jobs.load(Ordering::Acquire).max(1)).min(self.per_job)
+    }
+
+    /// Bytes held by every job together.
+    #[cfg(test)]
+    fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+}
+
+/// The bytes of event lines one job's spools hold in memory: within the job's fair share of the run's
+/// [`RunMemory`] and within the run's cap.
+#[derive(Debug)]
+pub(crate) struct MemoryBudget {
+    used: AtomicUsize,
+    run: Arc<RunMemory>,
+}
+
+impl MemoryBudget {
+    /// A budget of `cap` bytes for a job alone in its run.
+    #[cfg(test)]
+    pub(crate) fn new(cap: usize) -> Arc<MemoryBudget> {
+        RunMemory::new(cap, cap).for_job()
+    }
+
+    /// Takes `n` bytes if they fit in the job's share and under the run's cap.
     fn try_take(&self, n: usize) -> bool {
-        self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                used.checked_add(n).filter(|&u| u <= self.cap)
+        let share = self.run.share();
+        let take = |used: &AtomicUsize, cap: usize| {
+            used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                u.checked_add(n).filter(|&u| u <= cap)
             })
             .is_ok()
+        };
+        if !take(&self.used, share) {
+            return false;
+        }
+        if !take(&self.run.used, self.run.cap) {
+            self.used.fetch_sub(n, Ordering::AcqRel);
+            return false;
+        }
+        true
     }
 
     fn give_back(&self, n: usize) {
         self.used.fetch_sub(n, Ordering::AcqRel);
+        self.run.used.fetch_sub(n, Ordering::AcqRel);
     }
 
     /// Bytes taken now.
     #[cfg(test)]
     fn used(&self) -> usize {
         self.used.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for MemoryBudget {
+    fn drop(&mut self) {
+        self.run.jobs.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -498,5 +560,31 @@ mod tests {
         assert_eq!(drain(parts.as_mut()).concat().len(), 1);
         drop(parts);
         assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn the_run_budget_is_shared_fairly_by_the_jobs_holding_it() {
+        let run = RunMemory::new(1000, 800);
+        let a = run.for_job();
+        // alone, a job may take up to the per-job cap
+        assert!(a.try_take(800));
+        assert!(!a.try_take(1));
+        a.give_back(800);
+        let b = run.for_job();
+        // two jobs: 500 each
+        assert!(a.try_take(500));
+        assert!(!a.try_take(1));
+        assert!(b.try_take(500));
+        assert_eq!(run.used(), 1000);
+        assert!(!b.try_take(1), "the run's cap holds");
+        b.give_back(500);
+        drop(b);
+        // the share grows back when a job leaves, but never past the run's cap
+        assert!(a.try_take(300));
+        assert!(!a.try_take(1));
+        a.give_back(800);
+        assert_eq!(run.used(), 0);
+        drop(a);
+        assert_eq!(run.jobs.load(Ordering::Acquire), 0);
     }
 }

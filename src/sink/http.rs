@@ -150,6 +150,20 @@ pub struct DeliveryStats {
     pub oversized_fields: u64,
 }
 
+impl DeliveryStats {
+    /// Adds `other` (another turn of the same job).
+    pub(crate) fn absorb(&mut self, other: &DeliveryStats) {
+        self.requests += other.requests;
+        self.events_sent += other.events_sent;
+        self.retries += other.retries;
+        self.throttled += other.throttled;
+        self.acks += other.acks;
+        self.ack_wait_ms_total += other.ack_wait_ms_total;
+        self.ack_wait_ms_max = self.ack_wait_ms_max.max(other.ack_wait_ms_max);
+        self.oversized_fields += other.oversized_fields;
+    }
+}
+
 impl Counters {
     pub(crate) fn request(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
