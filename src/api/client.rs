@@ -169,6 +169,23 @@ impl<B> Clone for ApiClient<B> {
 #[error("could not set up the HTTP client: {0}")]
 pub struct ClientBuildError(String);
 
+/// Idle connections kept per host by a client: enough for the jobs of a run sharing it, bounded whatever their
+/// number.
+const IDLE_PER_HOST: usize = 32;
+
+/// The HTTP client of the Management Activity API: never follows a redirect (it could carry the token elsewhere),
+/// with `config`'s timeouts.
+pub fn http_client(config: &ApiConfig) -> Result<reqwest::Client, ClientBuildError> {
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(config.connect_timeout)
+        .read_timeout(config.read_timeout)
+        .pool_max_idle_per_host(IDLE_PER_HOST)
+        .build()
+        .map_err(|e| ClientBuildError(e.without_url().to_string()))
+}
+
 impl<B: BearerSource> ApiClient<B> {
     /// A client with its own request budget.
     pub fn new(config: ApiConfig, bearer: B) -> Result<ApiClient<B>, ClientBuildError> {
@@ -182,15 +199,19 @@ impl<B: BearerSource> ApiClient<B> {
         bearer: B,
         budget: Arc<Budget>,
     ) -> Result<ApiClient<B>, ClientBuildError> {
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            // a redirect could carry the token elsewhere: never follow one
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(config.connect_timeout)
-            .read_timeout(config.read_timeout)
-            .build()
-            .map_err(|e| ClientBuildError(e.without_url().to_string()))?;
-        Ok(ApiClient {
+        let http = http_client(&config)?;
+        Ok(ApiClient::with_http(config, bearer, budget, http))
+    }
+
+    /// A client sending its requests through `http`, an HTTP client built by [`http_client`] with the same
+    /// timeouts (the jobs of a run share one, its connection pool and its TLS roots).
+    pub fn with_http(
+        config: ApiConfig,
+        bearer: B,
+        budget: Arc<Budget>,
+        http: reqwest::Client,
+    ) -> ApiClient<B> {
+        ApiClient {
             inner: Arc::new(Inner {
                 http,
                 root: config.root,
@@ -201,7 +222,7 @@ impl<B: BearerSource> ApiClient<B> {
                 skew: SkewMonitor::new(),
                 counters: Counters::default(),
             }),
-        })
+        }
     }
 
     /// The API root.

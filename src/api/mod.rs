@@ -22,7 +22,9 @@ pub mod window;
 pub use bearer::{BearerError, BearerSource};
 pub use blob::{ArrayParser, BlobError, RawRecord};
 pub use budget::{Budget, Budgets, DEFAULT_REQUESTS_PER_MINUTE, MAX_BURST};
-pub use client::{ApiClient, ApiConfig, ApiStats, DEFAULT_CONCURRENCY, USER_AGENT};
+pub use client::{
+    ApiClient, ApiConfig, ApiStats, ClientBuildError, DEFAULT_CONCURRENCY, USER_AGENT, http_client,
+};
 pub use error::{ApiError, ErrorClass, GapReason, ServiceError};
 pub use fetch::{BlobOutcome, Fetched, RecordSink};
 pub use listing::{ContentBlob, Listing};

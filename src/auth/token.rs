@@ -266,6 +266,15 @@ impl TokenProvider {
         Self::with_client(credential, config, http)
     }
 
+    /// An HTTP client for [`TokenProvider::with_client`], shared by the providers of a run: it never follows a
+    /// redirect; each request gets its provider's timeout.
+    pub fn shared_client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default()
+    }
+
     /// A provider using `http` (to share connection pools and proxy settings). Build that client with
     /// `redirect(Policy::none())`; `config.timeout` is applied to each token request.
     pub fn with_client(

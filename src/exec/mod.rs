@@ -196,6 +196,38 @@ pub struct Settings {
     pub progress: Progress,
     /// The memory budget of the whole run for blobs' events, shared fairly by the jobs running.
     pub(crate) memory: Arc<spool::RunMemory>,
+    /// The HTTP clients of the run's API and token requests.
+    pub(crate) http: Arc<SharedHttp>,
+}
+
+/// The HTTP clients the jobs of a run share: the TLS roots are read and the connection pools kept once per run,
+/// not once per job (a thousand jobs of one run reach the same few hosts).
+#[derive(Debug, Default)]
+pub(crate) struct SharedHttp {
+    api: std::sync::Mutex<Option<reqwest::Client>>,
+    token: std::sync::OnceLock<reqwest::Client>,
+}
+
+impl SharedHttp {
+    /// The Management Activity API's client, built with `config`'s timeouts on first use (every job uses the
+    /// default timeouts).
+    fn api(&self, config: &ApiConfig) -> Result<reqwest::Client, api::ClientBuildError> {
+        let mut api = self
+            .api
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = &*api {
+            return Ok(c.clone());
+        }
+        let c = api::http_client(config)?;
+        *api = Some(c.clone());
+        Ok(c)
+    }
+
+    /// The token endpoint's client.
+    fn token(&self) -> reqwest::Client {
+        self.token.get_or_init(TokenProvider::shared_client).clone()
+    }
 }
 
 impl Settings {
@@ -207,6 +239,7 @@ impl Settings {
             budgets: api::Budgets::new(),
             progress,
             memory: spool::RunMemory::new(spool::RUN_MEMORY, spool::JOB_MEMORY),
+            http: Arc::default(),
         }
     }
 }
@@ -433,8 +466,7 @@ async fn run_locked(
     report: &mut JobReport,
 ) -> Result<(), Halt> {
     let job = &loaded.job;
-    let client =
-        build_client(job, loaded.credential.clone(), &settings.budgets).map_err(Halt::Fatal)?;
+    let client = build_client(job, loaded.credential.clone(), settings).map_err(Halt::Fatal)?;
     let sink = open_sink(loaded).map_err(Halt::Fatal)?;
     let ctx = Ctx {
         job,
@@ -594,19 +626,26 @@ async fn ensure_subscriptions(ctx: &Ctx<'_>) -> Result<(), Halt> {
 fn build_client(
     job: &Job,
     credential: Arc<Credential>,
-    budgets: &api::Budgets,
+    settings: &Settings,
 ) -> Result<ApiClient<TokenProvider>, ExecError> {
     let endpoints = job.endpoints()?;
-    let provider = TokenProvider::new(
+    let provider = TokenProvider::with_client(
         credential,
         TokenProviderConfig::new(job.tenant.client_id.to_string(), endpoints.clone()),
+        settings.http.token(),
     );
     let root = ApiRoot::from_root_url(endpoints.api_root, &job.tenant.publisher_id.to_string())
         .map_err(|e| ExecError::Client(e.to_string()))?;
     let mut config = ApiConfig::new(root);
     config.max_requests_per_minute = job.sync.max_requests_per_minute;
-    let budget = budgets.for_tenant(&job.tenant.id.to_string(), job.sync.max_requests_per_minute);
-    ApiClient::with_budget(config, provider, budget).map_err(|e| ExecError::Client(e.to_string()))
+    let budget = settings
+        .budgets
+        .for_tenant(&job.tenant.id.to_string(), job.sync.max_requests_per_minute);
+    let http = settings
+        .http
+        .api(&config)
+        .map_err(|e| ExecError::Client(e.to_string()))?;
+    Ok(ApiClient::with_http(config, provider, budget, http))
 }
 
 /// Opens the job's sink: reads a network sink's credential, or creates a file sink's directory or database. A
