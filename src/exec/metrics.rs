@@ -649,7 +649,12 @@ mod tests {
             .iter()
             .map(|m| m.0)
             .chain(PER_JOB.iter().map(|m| m.0))
-            .chain([RUN_DURATION.0, RUN_TIMESTAMP.0, JOBS_ACTIVE.0, JOBS_QUEUED.0])
+            .chain([
+                RUN_DURATION.0,
+                RUN_TIMESTAMP.0,
+                JOBS_ACTIVE.0,
+                JOBS_QUEUED.0,
+            ])
             .map(|n| (n.to_owned(), "gauge".to_owned()))
             .collect();
         for counter in [RUNS.0, RUN_FAILURES.0] {
@@ -814,7 +819,11 @@ mod tests {
         let m = Metrics::new();
         let a = report("a", &[(ContentType::Exchange, Some(1_800_000_000))]);
         let b = report("b", &[(ContentType::General, Some(1_800_000_000))]);
-        m.record_run(&[job(&a), job(&b)], t(1_800_000_060), &figures(Outcome::Done));
+        m.record_run(
+            &[job(&a), job(&b)],
+            t(1_800_000_060),
+            &figures(Outcome::Done),
+        );
         let text = m.render();
         assert!(text.contains(r#"{job="b"}"#) && text.contains(r#"{job="b","#));
         m.record_run(&[job(&a)], t(1_800_000_120), &figures(Outcome::Done));
