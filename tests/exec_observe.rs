@@ -16,8 +16,8 @@ struct Sample {
     value: f64,
 }
 
-/// Parses the text exposition format strictly: every line is `# HELP`, `# TYPE` or `name{labels} value`; every
-/// metric has its HELP and TYPE before its samples.
+/// Parses the text exposition format strictly: every line is `# HELP`, `# TYPE`, `name{labels} value` or, for the
+/// process's own metrics, `name value`; every metric has its HELP and TYPE before its samples.
 fn parse_metrics(text: &str) -> Vec<Sample> {
     let mut helped = BTreeSet::new();
     let mut typed = BTreeSet::new();
@@ -39,8 +39,13 @@ fn parse_metrics(text: &str) -> Vec<Sample> {
             continue;
         }
         assert!(!line.starts_with('#'), "unknown comment: {line}");
-        let open = line.find('{').expect("name{labels} value");
-        let close = line.rfind('}').expect("closing brace");
+        let (open, close) = match line.find('{') {
+            Some(open) => (open, line.rfind('}').expect("closing brace")),
+            None => {
+                let space = line.find(' ').expect("name value");
+                (space, space)
+            }
+        };
         let name = &line[..open];
         assert!(
             name.starts_with("o365sync_")
@@ -52,7 +57,7 @@ fn parse_metrics(text: &str) -> Vec<Sample> {
             "sample before its HELP/TYPE: {line}"
         );
         let mut labels = BTreeMap::new();
-        let body = &line[open + 1..close];
+        let body = line.get(open + 1..close).unwrap_or_default();
         let mut rest = body;
         while !rest.is_empty() {
             let (key, after) = rest.split_once("=\"").expect("label=\"value\"");
@@ -201,6 +206,17 @@ async fn metrics_file_matches_the_run_the_sink_and_the_state() {
         job_value("o365sync_job_watermark_timestamp_seconds"),
         oldest
     );
+    // The process's own figures: one run, not failed, ended with the jobs'.
+    let process = |name: &str| {
+        samples
+            .iter()
+            .find(|s| s.name == name && s.labels.is_empty())
+            .unwrap_or_else(|| panic!("no sample {name}"))
+            .value
+    };
+    assert_eq!(process("o365sync_runs_total"), 1.0);
+    assert_eq!(process("o365sync_run_failures_total"), 0.0);
+    assert_eq!(process("o365sync_run_last_timestamp_seconds"), ended);
 
     // A second run replaces the file: nothing new, everything listed again is skipped.
     let out = env.run(&run).await;

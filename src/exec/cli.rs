@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use super::metrics::{self, JobMetrics};
+use super::metrics::{self, JobMetrics, Metrics, RunFigures};
 use super::plan_view::{self, Checkpoint};
 use super::{JobReport, Mode, Progress, Settings, Stop, run_job, schedule};
 use crate::content_type::ContentType;
@@ -350,8 +350,17 @@ fn write_metrics(
             certificate_not_after: Some(l.credential.info().not_after),
         })
         .collect();
-    let text = metrics::render(&metrics, Timestamp::now());
-    match metrics::write_file(path, &text) {
+    let now = Timestamp::now();
+    let run = RunFigures {
+        started: reports.iter().map(|r| r.started).min().unwrap_or(now),
+        finished: now,
+        outcome: reports
+            .iter()
+            .fold(Outcome::Done, |o, r| o.worst(r.outcome())),
+    };
+    let recorded = Metrics::new();
+    recorded.record_run(&metrics, now, &run);
+    match metrics::write_file(path, &recorded.render()) {
         Ok(()) => {
             tracing::debug!(path = %path.display(), "metrics written");
             Outcome::Done

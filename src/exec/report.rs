@@ -88,7 +88,8 @@ impl AuditSearchReport {
 }
 
 impl ContentTypeReport {
-    pub(crate) fn new(ct: ContentType) -> Self {
+    /// An empty report of content type `ct` (nothing done yet, no watermark).
+    pub fn new(ct: ContentType) -> Self {
         ContentTypeReport {
             content_type: Some(ct),
             ..ContentTypeReport::default()
@@ -174,7 +175,8 @@ fn outcome_name(o: Outcome) -> &'static str {
 }
 
 impl JobReport {
-    pub(crate) fn new(job: &str, mode: Mode, started: Timestamp) -> Self {
+    /// An empty report of job `job` started at `started` (nothing done yet, outcome `done`).
+    pub fn new(job: &str, mode: Mode, started: Timestamp) -> Self {
         JobReport {
             job: job.to_owned(),
             kind: match mode {
