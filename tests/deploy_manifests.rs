@@ -201,7 +201,7 @@ fn pod_spec(m: &Manifest) -> &Value {
     }
 }
 
-fn the_container<'a>(m: &'a Manifest) -> &'a Value {
+fn the_container(m: &Manifest) -> &Value {
     let containers = pod_spec(m)["containers"].as_array().unwrap();
     assert_eq!(containers.len(), 1, "{}: one container", m.file);
     &containers[0]
@@ -979,7 +979,7 @@ fn exec_form(keyword: &str, args: &str) -> Vec<String> {
 }
 
 #[test]
-fn dockerfile_builds_in_one_stage_and_runs_the_binary_as_nonroot_from_distroless() {
+fn dockerfile_builds_in_a_rust_stage_and_runs_the_binary_as_nonroot_from_distroless() {
     let ins = dockerfile();
     let froms: Vec<&str> = ins
         .iter()
@@ -1099,4 +1099,32 @@ fn rust_version() -> String {
         .expect("Cargo.toml has a rust-version line")
         .trim_matches('"')
         .to_owned()
+}
+
+// ---- docs -----------------------------------------------------------------------------------------------------------
+
+#[test]
+fn docs_deploy_md_describes_every_deployment_file() {
+    let page = read("docs/deploy.md");
+    for dir in ["deploy/systemd", "deploy/kubernetes"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(
+                page.contains(&format!("`{name}`")),
+                "docs/deploy.md does not mention {dir}/{name}"
+            );
+        }
+    }
+    for needed in [
+        "docker build -t o365sync .",
+        "kubectl create configmap o365sync-jobs --from-file=jobs/",
+        "kubectl apply -k deploy/kubernetes",
+        "(sharding.md)",
+        "BENCHMARKS.md",
+    ] {
+        assert!(
+            page.contains(needed),
+            "docs/deploy.md should show `{needed}`"
+        );
+    }
 }
