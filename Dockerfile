@@ -15,7 +15,8 @@ RUN --mount=type=cache,id=o365sync-cargo-registry,target=/usr/local/cargo/regist
     --mount=type=cache,id=o365sync-target,target=/src/target \
     cargo build --release --locked --bin o365sync \
  && install -D -m 0755 target/release/o365sync /out/usr/local/bin/o365sync \
- && install -d -m 0750 /out/var/lib/o365sync /out/etc/o365sync/jobs /out/etc/o365sync/certs
+ && install -d -m 0750 /out/var/lib/o365sync \
+ && install -d -m 0755 /out/etc/o365sync/jobs /out/etc/o365sync/certs
 
 # ---- run ------------------------------------------------------------------------------------------------------------
 # glibc + libgcc_s, CA certificates, no shell, no package manager; the nonroot user is 65532:65532.
