@@ -181,8 +181,23 @@ async fn wait_exit(mut child: Child, within: Duration) -> std::process::Output {
 async fn every_repeats_the_run_releasing_the_lock_between_runs_and_stops_on_sigterm() {
     let env = setup(content(33, 3, 0), Faults::default(), DEFAULT_SYNC).await;
     let job = env.job();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
     let child = env
-        .command(&["--log-format", "json", "run", "--every", "1s", &job])
+        .command(&[
+            "--log-format",
+            "json",
+            "run",
+            "--every",
+            "1s",
+            "--metrics-listen",
+            &listen,
+            &job,
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -215,6 +230,35 @@ async fn every_repeats_the_run_releasing_the_lock_between_runs_and_stops_on_sigt
             _ => break,
         }
     }
+    // the metrics over HTTP: the job's series, and the process's run counter past the two runs
+    let body = reqwest::get(format!("http://{listen}/metrics"))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .unwrap();
+    let value = |prefix: &str| -> f64 {
+        body.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {body}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(value("o365sync_runs_total ") >= 2.0, "{body}");
+    assert_eq!(value("o365sync_run_failures_total "), 0.0, "{body}");
+    assert_eq!(value("o365sync_jobs_queued "), 0.0, "{body}");
+    assert_eq!(
+        value("o365sync_last_run_exit_code{job=\"t\"}"),
+        0.0,
+        "{body}"
+    );
+    assert!(
+        body.contains("o365sync_watermark_timestamp_seconds{"),
+        "{body}"
+    );
     sigterm(&child);
     let out = wait_exit(child, Duration::from_secs(15)).await;
     assert_eq!(
@@ -224,6 +268,12 @@ async fn every_repeats_the_run_releasing_the_lock_between_runs_and_stops_on_sigt
         String::from_utf8_lossy(&out.stderr)
     );
     assert_exact(&env.delivered(), &env.emu.ground_truth().all());
+    // the server stopped with the process
+    assert!(
+        reqwest::get(format!("http://{listen}/metrics"))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -210,15 +210,53 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Outcome {
     );
     rt.block_on(async {
         install_signals(&settings.stop);
+        let metrics = Metrics::new();
+        let server = match args.metrics_listen {
+            None => None,
+            Some(addr) => {
+                let stop = settings.stop.clone();
+                match metrics::serve(addr, metrics.clone(), async move { stop.requested().await })
+                    .await
+                {
+                    Ok((bound, task)) => {
+                        tracing::info!(address = %bound, "serving the metrics at http://{bound}/metrics");
+                        Some(task)
+                    }
+                    Err(e) => {
+                        problem(global.log_format, true, &format!("error: {e}"));
+                        return Outcome::Failed;
+                    }
+                }
+            }
+        };
+        let outcome = runs(global, &args, &settings, limits, &metrics).await;
+        if let Some(task) = server {
+            // the server stops with the stop signal; a batch run ends it here
+            settings.stop.request();
+            let _ = task.await;
+        }
+        outcome
+    })
+}
+
+/// The run, or with `--every` the runs until a stop is requested.
+async fn runs(
+    global: &GlobalArgs,
+    args: &RunArgs,
+    settings: &Settings,
+    limits: schedule::Limits,
+    metrics: &Metrics,
+) -> Outcome {
+    {
         let Some(every) = args.every else {
-            return run_once(global, &args, &settings, limits).await;
+            return run_once(global, args, settings, limits, metrics).await;
         };
         // The service mode: a run, then a pause of `every` from its start plus up to 10 % jitter (at once when the
         // run took longer), until a stop is requested; the stop lets the blobs in flight reach their commit.
         let mut worst = Outcome::Done;
         loop {
             let started = tokio::time::Instant::now();
-            let outcome = run_once(global, &args, &settings, limits).await;
+            let outcome = run_once(global, args, settings, limits, metrics).await;
             if settings.stop.is_requested() {
                 tracing::info!("stopping: the run in progress ended cleanly");
                 break;
@@ -243,7 +281,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Outcome {
         // and metrics.
         tracing::debug!(worst = ?worst, "service mode stopped");
         Outcome::Done
-    })
+    }
 }
 
 /// One run over the job files of `args`: load them (again, in the service mode: they may have changed), keep the
@@ -253,10 +291,12 @@ async fn run_once(
     args: &RunArgs,
     settings: &Settings,
     limits: schedule::Limits,
+    metrics: &Metrics,
 ) -> Outcome {
+    let started = Timestamp::now();
     let ctx = Context {
         env: &ProcessEnv,
-        now: Timestamp::now(),
+        now: started,
     };
     let batch = job::load_all(&args.paths, &ctx);
     let mut outcome = Outcome::Done;
@@ -272,6 +312,15 @@ async fn run_once(
                 "error: no job files found: give a job file or a directory holding *.yaml job files",
             );
         }
+        metrics.record_run(
+            &[],
+            Timestamp::now(),
+            &RunFigures {
+                started,
+                finished: Timestamp::now(),
+                outcome: Outcome::Invalid,
+            },
+        );
         return Outcome::Invalid;
     }
     let all = batch.loaded.len();
@@ -297,7 +346,8 @@ async fn run_once(
     if !fresh.is_empty() {
         warn_renamed(&global.state_dir, &fresh, global.log_format);
     }
-    let (reports, figures) = schedule::run_jobs(&jobs, settings, limits, Arc::new(())).await;
+    let observer: Arc<dyn schedule::Observer> = Arc::new(metrics.clone());
+    let (reports, figures) = schedule::run_jobs(&jobs, settings, limits, observer).await;
     settings.progress.finish();
     for r in &reports {
         print_report(r, global.log_format);
@@ -315,8 +365,16 @@ async fn run_once(
             figures.turns
         );
     }
+    record_metrics(
+        metrics,
+        started,
+        outcome,
+        &global.state_dir,
+        &jobs,
+        &reports,
+    );
     if let Some(path) = &args.metrics_file {
-        outcome = outcome.worst(write_metrics(path, &global.state_dir, &jobs, &reports));
+        outcome = outcome.worst(write_metrics(path, metrics));
     }
     outcome
 }
@@ -331,36 +389,8 @@ pub(crate) fn settings(global: &GlobalArgs) -> Settings {
 
 /// Writes the metrics of the run's jobs to `path`; a failure is reported and makes the run's exit code 1 (the
 /// monitoring that reads the file would otherwise go stale unnoticed), but changes nothing that was synced.
-fn write_metrics(
-    path: &Path,
-    state_dir: &Path,
-    jobs: &[Arc<Loaded>],
-    reports: &[JobReport],
-) -> Outcome {
-    let reports: Vec<JobReport> = jobs
-        .iter()
-        .zip(reports)
-        .map(|(l, r)| with_state_watermarks(r, &l.job, state_dir))
-        .collect();
-    let metrics: Vec<JobMetrics<'_>> = jobs
-        .iter()
-        .zip(&reports)
-        .map(|(l, r)| JobMetrics {
-            report: r,
-            certificate_not_after: Some(l.credential.info().not_after),
-        })
-        .collect();
-    let now = Timestamp::now();
-    let run = RunFigures {
-        started: reports.iter().map(|r| r.started).min().unwrap_or(now),
-        finished: now,
-        outcome: reports
-            .iter()
-            .fold(Outcome::Done, |o, r| o.worst(r.outcome())),
-    };
-    let recorded = Metrics::new();
-    recorded.record_run(&metrics, now, &run);
-    match metrics::write_file(path, &recorded.render()) {
+fn write_metrics(path: &Path, metrics: &Metrics) -> Outcome {
+    match metrics::write_file(path, &metrics.render()) {
         Ok(()) => {
             tracing::debug!(path = %path.display(), "metrics written");
             Outcome::Done
@@ -370,6 +400,38 @@ fn write_metrics(
             Outcome::Failed
         }
     }
+}
+
+/// Records the run (the jobs' reports, with the watermarks of jobs that did not sync read from their state) in
+/// the metrics.
+fn record_metrics(
+    metrics: &Metrics,
+    started: Timestamp,
+    outcome: Outcome,
+    state_dir: &Path,
+    jobs: &[Arc<Loaded>],
+    reports: &[JobReport],
+) {
+    let reports: Vec<JobReport> = jobs
+        .iter()
+        .zip(reports)
+        .map(|(l, r)| with_state_watermarks(r, &l.job, state_dir))
+        .collect();
+    let figures: Vec<JobMetrics<'_>> = jobs
+        .iter()
+        .zip(&reports)
+        .map(|(l, r)| JobMetrics {
+            report: r,
+            certificate_not_after: Some(l.credential.info().not_after),
+        })
+        .collect();
+    let now = Timestamp::now();
+    let run = RunFigures {
+        started,
+        finished: now,
+        outcome,
+    };
+    metrics.record_run(&figures, now, &run);
 }
 
 fn parse_instant(

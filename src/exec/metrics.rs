@@ -538,6 +538,14 @@ async fn not_found() -> impl axum::response::IntoResponse {
     )
 }
 
+/// The scheduler's jobs running and queued, as the gauges `o365sync_jobs_active` and `o365sync_jobs_queued`.
+impl super::schedule::Observer for Metrics {
+    fn jobs(&self, active: usize, queued: usize) {
+        self.set_jobs_active(i64::try_from(active).unwrap_or(i64::MAX));
+        self.set_jobs_queued(i64::try_from(queued).unwrap_or(i64::MAX));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
