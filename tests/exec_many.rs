@@ -331,3 +331,39 @@ async fn every_stopped_mid_blob_loses_nothing_and_the_next_start_delivers_the_re
     assert_eq!(out.status.code(), Some(0));
     assert_exact(&env.delivered(), &truth);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_jobs_is_lowered_to_what_the_open_files_limit_allows() {
+    let env = setup(content(35, 2, 0), Faults::default(), DEFAULT_SYNC).await;
+    for i in 0..29 {
+        add_job(&env, &format!("k{i:02}"), "3h", "Audit.SharePoint");
+    }
+    let dir = env.job_file.parent().unwrap().display().to_string();
+    let bin = env!("CARGO_BIN_EXE_o365sync");
+    let state = env.state_dir.display().to_string();
+    // a hard limit of 700 open files: (700 - 128) / 32 = 17 jobs at once
+    let mut c = std::process::Command::new("bash");
+    c.args([
+        "-c",
+        &format!(
+            "ulimit -Sn 256 && ulimit -Hn 700 && exec {bin} --state-dir {state} --log-format json run --max-jobs 100 {dir}"
+        ),
+    ])
+    .env("RUST_LOG", "info")
+    .env_remove("O365SYNC_STATE_DIR");
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "100 jobs at once need 3328 open files but the limit is 700: running 17 at once"
+        ),
+        "{stderr}"
+    );
+    let peak = summary(&out.stderr)["peak_jobs"].as_u64().unwrap();
+    assert!((1..=17).contains(&peak), "peak {peak}");
+    assert_eq!(reports(&out.stderr).len(), 30);
+    assert_exact(&env.delivered(), &env.emu.ground_truth().all());
+}

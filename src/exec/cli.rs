@@ -204,10 +204,10 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> Outcome {
         Err(o) => return o,
     };
     let settings = settings(global);
-    let limits = schedule::Limits::new(
+    let limits = schedule::Limits::new(schedule::fit_open_files(
         args.max_jobs
             .map_or_else(schedule::default_max_jobs, |n| n as usize),
-    );
+    ));
     rt.block_on(async {
         install_signals(&settings.stop);
         let metrics = Metrics::new();

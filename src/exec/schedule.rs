@@ -30,6 +30,39 @@ pub fn default_max_jobs() -> usize {
     (16 * cores).clamp(16, 256)
 }
 
+/// File descriptors a running job may hold at once: its state database (3, with the WAL and shared memory), its
+/// lock, up to 8 spill files and 8 connections of blobs in flight, its sink's files or connections, with room.
+pub const OPEN_FILES_PER_JOB: u64 = 32;
+
+/// File descriptors kept for everything else (standard streams, the runtime, idle pooled connections, logs).
+const OPEN_FILES_RESERVED: u64 = 128;
+
+/// Raises the soft limit of open files to the hard limit and returns how many jobs fit in it: `max_jobs`, or fewer
+/// with a warning saying how to raise the limit.
+pub fn fit_open_files(max_jobs: usize) -> usize {
+    let wanted = max_jobs as u64 * OPEN_FILES_PER_JOB + OPEN_FILES_RESERVED;
+    let limit = match rlimit::increase_nofile_limit(wanted.max(4096)) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::debug!("cannot read or raise the limit of open files: {e}");
+            return max_jobs;
+        }
+    };
+    if limit >= wanted {
+        return max_jobs;
+    }
+    let fit = usize::try_from(limit.saturating_sub(OPEN_FILES_RESERVED) / OPEN_FILES_PER_JOB)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    tracing::warn!(
+        max_jobs,
+        open_files_limit = limit,
+        "{max_jobs} jobs at once need {wanted} open files but the limit is {limit}: running {fit} at once; raise \
+         the limit (`ulimit -n`, systemd `LimitNOFILE=`) or lower --max-jobs"
+    );
+    fit
+}
+
 /// What bounds a run over many jobs.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
