@@ -274,6 +274,9 @@ fn open_immutable(file: &Path) -> Result<Connection, StateError> {
     if !meta.is_file() {
         return Err(not_state("not a regular file".into()));
     }
+    if meta.len() == 0 {
+        return Err(not_state("the file is empty".into()));
+    }
     let absolute = std::path::absolute(file).map_err(|source| StateError::Unreadable {
         path: file.to_owned(),
         source,
@@ -313,6 +316,12 @@ fn inspect(
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(sql)?;
+    let objects: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .map_err(sql)?;
+    if objects == 0 {
+        return Err(not_state("a SQLite database without tables".into()));
+    }
     if app_id != schema::APPLICATION_ID {
         return Err(not_state(format!(
             "a SQLite database with application id {app_id:#x}, not o365sync state"
@@ -422,5 +431,93 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 fn remove_with_journals(path: &Path) {
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let _ = std::fs::remove_file(with_suffix(path, suffix));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state database of job `t` at schema version `version`, with one watermark, tenant `tenant`.
+    fn old_export(path: &Path, version: usize, tenant: &str) {
+        let mut conn = Connection::open(path).unwrap();
+        schema::migrate(&mut conn, path, &schema::MIGRATIONS[..version]).unwrap();
+        conn.execute_batch(&format!(
+            "INSERT INTO meta (key, value) VALUES ('job', 't'), ('tenant_id', '{tenant}'), ('cloud', 'gcc');
+             INSERT INTO watermark (content_type, at_ns, updated_ns) VALUES ('Audit.Exchange', 5, 6);"
+        ))
+        .unwrap();
+    }
+
+    fn tenant(id: &str) -> Identity {
+        Identity {
+            tenant_id: Some(id.into()),
+            cloud: Some("gcc".into()),
+            client_id: Some("c".into()),
+            ..Identity::default()
+        }
+    }
+
+    #[test]
+    fn an_older_schema_is_migrated_on_import_and_the_file_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("old.export");
+        old_export(&file, 3, "ABC");
+        let original = std::fs::read(&file).unwrap();
+        let state = dir.path().join("state");
+        let r = import(&state, "t", &file, &tenant("abc"), false).unwrap();
+        assert_eq!(
+            (
+                r.schema_version_found,
+                r.schema_version,
+                r.watermarks,
+                r.replaced
+            ),
+            (3, schema::CURRENT_VERSION, 1, false)
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), original);
+        let shown = super::super::show(&state, "t", 0).unwrap();
+        assert_eq!(shown.schema_version, Some(schema::CURRENT_VERSION));
+        assert_eq!(shown.identity.tenant_id.as_deref(), Some("ABC"));
+        let mode = std::fs::metadata(&r.database).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn refusals_leave_no_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("old.export");
+        old_export(&file, 4, "abc");
+        let state = dir.path().join("state");
+        let err = import(&state, "t", &file, &tenant("other"), false).unwrap_err();
+        assert!(
+            matches!(err, StateError::ImportIdentity { what: "tenant", .. }),
+            "{err}"
+        );
+        let err = import(&state, "u", &file, &tenant("abc"), false).unwrap_err();
+        assert!(matches!(err, StateError::ImportOtherJob { .. }), "{err}");
+        assert_eq!(err.outcome(), crate::exit::Outcome::Invalid);
+        assert!(!state.exists());
+        // a state recorded without an identity is accepted
+        import(&state, "t", &file, &Identity::default(), false).unwrap();
+        let err = import(&state, "t", &file, &tenant("abc"), false).unwrap_err();
+        assert!(
+            matches!(err, StateError::ImportWouldReplace { .. }),
+            "{err}"
+        );
+        let names: Vec<String> = std::fs::read_dir(&state)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+    }
+
+    #[test]
+    fn export_refuses_a_job_without_state_and_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let err = export(&state, "t", &dir.path().join("t.export")).unwrap_err();
+        assert!(matches!(err, StateError::NoState { .. }), "{err}");
+        assert!(!state.exists() && !dir.path().join("t.export").exists());
     }
 }
