@@ -14,6 +14,7 @@ use crate::exit::Outcome;
 pub use crate::global::GlobalArgs;
 use crate::job::cli::ValidateArgs;
 use crate::normalize::cli::NormalizeArgs;
+use crate::shard::cli::ShardsArgs;
 
 /// Pulls Microsoft 365 audit logs through the Office 365 Management Activity API and delivers them as OCSF events.
 #[derive(Debug, Parser)]
@@ -33,6 +34,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Incremental sync of one job, several, or every job in a directory (default jobs/)
     Run(RunArgs),
+    /// Print which shard of `run --shard INDEX/COUNT` runs each job, and which jobs move when COUNT changes
+    Shards(ShardsArgs),
     /// Fill a historical range without moving the live watermark
     Backfill(BackfillArgs),
     /// Inspect or deliberately move a job's watermarks
@@ -75,6 +78,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Validate(args) => crate::job::cli::validate(args),
         Command::Plan(args) => crate::exec::cli::plan(&cli.global, args),
         Command::Run(args) => crate::exec::cli::run(&cli.global, args),
+        Command::Shards(args) => crate::shard::cli::shards(&cli.global, args),
         Command::Backfill(args) => crate::exec::cli::backfill(&cli.global, args),
         Command::State(cmd) => crate::exec::cli::state(&cli.global, cmd),
         Command::Normalize(args) => crate::normalize::cli::run(args),

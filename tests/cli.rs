@@ -18,6 +18,7 @@ fn help_lists_every_command_of_the_design_brief() {
         "validate",
         "plan",
         "run",
+        "shards",
         "backfill",
         "state",
         "normalize",

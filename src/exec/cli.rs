@@ -1,4 +1,4 @@
-//! The `run`, `backfill`, `state show` and `state reset` commands.
+//! The `run`, `backfill` and `state` (show, reset, rename, forget, export, import) commands.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -107,6 +107,24 @@ pub enum StateCommand {
         old: String,
         /// The new job name.
         new: String,
+    },
+    /// Write a consistent copy of a job's state to a file, to move it to another state directory (volume)
+    Export {
+        /// The job file.
+        job: PathBuf,
+        /// The file to write (default: `<job name>.o365sync-state` in the current directory); never overwritten.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Install a file written by `state export` as a job's state (same job, tenant, cloud and client ID)
+    Import {
+        /// The job file.
+        job: PathBuf,
+        /// The file written by `state export`.
+        file: PathBuf,
+        /// Replace the state the job has (stop every run of the job first).
+        #[arg(long)]
+        force: bool,
     },
     /// Remove the state of a content type the job file no longer collects
     Forget {
@@ -515,6 +533,71 @@ pub fn state(global: &GlobalArgs, cmd: StateCommand) -> Outcome {
         } => reset(global, &job, content_type.as_deref(), &to),
         StateCommand::Rename { old, new } => rename(global, &old, &new),
         StateCommand::Forget { job, content_type } => forget(global, &job, &content_type),
+        StateCommand::Export { job, output } => export(global, &job, output),
+        StateCommand::Import { job, file, force } => import(global, &job, &file, force),
+    }
+}
+
+/// `state export JOB [--output FILE]`.
+fn export(global: &GlobalArgs, job_file: &Path, output: Option<PathBuf>) -> Outcome {
+    let job = match load_one(job_file, global.log_format) {
+        Ok(l) => l.job,
+        Err(o) => return o,
+    };
+    let dest = output.unwrap_or_else(|| PathBuf::from(format!("{}.o365sync-state", job.name)));
+    match crate::state::export(&global.state_dir, &job.name, &dest) {
+        Ok(r) => {
+            println!(
+                "state of job `{}` exported from {} to {} ({} bytes, schema version {}, {} watermarks, {} record \
+                 Ids): install it with `o365sync state import JOB {}`",
+                r.job,
+                r.database.display(),
+                r.file.display(),
+                r.bytes,
+                r.schema_version,
+                r.watermarks,
+                r.record_ledger,
+                r.file.display()
+            );
+            Outcome::Done
+        }
+        Err(e) => state_failure(&e),
+    }
+}
+
+/// `state import JOB FILE [--force]`.
+fn import(global: &GlobalArgs, job_file: &Path, file: &Path, force: bool) -> Outcome {
+    let loaded = match load_one(job_file, global.log_format) {
+        Ok(l) => l,
+        Err(o) => return o,
+    };
+    let expected = crate::reconcile::identity(&loaded);
+    match crate::state::import(&global.state_dir, &loaded.job.name, file, &expected, force) {
+        Ok(r) => {
+            let migrated = if r.schema_version_found == r.schema_version {
+                String::new()
+            } else {
+                format!(", migrated from version {}", r.schema_version_found)
+            };
+            println!(
+                "state of job `{}` imported from {} to {} ({} bytes, schema version {}{migrated}, {} watermarks, {} \
+                 record Ids{})",
+                r.job,
+                r.file.display(),
+                r.database.display(),
+                r.bytes,
+                r.schema_version,
+                r.watermarks,
+                r.record_ledger,
+                if r.replaced {
+                    "; replaced the state the job had"
+                } else {
+                    ""
+                }
+            );
+            Outcome::Done
+        }
+        Err(e) => state_failure(&e),
     }
 }
 

@@ -134,6 +134,72 @@ pub enum StateError {
     /// `state rename` with the same old and new name.
     #[error("cannot rename job `{0}` to itself: give a different new name")]
     RenameToItself(String),
+    /// `state export` onto a file that exists: export never overwrites.
+    #[error(
+        "{} already exists: choose another file with --output, or move that one aside (export never overwrites)",
+        .0.display()
+    )]
+    ExportTargetExists(PathBuf),
+    /// `state import` of a file that cannot be read.
+    #[error("cannot read {}: {source}: check the path and its permissions (nothing was changed)", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// `state import` of a file that is not an o365sync state database, or a damaged or truncated one.
+    #[error(
+        "{} is not an o365sync state export ({detail}): give a file written by `o365sync state export`, copied whole (nothing was changed)",
+        path.display()
+    )]
+    NotStateFile {
+        /// The file.
+        path: PathBuf,
+        /// What was found.
+        detail: String,
+    },
+    /// `state import` of the state of another job.
+    #[error(
+        "{} holds the state of job `{found}`, not of job `{job}`: import it with the job file of `{found}` (then, to use another name, `o365sync state rename {found} NEW`) (nothing was changed)",
+        path.display()
+    )]
+    ImportOtherJob {
+        /// The file.
+        path: PathBuf,
+        /// The job imported into.
+        job: String,
+        /// The job the file belongs to.
+        found: String,
+    },
+    /// `state import` of a state recorded for another tenant, cloud or client ID than the job file names.
+    #[error(
+        "the state in {} belongs to {what} {found}, not to the {what} {expected} that job `{job}` names: a job's state describes one tenant's history and would skip another's; import it with the job file it was exported with, or give this tenant a job of its own (a new `name`) that starts at `start` (nothing was changed)",
+        path.display()
+    )]
+    ImportIdentity {
+        /// The file.
+        path: PathBuf,
+        /// The job imported into.
+        job: String,
+        /// `tenant`, `cloud` or `client ID`.
+        what: &'static str,
+        /// What the file recorded.
+        found: String,
+        /// What the job file names.
+        expected: String,
+    },
+    /// `state import` over existing state without `--force`.
+    #[error(
+        "job `{job}` already has state ({}): pass --force to replace it (stop every run of the job first), or move it aside",
+        path.display()
+    )]
+    ImportWouldReplace {
+        /// The job.
+        job: String,
+        /// Its database.
+        path: PathBuf,
+    },
     /// A timestamp outside the range the state can store (years 1678 ..= 2261).
     #[error("timestamp {0} is out of the range the state stores (years 1678 to 2261)")]
     TimeOutOfRange(Timestamp),
@@ -156,8 +222,8 @@ impl StateError {
         matches!(self, StateError::Locked { .. })
     }
 
-    /// The exit code this error ends a job with: 75 when locked out, 2 for an invalid job name or reset target
-    /// (usage), 1 for everything else (runtime failure; what completed stays committed).
+    /// The exit code this error ends a job with: 75 when locked out, 2 for an invalid job name or reset target,
+    /// a refused rename, export or import (usage; nothing written), 1 for everything else (runtime failure; what completed stays committed).
     pub fn outcome(&self) -> Outcome {
         match self {
             StateError::Locked { .. } => Outcome::Locked,
@@ -165,7 +231,13 @@ impl StateError {
             | StateError::ResetInFuture { .. }
             | StateError::NoState { .. }
             | StateError::RenameTargetExists { .. }
-            | StateError::RenameToItself(_) => Outcome::Invalid,
+            | StateError::RenameToItself(_)
+            | StateError::ExportTargetExists(_)
+            | StateError::Unreadable { .. }
+            | StateError::NotStateFile { .. }
+            | StateError::ImportOtherJob { .. }
+            | StateError::ImportIdentity { .. }
+            | StateError::ImportWouldReplace { .. } => Outcome::Invalid,
             _ => Outcome::Failed,
         }
     }

@@ -30,6 +30,7 @@ mod lock;
 pub mod schema;
 mod store;
 mod summary;
+mod transfer;
 mod types;
 pub mod window;
 
@@ -43,6 +44,7 @@ pub use store::{
 pub use summary::{
     ContentTypeSummary, DEFAULT_RUNS_SHOWN, LedgerCounts, StateSummary, reset, show,
 };
+pub use transfer::{ExportReport, ImportReport, export, import};
 pub use types::{
     AuditQuery, AuditQueryStatus, BackfillKind, BackfillProgress, CommitReport, ContentEntry,
     ContentStatus, Gap, GapReason, GapScope, Identity, ListedBlob, Origin, PruneReport, RecordKey,

@@ -372,7 +372,7 @@ fn tighten_mode(path: &Path) -> Result<(), StateError> {
     Ok(())
 }
 
-fn connect(path: &Path) -> Result<Connection, StateError> {
+pub(crate) fn connect(path: &Path) -> Result<Connection, StateError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| StateError::sqlite(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT)
