@@ -5,11 +5,14 @@
 //! content, duplicates, throttling, transient errors, cut-off bodies, a `NextPageUri` on another host).
 //!
 //! # Public API
-//! - [`EmulatorConfig`] (plain fields with a [`Default`]; [`EmulatorConfig::trusting`] for one certificate), with
+//! - [`EmulatorConfig`] (plain fields with a [`Default`]; [`EmulatorConfig::trusting`] for one certificate;
+//!   [`tenants`](EmulatorConfig::tenants), how many tenants are served, at most [`MAX_TENANTS`]), with
 //!   [`ContentSettings`] (seed, anchor, hours, blobs per hour per [`ContentType`], records per blob, duplicate rate,
 //!   a blob listed twice, large records, late blobs), [`Faults`] ([`Throttle`] + [`ThrottleStyle`], transient
 //!   errors, truncated bodies, latency, foreign `NextPageUri`, token expiry every N requests), token lifetime and
 //!   roles, page size, initial subscriptions.
+//! - [`tenant_id`]`(i)`: the directory ID of generated tenant `i >= 1`, `7e4a47e0-0000-4000-8000-` + `i` as twelve
+//!   lowercase hex digits (stable across runs and versions); tenant 0 is `config.tenant_id`.
 //! - [`Emulator::start`] binds `127.0.0.1:0` (or `config.addr`) plus a second "foreign host" listener and returns an
 //!   [`EmulatorHandle`]: [`url`](EmulatorHandle::url) (one base URL for `POST {url}/{tenant}/oauth2/v2.0/token` and
 //!   the API under `{url}/api/v1.0/{tenant}/activity/feed` and `{url}/api/v1/…`),
@@ -19,14 +22,32 @@
 //!   ([`GroundTruth`], all or per content type), [`blobs`](EmulatorHandle::blobs) ([`BlobInfo`]),
 //!   [`release_late`](EmulatorHandle::release_late), [`faults`](EmulatorHandle::faults) /
 //!   [`set_faults`](EmulatorHandle::set_faults) (switch mid-run), [`expire_tokens`](EmulatorHandle::expire_tokens),
-//!   [`expire_blob`](EmulatorHandle::expire_blob) and [`shutdown`](EmulatorHandle::shutdown).
+//!   [`expire_blob`](EmulatorHandle::expire_blob) and [`shutdown`](EmulatorHandle::shutdown). These speak of
+//!   tenant 0 (`ground_truth`, `blobs`, `expire_blob`, `token_url`, `api_root`, `tenant_id`); for any tenant:
+//!   [`tenant_ids`](EmulatorHandle::tenant_ids) (in order), [`tenant_count`](EmulatorHandle::tenant_count),
+//!   [`ground_truth_of`](EmulatorHandle::ground_truth_of), [`blobs_of`](EmulatorHandle::blobs_of),
+//!   [`expire_blob_of`](EmulatorHandle::expire_blob_of), [`token_url_of`](EmulatorHandle::token_url_of) and
+//!   [`api_root_of`](EmulatorHandle::api_root_of). [`Stats`] covers all tenants, plus `requests_by_tenant` (API
+//!   requests), `token_requests_by_tenant` and `peak_tenants_in_flight` (most distinct tenants with an API request
+//!   being served at one instant; token requests excluded).
 //! - [`throwaway_certificate`]: a self-signed RSA 2048 certificate, its PKCS#8 PEM key and DER bytes, for tests, the
 //!   demo and `o365sync emulator`; [`certificates_from_pem`], [`x5t`], [`x5t_s256`].
 //!
 //! # Control endpoints (same listener)
-//! `GET /_emulator/stats`, `GET /_emulator/ground-truth[?contentType=CT]`, `GET /_emulator/blobs`,
-//! `POST /_emulator/release-late`, `POST /_emulator/expire-tokens`, `POST /_emulator/expire-blob?contentId=ID`,
-//! `GET /_emulator/faults`, `PUT /_emulator/faults` (a JSON [`Faults`]).
+//! `GET /_emulator/stats`, `GET /_emulator/tenants` (JSON array of the tenant IDs, in order),
+//! `GET /_emulator/ground-truth[?contentType=CT][&tenant=ID]`, `GET /_emulator/blobs[?tenant=ID]`,
+//! `POST /_emulator/release-late` (every tenant), `POST /_emulator/expire-tokens` (every tenant),
+//! `POST /_emulator/expire-blob?contentId=ID[&tenant=ID]`, `GET /_emulator/faults`, `PUT /_emulator/faults` (a JSON
+//! [`Faults`]). Without `tenant` they speak of tenant 0; an unknown tenant gets 404.
+//!
+//! # Tenants
+//! Every tenant registers the same application (`client_id`) trusting the same certificates and has its own content
+//! (the same [`ContentSettings`] under a seed derived from the base seed and its index; tenant 0 keeps the base seed,
+//! so it serves exactly what a one-tenant emulator serves), subscriptions (`initial_subscriptions` applies to each),
+//! throttle window, blobs served and expired. A tenant's content is generated on its first use. Content URIs carry
+//! the tenant, so a fetch reaches that tenant's content. An access token is bound to the tenant that issued it: on
+//! another tenant's feed it gets 400 AF20010, the service's tenant mismatch. Faults, late-blob release, token expiry
+//! and the body cache are shared. Audit Search is emulated for tenant 0 only.
 //!
 //! # Records
 //! Blobs hold realistic records of all five content types (see `records.rs`), messy on purpose. Records with
@@ -40,8 +61,8 @@
 //!   and truncation never touch the token endpoint or the control endpoints.
 //! - An expired or unknown access token gets 401 `{"Message":"Authorization has been denied for this request."}`;
 //!   a token without the `ActivityFeed.Read` role gets 401 AF10001.
-//! - Throttling is one fixed one-minute window per emulator (one tenant); requests without `PublisherIdentifier`
-//!   are counted, not put into a smaller pool.
+//! - Throttling is one fixed one-minute window per tenant (one tenant's traffic never throttles another); requests
+//!   without `PublisherIdentifier` are counted, not put into a smaller pool.
 
 mod api;
 pub mod audit_search;
