@@ -55,8 +55,8 @@ pub struct EmulatorArgs {
     /// the same application and certificate.
     #[arg(long, default_value_t = 1)]
     pub tenants: usize,
-    /// Write the ID of every tenant served, one per line in order, to this file once listening (for scripts that
-    /// generate job files).
+    /// Write the ID of every tenant served, one per line in order, to this file once listening, before the
+    /// --port-file (for scripts that generate job files).
     #[arg(long)]
     pub tenants_file: Option<PathBuf>,
     /// Application (client) ID to register.
@@ -71,7 +71,7 @@ pub struct EmulatorArgs {
     /// Where to write the generated throwaway certificate and key (without --trust-cert).
     #[arg(long, default_value = "state/emulator")]
     pub cert_dir: PathBuf,
-    /// Write every record Id the emulator can serve (JSON, by content type) to this file at start.
+    /// Write every record Id tenant 0 can serve (JSON, by content type) to this file at start.
     #[arg(long)]
     pub ground_truth_file: Option<PathBuf>,
     /// Lifetime of access tokens, in seconds.
