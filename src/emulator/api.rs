@@ -16,9 +16,9 @@ use serde_json::json;
 
 use super::config::ThrottleStyle;
 use super::content::{hash, unit};
-use super::stats::{InFlight, bump};
+use super::stats::{InFlight, TenantInFlight, bump};
 use super::time::{self, DAY, HOUR, MINUTE, SECOND};
-use super::{Faults, Shared, token};
+use super::{Faults, Shared, Tenant, token};
 use crate::content_type::ContentType;
 
 const FEED: &str = "/api/{version}/{tenant}/activity/feed";
@@ -59,6 +59,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(super::audit_search::records),
         )
         .route("/_emulator/stats", get(control_stats))
+        .route("/_emulator/tenants", get(control_tenants))
         .route("/_emulator/ground-truth", get(control_ground_truth))
         .route("/_emulator/blobs", get(control_blobs))
         .route("/_emulator/release-late", post(control_release_late))
@@ -154,16 +155,27 @@ fn draw(shared: &Shared, n: u64, domain: u64) -> f64 {
     unit(hash(&[shared.seed, n, domain]))
 }
 
+/// Counts an API request in flight, overall and for the tenant its URL names (if the emulator serves it), until
+/// the handler returns.
+fn arrive<'a>(shared: &'a Shared, tenant: &str) -> (InFlight<'a>, Option<TenantInFlight<'a>>) {
+    let overall = InFlight::enter(&shared.counters);
+    let of_tenant = shared
+        .tenant(tenant)
+        .map(|t| TenantInFlight::enter(&shared.tenants_in_flight, t.index));
+    (overall, of_tenant)
+}
+
 /// Checks and faults every API request goes through, in the order of the real service: authentication, tenant,
-/// throttling, transient failure. Returns the request number and the faults in force.
-async fn gate(
-    shared: &Shared,
+/// throttling (each tenant its own window), transient failure. Returns the request number, the faults in force
+/// and the tenant.
+async fn gate<'a>(
+    shared: &'a Shared,
     kind: Kind,
     version: &str,
     tenant: &str,
     headers: &HeaderMap,
     query: &Query,
-) -> Result<(u64, Faults), Response> {
+) -> Result<(u64, Faults, &'a Tenant), Response> {
     let counter = match kind {
         Kind::Start => &shared.counters.subscriptions_start,
         Kind::Stop => &shared.counters.subscriptions_stop,
@@ -172,6 +184,10 @@ async fn gate(
         Kind::Blob => &shared.counters.blob_fetch,
     };
     bump(counter);
+    let url_tenant = shared.tenant(tenant);
+    if let Some(t) = url_tenant {
+        bump(&t.api_requests);
+    }
     let n = shared.request_no.fetch_add(1, Ordering::Relaxed);
     if version != "v1.0" && version != "v1" {
         return Err(not_found().await);
@@ -191,7 +207,9 @@ async fn gate(
         bump(&shared.counters.tokens_expired);
         shared.expire_aged_tokens();
     }
-    if !token::check_bearer(shared, headers) {
+    let Some(token_tenant) =
+        token::management_bearer(shared, headers).and_then(|i| shared.tenants.get(i))
+    else {
         bump(&shared.counters.unauthorized);
         let mut resp = (
             StatusCode::UNAUTHORIZED,
@@ -203,7 +221,7 @@ async fn gate(
             HeaderValue::from_static("Bearer error=\"invalid_token\""),
         );
         return Err(resp);
-    }
+    };
     if !shared.roles.iter().any(|r| r == "ActivityFeed.Read") {
         bump(&shared.counters.unauthorized);
         return Err(af(
@@ -215,25 +233,26 @@ async fn gate(
             ),
         ));
     }
-    if !tenant.eq_ignore_ascii_case(&shared.tenant_id) {
+    // A token is bound to the tenant that issued it: another tenant's URL (served here or not) is a mismatch.
+    let Some(t) = url_tenant.filter(|t| t.index == token_tenant.index) else {
         return Err(af(
             StatusCode::BAD_REQUEST,
             "AF20010",
             format!(
                 "The tenant ID passed in the URL ({tenant}) does not match the tenant ID passed in the access token ({}).",
-                shared.tenant_id
+                token_tenant.id
             ),
         ));
-    }
-    if let Some(t) = faults.throttle {
-        let mut inner = shared.inner();
+    };
+    if let Some(budget) = faults.throttle {
+        let mut inner = t.state();
         let now = time::now_ms();
         if now - inner.throttle_window_start >= MINUTE {
             inner.throttle_window_start = now;
             inner.throttle_count = 0;
         }
         inner.throttle_count = inner.throttle_count.saturating_add(1);
-        if inner.throttle_count > t.requests_per_minute {
+        if inner.throttle_count > budget.requests_per_minute {
             let answer = inner.throttle_answers;
             inner.throttle_answers += 1;
             let retry = ((inner.throttle_window_start + MINUTE - now + SECOND - 1) / SECOND).max(1);
@@ -243,7 +262,7 @@ async fn gate(
                 "Too many requests. Method={}, PublisherId={publisher}",
                 kind.method()
             );
-            let as_429 = match t.style {
+            let as_429 = match budget.style {
                 ThrottleStyle::Status429 => true,
                 ThrottleStyle::Status403 => false,
                 ThrottleStyle::Mixed => answer.is_multiple_of(2),
@@ -274,7 +293,7 @@ async fn gate(
             "An internal error occurred. Retry the request.",
         ));
     }
-    Ok((n, faults))
+    Ok((n, faults, t))
 }
 
 /// The `contentType` parameter, or the response refusing it.
@@ -296,17 +315,18 @@ fn content_type(query: &Query) -> Result<ContentType, Box<Response>> {
 }
 
 /// The gate and the `contentType` of a subscription start or stop: the content type, or the response refusing it.
-async fn subscription_target(
-    shared: &Shared,
+async fn subscription_target<'a>(
+    shared: &'a Shared,
     kind: Kind,
     version: &str,
     tenant: &str,
     headers: &HeaderMap,
     raw: Option<String>,
-) -> Result<ContentType, Response> {
+) -> Result<(&'a Tenant, ContentType), Response> {
     let query = Query::parse(raw);
-    gate(shared, kind, version, tenant, headers, &query).await?;
-    content_type(&query).map_err(|r| *r)
+    let (_, _, t) = gate(shared, kind, version, tenant, headers, &query).await?;
+    let ct = content_type(&query).map_err(|r| *r)?;
+    Ok((t, ct))
 }
 
 async fn start(
@@ -315,15 +335,15 @@ async fn start(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let _in_flight = InFlight::enter(&shared.counters);
-    let ct = match subscription_target(&shared, Kind::Start, &version, &tenant, &headers, raw).await
-    {
-        Ok(ct) => ct,
-        Err(r) => return r,
-    };
+    let _in_flight = arrive(&shared, &tenant);
+    let (t, ct) =
+        match subscription_target(&shared, Kind::Start, &version, &tenant, &headers, raw).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let now = time::now_ms();
-    let mut inner = shared.inner();
-    let sub = inner.subscriptions.entry(ct).or_default();
+    let mut state = t.state();
+    let sub = state.subscriptions.entry(ct).or_default();
     if sub
         .last_start_ms
         .is_some_and(|last| now - last < 15 * MINUTE)
@@ -350,14 +370,14 @@ async fn stop(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let _in_flight = InFlight::enter(&shared.counters);
-    let ct = match subscription_target(&shared, Kind::Stop, &version, &tenant, &headers, raw).await
-    {
-        Ok(ct) => ct,
-        Err(r) => return r,
-    };
-    let mut inner = shared.inner();
-    let sub = inner.subscriptions.entry(ct).or_default();
+    let _in_flight = arrive(&shared, &tenant);
+    let (t, ct) =
+        match subscription_target(&shared, Kind::Stop, &version, &tenant, &headers, raw).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+    let mut state = t.state();
+    let sub = state.subscriptions.entry(ct).or_default();
     if !sub.enabled {
         return af(
             StatusCode::BAD_REQUEST,
@@ -375,9 +395,9 @@ async fn list_subscriptions(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let _in_flight = InFlight::enter(&shared.counters);
+    let _in_flight = arrive(&shared, &tenant);
     let query = Query::parse(raw);
-    if let Err(r) = gate(
+    let t = match gate(
         &shared,
         Kind::ListSubscriptions,
         &version,
@@ -387,10 +407,11 @@ async fn list_subscriptions(
     )
     .await
     {
-        return r;
-    }
-    let inner = shared.inner();
-    let list: Vec<_> = inner
+        Ok((_, _, t)) => t,
+        Err(r) => return r,
+    };
+    let state = t.state();
+    let list: Vec<_> = state
         .subscriptions
         .iter()
         .filter(|(_, s)| s.ever_started)
@@ -459,9 +480,9 @@ async fn list_content(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let _in_flight = InFlight::enter(&shared.counters);
+    let _in_flight = arrive(&shared, &tenant);
     let query = Query::parse(raw);
-    let (n, faults) = match gate(
+    let (n, faults, t) = match gate(
         &shared,
         Kind::ListContent,
         &version,
@@ -478,8 +499,8 @@ async fn list_content(
         Ok(ct) => ct,
         Err(r) => return *r,
     };
-    let sub = shared
-        .inner()
+    let sub = t
+        .state()
         .subscriptions
         .get(&ct)
         .copied()
@@ -535,19 +556,18 @@ async fn list_content(
             }
         },
     };
-    let late_visible = shared.late_visible(&shared.inner());
-    let (entries, more) = shared
-        .catalog
-        .list(ct, from, to, after, shared.page_size, late_visible);
+    let late_visible = shared.late_visible();
+    let catalog = shared.catalog(t);
+    let (entries, more) = catalog.list(ct, from, to, after, shared.page_size, late_visible);
     let base = format!("http://{}", host(&headers));
     let items: Vec<_> = entries
         .iter()
         .map(|e| {
-            let b = &shared.catalog.blobs[e.blob];
+            let b = &catalog.blobs[e.blob];
             json!({
                 "contentType": ct.as_str(),
                 "contentId": b.content_id,
-                "contentUri": format!("{base}/api/v1.0/{}/activity/feed/audit/{}", shared.tenant_id, b.content_id),
+                "contentUri": format!("{base}/api/v1.0/{}/activity/feed/audit/{}", t.id, b.content_id),
                 "contentCreated": time::rfc3339_millis(b.created_ms),
                 "contentExpiration": time::rfc3339_millis(b.created_ms + super::content::RETENTION),
             })
@@ -574,7 +594,7 @@ async fn list_content(
         };
         let uri = format!(
             "{next_base}/api/v1/{}/activity/feed/subscriptions/content?contentType={}&startTime={}&endTime={}&nextPage={}",
-            shared.tenant_id,
+            t.id,
             ct.as_str(),
             window_text(from),
             window_text(to),
@@ -628,9 +648,10 @@ async fn blob(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let _in_flight = InFlight::enter(&shared.counters);
+    let _in_flight = arrive(&shared, &tenant);
     let query = Query::parse(raw);
-    let (n, faults) = match gate(&shared, Kind::Blob, &version, &tenant, &headers, &query).await {
+    let (n, faults, t) = match gate(&shared, Kind::Blob, &version, &tenant, &headers, &query).await
+    {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -642,17 +663,18 @@ async fn blob(
             "The specified content does not exist.",
         )
     };
-    let Some(i) = shared.catalog.find(&content_id) else {
+    let catalog = shared.catalog(t);
+    let Some(i) = catalog.find(&content_id) else {
         return unknown();
     };
     let refetch = {
-        let inner = shared.inner();
-        if shared.catalog.blobs[i].late && !shared.late_visible(&inner) {
-            drop(inner);
+        let state = t.state();
+        if catalog.blobs[i].late && !shared.late_visible() {
+            drop(state);
             return unknown();
         }
-        if shared.blob_expired(&inner, i) {
-            drop(inner);
+        if shared.blob_expired(catalog, &state, i) {
+            drop(state);
             bump(&shared.counters.expired_fetches);
             return af(
                 StatusCode::BAD_REQUEST,
@@ -662,23 +684,44 @@ async fn blob(
                 ),
             );
         }
-        inner.served.contains(&i)
+        state.served.contains(&i)
     };
     if refetch {
         bump(&shared.counters.blob_refetches);
     }
-    let body = shared.body(i);
+    let body = shared.body(t, i);
     if faults.truncated_body_rate > 0.0 && draw(&shared, n, 22) < faults.truncated_body_rate {
         bump(&shared.counters.truncated);
         return truncated(body);
     }
-    shared.inner().served.insert(i);
+    t.state().served.insert(i);
     bump(&shared.counters.blobs_served);
     json_body(body)
 }
 
 async fn control_stats(State(shared): State<Arc<Shared>>) -> Response {
-    axum::Json(shared.counters.snapshot()).into_response()
+    axum::Json(shared.stats()).into_response()
+}
+
+async fn control_tenants(State(shared): State<Arc<Shared>>) -> Response {
+    let ids: Vec<&str> = shared.tenants.iter().map(|t| t.id.as_str()).collect();
+    axum::Json(ids).into_response()
+}
+
+/// The tenant named by `?tenant=ID` (tenant 0 without it), or the response refusing it.
+fn control_tenant<'a>(shared: &'a Shared, query: &Query) -> Result<&'a Tenant, Box<Response>> {
+    match query.get("tenant") {
+        None => Ok(shared.first()),
+        Some(id) => shared.tenant(id).ok_or_else(|| {
+            Box::new(
+                (
+                    StatusCode::NOT_FOUND,
+                    format!("no tenant has the id {id}; GET /_emulator/tenants lists them"),
+                )
+                    .into_response(),
+            )
+        }),
+    }
 }
 
 async fn control_ground_truth(
@@ -686,7 +729,11 @@ async fn control_ground_truth(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let query = Query::parse(raw);
-    let gt = shared.ground_truth();
+    let t = match control_tenant(&shared, &query) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let gt = shared.ground_truth(t);
     match query.get("contentType") {
         None => axum::Json(gt.by_content_type).into_response(),
         Some(raw) => match raw.parse::<ContentType>() {
@@ -696,8 +743,12 @@ async fn control_ground_truth(
     }
 }
 
-async fn control_blobs(State(shared): State<Arc<Shared>>) -> Response {
-    axum::Json(shared.catalog.describe()).into_response()
+async fn control_blobs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
+    let query = Query::parse(raw);
+    match control_tenant(&shared, &query) {
+        Ok(t) => axum::Json(shared.catalog(t).describe()).into_response(),
+        Err(r) => *r,
+    }
 }
 
 async fn control_release_late(State(shared): State<Arc<Shared>>) -> Response {
@@ -714,8 +765,12 @@ async fn control_expire_blob(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let query = Query::parse(raw);
+    let t = match control_tenant(&shared, &query) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
     match query.get("contentId") {
-        Some(id) if shared.expire_blob(id) => StatusCode::NO_CONTENT.into_response(),
+        Some(id) if shared.expire_blob(t, id) => StatusCode::NO_CONTENT.into_response(),
         Some(_) => (StatusCode::NOT_FOUND, "no blob has this content id").into_response(),
         None => (StatusCode::BAD_REQUEST, "give the blob as ?contentId=ID").into_response(),
     }

@@ -8,7 +8,8 @@
 //! Audit Search has: `history_days` of generated records whose content became available before `anchor − 168 h`,
 //! so none of them is ever listed by the Management API. Bearer tokens must be for Graph and carry
 //! `AuditLogsQuery.Read.All` (or a per-service `AuditLogsQuery-….Read.All`); GCC High and DoD tenants get 404 (the
-//! service is not offered there). Hostile on demand: 429 with `Retry-After`, failed queries.
+//! service is not offered there). An emulator serving several tenants emulates Audit Search for tenant 0 only: a
+//! Graph token of another tenant gets 403 `Forbidden`. Hostile on demand: 429 with `Retry-After`, failed queries.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -25,7 +26,7 @@ use super::Shared;
 use super::content::{Rng, hash};
 use super::records::{self, RecordContext};
 use super::time::{self, DAY, HOUR};
-use super::token::{Audience, bearer_audience};
+use super::token::{Audience, bearer};
 use crate::content_type::ContentType;
 
 /// How Audit Search behaves.
@@ -163,11 +164,12 @@ pub(crate) fn unified_log(shared: &Shared, start_ms: i64, end_ms: i64) -> Vec<Va
         }
         hour += HOUR;
     }
-    // The Management API's catalog, whose records are in the log too.
-    for (i, b) in shared.catalog.blobs.iter().enumerate() {
+    // The Management API's catalog (tenant 0's: Audit Search is emulated for it alone), whose records are in the
+    // log too.
+    let catalog = shared.catalog(shared.first());
+    for (i, b) in catalog.blobs.iter().enumerate() {
         if b.created_ms >= start_ms - HOUR && b.created_ms < end_ms + 4 * DAY {
-            let body: Vec<Value> =
-                serde_json::from_slice(&shared.catalog.body(i)).unwrap_or_default();
+            let body: Vec<Value> = serde_json::from_slice(&catalog.body(i)).unwrap_or_default();
             for rec in body {
                 keep(rec);
             }
@@ -193,7 +195,7 @@ fn history_record(shared: &Shared, hour_ms: i64, i: u32) -> Value {
     let id = rng.guid();
     let ctx = RecordContext {
         id,
-        tenant_id: &shared.tenant_id,
+        tenant_id: shared.first().id(),
         available_ms: hour_ms + (h >> 8) as i64 % HOUR,
         large_rate: 0.0,
         large_parameters: 0,
@@ -319,8 +321,15 @@ fn gate(shared: &Shared, headers: &HeaderMap) -> Result<(), Box<Response>> {
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return Err(Box::new(resp));
     }
-    match bearer_audience(shared, headers) {
-        Some(Audience::Graph) => {}
+    match bearer(shared, headers) {
+        Some((Audience::Graph, Some(0))) => {}
+        Some((Audience::Graph, _)) => {
+            return Err(Box::new(graph_error(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "The emulator serves Audit Search for its first tenant only: use a token of that tenant.",
+            )));
+        }
         Some(_) => {
             return Err(Box::new(graph_error(
                 StatusCode::UNAUTHORIZED,

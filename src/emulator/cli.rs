@@ -47,9 +47,18 @@ pub struct EmulatorArgs {
     /// Seed of the generated content.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Directory (tenant) ID to serve.
+    /// Directory (tenant) ID to serve (tenant 0 of --tenants).
     #[arg(long, default_value = super::DEFAULT_TENANT_ID)]
     pub tenant_id: String,
+    /// Tenants to serve: tenant 0 is --tenant-id, tenant i (1..N) is 7e4a47e0-0000-4000-8000-<i as 12 hex digits>;
+    /// each has its own content (seed derived from --seed), subscriptions, throttle window and tokens, and trusts
+    /// the same application and certificate.
+    #[arg(long, default_value_t = 1)]
+    pub tenants: usize,
+    /// Write the ID of every tenant served, one per line in order, to this file once listening, before the
+    /// --port-file (for scripts that generate job files).
+    #[arg(long)]
+    pub tenants_file: Option<PathBuf>,
     /// Application (client) ID to register.
     #[arg(long, default_value = super::DEFAULT_CLIENT_ID)]
     pub client_id: String,
@@ -62,7 +71,7 @@ pub struct EmulatorArgs {
     /// Where to write the generated throwaway certificate and key (without --trust-cert).
     #[arg(long, default_value = "state/emulator")]
     pub cert_dir: PathBuf,
-    /// Write every record Id the emulator can serve (JSON, by content type) to this file at start.
+    /// Write every record Id tenant 0 can serve (JSON, by content type) to this file at start.
     #[arg(long)]
     pub ground_truth_file: Option<PathBuf>,
     /// Lifetime of access tokens, in seconds.
@@ -154,6 +163,7 @@ impl EmulatorArgs {
         EmulatorConfig {
             addr: Some(self.addr),
             tenant_id: self.tenant_id.clone(),
+            tenants: self.tenants,
             client_id: self.client_id.clone(),
             cloud: self.cloud,
             trusted_certificates: trusted,
@@ -274,6 +284,12 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
         std::fs::write(path, json)
             .with_context(|| format!("cannot write the ground truth file {}", path.display()))?;
     }
+    if let Some(path) = &args.tenants_file {
+        let mut lines = handle.tenant_ids().join("\n");
+        lines.push('\n');
+        std::fs::write(path, lines)
+            .with_context(|| format!("cannot write the tenants file {}", path.display()))?;
+    }
     if let Some(path) = &args.port_file {
         // Written whole under a temporary name, then renamed: a reader never sees an empty port file.
         let tmp = path.with_extension("tmp");
@@ -283,6 +299,15 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
     }
     println!("o365sync emulator listening on {}", handle.url());
     println!("tenant id:  {}", handle.tenant_id());
+    if handle.tenant_count() > 1 {
+        println!(
+            "tenants:    {} ({} and {} to {})",
+            handle.tenant_count(),
+            handle.tenant_id(),
+            super::tenant_id(1),
+            super::tenant_id(handle.tenant_count() - 1)
+        );
+    }
     println!("client id:  {}", handle.client_id());
     println!("cloud:      {} (scope {})", args.cloud, handle.scope());
     println!("token url:  {}", handle.token_url());
@@ -290,7 +315,7 @@ async fn serve(args: EmulatorArgs) -> anyhow::Result<()> {
     println!("foreign:    {}", handle.foreign_url());
     println!("{origin}");
     println!(
-        "control:    {}/_emulator/stats, /_emulator/ground-truth, /_emulator/release-late",
+        "control:    {}/_emulator/stats, /_emulator/tenants, /_emulator/ground-truth[?tenant=ID], /_emulator/release-late",
         handle.url()
     );
     tokio::signal::ctrl_c()

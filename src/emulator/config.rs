@@ -14,8 +14,15 @@ use crate::content_type::ContentType;
 pub struct EmulatorConfig {
     /// Where to listen; `None` binds `127.0.0.1:0`.
     pub addr: Option<SocketAddr>,
-    /// The directory (tenant) ID the emulator answers for.
+    /// The directory (tenant) ID the emulator answers for: tenant 0 of [`EmulatorConfig::tenants`].
     pub tenant_id: String,
+    /// How many tenants (directories) the emulator serves, at least 1 (default 1). Tenant 0 is
+    /// [`EmulatorConfig::tenant_id`]; tenant `i` (`1..tenants`) is [`tenant_id`]`(i)`. Every tenant has its own
+    /// content (the same [`ContentSettings`] under a seed derived from the base seed and the tenant index; tenant 0
+    /// uses the base seed itself), subscriptions, throttle window and access tokens, and registers the same
+    /// application ([`EmulatorConfig::client_id`]) trusting the same certificates. A tenant's content is generated
+    /// on its first use, so thousands of tenants cost little until asked for.
+    pub tenants: usize,
     /// The application (client) ID registered in the emulated tenant.
     pub client_id: String,
     /// The cloud whose resource the token endpoint expects in `scope` (`cloud.scope()`).
@@ -52,6 +59,7 @@ impl std::fmt::Debug for EmulatorConfig {
         f.debug_struct("EmulatorConfig")
             .field("addr", &self.addr)
             .field("tenant_id", &self.tenant_id)
+            .field("tenants", &self.tenants)
             .field("client_id", &self.client_id)
             .field("cloud", &self.cloud)
             .field("trusted_certificates", &self.trusted_certificates.len())
@@ -70,6 +78,33 @@ impl std::fmt::Debug for EmulatorConfig {
 
 /// Default tenant ID of the emulator.
 pub const DEFAULT_TENANT_ID: &str = "8f3a1c2e-5b7d-4e9f-a1b2-c3d4e5f60718";
+/// The prefix of every generated tenant ID (see [`tenant_id`]).
+const TENANT_ID_PREFIX: &str = "7e4a47e0-0000-4000-8000-";
+
+/// Most tenants one emulator serves.
+pub const MAX_TENANTS: usize = 1_000_000;
+
+/// The directory ID of tenant `i` (`i >= 1`) of a multi-tenant emulator: `7e4a47e0-0000-4000-8000-` followed by
+/// `i` as twelve lowercase hexadecimal digits, e.g. `tenant_id(1)` = `7e4a47e0-0000-4000-8000-000000000001` and
+/// `tenant_id(255)` = `7e4a47e0-0000-4000-8000-0000000000ff` (a version-4-shaped GUID). The pattern is stable
+/// across runs and versions. Tenant 0 is not named by it: it is [`EmulatorConfig::tenant_id`].
+pub fn tenant_id(i: usize) -> String {
+    format!("{TENANT_ID_PREFIX}{i:012x}")
+}
+
+/// The index `i` whose [`tenant_id`] is `id` (any letter case), if `id` follows the pattern.
+pub(crate) fn tenant_index(id: &str) -> Option<usize> {
+    let prefix = id.get(..TENANT_ID_PREFIX.len())?;
+    let digits = id.get(TENANT_ID_PREFIX.len()..)?;
+    if !prefix.eq_ignore_ascii_case(TENANT_ID_PREFIX)
+        || digits.len() != 12
+        || !digits.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return None;
+    }
+    usize::from_str_radix(digits, 16).ok()
+}
+
 /// Default client ID of the emulator.
 pub const DEFAULT_CLIENT_ID: &str = "0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a";
 
@@ -78,6 +113,7 @@ impl Default for EmulatorConfig {
         EmulatorConfig {
             addr: None,
             tenant_id: DEFAULT_TENANT_ID.to_owned(),
+            tenants: 1,
             client_id: DEFAULT_CLIENT_ID.to_owned(),
             cloud: Cloud::Commercial,
             trusted_certificates: Vec::new(),

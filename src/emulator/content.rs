@@ -4,7 +4,7 @@
 //! duplicated record is byte-for-byte the record of its first blob and the ground truth is a pure function of the
 //! settings.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -86,6 +86,17 @@ const D_ID: u64 = 5;
 const D_RECORD: u64 = 6;
 const D_LATE: u64 = 7;
 const D_CID: u64 = 8;
+const D_TENANT: u64 = 9;
+
+/// The content seed of tenant `index`: the base seed itself for tenant 0 (so a one-tenant emulator serves what it
+/// always served), a hash of the base seed and the index for the others.
+pub(crate) fn tenant_seed(base: u64, index: usize) -> u64 {
+    if index == 0 {
+        base
+    } else {
+        hash(&[base, index as u64, D_TENANT])
+    }
+}
 
 /// One blob of the catalog.
 #[derive(Debug, Clone)]
@@ -128,7 +139,6 @@ pub(crate) struct Catalog {
     settings: ContentSettings,
     tenant_id: String,
     pub blobs: Vec<Blob>,
-    by_id: HashMap<String, usize>,
     per_type: BTreeMap<ContentType, Vec<usize>>,
     listing: BTreeMap<ContentType, Vec<ListingEntry>>,
     listed_twice: BTreeSet<usize>,
@@ -194,25 +204,26 @@ impl Catalog {
             per_type.insert(ct, indexes);
             listing.insert(ct, entries);
         }
-        let by_id = blobs
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (b.content_id.clone(), i))
-            .collect();
         Catalog {
             settings: settings.clone(),
             tenant_id: tenant_id.to_owned(),
             blobs,
-            by_id,
             per_type,
             listing,
             listed_twice,
         }
     }
 
-    /// The blob with this content ID.
+    /// The blob with this content ID. A content ID names its content type and its position (`…$Audit_Exchange$nam0007`),
+    /// so no index of IDs is kept: the named blob is looked up and its ID compared.
     pub fn find(&self, content_id: &str) -> Option<usize> {
-        self.by_id.get(content_id).copied()
+        let (rest, last) = content_id.rsplit_once('$')?;
+        let digits = last.find(|c: char| c.is_ascii_digit())?;
+        let k: usize = last.get(digits..)?.parse().ok()?;
+        let (_, type_part) = rest.rsplit_once('$')?;
+        let ct: ContentType = type_part.replace('_', ".").parse().ok()?;
+        let i = *self.per_type.get(&ct)?.get(k)?;
+        (self.blobs.get(i)?.content_id == content_id).then_some(i)
     }
 
     /// Listing entries of `ct` with `from <= created < to`, keyed after `after`, visible late blobs only when
@@ -371,7 +382,37 @@ pub(crate) const RETENTION: i64 = 7 * DAY;
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+
+    #[test]
+    fn every_blob_is_found_by_its_content_id_and_garbage_is_not() {
+        let cat = Catalog::new(&settings(), "t", 1_700_000_000_000);
+        for (i, b) in cat.blobs.iter().enumerate() {
+            assert_eq!(cat.find(&b.content_id), Some(i), "{}", b.content_id);
+        }
+        let some = &cat.blobs[3].content_id;
+        for bad in [
+            "",
+            "$",
+            "$$",
+            "x$Audit_Exchange$nam",
+            "x$Audit_Nothing$nam0001",
+            "x$Audit_Exchange$nam99999999999999999999999",
+            &some[..some.len() - 1],
+            &format!("1{some}"),
+        ] {
+            assert_eq!(cat.find(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn tenant_zero_keeps_the_base_seed_and_others_differ() {
+        assert_eq!(tenant_seed(7, 0), 7);
+        let seeds: BTreeSet<u64> = (0..100).map(|i| tenant_seed(7, i)).collect();
+        assert_eq!(seeds.len(), 100);
+    }
 
     fn settings() -> ContentSettings {
         ContentSettings {

@@ -5,11 +5,14 @@
 //! content, duplicates, throttling, transient errors, cut-off bodies, a `NextPageUri` on another host).
 //!
 //! # Public API
-//! - [`EmulatorConfig`] (plain fields with a [`Default`]; [`EmulatorConfig::trusting`] for one certificate), with
+//! - [`EmulatorConfig`] (plain fields with a [`Default`]; [`EmulatorConfig::trusting`] for one certificate;
+//!   [`tenants`](EmulatorConfig::tenants), how many tenants are served, at most [`MAX_TENANTS`]), with
 //!   [`ContentSettings`] (seed, anchor, hours, blobs per hour per [`ContentType`], records per blob, duplicate rate,
 //!   a blob listed twice, large records, late blobs), [`Faults`] ([`Throttle`] + [`ThrottleStyle`], transient
 //!   errors, truncated bodies, latency, foreign `NextPageUri`, token expiry every N requests), token lifetime and
 //!   roles, page size, initial subscriptions.
+//! - [`tenant_id`]`(i)`: the directory ID of generated tenant `i >= 1`, `7e4a47e0-0000-4000-8000-` + `i` as twelve
+//!   lowercase hex digits (stable across runs and versions); tenant 0 is `config.tenant_id`.
 //! - [`Emulator::start`] binds `127.0.0.1:0` (or `config.addr`) plus a second "foreign host" listener and returns an
 //!   [`EmulatorHandle`]: [`url`](EmulatorHandle::url) (one base URL for `POST {url}/{tenant}/oauth2/v2.0/token` and
 //!   the API under `{url}/api/v1.0/{tenant}/activity/feed` and `{url}/api/v1/…`),
@@ -19,14 +22,32 @@
 //!   ([`GroundTruth`], all or per content type), [`blobs`](EmulatorHandle::blobs) ([`BlobInfo`]),
 //!   [`release_late`](EmulatorHandle::release_late), [`faults`](EmulatorHandle::faults) /
 //!   [`set_faults`](EmulatorHandle::set_faults) (switch mid-run), [`expire_tokens`](EmulatorHandle::expire_tokens),
-//!   [`expire_blob`](EmulatorHandle::expire_blob) and [`shutdown`](EmulatorHandle::shutdown).
+//!   [`expire_blob`](EmulatorHandle::expire_blob) and [`shutdown`](EmulatorHandle::shutdown). These speak of
+//!   tenant 0 (`ground_truth`, `blobs`, `expire_blob`, `token_url`, `api_root`, `tenant_id`); for any tenant:
+//!   [`tenant_ids`](EmulatorHandle::tenant_ids) (in order), [`tenant_count`](EmulatorHandle::tenant_count),
+//!   [`ground_truth_of`](EmulatorHandle::ground_truth_of), [`blobs_of`](EmulatorHandle::blobs_of),
+//!   [`expire_blob_of`](EmulatorHandle::expire_blob_of), [`token_url_of`](EmulatorHandle::token_url_of) and
+//!   [`api_root_of`](EmulatorHandle::api_root_of). [`Stats`] covers all tenants, plus `requests_by_tenant` (API
+//!   requests), `token_requests_by_tenant` and `peak_tenants_in_flight` (most distinct tenants with an API request
+//!   being served at one instant; token requests excluded).
 //! - [`throwaway_certificate`]: a self-signed RSA 2048 certificate, its PKCS#8 PEM key and DER bytes, for tests, the
 //!   demo and `o365sync emulator`; [`certificates_from_pem`], [`x5t`], [`x5t_s256`].
 //!
 //! # Control endpoints (same listener)
-//! `GET /_emulator/stats`, `GET /_emulator/ground-truth[?contentType=CT]`, `GET /_emulator/blobs`,
-//! `POST /_emulator/release-late`, `POST /_emulator/expire-tokens`, `POST /_emulator/expire-blob?contentId=ID`,
-//! `GET /_emulator/faults`, `PUT /_emulator/faults` (a JSON [`Faults`]).
+//! `GET /_emulator/stats`, `GET /_emulator/tenants` (JSON array of the tenant IDs, in order),
+//! `GET /_emulator/ground-truth[?contentType=CT][&tenant=ID]`, `GET /_emulator/blobs[?tenant=ID]`,
+//! `POST /_emulator/release-late` (every tenant), `POST /_emulator/expire-tokens` (every tenant),
+//! `POST /_emulator/expire-blob?contentId=ID[&tenant=ID]`, `GET /_emulator/faults`, `PUT /_emulator/faults` (a JSON
+//! [`Faults`]). Without `tenant` they speak of tenant 0; an unknown tenant gets 404.
+//!
+//! # Tenants
+//! Every tenant registers the same application (`client_id`) trusting the same certificates and has its own content
+//! (the same [`ContentSettings`] under a seed derived from the base seed and its index; tenant 0 keeps the base seed,
+//! so it serves exactly what a one-tenant emulator serves), subscriptions (`initial_subscriptions` applies to each),
+//! throttle window, blobs served and expired. A tenant's content is generated on its first use. Content URIs carry
+//! the tenant, so a fetch reaches that tenant's content. An access token is bound to the tenant that issued it: on
+//! another tenant's feed it gets 400 AF20010, the service's tenant mismatch. Faults, late-blob release, token expiry
+//! and the body cache are shared. Audit Search is emulated for tenant 0 only.
 //!
 //! # Records
 //! Blobs hold realistic records of all five content types (see `records.rs`), messy on purpose. Records with
@@ -40,8 +61,8 @@
 //!   and truncation never touch the token endpoint or the control endpoints.
 //! - An expired or unknown access token gets 401 `{"Message":"Authorization has been denied for this request."}`;
 //!   a token without the `ActivityFeed.Read` role gets 401 AF10001.
-//! - Throttling is one fixed one-minute window per emulator (one tenant); requests without `PublisherIdentifier`
-//!   are counted, not put into a smaller pool.
+//! - Throttling is one fixed one-minute window per tenant (one tenant's traffic never throttles another); requests
+//!   without `PublisherIdentifier` are counted, not put into a smaller pool.
 
 mod api;
 pub mod audit_search;
@@ -59,8 +80,8 @@ mod token;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -70,8 +91,8 @@ use tokio::task::JoinHandle;
 
 pub use cert::{ThrowawayCertificate, certificates_from_pem, throwaway_certificate, x5t, x5t_s256};
 pub use config::{
-    ContentSettings, DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID, EmulatorConfig, Faults, Throttle,
-    ThrottleStyle, WorkspaceRegistration,
+    ContentSettings, DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID, EmulatorConfig, Faults, MAX_TENANTS,
+    Throttle, ThrottleStyle, WorkspaceRegistration, tenant_id,
 };
 pub use content::BlobInfo;
 pub use stats::{FaultCounts, RequestCounts, Stats};
@@ -133,28 +154,89 @@ struct Subscription {
     last_start_ms: Option<i64>,
 }
 
+/// State shared by every tenant.
 struct Inner {
-    subscriptions: BTreeMap<ContentType, Subscription>,
     used_jti: HashSet<String>,
-    /// SHA-256 of each issued access token → expiry (ms), issue number and audience.
-    tokens: HashMap<Vec<u8>, (i64, u64, token::Audience)>,
+    /// SHA-256 of each issued access token → expiry (ms), issue number, audience and the index of the tenant that
+    /// issued it (`None`: the workspace's directory).
+    tokens: HashMap<Vec<u8>, token::Issued>,
     /// Issue number of the next access token.
     token_gen: u64,
     /// Tokens whose issue number is below this are refused.
     tokens_revoked_below: u64,
     /// The issue number of the next token at the last `expire_tokens_every` event.
     issued_before_last_expiry: u64,
+}
+
+/// One tenant (directory) served: its ID, its lazily generated content and its own state.
+pub(crate) struct Tenant {
+    index: usize,
+    id: String,
+    catalog: OnceLock<Box<content::Catalog>>,
+    state: Mutex<TenantState>,
+    api_requests: AtomicU64,
+    token_requests: AtomicU64,
+}
+
+/// What a tenant's requests change: subscriptions, its throttle window, blobs served and expired.
+struct TenantState {
+    subscriptions: BTreeMap<ContentType, Subscription>,
     throttle_window_start: i64,
     throttle_count: u32,
     throttle_answers: u64,
     served: HashSet<usize>,
     expired: HashSet<usize>,
-    late_released: bool,
+}
+
+impl Tenant {
+    fn new(index: usize, id: String, initial_subscriptions: &[ContentType]) -> Self {
+        let subscriptions = ContentType::ALL
+            .into_iter()
+            .map(|ct| {
+                let on = initial_subscriptions.contains(&ct);
+                (
+                    ct,
+                    Subscription {
+                        enabled: on,
+                        ever_started: on,
+                        last_start_ms: None,
+                    },
+                )
+            })
+            .collect();
+        Tenant {
+            index,
+            id,
+            catalog: OnceLock::new(),
+            state: Mutex::new(TenantState {
+                subscriptions,
+                throttle_window_start: 0,
+                throttle_count: 0,
+                throttle_answers: 0,
+                served: HashSet::new(),
+                expired: HashSet::new(),
+            }),
+            api_requests: AtomicU64::new(0),
+            token_requests: AtomicU64::new(0),
+        }
+    }
+
+    /// The tenant's directory ID.
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn state(&self) -> MutexGuard<'_, TenantState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// State shared by every request handler.
 pub(crate) struct Shared {
-    tenant_id: String,
+    /// Every tenant served, tenant 0 first (`config.tenant_id`).
+    tenants: Vec<Tenant>,
+    /// The content settings of every tenant (each under its own seed, see [`content::tenant_seed`]).
+    content: ContentSettings,
     client_id: String,
     cloud: crate::cloud::Cloud,
     token_lifetime_ms: i64,
@@ -168,9 +250,10 @@ pub(crate) struct Shared {
     /// The end of the emulated history (content becomes available up to it).
     anchor_ms: i64,
     audit_search: audit_search::AuditSearchService,
-    catalog: content::Catalog,
     bodies: Mutex<BodyCache>,
     counters: stats::Counters,
+    tenants_in_flight: Mutex<stats::TenantsInFlight>,
+    late_released: AtomicBool,
     faults: Mutex<Faults>,
     inner: Mutex<Inner>,
     request_no: AtomicU64,
@@ -198,9 +281,10 @@ pub struct Receivers {
     pub ingestion: ingestion::IngestionReceiver,
 }
 
-/// Generated blob bodies kept for later fetches, up to a byte cap (first come, first kept; never evicted).
+/// Generated blob bodies of every tenant kept for later fetches, by (tenant, blob), up to a byte cap (first come,
+/// first kept; never evicted).
 struct BodyCache {
-    bodies: HashMap<usize, Bytes>,
+    bodies: HashMap<(usize, usize), Bytes>,
     bytes: usize,
     cap: usize,
 }
@@ -216,17 +300,45 @@ impl BodyCache {
 }
 
 impl Shared {
-    /// The body of blob `i`, generated once and kept while the cache has room.
-    fn body(&self, i: usize) -> Bytes {
+    /// Tenant 0: `config.tenant_id`.
+    fn first(&self) -> &Tenant {
+        &self.tenants[0]
+    }
+
+    /// The tenant with this directory ID (any letter case).
+    pub(crate) fn tenant(&self, id: &str) -> Option<&Tenant> {
+        let first = self.first();
+        if id.eq_ignore_ascii_case(&first.id) {
+            return Some(first);
+        }
+        config::tenant_index(id)
+            .filter(|i| *i >= 1)
+            .and_then(|i| self.tenants.get(i))
+    }
+
+    /// The tenant's catalog, generated on first use.
+    fn catalog<'a>(&self, tenant: &'a Tenant) -> &'a content::Catalog {
+        tenant.catalog.get_or_init(|| {
+            let settings = ContentSettings {
+                seed: content::tenant_seed(self.content.seed, tenant.index),
+                ..self.content.clone()
+            };
+            Box::new(content::Catalog::new(&settings, &tenant.id, self.anchor_ms))
+        })
+    }
+
+    /// The body of blob `i` of a tenant, generated once and kept while the cache has room.
+    fn body(&self, tenant: &Tenant, i: usize) -> Bytes {
         let lock = || self.bodies.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(b) = lock().bodies.get(&i) {
+        let key = (tenant.index, i);
+        if let Some(b) = lock().bodies.get(&key) {
             return b.clone();
         }
-        let body = Bytes::from(self.catalog.body(i));
+        let body = Bytes::from(self.catalog(tenant).body(i));
         let mut cache = lock();
         if cache.bytes + body.len() <= cache.cap {
             cache.bytes += body.len();
-            cache.bodies.insert(i, body.clone());
+            cache.bodies.insert(key, body.clone());
         }
         body
     }
@@ -246,41 +358,49 @@ impl Shared {
         *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = faults;
     }
 
-    fn late_visible(&self, inner: &Inner) -> bool {
-        inner.late_released
+    /// Whether late blobs are listable (the same instant for every tenant).
+    fn late_visible(&self) -> bool {
+        self.late_released.load(Ordering::SeqCst)
             || self
                 .late_after_ms
                 .is_some_and(|d| time::now_ms() >= self.started_ms + d)
     }
 
-    fn blob_expired(&self, inner: &Inner, blob: usize) -> bool {
-        inner.expired.contains(&blob)
-            || self.catalog.blobs[blob].created_ms + content::RETENTION <= time::now_ms()
+    fn blob_expired(&self, catalog: &content::Catalog, state: &TenantState, blob: usize) -> bool {
+        state.expired.contains(&blob)
+            || catalog.blobs[blob].created_ms + content::RETENTION <= time::now_ms()
     }
 
-    fn ground_truth(&self) -> GroundTruth {
+    fn ground_truth(&self, tenant: &Tenant) -> GroundTruth {
+        let catalog = self.catalog(tenant);
         let expired: Vec<bool> = {
-            let inner = self.inner();
-            (0..self.catalog.blobs.len())
-                .map(|i| self.blob_expired(&inner, i))
+            let state = tenant.state();
+            (0..catalog.blobs.len())
+                .map(|i| self.blob_expired(catalog, &state, i))
                 .collect()
         };
         let mut gt = GroundTruth::default();
-        for (i, b) in self.catalog.blobs.iter().enumerate() {
+        for (i, b) in catalog.blobs.iter().enumerate() {
             if expired[i] {
                 continue;
             }
             gt.by_content_type
                 .entry(b.content_type)
                 .or_default()
-                .extend(self.catalog.record_ids(i));
+                .extend(catalog.record_ids(i));
         }
         gt
     }
 
+    /// Makes late blobs listable in every tenant; returns how many late blobs each tenant has (all tenants share
+    /// the content settings, so the same number).
     fn release_late(&self) -> usize {
-        self.inner().late_released = true;
-        self.catalog.blobs.iter().filter(|b| b.late).count()
+        self.late_released.store(true, Ordering::SeqCst);
+        self.catalog(self.first())
+            .blobs
+            .iter()
+            .filter(|b| b.late)
+            .count()
     }
 
     fn expire_tokens(&self) {
@@ -299,14 +419,34 @@ impl Shared {
         inner.issued_before_last_expiry = inner.token_gen;
     }
 
-    fn expire_blob(&self, content_id: &str) -> bool {
-        match self.catalog.find(content_id) {
+    fn expire_blob(&self, tenant: &Tenant, content_id: &str) -> bool {
+        match self.catalog(tenant).find(content_id) {
             Some(i) => {
-                self.inner().expired.insert(i);
+                tenant.state().expired.insert(i);
                 true
             }
             None => false,
         }
+    }
+
+    fn stats(&self) -> Stats {
+        let mut stats = self.counters.snapshot();
+        for t in &self.tenants {
+            let api = t.api_requests.load(Ordering::Relaxed);
+            if api > 0 {
+                stats.requests_by_tenant.insert(t.id.clone(), api);
+            }
+            let token = t.token_requests.load(Ordering::Relaxed);
+            if token > 0 {
+                stats.token_requests_by_tenant.insert(t.id.clone(), token);
+            }
+        }
+        stats.peak_tenants_in_flight = self
+            .tenants_in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .peak();
+        stats
     }
 }
 
@@ -367,22 +507,19 @@ impl Emulator {
         aws_lc_rs::rand::fill(&mut token_key).map_err(|_| {
             EmulatorError::Config("cannot draw random bytes for the token key".to_owned())
         })?;
-        let subscriptions = ContentType::ALL
-            .into_iter()
-            .map(|ct| {
-                let on = config.initial_subscriptions.contains(&ct);
-                (
-                    ct,
-                    Subscription {
-                        enabled: on,
-                        ever_started: on,
-                        last_start_ms: None,
-                    },
-                )
+        let tenants = (0..config.tenants)
+            .map(|i| {
+                let id = if i == 0 {
+                    config.tenant_id.clone()
+                } else {
+                    tenant_id(i)
+                };
+                Tenant::new(i, id, &config.initial_subscriptions)
             })
             .collect();
         let shared = Arc::new(Shared {
-            tenant_id: config.tenant_id.clone(),
+            tenants,
+            content: config.content.clone(),
             client_id: config.client_id.clone(),
             cloud: config.cloud,
             token_lifetime_ms: i64::try_from(config.token_lifetime.as_millis())
@@ -399,23 +536,17 @@ impl Emulator {
             workspace,
             anchor_ms,
             audit_search: audit_search::AuditSearchService::new(config.audit_search.clone()),
-            catalog: content::Catalog::new(&config.content, &config.tenant_id, anchor_ms),
             bodies: Mutex::new(BodyCache::new(config.body_cache_bytes)),
             counters: stats::Counters::default(),
+            tenants_in_flight: Mutex::new(stats::TenantsInFlight::default()),
+            late_released: AtomicBool::new(false),
             faults: Mutex::new(config.faults.clone()),
             inner: Mutex::new(Inner {
-                subscriptions,
                 used_jti: HashSet::new(),
                 tokens: HashMap::new(),
                 token_gen: 0,
                 tokens_revoked_below: 0,
                 issued_before_last_expiry: 0,
-                throttle_window_start: 0,
-                throttle_count: 0,
-                throttle_answers: 0,
-                served: HashSet::new(),
-                expired: HashSet::new(),
-                late_released: false,
             }),
             request_no: AtomicU64::new(0),
             token_key,
@@ -426,7 +557,12 @@ impl Emulator {
         let (stop_tx, stop_rx) = watch::channel(false);
         let main = spawn_server(listener, api::router(shared.clone()), stop_rx.clone());
         let foreign_task = spawn_server(foreign, api::foreign_router(shared.clone()), stop_rx);
-        tracing::info!(url = %format!("http://{local}"), foreign = %foreign_addr, "emulator listening");
+        tracing::info!(
+            url = %format!("http://{local}"),
+            foreign = %foreign_addr,
+            tenants = config.tenants,
+            "emulator listening"
+        );
         Ok(EmulatorHandle {
             shared,
             addr: local,
@@ -469,6 +605,16 @@ fn validate(config: &EmulatorConfig) -> Result<(), EmulatorError> {
     if config.tenant_id.trim().is_empty() || config.client_id.trim().is_empty() {
         return bad("tenant id and client id must not be empty");
     }
+    if config.tenants == 0 || config.tenants > MAX_TENANTS {
+        return Err(EmulatorError::Config(format!(
+            "the number of tenants must lie between 1 and {MAX_TENANTS}"
+        )));
+    }
+    if config::tenant_index(&config.tenant_id).is_some_and(|i| i >= 1 && i < config.tenants) {
+        return bad(
+            "the tenant id is also the id of a generated tenant: choose a tenant id outside the 7e4a47e0-0000-4000-8000-… pattern",
+        );
+    }
     if let Some(w) = &config.workspace {
         if w.trusted_certificates.is_empty() {
             return bad(
@@ -478,6 +624,7 @@ fn validate(config: &EmulatorConfig) -> Result<(), EmulatorError> {
         if w.tenant_id.trim().is_empty()
             || w.client_id.trim().is_empty()
             || w.tenant_id.eq_ignore_ascii_case(&config.tenant_id)
+            || config::tenant_index(&w.tenant_id).is_some_and(|i| i >= 1 && i < config.tenants)
         {
             return bad(
                 "the workspace needs a tenant id and client id of its own, not the microsoft 365 tenant's",
@@ -561,9 +708,19 @@ impl EmulatorHandle {
         format!("http://{}", self.foreign_addr)
     }
 
-    /// The tenant ID served.
+    /// The ID of tenant 0 (`config.tenant_id`).
     pub fn tenant_id(&self) -> &str {
-        &self.shared.tenant_id
+        &self.shared.first().id
+    }
+
+    /// The ID of every tenant served, in order: tenant 0 (`config.tenant_id`), then [`tenant_id`]`(1)` and so on.
+    pub fn tenant_ids(&self) -> Vec<String> {
+        self.shared.tenants.iter().map(|t| t.id.clone()).collect()
+    }
+
+    /// How many tenants are served.
+    pub fn tenant_count(&self) -> usize {
+        self.shared.tenants.len()
     }
 
     /// The client ID registered.
@@ -571,18 +728,25 @@ impl EmulatorHandle {
         &self.shared.client_id
     }
 
-    /// The token URL, `{url}/{tenant}/oauth2/v2.0/token` (also the `aud` a client assertion must carry).
+    /// The token URL of tenant 0, `{url}/{tenant}/oauth2/v2.0/token` (also the `aud` a client assertion must carry).
     pub fn token_url(&self) -> String {
-        format!("{}/{}/oauth2/v2.0/token", self.url(), self.shared.tenant_id)
+        self.token_url_of(self.tenant_id())
     }
 
-    /// The API root, `{url}/api/v1.0/{tenant}/activity/feed`.
+    /// The token URL of any tenant, `{url}/{tenant}/oauth2/v2.0/token` (not checked: an unknown tenant gets
+    /// AADSTS90002 there).
+    pub fn token_url_of(&self, tenant: &str) -> String {
+        format!("{}/{tenant}/oauth2/v2.0/token", self.url())
+    }
+
+    /// The API root of tenant 0, `{url}/api/v1.0/{tenant}/activity/feed`.
     pub fn api_root(&self) -> String {
-        format!(
-            "{}/api/v1.0/{}/activity/feed",
-            self.url(),
-            self.shared.tenant_id
-        )
+        self.api_root_of(self.tenant_id())
+    }
+
+    /// The API root of any tenant, `{url}/api/v1.0/{tenant}/activity/feed` (not checked).
+    pub fn api_root_of(&self, tenant: &str) -> String {
+        format!("{}/api/v1.0/{tenant}/activity/feed", self.url())
     }
 
     /// The scope the token endpoint expects.
@@ -590,22 +754,34 @@ impl EmulatorHandle {
         self.shared.cloud.scope()
     }
 
-    /// A snapshot of the counters.
+    /// A snapshot of the counters (all tenants together, with the per-tenant request counts).
     pub fn stats(&self) -> Stats {
-        self.shared.counters.snapshot()
+        self.shared.stats()
     }
 
-    /// Every distinct record `Id` that can be served (late blobs included, expired blobs excluded).
+    /// Every distinct record `Id` tenant 0 can serve (late blobs included, expired blobs excluded).
     pub fn ground_truth(&self) -> GroundTruth {
-        self.shared.ground_truth()
+        self.shared.ground_truth(self.shared.first())
     }
 
-    /// Every blob with its record IDs (late and expired ones included).
+    /// The ground truth of any tenant (its content is generated if it was not yet); `None` for an unknown tenant.
+    pub fn ground_truth_of(&self, tenant: &str) -> Option<GroundTruth> {
+        let t = self.shared.tenant(tenant)?;
+        Some(self.shared.ground_truth(t))
+    }
+
+    /// Every blob of tenant 0 with its record IDs (late and expired ones included).
     pub fn blobs(&self) -> Vec<BlobInfo> {
-        self.shared.catalog.describe()
+        self.shared.catalog(self.shared.first()).describe()
     }
 
-    /// Makes every late blob listable now; returns how many late blobs exist.
+    /// Every blob of any tenant; `None` for an unknown tenant.
+    pub fn blobs_of(&self, tenant: &str) -> Option<Vec<BlobInfo>> {
+        let t = self.shared.tenant(tenant)?;
+        Some(self.shared.catalog(t).describe())
+    }
+
+    /// Makes every late blob of every tenant listable now; returns how many late blobs each tenant has.
     pub fn release_late(&self) -> usize {
         self.shared.release_late()
     }
@@ -622,7 +798,7 @@ impl EmulatorHandle {
         Ok(())
     }
 
-    /// Makes every access token issued so far expired (the next API call with one gets 401).
+    /// Makes every access token issued so far, by any tenant, expired (the next API call with one gets 401).
     pub fn expire_tokens(&self) {
         self.shared.expire_tokens();
     }
@@ -643,9 +819,16 @@ impl EmulatorHandle {
         &self.shared.receivers
     }
 
-    /// Makes one blob expired (AF20051 from now on); false when no blob has this ID.
+    /// Makes one blob of tenant 0 expired (AF20051 from now on); false when no blob has this ID.
     pub fn expire_blob(&self, content_id: &str) -> bool {
-        self.shared.expire_blob(content_id)
+        self.shared.expire_blob(self.shared.first(), content_id)
+    }
+
+    /// Makes one blob of any tenant expired; false when the tenant is unknown or has no blob with this ID.
+    pub fn expire_blob_of(&self, tenant: &str, content_id: &str) -> bool {
+        self.shared
+            .tenant(tenant)
+            .is_some_and(|t| self.shared.expire_blob(t, content_id))
     }
 
     /// Stops both listeners and waits (at most five seconds) for open connections to finish.

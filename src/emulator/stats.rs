@@ -1,5 +1,7 @@
 //! The emulator's counters.
 
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
@@ -95,7 +97,7 @@ impl FaultCounts {
 }
 
 /// A snapshot of the emulator's counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Stats {
     /// Requests by kind.
     pub requests: RequestCounts,
@@ -129,6 +131,20 @@ pub struct Stats {
     pub foreign_requests: u64,
     /// Requests carrying a bearer token received by the foreign listener (each one a leaked token).
     pub foreign_bearer_tokens: u64,
+    /// Management API requests (subscriptions, listings, blobs; not token requests) by the tenant ID in their
+    /// URL, counted as they arrive whatever their answer; tenants without any request are left out, and so are
+    /// URLs naming no tenant the emulator serves.
+    #[serde(default)]
+    pub requests_by_tenant: BTreeMap<String, u64>,
+    /// Token requests (`POST /{tenant}/oauth2/v2.0/token`, issued or refused) by the tenant ID in their URL;
+    /// tenants without any request are left out, and so are the workspace's directory and unknown tenants.
+    #[serde(default)]
+    pub token_requests_by_tenant: BTreeMap<String, u64>,
+    /// The largest number of distinct tenants that had at least one Management API request (subscriptions,
+    /// listing or blob; not a token request) being served at the same instant: a request counts from its arrival
+    /// until its response is produced (a streamed body may still be on its way).
+    #[serde(default)]
+    pub peak_tenants_in_flight: u64,
 }
 
 impl Counters {
@@ -166,6 +182,7 @@ impl Counters {
             peak_concurrency: get(&self.peak_concurrency),
             foreign_requests: get(&self.foreign_requests),
             foreign_bearer_tokens: get(&self.foreign_bearer_tokens),
+            ..Stats::default()
         }
     }
 }
@@ -184,5 +201,46 @@ impl<'a> InFlight<'a> {
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// How many API requests each tenant (by index) has in flight, and the most distinct tenants ever in flight at once.
+#[derive(Default)]
+pub(crate) struct TenantsInFlight {
+    counts: HashMap<usize, u64>,
+    peak: u64,
+}
+
+impl TenantsInFlight {
+    pub fn peak(&self) -> u64 {
+        self.peak
+    }
+}
+
+/// Counts one API request of a tenant in flight until dropped, keeping the peak of distinct tenants.
+pub(crate) struct TenantInFlight<'a> {
+    set: &'a Mutex<TenantsInFlight>,
+    tenant: usize,
+}
+
+impl<'a> TenantInFlight<'a> {
+    pub fn enter(set: &'a Mutex<TenantsInFlight>, tenant: usize) -> Self {
+        let mut s = set.lock().unwrap_or_else(|e| e.into_inner());
+        *s.counts.entry(tenant).or_default() += 1;
+        let distinct = s.counts.len() as u64;
+        s.peak = s.peak.max(distinct);
+        TenantInFlight { set, tenant }
+    }
+}
+
+impl Drop for TenantInFlight<'_> {
+    fn drop(&mut self) {
+        let mut s = self.set.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = s.counts.get_mut(&self.tenant) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                s.counts.remove(&self.tenant);
+            }
+        }
     }
 }

@@ -89,6 +89,9 @@ pub(crate) async fn token(
     body: String,
 ) -> Response {
     bump(&shared.counters.token);
+    if let Some(t) = shared.tenant(&tenant) {
+        bump(&t.token_requests);
+    }
     let _in_flight = super::stats::InFlight::enter(&shared.counters);
     let latency = shared.faults().latency_ms;
     if latency > 0 {
@@ -119,18 +122,22 @@ struct Directory<'a> {
     certs: &'a [RegisteredCertificate],
     roles: &'a [String],
     workspace: bool,
+    /// The index of the tenant (`None`: the workspace's directory).
+    tenant: Option<usize>,
 }
 
 impl<'a> Directory<'a> {
     fn find(shared: &'a Shared, tenant: &str) -> Option<Self> {
-        if tenant.eq_ignore_ascii_case(&shared.tenant_id) {
+        // Every tenant registers the same application trusting the same certificates.
+        if let Some(t) = shared.tenant(tenant) {
             return Some(Directory {
-                tenant_id: &shared.tenant_id,
+                tenant_id: t.id(),
                 client_id: &shared.client_id,
                 cloud: shared.cloud,
                 certs: &shared.certs,
                 roles: &shared.roles,
                 workspace: false,
+                tenant: Some(t.index),
             });
         }
         shared
@@ -144,6 +151,7 @@ impl<'a> Directory<'a> {
                 certs: &w.certs,
                 roles: &[],
                 workspace: true,
+                tenant: None,
             })
     }
 }
@@ -298,9 +306,15 @@ fn issue(
         let mut inner = shared.inner();
         let generation = inner.token_gen;
         inner.token_gen += 1;
-        inner
-            .tokens
-            .insert(digest.as_ref().to_vec(), (exp, generation, audience));
+        inner.tokens.insert(
+            digest.as_ref().to_vec(),
+            Issued {
+                exp,
+                generation,
+                audience,
+                tenant: dir.tenant,
+            },
+        );
     }
     let secs = lifetime / SECOND;
     Ok(axum::Json(json!({
@@ -496,7 +510,18 @@ fn verify_assertion(
     Ok(claims)
 }
 
-/// Checks a bearer token of an API request: `Ok` when it was issued here, is not expired and was not revoked.
+/// An access token issued here.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Issued {
+    /// Expiry (ms since the epoch).
+    exp: i64,
+    /// Issue number (tokens below `tokens_revoked_below` are refused).
+    generation: u64,
+    audience: Audience,
+    /// The index of the tenant that issued it (`None`: the workspace's directory).
+    tenant: Option<usize>,
+}
+
 /// Whom an access token is for: the Management API or Azure Monitor (the Logs Ingestion receiver).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Audience {
@@ -509,13 +534,22 @@ pub(crate) enum Audience {
     Graph,
 }
 
-/// Whether the request carries a live access token for the Management API.
-pub(crate) fn check_bearer(shared: &Shared, headers: &HeaderMap) -> bool {
-    bearer_audience(shared, headers) == Some(Audience::ManagementApi)
+/// The index of the tenant that issued the request's access token, if it carries a live one for the Management API.
+pub(crate) fn management_bearer(shared: &Shared, headers: &HeaderMap) -> Option<usize> {
+    match bearer(shared, headers)? {
+        (Audience::ManagementApi, tenant) => tenant,
+        _ => None,
+    }
 }
 
 /// The audience of the request's access token, if it carries one that was issued here and is live.
 pub(crate) fn bearer_audience(shared: &Shared, headers: &HeaderMap) -> Option<Audience> {
+    bearer(shared, headers).map(|(audience, _)| audience)
+}
+
+/// The audience of the request's access token and the tenant that issued it, if it carries one that was issued
+/// here and is live.
+pub(crate) fn bearer(shared: &Shared, headers: &HeaderMap) -> Option<(Audience, Option<usize>)> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
@@ -525,6 +559,7 @@ pub(crate) fn bearer_audience(shared: &Shared, headers: &HeaderMap) -> Option<Au
         })?;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.trim().as_bytes());
     let inner = shared.inner();
-    let (exp, issued, audience) = inner.tokens.get(digest.as_ref()).copied()?;
-    (exp > time::now_ms() && issued >= inner.tokens_revoked_below).then_some(audience)
+    let issued = inner.tokens.get(digest.as_ref()).copied()?;
+    (issued.exp > time::now_ms() && issued.generation >= inner.tokens_revoked_below)
+        .then_some((issued.audience, issued.tenant))
 }
