@@ -2,6 +2,7 @@
 # End-to-end benchmarks of issue 9 against the emulator, run as a separate process (`o365sync emulator`).
 #
 #   benches/e2e.sh [latency|cpu|memory|all]      (default: all; idle re-run is part of `latency`)
+#   benches/e2e.sh tenants                       (many tenants in one run; not part of `all`)
 #
 # Builds the release binary, starts the emulator on 127.0.0.1 (port from --port-file), writes a job file, runs
 # `o365sync run` under /usr/bin/time and prints each figure with its ratio. Everything is written below a temporary
@@ -9,13 +10,14 @@
 # python3, /usr/bin/time. Not part of `cargo test` (a shell script, not a registered bench or test).
 #
 # Knobs (environment): LAT_BLOBS_PER_HOUR (12), CPU_RECORDS (1000000), CPU_RECORDS_PER_BLOB (5000),
-# MEM_LARGE_RECORDS (50000).
+# MEM_LARGE_RECORDS (50000); TENANTS (space-separated tenant counts, default 1000), TENANT_RECORDS_PER_BLOB (50),
+# MAX_JOBS (default: the built-in default).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 WHAT=${1:-all}
-case "$WHAT" in latency|cpu|memory|all) ;; *) echo "usage: $0 [latency|cpu|memory|all]" >&2; exit 2 ;; esac
+case "$WHAT" in latency|cpu|memory|all|tenants) ;; *) echo "usage: $0 [latency|cpu|memory|all|tenants]" >&2; exit 2 ;; esac
 
 cargo build --release --quiet
 BIN=$ROOT/target/release/o365sync
@@ -220,4 +222,64 @@ if [ "$WHAT" = memory ] || [ "$WHAT" = all ]; then
     echo "  wall ${WALL} s, peak RSS $RSS_KIB KiB = $(calc "round($RSS_KIB / 1024, 1)") MiB (target < 100 MiB)"
     stop_emulator
     rm -rf "$W/out-mem" "$W/state"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# Many tenants: N job files of N distinct tenants (one emulator serving them all, each tenant with its own content,
+# throttle window of 2000 requests/minute and tokens) in one run. Measured side by side in the same run: the wall
+# time, the peak RSS, the slowest tenant's request-budget time (its API requests at 2000/minute after a burst of 5),
+# and the CPU time the records need (the collector's and the emulator's CPU seconds during the run, divided by the
+# cores: both share this machine's cores). Every job is checked exact against its tenant's ground truth.
+if [ "$WHAT" = tenants ]; then
+    cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+    # machine-wide busy ticks (user, nice, system, irq, softirq; not steal): also the kernel's work on the run's
+    # behalf (journal commits, writeback, loopback packets), which no process is charged for
+    busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+    # ticks the hypervisor gave to other machines while this one wanted to run (a shared host)
+    steal() { awk '/^cpu / {print $9}' /proc/stat; }
+    TICKS=$(getconf CLK_TCK)
+    CORES=$(nproc)
+    RPB=${TENANT_RECORDS_PER_BLOB:-50}
+    for N in ${TENANTS:-1000}; do
+        start_emulator --tenants "$N" --tenants-file "$W/tenants" --hours 3 --blobs-per-hour 1 \
+            --records-per-blob "$RPB" --late-blobs 0 --throttle-rpm 2000 --throttle-style 429 --body-cache-mb 4096
+        rm -rf "$W/jobs" "$W/state" "$W/out"
+        mkdir -p "$W/jobs"
+        i=0
+        while read -r TENANT; do
+            printf '%s\n' "version: 1" "name: t$i" "tenant:" "  id: $TENANT" "  cloud: commercial" \
+                "  client_id: 0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a" "  certificate: ../cert/certificate.pem" \
+                "  private_key: ../cert/key.pem" \
+                "content_types: [Audit.AzureActiveDirectory, Audit.Exchange, Audit.SharePoint, Audit.General, DLP.All]" \
+                "sync:" "  start: 4h" "  window: 1h" "  lookback: 2h" "  max_requests_per_minute: 2000" \
+                "sink:" "  type: jsonl" "  path: ../out/t$i" "endpoints:" "  login: $URL" "  api: $URL" \
+                >"$W/jobs/t$i.yaml"
+            i=$((i + 1))
+        done <"$W/tenants"
+        MJ=()
+        if [ -n "${MAX_JOBS:-}" ]; then MJ=(--max-jobs "$MAX_JOBS"); fi
+        sync
+        E0=$(cpu_of "$EMU_PID")
+        B0=$(busy)
+        S0=$(steal)
+        t0=$(date +%s.%N)
+        /usr/bin/time -v -o "$W/tenants.time" "$BIN" --state-dir "$W/state" --log-format json run "${MJ[@]}" \
+            "$W/jobs" 2>"$W/tenants.stderr" || { log "run failed:"; tail -5 "$W/tenants.stderr" >&2; exit 1; }
+        t1=$(date +%s.%N)
+        E1=$(cpu_of "$EMU_PID")
+        B1=$(busy)
+        S1=$(steal)
+        STEAL=$(calc "round(($S1 - $S0) / $TICKS, 2)")
+        MCPU=$(calc "round(($B1 - $B0) / $TICKS, 2)")
+        WALL=$(calc "round($t1 - $t0, 3)")
+        RSS_KIB=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$W/tenants.time")
+        USER=$(awk -F': ' '/User time/ {print $2}' "$W/tenants.time")
+        SYS=$(awk -F': ' '/System time/ {print $2}' "$W/tenants.time")
+        ECPU=$(calc "round(($E1 - $E0) / $TICKS, 2)")
+        log "run: $BIN --state-dir … --log-format json run ${MJ[*]} jobs/   ($N job files)"
+        stats >"$W/stats.json"
+        python3 "$ROOT/benches/tenants_check.py" "$W" "$URL" "$N" "$WALL" "$RSS_KIB" "$USER" "$SYS" "$ECPU" "$CORES" "$MCPU" "$STEAL"
+        stop_emulator
+        rm -rf "$W/jobs" "$W/state" "$W/out"
+    done
 fi

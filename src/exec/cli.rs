@@ -136,9 +136,17 @@ pub enum StateCommand {
     },
 }
 
-/// Builds the runtime the executor runs on.
+/// Blocking threads of the executor's runtime per core. A state commit waits for its fsync on one of them (the
+/// worker it was called on hands its other tasks over meanwhile, see `state::store::off_worker`), as do the file
+/// sinks' writes; a run of many jobs therefore keeps every core busy while commits wait for the disk, and the
+/// threads (each with its own allocator cache) stay bounded.
+const BLOCKING_THREADS_PER_CORE: usize = 4;
+
+/// Builds the runtime the executor runs on: a worker per core, and a bounded pool of blocking threads.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads((cores * BLOCKING_THREADS_PER_CORE).max(8))
         .enable_all()
         .build()
         .map_err(|e| {

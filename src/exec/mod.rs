@@ -1021,9 +1021,8 @@ async fn run_window(
         if ctx.stop.is_requested() {
             return Ok(());
         }
-        for b in &pending {
-            ctx.state.begin_attempt(ct, &listed_blob(b, &w), now)?;
-        }
+        let attempts: Vec<ListedBlob> = pending.iter().map(|b| listed_blob(b, &w)).collect();
+        ctx.state.begin_attempts(ct, &attempts, now)?;
         // Each blob is fetched, then delivered: up to `DEFAULT_CONCURRENCY` at once, so several blobs can await
         // the sink's acknowledgement together. A stop abandons the fetches in flight and starts no new blob, but
         // lets the deliveries in flight reach their commit.

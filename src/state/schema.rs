@@ -314,6 +314,10 @@ fn initialize(path: &Path, job: &str) -> Result<(), StateError> {
         .map_err(unwritable(&tmp))?;
     let result = (|| {
         let mut conn = connect(&tmp)?;
+        // Nothing needs a sync before the whole file is synced below, ahead of its rename into place: a crash
+        // before then leaves only the temporary file (a dozen fsyncs fewer per new job).
+        conn.execute_batch("PRAGMA synchronous = OFF")
+            .map_err(|e| StateError::sqlite(&tmp, e))?;
         conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
             .map_err(|e| StateError::sqlite(&tmp, e))?;
         migrate(&mut conn, &tmp, MIGRATIONS)?;
@@ -377,6 +381,8 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, StateError> {
     let conn = Connection::open_with_flags(path, flags).map_err(|e| StateError::sqlite(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| StateError::sqlite(path, e))?;
+    // Every statement the store runs stays prepared (the store has about 60; the default keeps 16).
+    conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
 }
 

@@ -340,6 +340,33 @@ pub struct JobState {
     _lock: Option<JobLock>,
 }
 
+/// Runs `f`, which blocks on the disk (a commit waits for its fsync), so that the async runtime it may be called
+/// from keeps its other tasks running meanwhile: on a multi-threaded tokio runtime the worker hands its queue to
+/// another thread for the time of `f` (`block_in_place`); anywhere else `f` just runs. A run of many jobs then keeps
+/// every core busy while commits wait for the disk.
+fn off_worker<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// `tx.execute` through the connection's statement cache (each statement is parsed once per connection, not once
+/// per call).
+fn exec(tx: &Transaction<'_>, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    tx.prepare_cached(sql)?.execute(params)
+}
+
+/// `tx.query_row` through the connection's statement cache.
+fn row<T>(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    tx.prepare_cached(sql)?.query_row(params, f)
+}
+
 impl JobState {
     pub(crate) fn new(
         job: String,
@@ -379,14 +406,16 @@ impl JobState {
 
     /// Runs `f` in an immediate (write) transaction and commits it.
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, StateError> {
-        let mut conn = self.conn();
-        let r = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let v = f(&tx)?;
-            tx.commit()?;
-            Ok(v)
-        })();
-        self.map(r)
+        off_worker(|| {
+            let mut conn = self.conn();
+            let r = (|| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let v = f(&tx)?;
+                tx.commit()?;
+                Ok(v)
+            })();
+            self.map(r)
+        })
     }
 
     /// Runs `f` in a read transaction (one consistent snapshot).
@@ -418,11 +447,11 @@ impl JobState {
     ) -> Result<Timestamp, StateError> {
         let (start_ns, now_ns) = (ns(start)?, ns(now)?);
         self.write(|tx| {
-            tx.execute(
+            exec(tx,
                 "INSERT OR IGNORE INTO watermark (content_type, at_ns, updated_ns) VALUES (?1, ?2, ?3)",
                 params![ct, start_ns, now_ns],
             )?;
-            tx.execute(
+            exec(tx,
                 "INSERT OR IGNORE INTO origin (content_type, at_ns, start, updated_ns) VALUES (?1, ?2, '', ?3)",
                 params![ct, start_ns, now_ns],
             )?;
@@ -519,7 +548,8 @@ impl JobState {
         content_id: &str,
     ) -> Result<Option<ContentEntry>, StateError> {
         self.read(|tx| {
-            tx.query_row(
+            row(
+                tx,
                 "SELECT created_ns, expiration_ns, status, records_written, attempts FROM content
                  WHERE content_type = ?1 AND content_id = ?2",
                 params![ct, content_id],
@@ -548,6 +578,33 @@ impl JobState {
         })
     }
 
+    /// Counts one more fetch attempt of each of `blobs` (entering them as pending if new), in one transaction.
+    pub fn begin_attempts(
+        &self,
+        ct: ContentType,
+        blobs: &[ListedBlob],
+        now: Timestamp,
+    ) -> Result<(), StateError> {
+        let now_ns = ns(now)?;
+        let rows = blobs
+            .iter()
+            .map(|b| Ok((b, ns(b.created)?, ns(b.expiration)?)))
+            .collect::<Result<Vec<_>, StateError>>()?;
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO content
+                   (content_type, content_id, created_ns, expiration_ns, status, attempts, first_seen_ns, updated_ns)
+                 VALUES (?1, ?2, ?3, ?4, 'pending', 1, ?5, ?5)
+                 ON CONFLICT (content_type, content_id) DO UPDATE
+                   SET attempts = attempts + 1, updated_ns = excluded.updated_ns",
+            )?;
+            for (blob, c, x) in &rows {
+                stmt.execute(params![ct, blob.content_id, c, x, now_ns])?;
+            }
+            Ok(())
+        })
+    }
+
     /// Counts one more fetch attempt of `blob` (entering it as pending if new); returns the attempts so far.
     pub fn begin_attempt(
         &self,
@@ -557,7 +614,7 @@ impl JobState {
     ) -> Result<i64, StateError> {
         let (c, x, now_ns) = (ns(blob.created)?, ns(blob.expiration)?, ns(now)?);
         self.write(|tx| {
-            tx.execute(
+            exec(tx,
                 "INSERT INTO content
                    (content_type, content_id, created_ns, expiration_ns, status, attempts, first_seen_ns, updated_ns)
                  VALUES (?1, ?2, ?3, ?4, 'pending', 1, ?5, ?5)
@@ -565,7 +622,7 @@ impl JobState {
                    SET attempts = attempts + 1, updated_ns = excluded.updated_ns",
                 params![ct, blob.content_id, c, x, now_ns],
             )?;
-            Ok(tx.query_row(
+            Ok(row(tx,
                 "SELECT attempts FROM content WHERE content_type = ?1 AND content_id = ?2",
                 params![ct, blob.content_id],
                 |r| r.get(0),
@@ -626,12 +683,12 @@ impl JobState {
                 for (bucket, stored, _) in &keys {
                     stmt.execute(params![bucket, stored])?;
                 }
-                tx.execute(
+                exec(tx,
                     "INSERT OR IGNORE INTO redelivered_blob (content_type, content_id) VALUES (?1, ?2)",
                     params![ct, blob.content_id],
                 )?;
             }
-            tx.execute(
+            exec(tx,
                 "INSERT INTO content
                    (content_type, content_id, created_ns, expiration_ns, status, records_written, attempts,
                     first_seen_ns, updated_ns)
@@ -659,7 +716,8 @@ impl JobState {
             if keys.is_empty() {
                 return Ok(found);
             }
-            let migrated: bool = tx.query_row(
+            let migrated: bool = row(
+                tx,
                 "SELECT EXISTS (SELECT 1 FROM record WHERE bucket = ?1)",
                 [BUCKET_MIGRATED],
                 |r| r.get(0),
@@ -744,7 +802,7 @@ impl JobState {
                 // Delivered after all (for example by an earlier attempt): nothing is missing.
                 return Ok(false);
             }
-            tx.execute(
+            exec(tx,
                 "INSERT INTO content
                    (content_type, content_id, created_ns, expiration_ns, status, first_seen_ns, updated_ns)
                  VALUES (?1, ?2, ?3, ?4, 'gap', ?5, ?5)
@@ -752,7 +810,7 @@ impl JobState {
                    SET status = 'gap', updated_ns = excluded.updated_ns",
                 params![ct, blob.content_id, c, x, now_ns],
             )?;
-            let n = tx.execute(
+            let n = exec(tx,
                 "INSERT OR IGNORE INTO gap (content_type, kind, start_ns, end_ns, content_id, reason, detail, recorded_ns)
                  VALUES (?1, 'blob', ?2, ?2, ?3, ?4, ?5, ?6)",
                 params![ct, c, blob.content_id, reason.as_str(), detail, now_ns],
@@ -788,7 +846,7 @@ impl JobState {
     pub fn audit_query(&self, window: Window) -> Result<Option<AuditQuery>, StateError> {
         let (s, e) = (ns(window.start)?, ns(window.end)?);
         self.read(|tx| {
-            tx.query_row(
+            row(tx,
                 "SELECT query_id, status, next_link, pages_done, records_read, attempts FROM audit_query
                  WHERE start_ns = ?1 AND end_ns = ?2",
                 params![s, e],
@@ -824,7 +882,7 @@ impl JobState {
     pub fn save_audit_query(&self, q: &AuditQuery, now: Timestamp) -> Result<(), StateError> {
         let (s, e, now_ns) = (ns(q.window.start)?, ns(q.window.end)?, ns(now)?);
         self.write(|tx| {
-            tx.execute(
+            exec(tx,
                 "INSERT INTO audit_query
                    (start_ns, end_ns, query_id, status, next_link, pages_done, records_read, attempts, updated_ns)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -913,10 +971,14 @@ impl JobState {
                 .collect();
             let resumed = !unfinished.is_empty() && unfinished.iter().all(|b| b.range == range);
             if !resumed {
-                tx.execute("DELETE FROM backfill WHERE kind = 'redeliver'", [])?;
-                tx.execute("DELETE FROM completed_window WHERE track = 'redeliver'", [])?;
-                tx.execute("DELETE FROM redelivered", [])?;
-                tx.execute("DELETE FROM redelivered_blob", [])?;
+                exec(tx, "DELETE FROM backfill WHERE kind = 'redeliver'", [])?;
+                exec(
+                    tx,
+                    "DELETE FROM completed_window WHERE track = 'redeliver'",
+                    [],
+                )?;
+                exec(tx, "DELETE FROM redelivered", [])?;
+                exec(tx, "DELETE FROM redelivered_blob", [])?;
             }
             for &ct in content_types {
                 insert_backfill(tx, ct, BackfillKind::Redeliver, f, t, now_ns)?;
@@ -941,7 +1003,8 @@ impl JobState {
     ) -> Result<(), StateError> {
         let now_ns = ns(now)?;
         self.write(|tx| {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE origin SET start = ?2, updated_ns = ?3 WHERE content_type = ?1",
                 params![ct, start, now_ns],
             )?;
@@ -964,7 +1027,7 @@ impl JobState {
     ) -> Result<(), StateError> {
         let (o, now_ns) = (ns(origin)?, ns(now)?);
         self.write(|tx| {
-            tx.execute(
+            exec(tx,
                 "INSERT INTO origin (content_type, at_ns, start, updated_ns) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (content_type) DO UPDATE
                    SET at_ns = min(at_ns, excluded.at_ns), start = excluded.start, updated_ns = excluded.updated_ns",
@@ -1025,7 +1088,8 @@ impl JobState {
         ct: ContentType,
     ) -> Result<Option<Timestamp>, StateError> {
         self.read(|tx| {
-            tx.query_row(
+            row(
+                tx,
                 "SELECT last_start_ns FROM subscription WHERE content_type = ?1",
                 [ct],
                 |r| ts(r.get(0)?),
@@ -1055,7 +1119,8 @@ impl JobState {
     ) -> Result<(), StateError> {
         let at = ns(at)?;
         self.write(|tx| {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO subscription (content_type, last_start_ns) VALUES (?1, ?2)
                  ON CONFLICT (content_type) DO UPDATE SET last_start_ns = excluded.last_start_ns",
                 params![ct, at],
@@ -1070,7 +1135,8 @@ impl JobState {
     pub fn begin_run(&self, kind: RunKind, now: Timestamp) -> Result<RunId, StateError> {
         let now_ns = ns(now)?;
         self.write(|tx| {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO run (kind, started_ns) VALUES (?1, ?2)",
                 params![kind.as_str(), now_ns],
             )?;
@@ -1092,7 +1158,8 @@ impl JobState {
             source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
         })?;
         self.write(|tx| {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE run SET ended_ns = ?2, outcome = ?3, counters = ?4 WHERE id = ?1",
                 params![id.0, now_ns, outcome, json],
             )?;
@@ -1145,7 +1212,7 @@ impl JobState {
                 // The skipped time is terminal now: completed windows reach the new watermark.
                 store_windows(tx, ct, Track::Live, &window::merge_into(&kept, Window { start: prev, end: to }))?;
             }
-            tx.execute(
+            exec(tx,
                 "INSERT INTO watermark (content_type, at_ns, updated_ns) VALUES (?1, ?2, ?3)
                  ON CONFLICT (content_type) DO UPDATE SET at_ns = excluded.at_ns, updated_ns = excluded.updated_ns",
                 params![ct, to_ns, now_ns],
@@ -1170,13 +1237,13 @@ impl JobState {
         let window_cut = ns(now - WINDOW_RETENTION)?;
         self.write(|tx| {
             Ok(PruneReport {
-                content: tx.execute(
+                content: exec(tx,
                     "DELETE FROM content WHERE expiration_ns < ?1 AND status IN ('done', 'gap')",
                     [content_cut],
                 )?,
-                records: tx.execute("DELETE FROM record WHERE first_seen_ns < ?1", [record_cut])?,
-                windows: tx.execute("DELETE FROM completed_window WHERE end_ns < ?1", [window_cut])?,
-                runs: tx.execute(
+                records: exec(tx, "DELETE FROM record WHERE first_seen_ns < ?1", [record_cut])?,
+                windows: exec(tx, "DELETE FROM completed_window WHERE end_ns < ?1", [window_cut])?,
+                runs: exec(tx,
                     "DELETE FROM run WHERE id NOT IN (SELECT id FROM run ORDER BY id DESC LIMIT ?1)",
                     [RUN_HISTORY_KEPT],
                 )?,
@@ -1198,7 +1265,8 @@ impl JobState {
                 "backfill",
                 "subscription",
             ] {
-                n += tx.execute(
+                n += exec(
+                    tx,
                     &format!("DELETE FROM {table} WHERE content_type = ?1"),
                     [ct],
                 )?;
@@ -1209,13 +1277,13 @@ impl JobState {
 
     /// Number of rows in the record ledger.
     pub fn record_ledger_len(&self) -> Result<i64, StateError> {
-        self.read(|tx| Ok(tx.query_row("SELECT count(*) FROM record", [], |r| r.get(0))?))
+        self.read(|tx| Ok(row(tx, "SELECT count(*) FROM record", [], |r| r.get(0))?))
     }
 
     /// Runs SQLite's full integrity check; `Err(Corrupt)` when it finds damage.
     pub fn integrity_check(&self) -> Result<(), StateError> {
         let result: String =
-            self.read(|tx| Ok(tx.query_row("PRAGMA integrity_check(1)", [], |r| r.get(0))?))?;
+            self.read(|tx| Ok(row(tx, "PRAGMA integrity_check(1)", [], |r| r.get(0))?))?;
         if result == "ok" {
             Ok(())
         } else {
@@ -1311,7 +1379,8 @@ fn store_windows(
     track: Track,
     windows: &[Window],
 ) -> Result<(), E> {
-    tx.execute(
+    exec(
+        tx,
         "DELETE FROM completed_window WHERE content_type = ?1 AND track = ?2",
         params![ct, track.as_str()],
     )?;
@@ -1339,7 +1408,8 @@ fn complete_in_tx(
             if let Some(current) = watermark {
                 let next = window::advance(current, &merged);
                 if next != current {
-                    tx.execute(
+                    exec(
+                        tx,
                         "UPDATE watermark SET at_ns = ?2, updated_ns = ?3 WHERE content_type = ?1",
                         params![ct, ns(next)?, now_ns],
                     )?;
@@ -1375,7 +1445,8 @@ fn advance_backfills(tx: &Transaction<'_>, ct: ContentType, now_ns: i64) -> Resu
         let next = window::advance(b.position, covered).min(b.range.end);
         if next != b.position {
             let finished = (next >= b.range.end).then_some(now_ns);
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE backfill SET position_ns = ?5, updated_ns = ?6, finished_ns = ?7
                  WHERE content_type = ?1 AND kind = ?2 AND from_ns = ?3 AND to_ns = ?4",
                 params![
@@ -1390,14 +1461,15 @@ fn advance_backfills(tx: &Transaction<'_>, ct: ContentType, now_ns: i64) -> Resu
             )?;
         }
     }
-    let open: bool = tx.query_row(
+    let open: bool = row(
+        tx,
         "SELECT EXISTS (SELECT 1 FROM backfill WHERE kind = 'redeliver' AND finished_ns IS NULL)",
         [],
         |r| r.get(0),
     )?;
     if !open {
-        tx.execute("DELETE FROM redelivered", [])?;
-        tx.execute("DELETE FROM redelivered_blob", [])?;
+        exec(tx, "DELETE FROM redelivered", [])?;
+        exec(tx, "DELETE FROM redelivered_blob", [])?;
     }
     Ok(())
 }
@@ -1410,7 +1482,7 @@ fn insert_backfill(
     to_ns: i64,
     now_ns: i64,
 ) -> Result<(), E> {
-    tx.execute(
+    exec(tx,
         "INSERT OR IGNORE INTO backfill (content_type, kind, from_ns, to_ns, position_ns, started_ns, updated_ns)
          VALUES (?1, ?2, ?3, ?4, ?3, ?5, ?5)",
         params![ct, kind.as_str(), from_ns, to_ns, now_ns],
@@ -1454,7 +1526,7 @@ fn insert_window_gap(
     detail: &str,
     now_ns: i64,
 ) -> Result<bool, E> {
-    let n = tx.execute(
+    let n = exec(tx,
         "INSERT OR IGNORE INTO gap (content_type, kind, start_ns, end_ns, content_id, reason, detail, recorded_ns)
          VALUES (?1, 'window', ?2, ?3, '', ?4, ?5, ?6)",
         params![ct, start_ns, end_ns, reason.as_str(), detail, now_ns],
