@@ -136,7 +136,7 @@ async fn max_jobs_runs_every_job_and_never_more_at_once() {
         let file = add_job(&env, &format!("j{i:02}"), "5h", "Audit.Exchange");
         let yaml = std::fs::read_to_string(&file)
             .unwrap()
-            .replace(&env.emu.tenant_id(), tenant);
+            .replace(env.emu.tenant_id(), tenant);
         std::fs::write(&file, yaml).unwrap();
     }
     let dir = env.job_file.parent().unwrap().display().to_string();
