@@ -386,19 +386,33 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, StateError> {
     Ok(conn)
 }
 
+/// What a database's header and schema table say about it.
+pub(crate) struct Header {
+    /// `PRAGMA application_id` (ours: [`APPLICATION_ID`]).
+    pub app_id: i64,
+    /// `PRAGMA user_version`: the schema version.
+    pub version: i64,
+    /// Objects (tables, indexes) in its schema.
+    pub objects: i64,
+}
+
+/// Reads the [`Header`] (reading it is also what makes SQLite notice a file that is not a database or is cut).
+pub(crate) fn header(conn: &Connection) -> rusqlite::Result<Header> {
+    Ok(Header {
+        app_id: conn.query_row("PRAGMA application_id", [], |r| r.get(0))?,
+        version: conn.query_row("PRAGMA user_version", [], |r| r.get(0))?,
+        objects: conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?,
+    })
+}
+
 /// Refuses files that are not SQLite, not ours, or newer than this build. Reading the header is also what makes
 /// SQLite notice a truncated file.
 fn check_identity(conn: &Connection, path: &Path, job: &str) -> Result<(), StateError> {
-    let sql = |e| StateError::sqlite(path, e);
-    let app_id: i64 = conn
-        .query_row("PRAGMA application_id", [], |r| r.get(0))
-        .map_err(sql)?;
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(sql)?;
-    let objects: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
-        .map_err(sql)?;
+    let Header {
+        app_id,
+        version,
+        objects,
+    } = header(conn).map_err(|e| StateError::sqlite(path, e))?;
     if objects == 0 && version == 0 {
         return Err(StateError::Corrupt {
             path: path.to_owned(),

@@ -310,15 +310,11 @@ fn inspect(
         }
         _ => not_state(format!("SQLite cannot read it: {e}")),
     };
-    let app_id: i64 = conn
-        .query_row("PRAGMA application_id", [], |r| r.get(0))
-        .map_err(sql)?;
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(sql)?;
-    let objects: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
-        .map_err(sql)?;
+    let schema::Header {
+        app_id,
+        version,
+        objects,
+    } = schema::header(&conn).map_err(sql)?;
     if objects == 0 {
         return Err(not_state("a SQLite database without tables".into()));
     }
