@@ -314,7 +314,7 @@ fn inspect(
         app_id,
         version,
         objects,
-    } = schema::header(&conn).map_err(sql)?;
+    } = schema::header(conn).map_err(sql)?;
     if objects == 0 {
         return Err(not_state("a SQLite database without tables".into()));
     }
