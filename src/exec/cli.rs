@@ -273,41 +273,36 @@ async fn runs(
     limits: schedule::Limits,
     metrics: &Metrics,
 ) -> Outcome {
-    {
-        let Some(every) = args.every else {
-            return run_once(global, args, settings, limits, metrics).await;
-        };
-        // The service mode: a run, then a pause of `every` from its start plus up to 10 % jitter (at once when the
-        // run took longer), until a stop is requested; the stop lets the blobs in flight reach their commit.
-        let mut worst = Outcome::Done;
-        loop {
-            let started = tokio::time::Instant::now();
-            let outcome = run_once(global, args, settings, limits, metrics).await;
-            if settings.stop.is_requested() {
-                tracing::info!("stopping: the run in progress ended cleanly");
+    let Some(every) = args.every else {
+        return run_once(global, args, settings, limits, metrics).await;
+    };
+    // The service mode: a run, then a pause of `every` from its start plus up to 10 % jitter (at once when the run
+    // took longer), until a stop is requested; the stop lets the blobs in flight reach their commit.
+    loop {
+        let started = tokio::time::Instant::now();
+        let outcome = run_once(global, args, settings, limits, metrics).await;
+        if settings.stop.is_requested() {
+            tracing::info!("stopping: the run in progress ended cleanly");
+            break;
+        }
+        let jitter = every.mul_f64(rand::random_range(0.0..=0.1));
+        let next = started + every + jitter;
+        tracing::info!(
+            outcome = ?outcome,
+            next_in_seconds = next.saturating_duration_since(tokio::time::Instant::now()).as_secs(),
+            "run finished; waiting for the next"
+        );
+        tokio::select! {
+            () = tokio::time::sleep_until(next) => {}
+            () = settings.stop.requested() => {
+                tracing::info!("stopping between runs");
                 break;
             }
-            worst = worst.worst(outcome);
-            let jitter = every.mul_f64(rand::random_range(0.0..=0.1));
-            let next = started + every + jitter;
-            tracing::info!(
-                outcome = ?outcome,
-                next_in_seconds = next.saturating_duration_since(tokio::time::Instant::now()).as_secs(),
-                "run finished; waiting for the next"
-            );
-            tokio::select! {
-                () = tokio::time::sleep_until(next) => {}
-                () = settings.stop.requested() => {
-                    tracing::info!("stopping between runs");
-                    break;
-                }
-            }
         }
-        // A service stopped on request exits 0 whatever its runs did: each run's outcome is in its reports, logs
-        // and metrics.
-        tracing::debug!(worst = ?worst, "service mode stopped");
-        Outcome::Done
     }
+    // A service stopped on request exits 0 whatever its runs did: each run's outcome is in its reports, its logs
+    // and the metrics.
+    Outcome::Done
 }
 
 /// One run over the job files of `args`: load them (again, in the service mode: they may have changed), keep the

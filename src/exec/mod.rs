@@ -999,16 +999,29 @@ async fn run_window(
     progress.blobs_listed(listing.blobs.len() as u64);
     let now = Timestamp::now();
     let listed: Vec<ListedBlob> = listing.blobs.iter().map(|b| listed_blob(b, &w)).collect();
-    let mut terminal = ctx.state.register_listed(ct, &listed, now)?;
-    if track == Track::Redeliver {
+    // The listing, the attempts of the blobs to fetch, and the window's completion when nothing is left to fetch:
+    // one transaction.
+    let (terminal, completed) = if track == Track::Redeliver {
+        ctx.state.register_listed(ct, &listed, now)?;
         // A redelivery fetches every blob again but those it committed itself (a resumed one); its own Id ledger
         // keeps a record in two blobs from going twice.
         let ids: Vec<&str> = listed.iter().map(|b| b.content_id.as_str()).collect();
-        terminal = ctx.state.redelivered_blobs(ct, &ids)?;
-    }
+        (ctx.state.redelivered_blobs(ct, &ids)?, false)
+    } else {
+        let entered =
+            ctx.state
+                .enter_listing(ct, track, sw, &listed, !ctx.stop.is_requested(), now)?;
+        (entered.terminal, entered.completed)
+    };
     hook::reached(hook::Point::Listed);
     r.blobs_skipped += terminal.len() as u64;
     progress.blobs_done(terminal.len() as u64);
+    if completed {
+        tracing::debug!(job = %ctx.job.name, content_type = %ct, window = %w, status = "listed", listed = listed.len(), pending = 0, "window listed");
+        r.windows_completed += 1;
+        tracing::debug!(job = %ctx.job.name, content_type = %ct, window = %w, status = "completed", "window completed");
+        return Ok(());
+    }
     let ids: Vec<&str> = listed.iter().map(|b| b.content_id.as_str()).collect();
     let pending: Vec<ContentBlob> = listing
         .blobs
@@ -1021,8 +1034,10 @@ async fn run_window(
         if ctx.stop.is_requested() {
             return Ok(());
         }
-        let attempts: Vec<ListedBlob> = pending.iter().map(|b| listed_blob(b, &w)).collect();
-        ctx.state.begin_attempts(ct, &attempts, now)?;
+        if track == Track::Redeliver {
+            let attempts: Vec<ListedBlob> = pending.iter().map(|b| listed_blob(b, &w)).collect();
+            ctx.state.begin_attempts(ct, &attempts, now)?;
+        }
         // Each blob is fetched, then delivered: up to `DEFAULT_CONCURRENCY` at once, so several blobs can await
         // the sink's acknowledgement together. A stop abandons the fetches in flight and starts no new blob, but
         // lets the deliveries in flight reach their commit.

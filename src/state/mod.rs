@@ -47,7 +47,7 @@ pub use summary::{
 pub use transfer::{ExportReport, ImportReport, export, import};
 pub use types::{
     AuditQuery, AuditQueryStatus, BackfillKind, BackfillProgress, CommitReport, ContentEntry,
-    ContentStatus, Gap, GapReason, GapScope, Identity, ListedBlob, Origin, PruneReport, RecordKey,
-    ResetReport, RunId, RunKind, RunRecord, Track,
+    ContentStatus, EnteredListing, Gap, GapReason, GapScope, Identity, ListedBlob, Origin,
+    PruneReport, RecordKey, ResetReport, RunId, RunKind, RunRecord, Track,
 };
 pub use window::Window;

@@ -532,6 +532,57 @@ impl JobState {
         })
     }
 
+    /// A window's listing in one transaction: [`JobState::register_listed`]; then, when `attempts`, one more fetch
+    /// attempt counted for every blob not terminal ([`JobState::begin_attempts`]); and when every blob is terminal
+    /// (or none was listed), the window completed on `track` ([`JobState::complete_window`]). One commit (one
+    /// fsync) per window instead of two; a window re-listed in the lookback with nothing new costs one.
+    pub fn enter_listing(
+        &self,
+        ct: ContentType,
+        track: Track,
+        window: Window,
+        blobs: &[ListedBlob],
+        attempts: bool,
+        now: Timestamp,
+    ) -> Result<EnteredListing, StateError> {
+        let now_ns = ns(now)?;
+        let rows = blobs
+            .iter()
+            .map(|b| Ok((b.content_id.as_str(), ns(b.created)?, ns(b.expiration)?)))
+            .collect::<Result<Vec<_>, StateError>>()?;
+        self.write(|tx| {
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO content
+                       (content_type, content_id, created_ns, expiration_ns, status, first_seen_ns, updated_ns)
+                     VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
+                )?;
+                for (id, created, expiration) in &rows {
+                    stmt.execute(params![ct, id, created, expiration, now_ns])?;
+                }
+            }
+            let terminal = terminal_ids(tx, ct, &rows.iter().map(|r| r.0).collect::<Vec<_>>())?;
+            let pending = rows.iter().filter(|r| !terminal.contains(r.0));
+            if attempts {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE content SET attempts = attempts + 1, updated_ns = ?3
+                     WHERE content_type = ?1 AND content_id = ?2",
+                )?;
+                for (id, _, _) in pending.clone() {
+                    stmt.execute(params![ct, id, now_ns])?;
+                }
+            }
+            let completed = pending.count() == 0;
+            if completed {
+                complete_in_tx(tx, ct, track, window, now_ns)?;
+            }
+            Ok(EnteredListing {
+                terminal,
+                completed,
+            })
+        })
+    }
+
     /// Which of `content_ids` are terminal (done or recorded as a gap) for `ct`. Batched; fine for thousands.
     pub fn terminal_content_ids<S: AsRef<str>>(
         &self,

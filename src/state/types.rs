@@ -301,6 +301,15 @@ pub struct RecordKey {
     pub created: Option<Timestamp>,
 }
 
+/// What `enter_listing` found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnteredListing {
+    /// The content IDs listed that are already terminal (done or a gap): no fetch needed.
+    pub terminal: std::collections::HashSet<String>,
+    /// Every blob listed was terminal, so the window was completed in the same transaction.
+    pub completed: bool,
+}
+
 /// What `commit_blob` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommitReport {
