@@ -279,6 +279,14 @@ if [ "$WHAT" = tenants ]; then
         log "run: $BIN --state-dir … --log-format json run ${MJ[*]} jobs/   ($N job files)"
         stats >"$W/stats.json"
         python3 "$ROOT/benches/tenants_check.py" "$W" "$URL" "$N" "$WALL" "$RSS_KIB" "$USER" "$SYS" "$ECPU" "$CORES" "$MCPU" "$STEAL"
+        # the next scheduled run: every window of the lookback listed again, nothing new to fetch
+        sync
+        t0=$(date +%s.%N)
+        /usr/bin/time -v -o "$W/idle.time" "$BIN" --state-dir "$W/state" --log-format json -q run "${MJ[@]}" \
+            "$W/jobs" 2>"$W/idle.stderr" || { log "idle re-run failed:"; tail -5 "$W/idle.stderr" >&2; exit 1; }
+        t1=$(date +%s.%N)
+        FETCHED=$(grep '"content_types"' "$W/idle.stderr" | python3 -c "import json,sys; print(sum(c['blobs_fetched'] for l in sys.stdin for c in json.loads(l)['content_types']))")
+        echo "  idle re-run: wall $(calc "round($t1 - $t0, 2)") s, collector CPU $(calc "round($(awk -F': ' '/User time/ {print $2}' "$W/idle.time") + $(awk -F': ' '/System time/ {print $2}' "$W/idle.time"), 2)") s, peak RSS $(awk -F': ' '/Maximum resident set size/ {print $2}' "$W/idle.time") KiB, blobs fetched $FETCHED (target 0)"
         stop_emulator
         rm -rf "$W/jobs" "$W/state" "$W/out"
     done
