@@ -385,3 +385,90 @@ async fn max_jobs_is_lowered_to_what_the_open_files_limit_allows() {
     assert_eq!(reports(&out.stderr).len(), 30);
     assert_exact(&env.delivered(), &env.emu.ground_truth().all());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_run_every_job_exactly_once_between_them() {
+    let env = setup(content(36, 2, 0), Faults::default(), DEFAULT_SYNC).await;
+    let names: Vec<String> = (0..9).map(|i| format!("tenant-{i}-audit")).collect();
+    for name in &names {
+        add_job(&env, name, "3h", "Audit.General");
+    }
+    std::fs::remove_file(&env.job_file).unwrap();
+    let dir = env.job_file.parent().unwrap().display().to_string();
+    // what `shards` says each of 3 shards runs
+    let out = env.run(&["shards", &dir, "--count", "3", "--json"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let assignment: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut ran_by: std::collections::BTreeMap<String, String> = Default::default();
+    for index in 0..3 {
+        // shard 1 through the environment, as a pod name; the others through the flag
+        let mut c = if index == 1 {
+            let mut c = env.command(&["--log-format", "json", "run", &dir]);
+            c.env("O365SYNC_SHARD", "o365sync-1/3");
+            c
+        } else {
+            env.command(&[
+                "--log-format",
+                "json",
+                "run",
+                "--shard",
+                &format!("{index}/3"),
+                &dir,
+            ])
+        };
+        let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ran: BTreeSet<String> = reports(&out.stderr).into_keys().collect();
+        let expected: BTreeSet<String> = assignment["shards"][index]["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            ran, expected,
+            "shard {index} ran the jobs `shards` assigned it"
+        );
+        for job in ran {
+            assert!(
+                ran_by.insert(job.clone(), index.to_string()).is_none(),
+                "{job} ran in two shards"
+            );
+        }
+    }
+    // together: every job once, each exact
+    assert_eq!(ran_by.keys().cloned().collect::<Vec<_>>(), {
+        let mut n = names.clone();
+        n.sort();
+        n
+    });
+    let general = env
+        .emu
+        .ground_truth()
+        .of(o365sync::content_type::ContentType::General);
+    for name in &names {
+        let ids = delivered_ids(&env.dir.path().join(format!("out-{name}")));
+        let unique: BTreeSet<String> = ids.iter().cloned().collect();
+        assert_eq!(unique.len(), ids.len(), "{name}: no record twice");
+        assert!(!unique.is_empty() && unique.is_subset(&general), "{name}");
+    }
+    // a bad shard is a usage error before anything runs
+    let out = env.run(&["run", "--shard", "3/3", &dir]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("shard index 3 is not below the count 3"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
