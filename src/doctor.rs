@@ -4,10 +4,11 @@
 //! # Checks, in order
 //!
 //! 1. **job file**: the job loads (parse, validate, certificate and key checked offline). A job that does not load is
-//!    exit code 2 with the loader's located diagnostics (this covers a key that does not match the certificate, an
-//!    expired or not-yet-valid certificate, a weak key and a wrong passphrase); when the certificate file it names can
-//!    be read (a PKCS#12 file with the job's passphrase source), its facts are printed too (thumbprints, validity;
-//!    `fail` when expired), and nothing else runs.
+//!    exit code 2 with the loader's located diagnostics (this covers a key that does not match the certificate, a
+//!    weak key and a wrong passphrase); when the certificate file it names can be read (a PKCS#12 file with the job's
+//!    passphrase source), its facts are printed too (thumbprints, validity; `fail` when expired or not yet valid),
+//!    and nothing else runs. When the certificate's validity is the job's only error, that failed check makes the exit
+//!    code 1, as any failed check does.
 //! 2. **file permissions**: the private key (the certificate file when it is PKCS#12 holding the key) and passphrase
 //!    file must not be readable by group or others.
 //!    **state and output**: the state directory and the sink's directory exist as writable directories or can be
@@ -30,7 +31,8 @@
 //!     a token for Azure Monitor and an empty write to the stream).
 //!
 //! A check whose input failed is reported as `skip` with the check it depends on. Exit code: 0 when no check failed
-//! (warnings allowed), 1 when one failed, 2 for a job file that does not load. Doctor never writes to the state
+//! (warnings allowed), 1 when one failed (an expired or not-yet-valid certificate included, though the job does not
+//! load with it), 2 for a job file that does not load for any other reason. Doctor never writes to the state
 //! directory and never starts a subscription.
 
 use std::fmt;
@@ -269,7 +271,19 @@ pub async fn doctor_file(file: &Path, options: &Options, out: &mut dyn Write) ->
         Err(diagnostics) => {
             let _ = writeln!(out, "fail  job file  {} does not load", file.display());
             let _ = writeln!(out, "{diagnostics}");
-            if let Some(check) = certificate_of_unloadable_job(file, Timestamp::now()) {
+            let check = certificate_of_unloadable_job(file, Timestamp::now());
+            // The job file is fine but for its certificate's validity: that is a failed check (1), not an invalid
+            // job file (2).
+            let errors: Vec<_> = diagnostics
+                .0
+                .iter()
+                .filter(|d| d.severity == crate::job::Severity::Error)
+                .collect();
+            let only_validity = check.as_ref().is_some_and(|c| c.status == Status::Fail)
+                && errors.len() == 1
+                && (errors[0].message.contains(") expired at ")
+                    || errors[0].message.contains(") is not valid before "));
+            if let Some(check) = check {
                 let _ = write!(
                     out,
                     "{}",
@@ -278,6 +292,13 @@ pub async fn doctor_file(file: &Path, options: &Options, out: &mut dyn Write) ->
                     }
                     .render_checks()
                 );
+            }
+            if only_validity {
+                let _ = writeln!(
+                    out,
+                    "doctor: the certificate is outside its validity; the other checks need a valid certificate"
+                );
+                return Outcome::Failed;
             }
             let _ = writeln!(
                 out,

@@ -480,14 +480,19 @@ async fn a_key_mismatch_is_refused_at_job_load_with_exit_2() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_certificate_is_refused_at_job_load_with_exit_2() {
+async fn an_expired_certificate_is_a_failed_check_with_exit_1() {
     let now = Timestamp::now();
     let cert = cert_valid(
         now - SignedDuration::from_hours(24 * 400),
         now - SignedDuration::from_hours(24 * 3),
     );
     let (code, stdout, state) = refused(&cert, &cert.key_pem).await;
-    assert_eq!(code, Some(2), "{stdout}");
+    // a failed check (1), as doctor's contract says, not an invalid job file (2)
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("doctor: the certificate is outside its validity"),
+        "{stdout}"
+    );
     // Located at `certificate:` (line 7, the value).
     assert!(stdout.contains("job.yaml:7:16: "), "{stdout}");
     assert!(stdout.contains("expired at"), "{stdout}");
@@ -504,6 +509,35 @@ async fn an_expired_certificate_is_refused_at_job_load_with_exit_2() {
     );
     assert!(stdout.contains("fix: create a new certificate"), "{stdout}");
     assert!(!state, "doctor wrote state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_not_yet_valid_is_a_failed_check_with_exit_1() {
+    let now = Timestamp::now();
+    let cert = cert_valid(
+        now + SignedDuration::from_hours(24 * 2),
+        now + SignedDuration::from_hours(24 * 400),
+    );
+    let (code, stdout, state) = refused(&cert, &cert.key_pem).await;
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("fail  certificate  not valid before"),
+        "{stdout}"
+    );
+    assert!(!state, "doctor wrote state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_certificate_with_another_error_in_the_job_file_is_still_exit_2() {
+    let now = Timestamp::now();
+    let cert = cert_valid(
+        now - SignedDuration::from_hours(24 * 400),
+        now - SignedDuration::from_hours(24 * 3),
+    );
+    let other = good_cert();
+    // the key of another certificate: the job is invalid for more than its certificate's validity
+    let (code, stdout, _) = refused(&cert, &other.key_pem).await;
+    assert_eq!(code, Some(2), "{stdout}");
 }
 
 #[tokio::test]
