@@ -517,19 +517,7 @@ impl JobState {
             .iter()
             .map(|b| Ok((b.content_id.as_str(), ns(b.created)?, ns(b.expiration)?)))
             .collect::<Result<Vec<_>, StateError>>()?;
-        self.write(|tx| {
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO content
-                       (content_type, content_id, created_ns, expiration_ns, status, first_seen_ns, updated_ns)
-                     VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
-                )?;
-                for (id, created, expiration) in &rows {
-                    stmt.execute(params![ct, id, created, expiration, now_ns])?;
-                }
-            }
-            terminal_ids(tx, ct, &rows.iter().map(|r| r.0).collect::<Vec<_>>())
-        })
+        self.write(|tx| insert_listed(tx, ct, &rows, now_ns))
     }
 
     /// A window's listing in one transaction: [`JobState::register_listed`]; then, when `attempts`, one more fetch
@@ -551,17 +539,7 @@ impl JobState {
             .map(|b| Ok((b.content_id.as_str(), ns(b.created)?, ns(b.expiration)?)))
             .collect::<Result<Vec<_>, StateError>>()?;
         self.write(|tx| {
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO content
-                       (content_type, content_id, created_ns, expiration_ns, status, first_seen_ns, updated_ns)
-                     VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
-                )?;
-                for (id, created, expiration) in &rows {
-                    stmt.execute(params![ct, id, created, expiration, now_ns])?;
-                }
-            }
-            let terminal = terminal_ids(tx, ct, &rows.iter().map(|r| r.0).collect::<Vec<_>>())?;
+            let terminal = insert_listed(tx, ct, &rows, now_ns)?;
             let pending = rows.iter().filter(|r| !terminal.contains(r.0));
             if attempts {
                 let mut stmt = tx.prepare_cached(
@@ -1375,6 +1353,27 @@ pub(crate) fn get_watermark(tx: &Transaction<'_>, ct: ContentType) -> Result<Opt
             |r| ts(r.get(0)?),
         )
         .optional()?)
+}
+
+/// Enters listed blobs (content ID, created, expiration) into the content ledger as pending (those already known
+/// keep their status); returns the content IDs among them that are terminal.
+fn insert_listed(
+    tx: &Transaction<'_>,
+    ct: ContentType,
+    rows: &[(&str, i64, i64)],
+    now_ns: i64,
+) -> Result<HashSet<String>, E> {
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT OR IGNORE INTO content
+               (content_type, content_id, created_ns, expiration_ns, status, first_seen_ns, updated_ns)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
+        )?;
+        for (id, created, expiration) in rows {
+            stmt.execute(params![ct, id, created, expiration, now_ns])?;
+        }
+    }
+    terminal_ids(tx, ct, &rows.iter().map(|r| r.0).collect::<Vec<_>>())
 }
 
 fn terminal_ids<S: AsRef<str>>(
