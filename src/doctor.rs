@@ -629,7 +629,7 @@ fn paths_check(state_dir: Option<&Path>, sink: &Sink) -> Check {
     }
     let output = match sink {
         Sink::Jsonl { path, .. } => Some(("output directory", path.clone())),
-        Sink::Sqlite { path } => match path.parent() {
+        Sink::Sqlite { path, .. } => match path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => {
                 if path.is_dir() {
                     problems.push(format!("sqlite database {} is a directory", path.display()));

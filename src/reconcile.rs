@@ -163,7 +163,7 @@ pub fn sink_identity(sink: &Sink) -> String {
     match sink {
         Sink::Stdout => "stdout".to_owned(),
         Sink::Jsonl { path, .. } => format!("jsonl:{}", normalized(path).display()),
-        Sink::Sqlite { path } => format!("sqlite:{}", normalized(path).display()),
+        Sink::Sqlite { path, .. } => format!("sqlite:{}", normalized(path).display()),
         Sink::Elasticsearch(es) => format!(
             "elasticsearch:{}/{}",
             es.url.as_str().trim_end_matches('/'),
@@ -364,17 +364,20 @@ mod tests {
         let a = Sink::Jsonl {
             path: PathBuf::from("/srv/jobs/../out/x"),
             compress: None,
+            file_mode: crate::sink::FileMode::JSONL,
         };
         let b = Sink::Jsonl {
             path: PathBuf::from("/srv/out/./x"),
             compress: Some(crate::sink::Compression::Zstd),
+            file_mode: crate::sink::FileMode::SQLITE,
         };
         assert_eq!(sink_identity(&a), "jsonl:/srv/out/x");
         assert_eq!(sink_identity(&a), sink_identity(&b));
         assert_eq!(sink_identity(&Sink::Stdout), "stdout");
         assert_ne!(
             sink_identity(&Sink::Sqlite {
-                path: PathBuf::from("/srv/out/x")
+                path: PathBuf::from("/srv/out/x"),
+                file_mode: crate::sink::FileMode::SQLITE,
             }),
             sink_identity(&a)
         );

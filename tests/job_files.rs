@@ -8,8 +8,8 @@ use jiff::{SignedDuration, Timestamp};
 use o365sync::cloud::Cloud;
 use o365sync::content_type::ContentType;
 use o365sync::job::{
-    Compression, Context, Diagnostic, Job, Loaded, OutputFormat, Passphrase, Severity, Signing,
-    Sink, When, load, load_all,
+    Compression, Context, Diagnostic, FileMode, Job, Loaded, OutputFormat, Passphrase, Severity,
+    Signing, Sink, When, load, load_all,
 };
 
 /// A valid job; tests break one line of it. Line numbers matter: the assertions name them.
@@ -139,7 +139,8 @@ fn a_good_job_resolves_paths_defaults_and_endpoints() {
         job.sink,
         Sink::Jsonl {
             path: jobs.join("out"),
-            compress: None
+            compress: None,
+            file_mode: FileMode::JSONL,
         }
     );
     assert_eq!(
@@ -199,7 +200,8 @@ endpoints:
     assert_eq!(
         job.sink,
         Sink::Sqlite {
-            path: PathBuf::from("/var/lib/o365sync/events.db")
+            path: PathBuf::from("/var/lib/o365sync/events.db"),
+            file_mode: FileMode::SQLITE,
         }
     );
     assert_eq!(
@@ -629,6 +631,75 @@ fn output_and_sink_combinations() {
         }
     ));
     assert_eq!(job.output.format, OutputFormat::Raw);
+}
+
+#[test]
+fn sink_file_mode_is_octal_safe_and_for_the_file_sinks_only() {
+    let fx = Fixture::new();
+    let mode = |text: &str| match fx.load(text).map(|l| l.job.sink) {
+        Ok(Sink::Jsonl { file_mode, .. } | Sink::Sqlite { file_mode, .. }) => file_mode,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(mode(GOOD), FileMode::JSONL);
+    for text in ["\"0600\"", "0600", "'600'", "0o600"] {
+        assert_eq!(
+            mode(&format!("{GOOD}  file_mode: {text}\n")).file(),
+            0o600,
+            "{text}"
+        );
+    }
+    let sqlite = GOOD
+        .replace("type: jsonl", "type: sqlite")
+        .replace("path: out", "path: out/x.db");
+    assert_eq!(mode(&sqlite), FileMode::SQLITE);
+    assert_eq!(
+        mode(&format!("{sqlite}  file_mode: \"0640\"\n")).file(),
+        0o640
+    );
+
+    // Errors, each located at the value, saying what to write.
+    for (text, says) in [
+        (
+            "\"0666\"",
+            "sink.file_mode 0666 lets anyone write the audit data",
+        ),
+        (
+            "\"rw-r-----\"",
+            "sink.file_mode `rw-r-----` is not an octal file mode",
+        ),
+        (
+            "\"0440\"",
+            "sink.file_mode 0440 does not let the owner read and write",
+        ),
+        (
+            "\"4750\"",
+            "sink.file_mode 4750 sets setuid, setgid or sticky bits",
+        ),
+    ] {
+        let (at, d) = fx.error(&format!("{GOOD}  file_mode: {text}\n"));
+        assert_eq!(d.message, says, "{text}");
+        assert_eq!(at, "18:14", "{text}");
+        assert!(!d.help.is_empty());
+    }
+    let stdout = format!(
+        "{}  file_mode: \"0600\"\n",
+        GOOD.replace("type: jsonl\n  path: out\n", "type: stdout\n")
+    );
+    let (_, d) = fx.error(&stdout);
+    assert!(
+        d.message.contains("file_mode applies to the file sinks"),
+        "{d:?}"
+    );
+    let es = format!("{GOOD}  file_mode: \"0600\"\n").replace(
+        "type: jsonl\n  path: out\n",
+        "type: elasticsearch\n  url: https://es.example:9200\n  index: o365\n",
+    );
+    let (_, d) = fx.error(&es);
+    assert!(
+        d.message
+            .contains("`file_mode` does not apply to sink type elasticsearch"),
+        "{d:?}"
+    );
 }
 
 #[test]

@@ -384,6 +384,7 @@ fn open_from_config() {
         kind: SinkKind::Jsonl,
         path: Some(dir.path().join("o")),
         compress: Some(Compression::Gzip),
+        file_mode: None,
     };
     let mut sink = o365sync::sink::open(&config).unwrap();
     assert!(sink.describe().ends_with("(gzip)"));

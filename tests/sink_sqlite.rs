@@ -253,6 +253,7 @@ fn shared_sink_writes_from_async_tasks() {
         kind: SinkKind::Sqlite,
         path: Some(db.clone()),
         compress: None,
+        file_mode: None,
     };
     let shared = SharedSink::new(o365sync::sink::open(&config).unwrap());
     assert!(shared.describe().starts_with("sqlite:"));

@@ -86,6 +86,8 @@ pub struct ArrayParser {
     offset: u64,
     records: u64,
     high_water: usize,
+    /// Bytes of the UTF-8 byte order mark read at the start.
+    bom: usize,
     /// Whether each record's JSON syntax is checked here (off when the consumer parses every record anyway).
     check_json: bool,
 }
@@ -108,6 +110,7 @@ impl ArrayParser {
             offset: 0,
             records: 0,
             high_water: 0,
+            bom: 0,
             check_json: true,
         }
     }
@@ -188,14 +191,24 @@ impl ArrayParser {
     ) -> Result<(), Result<BlobError, E>> {
         match self.state {
             State::Start => match b {
+                // a UTF-8 byte order mark before the array, whole
+                _ if self.bom < BOM.len()
+                    && self.offset == self.bom as u64
+                    && b == BOM[self.bom] =>
+                {
+                    self.bom += 1
+                }
+                _ if self.bom != 0 && self.bom != BOM.len() => {
+                    return Err(Ok(
+                        self.invalid("a partial byte order mark at the start of the blob")
+                    ));
+                }
                 b'[' => self.state = State::FirstElement,
-                _ if b.is_ascii_whitespace() => {}
-                // a UTF-8 byte order mark before the array
-                0xEF | 0xBB | 0xBF if self.offset < 3 => {}
+                _ if is_json_whitespace(b) => {}
                 _ => return Err(Ok(self.invalid("expected `[` at the start of the blob"))),
             },
             State::FirstElement | State::NextElement => match b {
-                _ if b.is_ascii_whitespace() => {}
+                _ if is_json_whitespace(b) => {}
                 b']' if self.state == State::FirstElement => self.state = State::Done,
                 b']' | b',' => return Err(Ok(self.invalid("expected a record"))),
                 _ => {
@@ -206,7 +219,7 @@ impl ArrayParser {
             State::InElement => self.element_byte(b, emit)?,
             State::AfterElement => self.after_element(b)?,
             State::Done => {
-                if !b.is_ascii_whitespace() {
+                if !is_json_whitespace(b) {
                     return Err(Ok(self.invalid("unexpected data after the closing `]`")));
                 }
             }
@@ -218,7 +231,7 @@ impl ArrayParser {
         match b {
             b',' => self.state = State::NextElement,
             b']' => self.state = State::Done,
-            _ if b.is_ascii_whitespace() => {}
+            _ if is_json_whitespace(b) => {}
             _ => return Err(Ok(self.invalid("expected `,` or `]` after a record"))),
         }
         Ok(())
@@ -264,7 +277,7 @@ impl ArrayParser {
                 self.complete(emit)?;
                 self.after_element(b)?;
             }
-            _ if b.is_ascii_whitespace() && self.depth == 0 => self.complete(emit)?,
+            _ if is_json_whitespace(b) && self.depth == 0 => self.complete(emit)?,
             _ => self.buf.push(b),
         }
         Ok(())
@@ -304,6 +317,14 @@ impl ArrayParser {
     }
 }
 
+/// The UTF-8 byte order mark, which may precede the array.
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+/// JSON's whitespace (RFC 8259): space, tab, line feed, carriage return; not the form feed ASCII counts.
+fn is_json_whitespace(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
 /// Parses a whole body at once (for small bodies and tests).
 pub fn parse_all(body: &[u8]) -> Result<Vec<RawRecord>, BlobError> {
     let mut p = ArrayParser::new();
@@ -336,6 +357,28 @@ mod tests {
         let recs = parse_all(body).unwrap();
         assert_eq!(ids(&recs), ["a", "b", "c"]);
         assert_eq!(recs[0].json, r#"{"Id":"a","X":"}],[\"{"}"#);
+    }
+
+    /// Found while writing the oracle of the `blob_split` fuzz target (serde_json on the whole body): any of the
+    /// byte order mark's bytes in any order, and ASCII whitespace that JSON does not allow (form feed), were accepted.
+    #[test]
+    fn only_a_whole_byte_order_mark_and_json_whitespace_are_accepted() {
+        for bad in [
+            &b"\xBB[]"[..],
+            b"\xEF\xEF\xEF[]",
+            b"\xEF [\xBF]",
+            b"\xEF\xBB[]",
+            b"\x0c[]",
+            b"[1\x0c]",
+            b"[{}\x0c,{}]",
+            b"[]\x0c",
+        ] {
+            assert!(parse_all(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_all(b"\xEF\xBB\xBF \t\r\n[1 ,\n2]\r\n").unwrap().len(),
+            2
+        );
     }
 
     #[test]

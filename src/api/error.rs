@@ -175,12 +175,23 @@ fn parse_body(body: &[u8]) -> (Option<String>, String) {
             },
         };
         let message = sanitize(&message.unwrap_or_default());
-        let code = code.or_else(|| find_af_code(&message));
+        // The code is shown in errors and logs as a word: a code that is not one is ignored.
+        let code = code
+            .filter(|c| is_code(c))
+            .or_else(|| find_af_code(&message));
         return (code, message);
     }
     let text = String::from_utf8_lossy(body);
     let message = sanitize(&strip_tags(&text));
     (find_af_code(&message), message)
+}
+
+/// Whether a body's `code` reads as an error code: one short word of letters, digits and `_.-`.
+fn is_code(code: &str) -> bool {
+    (1..=64).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 fn field(obj: &serde_json::Map<String, serde_json::Value>, names: &[&str]) -> Option<String> {
@@ -191,7 +202,7 @@ fn field(obj: &serde_json::Map<String, serde_json::Value>, names: &[&str]) -> Op
     })
 }
 
-/// Finds the first `AF` followed by digits in free text (HTML pages and `{"Message":…}` bodies sometimes carry it).
+/// Finds the first `AF` followed by 3 to 8 digits (the service's codes have 3 to 5) in free text (HTML pages and `{"Message":…}` bodies sometimes carry it).
 fn find_af_code(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut i = 0;
@@ -205,7 +216,9 @@ fn find_af_code(text: &str) -> Option<String> {
                 .take_while(|b| b.is_ascii_digit())
                 .count();
             let end = i + 2 + digits;
-            if digits >= 3 && (end == bytes.len() || !bytes[end].is_ascii_alphanumeric()) {
+            if (3..=8).contains(&digits)
+                && (end == bytes.len() || !bytes[end].is_ascii_alphanumeric())
+            {
                 return Some(text[i..end].to_ascii_uppercase());
             }
         }
@@ -481,6 +494,27 @@ mod tests {
         assert_eq!(e.message.chars().count(), MAX_MESSAGE_CHARS + 1);
         assert_eq!(find_af_code("SAFE AFX AF12 done"), None);
         assert_eq!(find_af_code("code:AF20051."), Some("AF20051".into()));
+    }
+
+    /// Fuzzing finding (`fuzz/` target `error_body`): a JSON `code` was taken as it came, line breaks and all, into
+    /// errors and logs.
+    #[test]
+    fn a_code_that_is_not_a_word_is_ignored() {
+        let e = parse(
+            400,
+            r#"{"error":{"code":"AF200\nforged log line","message":"see AF20022 here"}}"#,
+        );
+        assert_eq!(e.code.as_deref(), Some("AF20022"));
+        let e = parse(400, r#"{"error":{"code":"InvalidRequest","message":"m"}}"#);
+        assert_eq!(e.code.as_deref(), Some("InvalidRequest"));
+        let e = parse(
+            400,
+            &format!(r#"{{"code":"{}","message":"m"}}"#, "A".repeat(65)),
+        );
+        assert_eq!(e.code, None);
+        // a code found in the text is as short: `AF` and at most 8 digits
+        let e = parse(400, &format!("#AF{}1", "2".repeat(80)));
+        assert_eq!(e.code, None);
     }
 
     #[test]

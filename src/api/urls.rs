@@ -182,13 +182,22 @@ fn without_query(uri: &str) -> String {
 
 /// Appends `PublisherIdentifier=G` unless a parameter of that name (any case) is already present.
 pub fn with_publisher(mut url: Url, publisher: &str) -> Url {
-    let present = url
-        .query_pairs()
-        .any(|(k, _)| k.eq_ignore_ascii_case(PUBLISHER_PARAM));
-    if !present {
-        url.query_pairs_mut()
-            .append_pair(PUBLISHER_PARAM, publisher);
+    let named = |k: &str| k.eq_ignore_ascii_case(PUBLISHER_PARAM);
+    if url.query_pairs().any(|(k, v)| named(&k) && !v.is_empty()) {
+        return url;
     }
+    if url.query_pairs().any(|(k, _)| named(&k)) {
+        // An empty `PublisherIdentifier` would charge the calls to the tenant's shared quota: replace it. (The query
+        // is re-encoded only in this case; a URI that names a publisher is used exactly as given.)
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| !named(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    url.query_pairs_mut()
+        .append_pair(PUBLISHER_PARAM, publisher);
     url
 }
 
@@ -280,6 +289,24 @@ mod tests {
             )
             .unwrap();
         assert_eq!(u.query(), Some("nextPage=2&publisheridentifier=other"));
+    }
+
+    /// Fuzzing finding (`fuzz/` target `listing`): an empty `PublisherIdentifier` in a next-page URI was kept, so
+    /// the calls went out without the publisher's quota.
+    #[test]
+    fn pin_replaces_an_empty_publisher_identifier() {
+        let r = root();
+        for uri in [
+            "https://manage-gcc.office.com/api/v1.0/x?b=c&publisheridentifier=",
+            "https://manage-gcc.office.com/api/v1.0/x?b=c&PublisherIdentifier",
+        ] {
+            let u = r.pin(uri).unwrap();
+            assert_eq!(
+                u.query(),
+                Some(format!("b=c&PublisherIdentifier={TENANT}").as_str()),
+                "{uri}"
+            );
+        }
     }
 
     #[test]

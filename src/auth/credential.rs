@@ -392,6 +392,34 @@ impl Credential {
         )
     }
 
+    /// Loads a credential from in-memory file contents as [`CredentialSource::load`] reads files: `private_key`
+    /// `None` means the certificate's contents must hold the key too (PKCS#12, or PEM with both blocks).
+    ///
+    /// Error messages name the inputs `<certificate>` and `<private key>`.
+    pub fn from_bytes(
+        certificate: &[u8],
+        private_key: Option<&[u8]>,
+        passphrase: Option<Secret<Vec<u8>>>,
+        signing: SigningAlgorithm,
+        now: Timestamp,
+    ) -> Result<Credential, CredentialError> {
+        let passphrase = match passphrase {
+            Some(value) => Passphrase::Value(value),
+            None => Passphrase::None,
+        };
+        let key = match private_key {
+            Some(bytes) => KeyInput::File(Path::new("<private key>"), bytes),
+            None => KeyInput::SameFile,
+        };
+        load(
+            (Path::new("<certificate>"), certificate),
+            key,
+            passphrase,
+            signing,
+            now,
+        )
+    }
+
     /// Facts about the certificate.
     pub fn info(&self) -> &CertificateInfo {
         &self.info

@@ -853,3 +853,10 @@ impl Drop for EmulatorHandle {
         }
     }
 }
+
+/// The bodies of the blobs the emulator would serve for `settings` (tenant `tenant_id`, history ending at
+/// `anchor_ms`), in catalog order: real-shaped content blobs without a server, for seed corpora and benchmarks.
+pub fn blob_bodies(settings: &ContentSettings, tenant_id: &str, anchor_ms: i64) -> Vec<Vec<u8>> {
+    let catalog = content::Catalog::new(settings, tenant_id, anchor_ms);
+    (0..catalog.blobs.len()).map(|i| catalog.body(i)).collect()
+}

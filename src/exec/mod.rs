@@ -681,22 +681,29 @@ pub fn open_sink(loaded: &Loaded) -> Result<SharedSink, ExecError> {
                 config, tokens,
             )?)
         }
-        model::Sink::Jsonl { path, compress } => {
+        model::Sink::Jsonl {
+            path,
+            compress,
+            file_mode,
+        } => Arc::new(sink::Blocking::new(sink::open(&SinkConfig {
+            kind: SinkKind::Jsonl,
+            path: Some(path.clone()),
+            compress: *compress,
+            file_mode: Some(*file_mode),
+        })?)),
+        model::Sink::Sqlite { path, file_mode } => {
             Arc::new(sink::Blocking::new(sink::open(&SinkConfig {
-                kind: SinkKind::Jsonl,
+                kind: SinkKind::Sqlite,
                 path: Some(path.clone()),
-                compress: *compress,
+                compress: None,
+                file_mode: Some(*file_mode),
             })?))
         }
-        model::Sink::Sqlite { path } => Arc::new(sink::Blocking::new(sink::open(&SinkConfig {
-            kind: SinkKind::Sqlite,
-            path: Some(path.clone()),
-            compress: None,
-        })?)),
         model::Sink::Stdout => Arc::new(sink::Blocking::new(sink::open(&SinkConfig {
             kind: SinkKind::Stdout,
             path: None,
             compress: None,
+            file_mode: None,
         })?)),
     };
     Ok(SharedSink::from_destination(destination))

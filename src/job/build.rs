@@ -37,7 +37,7 @@ pub(crate) fn build(checked: Checked, file: &Path, now: Timestamp) -> Result<Bui
     job.file = file.to_path_buf();
     resolve_credential_paths(&mut job.tenant, &base, &locs, &mut errors);
     match &mut job.sink {
-        Sink::Jsonl { path, .. } | Sink::Sqlite { path } => *path = base_join(&base, path),
+        Sink::Jsonl { path, .. } | Sink::Sqlite { path, .. } => *path = base_join(&base, path),
         Sink::Stdout | Sink::AzureLogsIngestion { auth: None, .. } => {}
         Sink::AzureLogsIngestion {
             auth: Some(auth), ..

@@ -28,8 +28,8 @@ use jiff::Timestamp;
 pub use diag::{Diagnostic, Diagnostics, Issue, Loc, Severity};
 pub use expand::{Env, ProcessEnv};
 pub use model::{
-    Compression, Endpoints, Job, Output, OutputFormat, Passphrase, Signing, Sink, Sync, Tenant,
-    When,
+    Compression, Endpoints, FileMode, Job, Output, OutputFormat, Passphrase, Signing, Sink, Sync,
+    Tenant, When,
 };
 pub use validate::{
     Context, DEFAULT_LOOKBACK, DEFAULT_MAX_REQUESTS_PER_MINUTE, DEFAULT_START, DEFAULT_WINDOW,

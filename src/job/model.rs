@@ -102,6 +102,8 @@ pub enum Sink {
         path: PathBuf,
         /// `None`: plain `.jsonl` files; gzip (`.jsonl.gz`) or zstd (`.jsonl.zst`).
         compress: Option<Compression>,
+        /// The mode of the files created (default `0640`; directories get search where read is granted).
+        file_mode: FileMode,
     },
     /// JSON lines on standard output.
     Stdout,
@@ -109,6 +111,8 @@ pub enum Sink {
     Sqlite {
         /// The database file (resolved against the job file).
         path: PathBuf,
+        /// The mode of a new database file (default `0600`).
+        file_mode: FileMode,
     },
     /// Elasticsearch or OpenSearch `_bulk` (`ca_file` and secret files resolved against the job file).
     Elasticsearch(ElasticsearchConfig),
@@ -132,6 +136,8 @@ pub use crate::sink::splunk::SplunkConfig;
 
 /// Compression of `jsonl` files: the sink module's own type.
 pub use crate::sink::Compression;
+/// Permissions of what the file sinks create: the sink module's own type.
+pub use crate::sink::FileMode;
 
 /// Host overrides: scheme, host and port only (checked), `http` only for loopback.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

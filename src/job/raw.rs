@@ -162,6 +162,14 @@ pub struct RawSink {
     #[serde(default)]
     #[schemars(with = "Option<bool>", extend("deprecated" = true))]
     pub gzip: Option<Spanned<bool>>,
+    /// `jsonl`, `sqlite`: the permission bits of the files created, as octal digits in quotes, e.g. `"0640"`.
+    /// Directories the sink creates get the same bits plus search where read is granted (`0640` → `0750`). Set
+    /// exactly, whatever the umask; an existing directory or database keeps its mode. The owner must be able to
+    /// read and write; world-writable modes and special bits are refused. Default: `"0640"` for `jsonl` (a log
+    /// shipper in the file's group can read), `"0600"` for `sqlite`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", extend("pattern" = "^(0o)?[0-7]{3,4}$"))]
+    pub file_mode: Option<Text>,
     /// `elasticsearch`, `splunk_hec`: the destination's base URL, e.g. `https://es.example.com:9200` or
     /// `https://splunk.example.com:8088`. `https` except for loopback hosts.
     #[serde(default)]

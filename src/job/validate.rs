@@ -12,8 +12,8 @@ use super::diag::{Issue, Loc};
 use super::duration::{DURATION_HELP, When, format_duration, parse_duration, parse_when};
 use super::expand::{Env, expand, valid_name};
 use super::model::{
-    Compression, ElasticAuth, ElasticsearchConfig, Endpoints, Job, LogsIngestionConfig, Output,
-    OutputFormat, Passphrase, SecretSource, Signing, Sink, SplunkConfig, Sync, Tenant,
+    Compression, ElasticAuth, ElasticsearchConfig, Endpoints, FileMode, Job, LogsIngestionConfig,
+    Output, OutputFormat, Passphrase, SecretSource, Signing, Sink, SplunkConfig, Sync, Tenant,
 };
 use super::raw::{RawEndpoints, RawJob, RawOutput, RawSink, RawSync, RawTenant, Text};
 use crate::cloud::Cloud;
@@ -504,9 +504,11 @@ impl V<'_, '_> {
             "jsonl" => match path {
                 Some(p) => {
                     let compress = self.compress(raw);
+                    let file_mode = self.file_mode(raw, FileMode::JSONL);
                     Some(Sink::Jsonl {
                         path: p?,
                         compress: compress?,
+                        file_mode: file_mode?,
                     })
                 }
                 None => {
@@ -535,7 +537,13 @@ impl V<'_, '_> {
                 None
             }
             "sqlite" => match path {
-                Some(p) => Some(Sink::Sqlite { path: p? }),
+                Some(p) => {
+                    let file_mode = self.file_mode(raw, FileMode::SQLITE);
+                    Some(Sink::Sqlite {
+                        path: p?,
+                        file_mode: file_mode?,
+                    })
+                }
                 None => {
                     self.err(
                         at,
@@ -545,6 +553,14 @@ impl V<'_, '_> {
                     None
                 }
             },
+            "stdout" if let Some(m) = &raw.file_mode => {
+                self.err(
+                    Loc::of(m),
+                    "file_mode applies to the file sinks (jsonl, sqlite) only, not stdout",
+                    "remove file_mode",
+                );
+                None
+            }
             "stdout" => match &raw.path {
                 Some(p) => {
                     self.err(
@@ -568,6 +584,21 @@ impl V<'_, '_> {
     }
 
     /// `sink.compress` of a `jsonl` sink, and its deprecated alias `gzip: true|false` (a warning).
+    /// `sink.file_mode` of a file sink, or `default`.
+    fn file_mode(&mut self, raw: &RawSink, default: FileMode) -> Option<FileMode> {
+        let Some(t) = &raw.file_mode else {
+            return Some(default);
+        };
+        let s = self.text(t)?;
+        match FileMode::parse(&s) {
+            Ok(mode) => Some(mode),
+            Err(e) => {
+                self.err(Loc::of(t), e.message, e.help);
+                None
+            }
+        }
+    }
+
     fn compress(&mut self, raw: &RawSink) -> Option<Option<Compression>> {
         match (&raw.compress, &raw.gzip) {
             (Some(_), Some(g)) => {
@@ -772,6 +803,7 @@ impl V<'_, '_> {
             ("path", raw.path.as_ref().map(Loc::of)),
             ("compress", raw.compress.as_ref().map(Loc::of)),
             ("gzip", raw.gzip.as_ref().map(Loc::of)),
+            ("file_mode", raw.file_mode.as_ref().map(Loc::of)),
         ];
         let allowed: &[&str] = match kind {
             "elasticsearch" => &[
@@ -796,13 +828,14 @@ impl V<'_, '_> {
             ],
             "azure_logs_ingestion" => &["endpoint", "dcr_immutable_id", "stream", "auth"],
             // The file sinks check their own keys with messages of their own.
-            _ => &["path", "compress", "gzip"],
+            _ => &["path", "compress", "gzip", "file_mode"],
         };
         let mut fit = true;
         for (key, loc) in given.into_iter().chain(file_keys) {
             if let Some(loc) = loc
                 && !allowed.contains(&key)
-                && !(allowed.contains(&"path") && matches!(key, "path" | "compress" | "gzip"))
+                && !(allowed.contains(&"path")
+                    && matches!(key, "path" | "compress" | "gzip" | "file_mode"))
             {
                 self.err(
                     loc,

@@ -245,10 +245,12 @@ pub fn normalize_bytes<'a>(
     content_type: Option<ContentType>,
     opts: &Options,
 ) -> Result<Event<'a>, NotJson> {
-    let trimmed = raw.trim_ascii();
+    let trimmed = trim_json_whitespace(raw);
     if memchr::memchr(b'\n', trimmed).is_some() {
         // Unparsed values are written back as they are: take the line breaks out first, so that an event stays one
-        // line. (A lone carriage return is JSON whitespace that no line reader splits on.)
+        // line. (A lone carriage return is JSON whitespace that no line reader splits on.) Taking whitespace out can
+        // join two tokens (`[1\n2]` would read as `[12]`), so the record is checked as it came first.
+        serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).map_err(NotJson)?;
         let compact = minify(trimmed);
         let raw_data = (opts.format == Format::Ocsf && opts.include_raw)
             .then(|| String::from_utf8_lossy(trimmed).into_owned());
@@ -257,6 +259,15 @@ pub fn normalize_bytes<'a>(
     let raw_data = (opts.format == Format::Ocsf && opts.include_raw)
         .then(|| String::from_utf8_lossy(trimmed).into_owned());
     normalize_compact(trimmed, content_type, opts, raw_data)
+}
+
+/// `bytes` without JSON's whitespace (space, tab, line feed, carriage return) at either end: a form feed, which
+/// `trim_ascii` would take too, is not JSON and must be refused with the record.
+fn trim_json_whitespace(bytes: &[u8]) -> &[u8] {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let start = bytes.iter().position(|b| !ws(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !ws(b)).map_or(start, |i| i + 1);
+    &bytes[start..end]
 }
 
 fn normalize_compact<'a>(
@@ -435,6 +446,20 @@ mod tests {
             ]
         );
         assert!(blob_records(br#"{"Id":"a"}"#).is_err());
+    }
+
+    #[test]
+    /// Fuzzing findings (`fuzz/` target `normalize_bytes`): a form feed around a record, and whitespace between two
+    /// tokens of a record spread over lines, made bytes that are not JSON normalize.
+    #[test]
+    fn bytes_that_are_not_json_are_refused_whatever_the_whitespace() {
+        let opts = Options::default();
+        for bad in [&b"3\x0c"[..], b"\x0c{}", b"[1\n2]", b"{\"a\":tr\nue}"] {
+            assert!(normalize_bytes(bad, None, &opts).is_err(), "{bad:?}");
+        }
+        for good in [&b" \t{}\r\n"[..], b"[1,\n2]", b"{\n\"a\": true\n}\n"] {
+            assert!(normalize_bytes(good, None, &opts).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

@@ -26,17 +26,21 @@
 //! - Switching `compress` is safe: writing `X.jsonl.zst` removes a `X.jsonl` or `X.jsonl.gz` of the same blob, and
 //!   so on for every pair.
 //!
+//! - Files are created with mode `0640` and directories `0750` whatever the umask, or as `sink.file_mode` says
+//!   ([`FileMode`]); an existing output directory keeps its mode.
+//!
 //! One output directory belongs to one job: the job lock keeps two runs of a job apart, not two jobs sharing a
 //! directory.
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use flate2::write::GzEncoder;
 
-use super::{Ack, BlobMeta, Compression, EventParts, Sink, SinkError, UniqueEvents};
+use super::{Ack, BlobMeta, Compression, EventParts, FileMode, Sink, SinkError, UniqueEvents};
 
 /// Suffix of plain files.
 pub const PLAIN_SUFFIX: &str = ".jsonl";
@@ -54,6 +58,8 @@ pub const TEMP_SUFFIX: &str = ".tmp";
 pub struct JsonlSink {
     root: PathBuf,
     compress: Option<Compression>,
+    /// The mode of the files created.
+    mode: FileMode,
     /// Day directories known to exist (created and synced, and swept of stale temporaries) during this process.
     ready_dirs: HashSet<PathBuf>,
 }
@@ -72,10 +78,20 @@ pub struct BlobPaths {
 }
 
 impl JsonlSink {
-    /// Opens (creating if needed) the output directory `root`.
+    /// Opens (creating if needed) the output directory `root`, with the default mode ([`FileMode::JSONL`]).
     pub fn open(
         root: impl Into<PathBuf>,
         compress: Option<Compression>,
+    ) -> Result<Self, SinkError> {
+        JsonlSink::open_with_mode(root, compress, FileMode::JSONL)
+    }
+
+    /// Opens (creating if needed) the output directory `root`; files are created with `mode`, directories with
+    /// [`FileMode::dir`].
+    pub fn open_with_mode(
+        root: impl Into<PathBuf>,
+        compress: Option<Compression>,
+        mode: FileMode,
     ) -> Result<Self, SinkError> {
         let root = root.into();
         match fs::metadata(&root) {
@@ -87,12 +103,13 @@ impl JsonlSink {
                     io::Error::from(io::ErrorKind::NotADirectory),
                 ));
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => create_dirs_durably(&root)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => create_dirs_durably(&root, mode)?,
             Err(e) => return Err(SinkError::io("open output directory", &root, e)),
         }
         Ok(JsonlSink {
             root,
             compress,
+            mode,
             ready_dirs: HashSet::new(),
         })
     }
@@ -165,7 +182,7 @@ impl JsonlSink {
         for component in relative.components() {
             let parent = current.clone();
             current.push(component);
-            match fs::create_dir(&current) {
+            match self.mode.create_dir(&current) {
                 Ok(()) => sync_dir(&parent)?,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && current.is_dir() => {}
                 Err(e) => return Err(SinkError::io("create directory", &current, e)),
@@ -337,7 +354,7 @@ impl JsonlSink {
                         for other in &paths.others {
                             remove_if_present(other)?;
                         }
-                        temp.insert(TempFile::create(&paths.temp, self.compress)?)
+                        temp.insert(TempFile::create(&paths.temp, self.compress, self.mode)?)
                     }
                 };
                 out.write_line(&event.line).map_err(err)?;
@@ -355,13 +372,21 @@ enum TempFile {
 }
 
 impl TempFile {
-    fn create(temp: &Path, compress: Option<Compression>) -> Result<TempFile, SinkError> {
+    fn create(
+        temp: &Path,
+        compress: Option<Compression>,
+        mode: FileMode,
+    ) -> Result<TempFile, SinkError> {
         let file = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
+            .mode(mode.file())
             .open(temp)
             .map_err(|e| SinkError::io("create temporary file", temp, e))?;
+        // exactly the mode, whatever the umask or a stale temporary's mode (the rename keeps it)
+        mode.apply(&file)
+            .map_err(|e| SinkError::io("set the mode of", temp, e))?;
         let out = BufWriter::with_capacity(256 * 1024, file);
         Ok(match compress {
             Some(Compression::Gzip) => {
@@ -400,25 +425,13 @@ impl TempFile {
     }
 }
 
-/// Creates `dir` and its missing ancestors, syncing the parent of each directory created so the new entries survive
-/// a crash.
-fn create_dirs_durably(dir: &Path) -> Result<(), SinkError> {
-    let missing: Vec<&Path> = dir
-        .ancestors()
-        .filter(|p| !p.as_os_str().is_empty())
-        .take_while(|p| !p.exists())
-        .collect();
-    for path in missing.into_iter().rev() {
-        match fs::create_dir(path) {
-            Ok(()) => {
-                let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-                sync_dir(parent.unwrap_or(Path::new(".")))?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => {}
-            Err(e) => return Err(SinkError::io("create directory", path, e)),
-        }
-    }
-    Ok(())
+/// Creates `dir` and its missing ancestors with `mode`'s directory mode, syncing the parent of each directory created
+/// so the new entries survive a crash.
+fn create_dirs_durably(dir: &Path, mode: FileMode) -> Result<(), SinkError> {
+    mode.create_dir_all(dir, |created| {
+        let parent = created.parent().filter(|p| !p.as_os_str().is_empty());
+        sync_dir(parent.unwrap_or(Path::new(".")))
+    })
 }
 
 /// Removes `path` if it exists; true if it did.
@@ -472,6 +485,7 @@ mod tests {
         let sink = JsonlSink {
             root: PathBuf::from("/out"),
             compress: None,
+            mode: FileMode::JSONL,
             ready_dirs: HashSet::new(),
         };
         let batch = Batch {

@@ -43,6 +43,7 @@
 
 pub mod elasticsearch;
 pub mod error;
+pub mod file_mode;
 pub mod http;
 pub mod jsonl;
 pub mod logs_ingestion;
@@ -59,6 +60,7 @@ use serde::{Deserialize, Serialize};
 use crate::content_type::ContentType;
 
 pub use error::SinkError;
+pub use file_mode::FileMode;
 pub use jsonl::JsonlSink;
 pub use sqlite::SqliteSink;
 pub use stdout::StdoutSink;
@@ -204,6 +206,10 @@ pub struct SinkConfig {
     /// `gzip` or `zstd` to compress `jsonl` files (absent: plain); not allowed for the other types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compress: Option<Compression>,
+    /// Permission bits of the files created (`jsonl` default `0640`, `sqlite` `0600`; see [`FileMode`]); not
+    /// allowed for `stdout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_mode: Option<FileMode>,
 }
 
 impl SinkConfig {
@@ -216,6 +222,10 @@ impl SinkConfig {
             ))),
             (SinkKind::Stdout, Some(_), _) => Err(SinkError::Config(
                 "sink type `stdout` takes no `path`: remove it, or use type `jsonl` or `sqlite`"
+                    .into(),
+            )),
+            (SinkKind::Stdout, _, _) if self.file_mode.is_some() => Err(SinkError::Config(
+                "`file_mode` applies to the file sinks only: remove it from the `stdout` sink"
                     .into(),
             )),
             (SinkKind::Stdout | SinkKind::Sqlite, _, Some(_)) => Err(SinkError::Config(format!(
@@ -242,8 +252,15 @@ impl SinkKind {
 pub fn open(config: &SinkConfig) -> Result<Box<dyn Sink>, SinkError> {
     config.validate()?;
     match (config.kind, &config.path) {
-        (SinkKind::Jsonl, Some(path)) => Ok(Box::new(JsonlSink::open(path, config.compress)?)),
-        (SinkKind::Sqlite, Some(path)) => Ok(Box::new(SqliteSink::open(path)?)),
+        (SinkKind::Jsonl, Some(path)) => Ok(Box::new(JsonlSink::open_with_mode(
+            path,
+            config.compress,
+            config.file_mode.unwrap_or(FileMode::JSONL),
+        )?)),
+        (SinkKind::Sqlite, Some(path)) => Ok(Box::new(SqliteSink::open_with_mode(
+            path,
+            config.file_mode.unwrap_or(FileMode::SQLITE),
+        )?)),
         (SinkKind::Stdout, _) => Ok(Box::new(StdoutSink::stdout())),
         (SinkKind::Jsonl | SinkKind::Sqlite, None) => Err(SinkError::Config(
             "sink needs a `path`: add it to the sink section".into(),

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, params};
 
-use super::{Ack, BlobMeta, EventParts, Sink, SinkError, UniqueEvents};
+use super::{Ack, BlobMeta, EventParts, FileMode, Sink, SinkError, UniqueEvents};
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -57,18 +57,26 @@ pub struct SqliteSink {
 }
 
 impl SqliteSink {
-    /// Opens (creating if needed, with its parent directories) the database at `path`.
+    /// Opens (creating if needed, with its parent directories) the database at `path`, created with mode `0600`
+    /// ([`FileMode::SQLITE`]).
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, SinkError> {
+        SqliteSink::open_with_mode(path, FileMode::SQLITE)
+    }
+
+    /// Opens (creating if needed, with its parent directories) the database at `path`. A new database file gets
+    /// `mode` exactly (SQLite gives its `-wal` and `-shm` files the same), new directories [`FileMode::dir`]; an
+    /// existing database keeps its mode.
+    pub fn open_with_mode(path: impl Into<PathBuf>, mode: FileMode) -> Result<Self, SinkError> {
         let path = path.into();
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| SinkError::io("create directory", dir, e))?;
+        mode.create_dir_all(dir, |_| Ok(()))?;
         // SQLite reports a read-only or full file system only as "unable to open database file": a probe of our own
         // gets the precise error (SQLite needs to create its -wal and -shm files next to the database anyway).
         probe_writable(dir)?;
-        create_private(&path)?;
+        create_new_file(&path, mode)?;
         let err = |action| {
             let path = path.clone();
             move |e| SinkError::sqlite(action, path, e)
@@ -131,16 +139,16 @@ fn probe_writable(dir: &Path) -> Result<(), SinkError> {
     std::fs::remove_file(&probe).map_err(|e| SinkError::io("remove", &probe, e))
 }
 
-/// Creates `path` with mode 0600 if it does not exist (an existing file keeps its mode).
-fn create_private(path: &Path) -> Result<(), SinkError> {
+/// Creates `path` with exactly `mode` if it does not exist (an existing file keeps its mode).
+fn create_new_file(path: &Path, mode: FileMode) -> Result<(), SinkError> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode.file());
     match options.open(path) {
-        Ok(file) => file
-            .sync_all()
-            .map_err(|e| SinkError::io("sync new database file", path, e)),
+        Ok(file) => mode
+            .apply(&file)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| SinkError::io("create database file", path, e)),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(SinkError::io("create database file", path, e)),
     }
