@@ -448,7 +448,6 @@ mod tests {
         assert!(blob_records(br#"{"Id":"a"}"#).is_err());
     }
 
-    #[test]
     /// Fuzzing findings (`fuzz/` target `normalize_bytes`): a form feed around a record, and whitespace between two
     /// tokens of a record spread over lines, made bytes that are not JSON normalize.
     #[test]
