@@ -38,7 +38,7 @@ run_one() {
     esac
     mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target"
     if "$bin/$target" "fuzz/corpus/$target" "fuzz/seeds/$target" \
-        -max_total_time="$seconds" -max_len="$max_len" -timeout=30 -rss_limit_mb=4096 \
+        -max_total_time="$seconds" -max_len="$max_len" -timeout=120 -rss_limit_mb=4096 \
         -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$target/" >"fuzz/logs/$target.log" 2>&1; then
         echo "$target: $(grep -E '^#[0-9]+.*DONE' "fuzz/logs/$target.log" | tail -n 1)"
     else
