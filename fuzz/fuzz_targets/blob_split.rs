@@ -25,7 +25,11 @@ fn run(parser: ArrayParser, chunks: &[&[u8]]) -> Result<Vec<String>, BlobError> 
             })?;
     }
     let n = parser.finish()?;
-    assert_eq!(n as usize, out.len(), "the record count differs from the records emitted");
+    assert_eq!(
+        n as usize,
+        out.len(),
+        "the record count differs from the records emitted"
+    );
     Ok(out)
 }
 
@@ -35,7 +39,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let whole = [body];
     let bytes: Vec<&[u8]> = body.chunks(1).collect();
-    let generated = o365sync_fuzz::chunks(body, u64::from(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) + 1);
+    let generated = o365sync_fuzz::chunks(
+        body,
+        u64::from(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) + 1,
+    );
     let feedings: [&[&[u8]]; 3] = [&whole, &bytes, &generated];
 
     // The service may send a UTF-8 byte order mark before the array; serde_json reads none.
@@ -43,7 +50,8 @@ fuzz_target!(|data: &[u8]| {
     let expected = serde_json::from_slice::<Vec<&RawValue>>(unmarked);
     // A body nested deeper than serde_json's recursion limit (128) cannot be judged by it: the splitter checks one
     // record at a time, one level less deep than the whole body.
-    let undecidable = matches!(&expected, Err(e) if e.to_string().starts_with("recursion limit exceeded"));
+    let undecidable =
+        matches!(&expected, Err(e) if e.to_string().starts_with("recursion limit exceeded"));
 
     for feeding in feedings {
         let checked = run(ArrayParser::new(), feeding);
@@ -51,10 +59,17 @@ fuzz_target!(|data: &[u8]| {
         match &expected {
             Ok(values) => {
                 let want: Vec<&str> = values.iter().map(|v| v.get()).collect();
-                let got = checked.unwrap_or_else(|e| panic!("serde_json reads the body, the splitter fails: {e}"));
+                let got = checked.unwrap_or_else(|e| {
+                    panic!("serde_json reads the body, the splitter fails: {e}")
+                });
                 assert_eq!(got, want, "the splitter's records differ from serde_json's");
-                let got = unchecked.unwrap_or_else(|e| panic!("unchecked: serde_json reads the body, the splitter fails: {e}"));
-                assert_eq!(got, want, "unchecked: the splitter's records differ from serde_json's");
+                let got = unchecked.unwrap_or_else(|e| {
+                    panic!("unchecked: serde_json reads the body, the splitter fails: {e}")
+                });
+                assert_eq!(
+                    got, want,
+                    "unchecked: the splitter's records differ from serde_json's"
+                );
             }
             Err(_) if undecidable => {
                 for record in checked.iter().flatten() {
@@ -64,13 +79,17 @@ fuzz_target!(|data: &[u8]| {
             }
             Err(whole_error) => {
                 if let Ok(records) = checked {
-                    panic!("serde_json refuses the body ({whole_error}), the splitter accepts it: {records:?}");
+                    panic!(
+                        "serde_json refuses the body ({whole_error}), the splitter accepts it: {records:?}"
+                    );
                 }
                 if let Ok(records) = unchecked {
                     // Without its own check the splitter relies on the consumer rejecting an invalid record: one must
                     // be invalid, or the body's defect is one the consumer never sees.
                     assert!(
-                        records.iter().any(|r| serde_json::from_str::<serde::de::IgnoredAny>(r).is_err()),
+                        records
+                            .iter()
+                            .any(|r| serde_json::from_str::<serde::de::IgnoredAny>(r).is_err()),
                         "serde_json refuses the body ({whole_error}), the unchecked splitter gives only valid records: {records:?}"
                     );
                 }

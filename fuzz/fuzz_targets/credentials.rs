@@ -44,7 +44,11 @@ fuzz_target!(|data: &[u8]| {
         _ => (file, Some(file)),
     };
     let secret = passphrase.map(|p| Secret::new(p.as_bytes().to_vec()));
-    let signing = if selector & 0x80 == 0 { SigningAlgorithm::Rs256 } else { SigningAlgorithm::Ps256 };
+    let signing = if selector & 0x80 == 0 {
+        SigningAlgorithm::Rs256
+    } else {
+        SigningAlgorithm::Ps256
+    };
     {
         match Credential::from_bytes(certificate, key, secret.clone(), signing, now) {
             Ok(credential) => {
@@ -54,7 +58,9 @@ fuzz_target!(|data: &[u8]| {
             Err(error) => {
                 let text = format!("{error} {error:?}");
                 // (unless the file itself holds that text, which an error may quote, a PEM label say)
-                if let Some(p) = passphrase.filter(|p| p.len() >= 4 && !contains(file, p.as_bytes())) {
+                if let Some(p) =
+                    passphrase.filter(|p| p.len() >= 4 && !contains(file, p.as_bytes()))
+                {
                     assert!(!text.contains(p), "the passphrase is in an error: {text}");
                 }
                 // no run of the key file's bytes (a PEM line, a DER tail) is echoed back
@@ -63,7 +69,10 @@ fuzz_target!(|data: &[u8]| {
                         let line = String::from_utf8_lossy(line);
                         let line = line.trim();
                         if line.len() >= 24 && !line.starts_with("-----") && !line.contains(':') {
-                            assert!(!text.contains(line), "a line of the key is in an error: {text}");
+                            assert!(
+                                !text.contains(line),
+                                "a line of the key is in an error: {text}"
+                            );
                         }
                     }
                 }

@@ -26,7 +26,9 @@ fuzz_target!(|data: &[u8]| {
     if let Some(code) = &error.code {
         // a code is shown in errors and logs: one short token
         assert!(
-            !code.is_empty() && code.len() <= 64 && !code.chars().any(|c| c.is_control() || c.is_whitespace()),
+            !code.is_empty()
+                && code.len() <= 64
+                && !code.chars().any(|c| c.is_control() || c.is_whitespace()),
             "code {code:?}"
         );
     }

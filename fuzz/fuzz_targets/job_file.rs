@@ -53,20 +53,40 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Err(diagnostics) = load_str(&text, job_path(), &ctx) {
         let lines: Vec<&str> = text.split('\n').collect();
-        assert!(!diagnostics.0.is_empty(), "a refused job file without a diagnostic");
+        assert!(
+            !diagnostics.0.is_empty(),
+            "a refused job file without a diagnostic"
+        );
         for d in &diagnostics.0 {
             assert!(d.line >= 1 && d.column >= 1, "0 in a location: {d:?}");
-            assert!(d.line as usize <= lines.len(), "line {} past the end ({} lines): {d:?}", d.line, lines.len());
+            assert!(
+                d.line as usize <= lines.len(),
+                "line {} past the end ({} lines): {d:?}",
+                d.line,
+                lines.len()
+            );
             let width = lines[d.line as usize - 1].chars().count();
-            assert!(d.column as usize <= width + 1, "column {} past the line's end ({width}): {d:?}", d.column);
-            assert!(!d.message.is_empty() && !d.message.ends_with('.'), "message: {:?}", d.message);
+            assert!(
+                d.column as usize <= width + 1,
+                "column {} past the line's end ({width}): {d:?}",
+                d.column
+            );
+            assert!(
+                !d.message.is_empty() && !d.message.ends_with('.'),
+                "message: {:?}",
+                d.message
+            );
             assert!(!d.help.is_empty(), "no help: {d:?}");
         }
     }
     if text.len() <= 64 {
         if let Ok(d) = parse_duration(&text) {
             let printed = format_duration(d);
-            assert_eq!(parse_duration(&printed).ok(), Some(d), "{text:?} printed as {printed:?}");
+            assert_eq!(
+                parse_duration(&printed).ok(),
+                Some(d),
+                "{text:?} printed as {printed:?}"
+            );
         }
     }
     if let Ok(expanded) = expand(&text, &FuzzEnv)

@@ -14,12 +14,18 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let root = url::Url::parse("https://manage.office.com/").expect("root");
-    let root = ApiRoot::new(&root, "0b8e0ba6-4f4c-4f2a-9a8c-2f5a0c6f0d11", "pub-1").expect("api root");
+    let root =
+        ApiRoot::new(&root, "0b8e0ba6-4f4c-4f2a-9a8c-2f5a0c6f0d11", "pub-1").expect("api root");
     let text = String::from_utf8_lossy(data);
     if let Ok(pinned) = root.pin(&text) {
-        assert!(same_origin(&pinned, root.url()), "followed a foreign origin: {pinned}");
         assert!(
-            pinned.query_pairs().any(|(k, v)| k.eq_ignore_ascii_case("PublisherIdentifier") && !v.is_empty()),
+            same_origin(&pinned, root.url()),
+            "followed a foreign origin: {pinned}"
+        );
+        assert!(
+            pinned
+                .query_pairs()
+                .any(|(k, v)| k.eq_ignore_ascii_case("PublisherIdentifier") && !v.is_empty()),
             "no publisher identifier: {pinned}"
         );
     }

@@ -14,7 +14,9 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, raw)) = data.split_first() else {
         return;
     };
-    let content_type = ContentType::ALL.get(usize::from(selector) % (ContentType::ALL.len() + 1)).copied();
+    let content_type = ContentType::ALL
+        .get(usize::from(selector) % (ContentType::ALL.len() + 1))
+        .copied();
     let ocsf = normalize_bytes(raw, content_type, &Options::default());
     let input = serde_json::from_slice::<Value>(raw);
     match (&input, ocsf) {
@@ -25,25 +27,45 @@ fuzz_target!(|data: &[u8]| {
                 assert_valid(&value, "normalize_bytes");
             }
             assert_leaves_kept(input, &value, "normalize_bytes");
-            let with_raw = normalize_bytes(raw, content_type, &Options { format: Format::Ocsf, include_raw: true })
-                .expect("the same bytes were JSON a moment ago")
-                .to_value();
+            let with_raw = normalize_bytes(
+                raw,
+                content_type,
+                &Options {
+                    format: Format::Ocsf,
+                    include_raw: true,
+                },
+            )
+            .expect("the same bytes were JSON a moment ago")
+            .to_value();
             assert_rules(&with_raw, "include_raw");
         }
         (Ok(_), Err(e)) => {
             // serde_json's recursion limit is the only reason JSON may be refused
-            assert!(e.to_string().contains("recursion limit"), "JSON refused: {e}");
+            assert!(
+                e.to_string().contains("recursion limit"),
+                "JSON refused: {e}"
+            );
         }
         (Err(e), Ok(event)) => {
             if !e.to_string().contains("recursion limit") {
                 let mut out = Vec::new();
                 event.write_json(&mut out);
-                panic!("not JSON ({e}), yet normalized: {}", String::from_utf8_lossy(&out));
+                panic!(
+                    "not JSON ({e}), yet normalized: {}",
+                    String::from_utf8_lossy(&out)
+                );
             }
         }
         (Err(_), Err(_)) => {}
     }
-    let raw_event = normalize_bytes(raw, content_type, &Options { format: Format::Raw, include_raw: false });
+    let raw_event = normalize_bytes(
+        raw,
+        content_type,
+        &Options {
+            format: Format::Raw,
+            include_raw: false,
+        },
+    );
     if let (Ok(_), Ok(event)) = (&input, raw_event) {
         let mut out = Vec::new();
         event.write_json(&mut out);

@@ -11,7 +11,11 @@ const JOB: &str = "fuzz";
 
 fn files(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
@@ -26,13 +30,24 @@ fuzz_target!(|data: &[u8]| {
 
     // `state show`: read-only whatever it finds.
     let shown = show(&dir, JOB, 3);
-    assert_eq!(std::fs::read(&db).expect("read back"), data, "state show changed the file ({shown:?})");
-    assert_eq!(files(&dir), vec![format!("{JOB}.sqlite3")], "state show left files behind ({shown:?})");
+    assert_eq!(
+        std::fs::read(&db).expect("read back"),
+        data,
+        "state show changed the file ({shown:?})"
+    );
+    assert_eq!(
+        files(&dir),
+        vec![format!("{JOB}.sqlite3")],
+        "state show left files behind ({shown:?})"
+    );
 
     // `state import` of the bytes into an empty state directory: all or nothing.
     let other = tmp.path().join("other");
     match import(&other, JOB, &db, &Identity::default(), false) {
-        Ok(_) => assert!(other.join(format!("{JOB}.sqlite3")).exists(), "import succeeded without a database"),
+        Ok(_) => assert!(
+            other.join(format!("{JOB}.sqlite3")).exists(),
+            "import succeeded without a database"
+        ),
         Err(_) => {
             assert!(
                 !other.join(format!("{JOB}.sqlite3")).exists(),
@@ -41,7 +56,11 @@ fuzz_target!(|data: &[u8]| {
             );
         }
     }
-    assert_eq!(std::fs::read(&db).expect("read back"), data, "state import changed its source");
+    assert_eq!(
+        std::fs::read(&db).expect("read back"),
+        data,
+        "state import changed its source"
+    );
 
     // A run's open: refused with the file untouched, or a state that answers.
     let opened = StateDir::open(&dir).and_then(|d| d.lock_and_open(JOB));

@@ -31,8 +31,8 @@ pub fn chunks(body: &[u8], seed: u64) -> Vec<&[u8]> {
 /// Whether this input also gets the slow checks (OCSF schema validation, about 100 times the cost of normalizing
 /// under the sanitizers): one input in 16, chosen by a hash of its bytes so that a finding reproduces.
 pub fn sampled(data: &[u8]) -> bool {
-    let hash = data
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = data.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     hash % 16 == 0
 }

@@ -146,11 +146,11 @@ pub(crate) fn parse_blocks(input: &[u8]) -> Result<Vec<PemBlock>, PemError> {
                     .and_then(|l| l.strip_suffix("-----"))
                 {
                     if end != label {
-                        return Err(PemError::Unterminated(label.clone()));
+                        return Err(PemError::Unterminated(shown(label)));
                     }
                     let der = base64::engine::general_purpose::STANDARD
                         .decode(body.as_bytes())
-                        .map_err(|_| PemError::BadBase64(label.clone()))?;
+                        .map_err(|_| PemError::BadBase64(shown(label)))?;
                     let (label, headers, _) = current.take().unwrap_or_default();
                     blocks.push(PemBlock {
                         label,
@@ -158,7 +158,7 @@ pub(crate) fn parse_blocks(input: &[u8]) -> Result<Vec<PemBlock>, PemError> {
                         der,
                     });
                 } else if line.starts_with("-----BEGIN ") {
-                    return Err(PemError::Unterminated(label.clone()));
+                    return Err(PemError::Unterminated(shown(label)));
                 } else if body.is_empty() && line.contains(':') {
                     if let Some((k, v)) = line.split_once(':') {
                         headers.push((k.trim().to_owned(), v.trim().to_owned()));
@@ -170,7 +170,7 @@ pub(crate) fn parse_blocks(input: &[u8]) -> Result<Vec<PemBlock>, PemError> {
         }
     }
     if let Some((label, _, _)) = current {
-        return Err(PemError::Unterminated(label));
+        return Err(PemError::Unterminated(shown(&label)));
     }
     if blocks.is_empty() {
         return Err(PemError::NoBlocks);
@@ -178,9 +178,38 @@ pub(crate) fn parse_blocks(input: &[u8]) -> Result<Vec<PemBlock>, PemError> {
     Ok(blocks)
 }
 
+/// A block's label as an error may show it: a label is a few upper-case words (`PRIVATE KEY`, `CERTIFICATE`); a
+/// damaged file's "label" can be anything, key material included, and is not repeated.
+fn shown(label: &str) -> String {
+    let plausible = !label.is_empty()
+        && label.len() <= 40
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b' ' | b'#'));
+    if plausible {
+        label.to_owned()
+    } else {
+        "(unreadable label)".to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzzing finding (`fuzz/` target `credentials`): a damaged BEGIN line was repeated in the error whole, so key
+    /// material on that line would have reached logs.
+    #[test]
+    fn a_damaged_label_is_not_repeated_in_errors() {
+        let secret = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
+        let file = format!("-----BEGIN PRIVATE KEY {secret}-----\nAAAA\n");
+        let e = parse_blocks(file.as_bytes()).unwrap_err();
+        assert_eq!(e, PemError::Unterminated("(unreadable label)".into()));
+        assert!(!e.to_string().contains(secret));
+        let e = parse_blocks(b"-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----\n")
+            .unwrap_err();
+        assert_eq!(e.to_string(), "the `PRIVATE KEY` block is not valid base64");
+    }
 
     #[test]
     fn reads_several_blocks_with_crlf_headers_and_text_between() {
