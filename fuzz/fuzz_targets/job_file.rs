@@ -52,7 +52,11 @@ fuzz_target!(|data: &[u8]| {
         now: jiff::Timestamp::from_second(1_767_225_600).expect("now"),
     };
     if let Err(diagnostics) = load_str(&text, job_path(), &ctx) {
-        let lines: Vec<&str> = text.split('\n').collect();
+        // YAML's line breaks: LF, CRLF and a lone CR (editors count them the same way)
+        let lines: Vec<&str> = text
+            .split("\r\n")
+            .flat_map(|l| l.split(['\n', '\r']))
+            .collect();
         assert!(
             !diagnostics.0.is_empty(),
             "a refused job file without a diagnostic"
