@@ -1051,3 +1051,38 @@ fn network_sinks_resolve_and_their_mistakes_are_located() {
         "{diags:#?}"
     );
 }
+
+/// Fuzzing finding (`fuzz/` target `job_file`, minimized to `_:`): once the unknown key was set aside, the end of
+/// the input was located on a line past the end of the file.
+#[test]
+fn every_diagnostic_is_located_inside_the_file() {
+    let fx = Fixture::new();
+    for text in [
+        "_:",
+        "_:\n",
+        "version: 1\r_:",
+        "version: 1\nname: x\ncontent_types: [Audit.Exchange",
+    ] {
+        let lines = text
+            .split("\r\n")
+            .flat_map(|l| l.split(['\n', '\r']))
+            .collect::<Vec<_>>();
+        for d in fx.errors(text) {
+            assert!(
+                d.line >= 1 && d.line as usize <= lines.len(),
+                "{text:?}: line {} of {}: {d}",
+                d.line,
+                lines.len()
+            );
+            let width = lines[d.line as usize - 1].chars().count();
+            assert!(
+                d.column >= 1 && d.column as usize <= width + 1,
+                "{text:?}: {d}"
+            );
+        }
+    }
+    assert_eq!(
+        fx.errors("# nothing here\n")[0].message,
+        "the job file is empty"
+    );
+}

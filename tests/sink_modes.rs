@@ -48,6 +48,12 @@ fn open(kind: SinkKind, path: PathBuf, file_mode: Option<FileMode>) -> Box<dyn S
     .unwrap()
 }
 
+/// Delivers one blob of `events` events and checks that the sink acknowledged them all.
+fn write(sink: &mut dyn Sink, ct: ContentType, n: u32, events: usize) {
+    let ack = sink.write_blob(&batch(ct, n, events)).unwrap();
+    assert_eq!(ack.events, events);
+}
+
 fn set_umask(mask: u32) {
     // SAFETY: umask only swaps the process's file creation mask; this binary runs one test.
     unsafe {
@@ -65,12 +71,10 @@ fn file_sinks_create_exactly_their_modes_whatever_the_umask() {
         let root = tmp.path().join("out/jsonl");
         let mut sink = open(SinkKind::Jsonl, root.clone(), None);
         for n in 0..3 {
-            sink.write_blob(&batch(ContentType::Exchange, n, 5))
-                .unwrap();
+            write(sink.as_mut(), ContentType::Exchange, n, 5);
         }
         // a blob delivered again replaces its file, with the same mode
-        sink.write_blob(&batch(ContentType::Exchange, 0, 5))
-            .unwrap();
+        write(sink.as_mut(), ContentType::Exchange, 0, 5);
         drop(sink);
         let (dirs, files) = tree(&root);
         assert_eq!(files.len(), 3, "umask {umask:03o}");
@@ -92,8 +96,7 @@ fn file_sinks_create_exactly_their_modes_whatever_the_umask() {
             private.clone(),
             Some(FileMode::parse("0600").unwrap()),
         );
-        sink.write_blob(&batch(ContentType::SharePoint, 1, 2))
-            .unwrap();
+        write(sink.as_mut(), ContentType::SharePoint, 1, 2);
         drop(sink);
         let (dirs, files) = tree(&private);
         assert!(
@@ -108,8 +111,7 @@ fn file_sinks_create_exactly_their_modes_whatever_the_umask() {
         // sqlite, default: the database and SQLite's -wal and -shm files 0600, its new directory 0700.
         let db = tmp.path().join("db/events.sqlite3");
         let mut sink = open(SinkKind::Sqlite, db.clone(), None);
-        sink.write_blob(&batch(ContentType::Exchange, 1, 5))
-            .unwrap();
+        write(sink.as_mut(), ContentType::Exchange, 1, 5);
         let wal = db.with_extension("sqlite3-wal");
         let shm = db.with_extension("sqlite3-shm");
         for f in [&db, &wal, &shm] {
@@ -125,8 +127,7 @@ fn file_sinks_create_exactly_their_modes_whatever_the_umask() {
             shared.clone(),
             Some(FileMode::parse("0640").unwrap()),
         );
-        sink.write_blob(&batch(ContentType::Exchange, 1, 5))
-            .unwrap();
+        write(sink.as_mut(), ContentType::Exchange, 1, 5);
         assert_eq!(mode(&shared), 0o640, "umask {umask:03o}");
         assert_eq!(
             mode(&shared.with_extension("sqlite3-wal")),
@@ -143,14 +144,12 @@ fn file_sinks_create_exactly_their_modes_whatever_the_umask() {
     fs::create_dir(&root).unwrap();
     fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
     let mut sink = open(SinkKind::Jsonl, root.clone(), None);
-    sink.write_blob(&batch(ContentType::Exchange, 1, 1))
-        .unwrap();
+    write(sink.as_mut(), ContentType::Exchange, 1, 1);
     assert_eq!(mode(&root), 0o755);
     let db = tmp.path().join("existing.sqlite3");
     drop(open(SinkKind::Sqlite, db.clone(), None));
     fs::set_permissions(&db, fs::Permissions::from_mode(0o644)).unwrap();
     let mut sink = open(SinkKind::Sqlite, db.clone(), None);
-    sink.write_blob(&batch(ContentType::Exchange, 1, 1))
-        .unwrap();
+    write(sink.as_mut(), ContentType::Exchange, 1, 1);
     assert_eq!(mode(&db), 0o644);
 }

@@ -379,13 +379,9 @@ impl Credential {
         signing: SigningAlgorithm,
         now: Timestamp,
     ) -> Result<Credential, CredentialError> {
-        let passphrase = match passphrase {
-            Some(value) => Passphrase::Value(value),
-            None => Passphrase::None,
-        };
-        load(
-            (Path::new("<certificate>"), certificate_pem),
-            KeyInput::File(Path::new("<private key>"), private_key_pem),
+        Credential::from_bytes(
+            certificate_pem,
+            Some(private_key_pem),
             passphrase,
             signing,
             now,

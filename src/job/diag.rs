@@ -216,6 +216,9 @@ pub(crate) fn from_yaml(err: &serde_saphyr::Error) -> Issue {
     Issue::error(loc, message, help)
 }
 
+/// The message of an input that ends before a job began.
+pub(crate) const EMPTY_FILE: &str = "the job file is empty";
+
 fn translate(raw: &str) -> (String, String) {
     if let Some(rest) = raw.strip_prefix("unknown field `") {
         let (key, tail) = rest.split_once('`').unwrap_or((rest, ""));
@@ -307,7 +310,7 @@ fn translate(raw: &str) -> (String, String) {
     }
     if raw.starts_with("unexpected end") {
         return (
-            "the job file is empty".into(),
+            EMPTY_FILE.into(),
             format!("a job file starts with `version: 1`; {SCHEMA_HELP}"),
         );
     }

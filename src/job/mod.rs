@@ -63,9 +63,45 @@ pub fn parse(text: &str) -> Result<raw::RawJob, Issue> {
         with_snippet: false,
     };
     serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-        let issue = diag::from_yaml(&e);
+        let issue = within_text(diag::from_yaml(&e), text);
         point_at_parent(issue, text)
     })
+}
+
+/// YAML's lines: split at LF, CRLF and a lone CR.
+fn yaml_lines(text: &str) -> Vec<&str> {
+    text.split("\r\n")
+        .flat_map(|l| l.split(['\n', '\r']))
+        .collect()
+}
+
+/// An end of input in a text that has content is said to be one, not an empty file.
+fn within_text(mut issue: Issue, text: &str) -> Issue {
+    let has_content = yaml_lines(text).iter().any(|l| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with('#') && t != "---"
+    });
+    if issue.message == diag::EMPTY_FILE && has_content {
+        issue.message = "the job file ends in the middle of a value".into();
+        issue.help =
+            "close the `[`, `{` or quote still open, or finish the last key's value".into();
+    }
+    located_in(issue, text)
+}
+
+/// An issue past the last line (YAML reports the end of input after the last line break) is placed at the end of
+/// the last line.
+fn located_in(mut issue: Issue, text: &str) -> Issue {
+    let lines = yaml_lines(text);
+    let last = u32::try_from(lines.len()).unwrap_or(u32::MAX);
+    if issue.loc.line > last {
+        let width = lines.last().map_or(0, |l| l.chars().count());
+        issue.loc = Loc {
+            line: last.max(1),
+            column: u32::try_from(width + 1).unwrap_or(u32::MAX),
+        };
+    }
+    issue
 }
 
 /// How many unknown keys of one file are reported before giving up on the rest.
@@ -75,8 +111,8 @@ const MAX_UNKNOWN_KEYS: usize = 32;
 /// (alone at the start of its line) is reported, blanked out together with its indented value, and the text parsed
 /// again, so that one run reports every unknown key and, when nothing else is wrong with the YAML, the problems
 /// validation finds too. Returns the parsed file when the rest of it parsed, and the issues (all errors).
-pub fn parse_all(text: &str) -> (Option<raw::RawJob>, Vec<Issue>) {
-    let mut text = std::borrow::Cow::Borrowed(text);
+pub fn parse_all(original: &str) -> (Option<raw::RawJob>, Vec<Issue>) {
+    let mut text = std::borrow::Cow::Borrowed(original);
     let mut issues = Vec::new();
     while issues.len() < MAX_UNKNOWN_KEYS {
         match parse(&text) {
@@ -85,7 +121,8 @@ pub fn parse_all(text: &str) -> (Option<raw::RawJob>, Vec<Issue>) {
                 let rest = is_unknown_key(&issue)
                     .then(|| without_key(&text, issue.loc))
                     .flatten();
-                issues.push(issue);
+                // located in the file as written, not in the text with unknown keys blanked out
+                issues.push(located_in(issue, original));
                 match rest {
                     Some(rest) => text = std::borrow::Cow::Owned(rest),
                     None => return (None, issues),
