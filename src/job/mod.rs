@@ -62,10 +62,38 @@ pub fn parse(text: &str) -> Result<raw::RawJob, Issue> {
         strict_booleans: true,
         with_snippet: false,
     };
+    if let Some(issue) = control_character(text) {
+        return Err(issue);
+    }
     serde_saphyr::from_str_with_options(text, options).map_err(|e| {
         let issue = within_text(diag::from_yaml(&e), text);
         point_at_parent(issue, text)
     })
+}
+
+/// The first character YAML does not allow in a file (a control character other than tab and line breaks), as an
+/// issue at its place: such a file is damaged or not text, and YAML parsers disagree on where its lines are.
+fn control_character(text: &str) -> Option<Issue> {
+    for (i, line) in yaml_lines(text).iter().enumerate() {
+        if let Some((column, c)) = line
+            .chars()
+            .enumerate()
+            .find(|(_, c)| c.is_control() && *c != '\t')
+        {
+            return Some(Issue::error(
+                Loc {
+                    line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                    column: u32::try_from(column + 1).unwrap_or(u32::MAX),
+                },
+                format!(
+                    "the job file contains the control character U+{:04X}",
+                    u32::from(c)
+                ),
+                "remove it: a job file is plain UTF-8 text (a damaged or binary file ends up like this)",
+            ));
+        }
+    }
+    None
 }
 
 /// YAML's lines: split at LF, CRLF and a lone CR.
