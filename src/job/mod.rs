@@ -71,8 +71,9 @@ pub fn parse(text: &str) -> Result<raw::RawJob, Issue> {
     })
 }
 
-/// The first character YAML does not allow in a file (a control character other than tab and line breaks), as an
-/// issue at its place: such a file is damaged or not text, and YAML parsers disagree on where its lines are.
+/// The first character refused in a job file, as an issue at its place: a control character other than tab (YAML
+/// does not allow them; such a file is damaged or not text), or a carriage return without a line feed (old Mac line
+/// endings, which YAML parsers do not agree on, so no line number could be trusted).
 fn control_character(text: &str) -> Option<Issue> {
     for (i, line) in yaml_lines(text).iter().enumerate() {
         if let Some((column, c)) = line
@@ -80,26 +81,37 @@ fn control_character(text: &str) -> Option<Issue> {
             .enumerate()
             .find(|(_, c)| c.is_control() && *c != '\t')
         {
+            let (message, help) = if c == '\r' {
+                (
+                    "the job file has a carriage return without a line feed".to_owned(),
+                    "save the file with LF (or CRLF) line endings",
+                )
+            } else {
+                (
+                    format!(
+                        "the job file contains the control character U+{:04X}",
+                        u32::from(c)
+                    ),
+                    "remove it: a job file is plain UTF-8 text (a damaged or binary file ends up like this)",
+                )
+            };
             return Some(Issue::error(
                 Loc {
                     line: u32::try_from(i + 1).unwrap_or(u32::MAX),
                     column: u32::try_from(column + 1).unwrap_or(u32::MAX),
                 },
-                format!(
-                    "the job file contains the control character U+{:04X}",
-                    u32::from(c)
-                ),
-                "remove it: a job file is plain UTF-8 text (a damaged or binary file ends up like this)",
+                message,
+                help,
             ));
         }
     }
     None
 }
 
-/// YAML's lines: split at LF, CRLF and a lone CR.
+/// The lines of a job file: split at LF, each without the CR of a CRLF.
 fn yaml_lines(text: &str) -> Vec<&str> {
-    text.split("\r\n")
-        .flat_map(|l| l.split(['\n', '\r']))
+    text.split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .collect()
 }
 

@@ -25,7 +25,6 @@
 //!   by an earlier, unacknowledged delivery is removed.
 //! - Switching `compress` is safe: writing `X.jsonl.zst` removes a `X.jsonl` or `X.jsonl.gz` of the same blob, and
 //!   so on for every pair.
-//!
 //! - Files are created with mode `0640` and directories `0750` whatever the umask, or as `sink.file_mode` says
 //!   ([`FileMode`]); an existing output directory keeps its mode.
 //!
